@@ -1,0 +1,7 @@
+//! The envsync manifest and lock model, their validation, and version ordering per ecosystem.
+//!
+//! This crate performs no IO beyond reading the files it is handed.
+
+pub mod version;
+
+pub use version::{Change, ChangeSize, Direction, Ecosystem};
