@@ -44,7 +44,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check that a Docker engine answers and print its version
-    #[command(after_help = "Examples:\n  envsync engine\n  DOCKER_HOST=tcp://127.0.0.1:2375 envsync engine")]
+    #[command(
+        after_help = "Examples:\n  envsync engine\n  DOCKER_HOST=tcp://127.0.0.1:2375 envsync engine"
+    )]
     Engine,
 }
 

@@ -25,7 +25,9 @@ pub const PING_TIMEOUT: Duration = Duration::from_secs(10);
 /// Errors opening or using the engine connection.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("cannot use Docker engine at `{host}`; start one with `just engine` or set DOCKER_HOST")]
+    #[error(
+        "cannot use Docker engine at `{host}`; start one with `just engine` or set DOCKER_HOST"
+    )]
     Connect {
         host: String,
         #[source]

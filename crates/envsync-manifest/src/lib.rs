@@ -2,6 +2,7 @@
 //!
 //! This crate performs no IO beyond reading the files it is handed.
 
+pub mod policy;
 pub mod version;
 
 pub use version::{Change, ChangeSize, Direction, Ecosystem};

@@ -85,7 +85,11 @@ mod tests {
 
     fn check(left: &str, right: &str, expected: Ordering) {
         assert_eq!(compare(left, right), expected, "{left} vs {right}");
-        assert_eq!(compare(right, left), expected.reverse(), "{right} vs {left}");
+        assert_eq!(
+            compare(right, left),
+            expected.reverse(),
+            "{right} vs {left}"
+        );
     }
 
     #[test]
