@@ -171,9 +171,15 @@ fn fixture_context(dir: &Path) -> Result<Vec<u8>> {
 /// if missing) unless an image with the same content hash exists. Returns the tag,
 /// `envsync-fixture/<name>:<hash>`.
 pub async fn fixture_image(name: &str) -> String {
+    fixture_image_with_args(name, &[]).await
+}
+
+/// Like [`fixture_image`], with build arguments (e.g. `("BASE", tag_of_another_fixture)`
+/// for a fixture layered on another one). The arguments are part of the content hash.
+pub async fn fixture_image_with_args(name: &str, build_args: &[(&str, &str)]) -> String {
     base_image().await;
     let dir = workspace_root().join("tests/fixtures").join(name);
-    build_image_from_dir(&dir, name)
+    build_image_from_dir(&dir, name, build_args)
         .await
         .unwrap_or_else(|err| {
             panic!(
@@ -183,9 +189,25 @@ pub async fn fixture_image(name: &str) -> String {
         })
 }
 
-async fn build_image_from_dir(dir: &Path, name: &str) -> Result<String> {
+async fn build_image_from_dir(
+    dir: &Path,
+    name: &str,
+    build_args: &[(&str, &str)],
+) -> Result<String> {
     let docker = docker().await;
-    let hash = content_hash(dir)?;
+    let mut hash = content_hash(dir)?;
+    if !build_args.is_empty() {
+        let mut hasher = Sha256::new();
+        hasher.update(hash.as_bytes());
+        for (k, v) in build_args {
+            hasher.update(format!("\0{k}={v}").as_bytes());
+        }
+        hash = hex::encode(hasher.finalize());
+    }
+    let args: HashMap<String, String> = build_args
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let tag = format!("envsync-fixture/{name}:{}", &hash[..16]);
     if docker.inspect_image(&tag).await.is_ok() {
         return Ok(tag);
@@ -203,6 +225,7 @@ async fn build_image_from_dir(dir: &Path, name: &str) -> Result<String> {
         .rm(true)
         .forcerm(true)
         .labels(&labels)
+        .buildargs(&args)
         .build();
     let mut stream = docker.build_image(
         options,

@@ -1,0 +1,46 @@
+# envsync recipes: what a person runs, and everything CI runs (.ci/run calls `just ci`).
+# Run `just` for the list.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes
+default:
+    @just --list
+
+# Make a Docker engine answer (installs Debian's docker.io and starts dockerd as root when none does)
+engine:
+    @bash scripts/engine.sh
+
+# Build the Debian bookworm base image from Debian's packages, once (reused when present)
+base-image: engine
+    @bash images/debian-bookworm/build.sh
+
+# Debian package indexes on this machine (the dpkg ordering oracle reads them)
+apt-lists:
+    @ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 || apt-get update -q
+
+# Tools the tests use as oracles or peers: dpkg, python3 with pip, node with npm, ssh
+test-tools:
+    @bash scripts/test-tools.sh
+
+# Formatting and lints, as CI checks them
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# Every test, the Docker ones included (starts the engine and builds the base image first)
+test: engine base-image apt-lists test-tools lint
+    CI="${CI:-true}" bash scripts/run-tests.sh
+
+# What .ci/run runs on a fresh clone
+ci: test
+
+# The main job, end to end, against the real engine
+demo: engine base-image
+    cargo build --release --locked
+    bash scripts/demo.sh
+
+# Benchmarks: print envsync's times beside its peers' and the ratios
+bench: engine base-image
+    cargo build --release --locked
+    bash scripts/bench.sh
