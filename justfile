@@ -17,7 +17,7 @@ base-image: engine
 
 # Debian package indexes on this machine (the dpkg ordering oracle reads them)
 apt-lists:
-    @ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 || apt-get update -q
+    @ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || apt-get update -q
 
 # Tools the tests use as oracles or peers: dpkg, python3 with pip, node with npm, ssh
 test-tools:

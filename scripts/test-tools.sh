@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the oracle and peer tools the tests run, when missing: dpkg (Debian ordering),
 # python3 with pip (PEP 440 via pip's vendored packaging), node with npm (node-semver),
-# the OpenSSH client (SSH targets). Debian packages only; as root.
+# the OpenSSH client (SSH targets), rpm (RPM ordering). Debian packages only; as root.
 set -euo pipefail
 missing=()
 command -v dpkg >/dev/null || missing+=(dpkg)
@@ -11,6 +11,7 @@ command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v ssh >/dev/null || missing+=(openssh-client)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+command -v rpm >/dev/null || missing+=(rpm)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "error: missing test tools: ${missing[*]}; install them with apt-get (as root)" >&2

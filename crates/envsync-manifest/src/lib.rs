@@ -2,7 +2,15 @@
 //!
 //! This crate performs no IO beyond reading the files it is handed.
 
+pub mod diag;
+pub mod error;
+pub mod lock;
+pub mod manifest;
 pub mod policy;
 pub mod version;
 
-pub use version::{Change, ChangeSize, Direction, Ecosystem};
+pub use diag::{Diagnostic, ManifestErrors, SourceLocation};
+pub use error::LockError;
+pub use lock::{Lock, LockProblem, LockedBase, LockedComponent, LOCK_SCHEMA};
+pub use manifest::{Declared, Manifest};
+pub use version::{Change, ChangeSize, Constraint, Direction, Ecosystem, VersionError};

@@ -1,0 +1,742 @@
+//! PEP 440 versions and specifiers, with the exact parsing, normalisation, ordering and
+//! matching rules of the `packaging` library that pip vendors (checked against it by
+//! `tests/oracle_pypi.rs`).
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use super::{cmp_digits, release_size, ChangeSize};
+
+/// A non-negative integer of any size, kept as its digits without leading zeros.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Num(String);
+
+impl Num {
+    fn new(digits: &str) -> Num {
+        let t = digits.trim_start_matches('0');
+        Num(if t.is_empty() { "0".into() } else { t.into() })
+    }
+    fn is_zero(&self) -> bool {
+        self.0 == "0"
+    }
+}
+
+impl Ord for Num {
+    fn cmp(&self, other: &Num) -> Ordering {
+        cmp_digits(&self.0, &other.0)
+    }
+}
+impl PartialOrd for Num {
+    fn partial_cmp(&self, other: &Num) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl fmt::Display for Num {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Pre-release kinds in their normalised spelling; `a < b < rc` as in packaging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Pre {
+    A,
+    B,
+    Rc,
+}
+
+impl Pre {
+    fn as_str(self) -> &'static str {
+        match self {
+            Pre::A => "a",
+            Pre::B => "b",
+            Pre::Rc => "rc",
+        }
+    }
+}
+
+/// One dot-separated part of a local version: text sorts before numbers.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum LocalPart {
+    Text(String),
+    Int(Num),
+}
+
+impl fmt::Display for LocalPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LocalPart::Text(s) => f.write_str(s),
+            LocalPart::Int(n) => n.fmt(f),
+        }
+    }
+}
+
+/// A parsed PEP 440 version.
+#[derive(Debug, Clone)]
+pub struct Version {
+    epoch: Num,
+    release: Vec<Num>,
+    pre: Option<(Pre, Num)>,
+    post: Option<Num>,
+    dev: Option<Num>,
+    local: Option<Vec<LocalPart>>,
+}
+
+/// Pre-release labels in the order packaging's regex tries them.
+const PRE_LABELS: [(&str, Pre); 8] = [
+    ("a", Pre::A),
+    ("b", Pre::B),
+    ("c", Pre::Rc),
+    ("rc", Pre::Rc),
+    ("alpha", Pre::A),
+    ("beta", Pre::B),
+    ("pre", Pre::Rc),
+    ("preview", Pre::Rc),
+];
+const POST_LABELS: [&str; 3] = ["post", "rev", "r"];
+
+fn is_sep(c: Option<&u8>) -> bool {
+    matches!(c, Some(b'-' | b'_' | b'.'))
+}
+
+fn digits_at(s: &[u8], pos: usize) -> usize {
+    s.get(pos..)
+        .map_or(0, |r| r.iter().take_while(|c| c.is_ascii_digit()).count())
+}
+
+fn num(s: &[u8], from: usize, to: usize) -> Num {
+    Num::new(std::str::from_utf8(&s[from..to]).unwrap_or("0"))
+}
+
+/// The ways an optional `[-_.]?LABEL[-_.]?[0-9]*` group can match at `pos`, in the
+/// preference order of a backtracking regex: each entry is (end, label index, number).
+fn labelled(s: &[u8], pos: usize, labels: &[&str]) -> Vec<(usize, usize, Option<Num>)> {
+    let mut out = Vec::new();
+    let seps: &[usize] = if is_sep(s.get(pos)) { &[1, 0] } else { &[0] };
+    for &sep in seps {
+        let p1 = pos + sep;
+        for (k, label) in labels.iter().enumerate() {
+            if !s[p1.min(s.len())..].starts_with(label.as_bytes()) {
+                continue;
+            }
+            let p2 = p1 + label.len();
+            let seps2: &[usize] = if is_sep(s.get(p2)) { &[1, 0] } else { &[0] };
+            for &sep2 in seps2 {
+                let p3 = p2 + sep2;
+                let n = digits_at(s, p3);
+                if n > 0 {
+                    out.push((p3 + n, k, Some(num(s, p3, p3 + n))));
+                }
+                out.push((p3, k, None));
+            }
+        }
+    }
+    out
+}
+
+impl Version {
+    /// Parse as `packaging.version.Version` does; `None` where it raises `InvalidVersion`.
+    pub fn parse(text: &str) -> Option<Version> {
+        let t = text.trim_matches(|c: char| c.is_whitespace());
+        if !t.is_ascii() {
+            return None;
+        }
+        let lower = t.to_ascii_lowercase();
+        let s = lower.as_bytes();
+        let mut pos = 0;
+        if s.first() == Some(&b'v') {
+            pos = 1;
+        }
+        let mut epoch = Num::new("0");
+        let n = digits_at(s, pos);
+        if n > 0 && s.get(pos + n) == Some(&b'!') {
+            epoch = num(s, pos, pos + n);
+            pos += n + 1;
+        }
+        let mut release = Vec::new();
+        let n = digits_at(s, pos);
+        if n == 0 {
+            return None;
+        }
+        release.push(num(s, pos, pos + n));
+        pos += n;
+        while s.get(pos) == Some(&b'.') && digits_at(s, pos + 1) > 0 {
+            let n = digits_at(s, pos + 1);
+            release.push(num(s, pos + 1, pos + 1 + n));
+            pos += 1 + n;
+        }
+        let labels: Vec<&str> = PRE_LABELS.iter().map(|(l, _)| *l).collect();
+        let mut pres: Vec<(usize, Option<(Pre, Num)>)> = labelled(s, pos, &labels)
+            .into_iter()
+            .map(|(end, k, n)| {
+                (
+                    end,
+                    Some((PRE_LABELS[k].1, n.unwrap_or_else(|| Num::new("0")))),
+                )
+            })
+            .collect();
+        pres.push((pos, None));
+        for (p_end, pre) in pres {
+            let mut posts: Vec<(usize, Option<Num>)> = Vec::new();
+            if s.get(p_end) == Some(&b'-') {
+                let n = digits_at(s, p_end + 1);
+                if n > 0 {
+                    posts.push((p_end + 1 + n, Some(num(s, p_end + 1, p_end + 1 + n))));
+                }
+            }
+            posts.extend(
+                labelled(s, p_end, &POST_LABELS)
+                    .into_iter()
+                    .map(|(end, _, n)| (end, Some(n.unwrap_or_else(|| Num::new("0"))))),
+            );
+            posts.push((p_end, None));
+            for (q_end, post) in posts {
+                let mut devs: Vec<(usize, Option<Num>)> = labelled(s, q_end, &["dev"])
+                    .into_iter()
+                    .map(|(end, _, n)| (end, Some(n.unwrap_or_else(|| Num::new("0")))))
+                    .collect();
+                devs.push((q_end, None));
+                for (d_end, dev) in devs {
+                    let local = if d_end == s.len() {
+                        None
+                    } else if s[d_end] == b'+' {
+                        match parse_local(&lower[d_end + 1..]) {
+                            Some(l) => Some(l),
+                            None => continue,
+                        }
+                    } else {
+                        continue;
+                    };
+                    return Some(Version {
+                        epoch,
+                        release,
+                        pre,
+                        post,
+                        dev,
+                        local,
+                    });
+                }
+            }
+        }
+        None
+    }
+
+    pub fn is_prerelease(&self) -> bool {
+        self.pre.is_some() || self.dev.is_some()
+    }
+
+    pub fn is_postrelease(&self) -> bool {
+        self.post.is_some()
+    }
+
+    pub fn has_local(&self) -> bool {
+        self.local.is_some()
+    }
+
+    /// The version without its local part.
+    pub fn public(&self) -> Version {
+        Version {
+            local: None,
+            ..self.clone()
+        }
+    }
+
+    /// Epoch and release only.
+    pub fn base(&self) -> Version {
+        Version {
+            epoch: self.epoch.clone(),
+            release: self.release.clone(),
+            pre: None,
+            post: None,
+            dev: None,
+            local: None,
+        }
+    }
+
+    fn release_key(&self) -> &[Num] {
+        let keep = self
+            .release
+            .iter()
+            .rposition(|n| !n.is_zero())
+            .map_or(0, |i| i + 1);
+        &self.release[..keep]
+    }
+}
+
+fn parse_local(text: &str) -> Option<Vec<LocalPart>> {
+    let mut parts = Vec::new();
+    for part in text.split(['-', '_', '.']) {
+        if part.is_empty()
+            || !part
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            return None;
+        }
+        parts.push(if part.bytes().all(|b| b.is_ascii_digit()) {
+            LocalPart::Int(Num::new(part))
+        } else {
+            LocalPart::Text(part.to_string())
+        });
+    }
+    Some(parts)
+}
+
+impl fmt::Display for Version {
+    /// The normalised form, as `str(packaging.version.Version(...))`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.epoch.is_zero() {
+            write!(f, "{}!", self.epoch)?;
+        }
+        for (i, n) in self.release.iter().enumerate() {
+            if i > 0 {
+                f.write_str(".")?;
+            }
+            n.fmt(f)?;
+        }
+        if let Some((p, n)) = &self.pre {
+            write!(f, "{}{}", p.as_str(), n)?;
+        }
+        if let Some(n) = &self.post {
+            write!(f, ".post{n}")?;
+        }
+        if let Some(n) = &self.dev {
+            write!(f, ".dev{n}")?;
+        }
+        if let Some(local) = &self.local {
+            f.write_str("+")?;
+            for (i, p) in local.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(".")?;
+                }
+                p.fmt(f)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// packaging's `_cmpkey` pieces: `-inf` and `+inf` around real values.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Bound<T> {
+    NegInf,
+    Val(T),
+    Inf,
+}
+
+/// packaging's `_cmpkey`: epoch, release without trailing zeros, pre, post, dev, local.
+type CmpKey<'a> = (
+    &'a Num,
+    &'a [Num],
+    Bound<&'a (Pre, Num)>,
+    Bound<&'a Num>,
+    Bound<&'a Num>,
+    Bound<&'a [LocalPart]>,
+);
+
+impl Version {
+    fn cmp_key(&self) -> CmpKey<'_> {
+        let pre = match (&self.pre, &self.post, &self.dev) {
+            (None, None, Some(_)) => Bound::NegInf,
+            (None, _, _) => Bound::Inf,
+            (Some(p), _, _) => Bound::Val(p),
+        };
+        let post = self.post.as_ref().map_or(Bound::NegInf, Bound::Val);
+        let dev = self.dev.as_ref().map_or(Bound::Inf, Bound::Val);
+        let local = self.local.as_deref().map_or(Bound::NegInf, Bound::Val);
+        (&self.epoch, self.release_key(), pre, post, dev, local)
+    }
+}
+
+impl PartialEq for Version {
+    fn eq(&self, other: &Version) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Version {}
+impl Ord for Version {
+    fn cmp(&self, other: &Version) -> Ordering {
+        self.cmp_key().cmp(&other.cmp_key())
+    }
+}
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Version) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The normalised spelling of a version, or `None` when it is not PEP 440.
+pub fn normalize(text: &str) -> Option<String> {
+    Version::parse(text).map(|v| v.to_string())
+}
+
+/// Order two versions as packaging does. Text that is not PEP 440 sorts before every
+/// valid version, and among itself by the generic ordering, so the order stays total.
+pub fn compare(left: &str, right: &str) -> Ordering {
+    match (Version::parse(left), Version::parse(right)) {
+        (Some(a), Some(b)) => a.cmp(&b),
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (None, None) => super::generic::compare(left, right),
+    }
+}
+
+/// Epoch, then the release numbers (`1.0` and `1.0.0` are the same release), then
+/// pre/post/dev/local as Revision.
+pub fn change_size(left: &str, right: &str) -> ChangeSize {
+    let (Some(a), Some(b)) = (Version::parse(left), Version::parse(right)) else {
+        return super::generic::change_size(left, right);
+    };
+    if a.epoch != b.epoch {
+        return ChangeSize::Epoch;
+    }
+    let ar: Vec<&str> = a.release.iter().map(|n| n.0.as_str()).collect();
+    let br: Vec<&str> = b.release.iter().map(|n| n.0.as_str()).collect();
+    if let Some(size) = release_size(&ar, &br) {
+        return size;
+    }
+    if a != b {
+        ChangeSize::Revision
+    } else {
+        ChangeSize::Other
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Compatible,
+    Equal,
+    NotEqual,
+    LessEqual,
+    GreaterEqual,
+    Less,
+    Greater,
+    Arbitrary,
+}
+
+/// One specifier such as `>=2.0` or `==1.4.*`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Specifier {
+    op: Op,
+    /// The version as written (after the operator, stripped): packaging matches
+    /// wildcards and `~=` prefixes on this text, not on the normalised version.
+    raw: String,
+}
+
+const OPERATORS: [(&str, Op); 8] = [
+    ("===", Op::Arbitrary),
+    ("~=", Op::Compatible),
+    ("==", Op::Equal),
+    ("!=", Op::NotEqual),
+    ("<=", Op::LessEqual),
+    (">=", Op::GreaterEqual),
+    ("<", Op::Less),
+    (">", Op::Greater),
+];
+
+impl Specifier {
+    /// Parse one specifier as `packaging.specifiers.Specifier` does.
+    pub fn parse(text: &str) -> Result<Specifier, String> {
+        let t = text.trim();
+        let Some((sym, op)) = OPERATORS.iter().find(|(sym, _)| t.starts_with(sym)) else {
+            return Err(format!(
+                "`{t}` does not start with an operator (`==`, `!=`, `>=`, `<=`, `>`, `<`, `~=`, `===`)"
+            ));
+        };
+        let raw = t[sym.len()..].trim().to_string();
+        if raw.contains(char::is_whitespace) {
+            return Err(format!("`{t}` has whitespace inside its version"));
+        }
+        let spec = Specifier { op: *op, raw };
+        if spec.op == Op::Arbitrary {
+            return Ok(spec);
+        }
+        let bad = |why: &str| Err(format!("`{t}`: {why}"));
+        let (text, wildcard) = match spec.raw.strip_suffix(".*") {
+            Some(prefix) => (prefix, true),
+            None => (spec.raw.as_str(), false),
+        };
+        let Some(v) = Version::parse(text) else {
+            return bad("the version is not PEP 440");
+        };
+        match spec.op {
+            Op::Equal | Op::NotEqual if wildcard && (v.dev.is_some() || v.local.is_some()) => {
+                return bad("a `.*` wildcard cannot follow a dev or local version");
+            }
+            Op::Equal | Op::NotEqual => {}
+            _ if wildcard => return bad("only `==` and `!=` take a `.*` wildcard"),
+            _ if v.local.is_some() => {
+                return bad("only `==` and `!=` take a local version (`+...`)")
+            }
+            Op::Compatible if v.release.len() < 2 => {
+                return bad("`~=` needs at least two release numbers, as in `~=1.4`")
+            }
+            _ => {}
+        }
+        Ok(spec)
+    }
+
+    /// Whether this specifier on its own admits pre-releases (packaging's `prereleases`).
+    fn admits_prereleases(&self) -> bool {
+        match self.op {
+            Op::Equal | Op::GreaterEqual | Op::LessEqual | Op::Compatible | Op::Arbitrary => {
+                let text = match self.op {
+                    Op::Equal => self.raw.strip_suffix(".*").unwrap_or(&self.raw),
+                    _ => &self.raw,
+                };
+                Version::parse(text).is_some_and(|v| v.is_prerelease())
+            }
+            _ => false,
+        }
+    }
+
+    fn contains(&self, item: &Version) -> bool {
+        match self.op {
+            Op::Compatible => {
+                let split = version_split(&self.raw);
+                let mut kept: Vec<&str> = split
+                    .iter()
+                    .map(String::as_str)
+                    .take_while(|s| {
+                        !["dev", "a", "b", "rc", "post"]
+                            .iter()
+                            .any(|p| s.starts_with(p))
+                    })
+                    .collect();
+                kept.pop();
+                let prefix = format!("{}.*", kept.join("."));
+                self.greater_equal(item) && equal(item, &prefix)
+            }
+            Op::Equal => equal(item, &self.raw),
+            Op::NotEqual => !equal(item, &self.raw),
+            Op::LessEqual => Version::parse(&self.raw).is_some_and(|s| item.public() <= s),
+            Op::GreaterEqual => self.greater_equal(item),
+            Op::Less => {
+                let Some(spec) = Version::parse(&self.raw) else {
+                    return false;
+                };
+                if *item >= spec {
+                    return false;
+                }
+                !(!spec.is_prerelease() && item.is_prerelease() && item.base() == spec.base())
+            }
+            Op::Greater => {
+                let Some(spec) = Version::parse(&self.raw) else {
+                    return false;
+                };
+                if *item <= spec {
+                    return false;
+                }
+                if !spec.is_postrelease() && item.is_postrelease() && item.base() == spec.base() {
+                    return false;
+                }
+                !(item.local.is_some() && item.base() == spec.base())
+            }
+            Op::Arbitrary => item.to_string().to_lowercase() == self.raw.to_lowercase(),
+        }
+    }
+
+    fn greater_equal(&self, item: &Version) -> bool {
+        Version::parse(&self.raw).is_some_and(|s| item.public() >= s)
+    }
+}
+
+/// packaging's `_compare_equal`, on the spec text as written.
+fn equal(item: &Version, spec: &str) -> bool {
+    if let Some(prefix) = spec.strip_suffix(".*") {
+        let split_spec = version_split(prefix);
+        let split_item = version_split(&item.public().to_string());
+        let shortened: Vec<String> = split_item.into_iter().take(split_spec.len()).collect();
+        let (padded_spec, padded_item) = pad_version(&split_spec, &shortened);
+        return padded_item == padded_spec;
+    }
+    let Some(spec_version) = Version::parse(spec) else {
+        return false;
+    };
+    if spec_version.local.is_none() {
+        item.public() == spec_version
+    } else {
+        *item == spec_version
+    }
+}
+
+/// packaging's `_version_split`: split on dots and split `0rc1` into `0`, `rc1`.
+fn version_split(version: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for item in version.split('.') {
+        let n = item.bytes().take_while(u8::is_ascii_digit).count();
+        let rest = &item[n..];
+        let suffix = ["a", "b", "c", "rc"].iter().any(|l| {
+            rest.strip_prefix(l)
+                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if n > 0 && suffix {
+            out.push(item[..n].to_string());
+            out.push(rest.to_string());
+        } else {
+            out.push(item.to_string());
+        }
+    }
+    out
+}
+
+/// packaging's `_pad_version`: pad the release parts of both sides with `0` to one length.
+fn pad_version(left: &[String], right: &[String]) -> (Vec<String>, Vec<String>) {
+    let is_digit = |s: &&String| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let lr = left.iter().take_while(is_digit).count();
+    let rr = right.iter().take_while(is_digit).count();
+    let pad = |parts: &[String], rel: usize, other: usize| -> Vec<String> {
+        let mut v: Vec<String> = parts[..rel].to_vec();
+        v.extend(std::iter::repeat_n(
+            "0".to_string(),
+            other.saturating_sub(rel),
+        ));
+        v.extend(parts[rel..].iter().cloned());
+        v
+    };
+    (pad(left, lr, rr), pad(right, rr, lr))
+}
+
+/// A comma-separated set of specifiers; all must hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpecifierSet {
+    specs: Vec<Specifier>,
+}
+
+impl SpecifierSet {
+    /// Parse as `packaging.specifiers.SpecifierSet` does, but reject what it would only
+    /// accept as a legacy (non-PEP 440) specifier.
+    pub fn parse(text: &str) -> Result<SpecifierSet, String> {
+        let specs = text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(Specifier::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        if specs.is_empty() {
+            return Err("no specifier between the commas".into());
+        }
+        Ok(SpecifierSet { specs })
+    }
+
+    /// `SpecifierSet.contains(version)` with packaging's default pre-release rule: a
+    /// pre-release matches only if some specifier itself names a pre-release.
+    pub fn contains(&self, version: &str) -> bool {
+        let Some(item) = Version::parse(version) else {
+            // packaging falls back to a legacy version, which only `===` can match.
+            return self
+                .specs
+                .iter()
+                .all(|s| s.op == Op::Arbitrary && version.to_lowercase() == s.raw.to_lowercase());
+        };
+        let prereleases = self.specs.iter().any(Specifier::admits_prereleases);
+        if item.is_prerelease() && !prereleases {
+            return false;
+        }
+        self.specs.iter().all(|s| s.contains(&item))
+    }
+
+    /// The one version an `==V` or `===V` set pins.
+    pub fn exact(&self) -> Option<&str> {
+        match self.specs.as_slice() {
+            [s] if (s.op == Op::Equal && !s.raw.ends_with(".*")) || s.op == Op::Arbitrary => {
+                Some(s.raw.as_str())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Check a version, returning what is wrong.
+pub fn validate(text: &str) -> Result<(), String> {
+    match Version::parse(text) {
+        Some(_) => Ok(()),
+        None => Err("it is not a PEP 440 version".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, normal: Option<&str>) {
+        assert_eq!(normalize(text).as_deref(), normal, "{text}");
+    }
+
+    #[test]
+    fn normalises() {
+        check("1.0", Some("1.0"));
+        check("V1.0-1", Some("1.0.post1"));
+        check("1.0.ALPHA.2", Some("1.0a2"));
+        check("1.0c1", Some("1.0rc1"));
+        check("1.0-preview_3", Some("1.0rc3"));
+        check("1.0.r", Some("1.0.post0"));
+        check("1!01.002-dev3+Ubuntu-01", Some("1!1.2.dev3+ubuntu.1"));
+        check(" 1.0 ", Some("1.0"));
+        check("1.0a..dev", Some("1.0a0.dev0"));
+        check("1.0+", None);
+        check("a1", None);
+        check("1.0.x", None);
+    }
+
+    #[test]
+    fn orders() {
+        let ordered = [
+            "1.0.dev0",
+            "1.0a0.dev0",
+            "1.0a0",
+            "1.0a1",
+            "1.0b1",
+            "1.0rc1",
+            "1.0",
+            "1.0+abc",
+            "1.0+1",
+            "1.0.post0.dev0",
+            "1.0.post0",
+            "1.1",
+            "1!0.1",
+        ];
+        for w in ordered.windows(2) {
+            assert_eq!(compare(w[0], w[1]), Ordering::Less, "{} < {}", w[0], w[1]);
+        }
+        assert_eq!(compare("1.0", "1.0.0"), Ordering::Equal);
+    }
+
+    #[test]
+    fn specifiers() {
+        let m = |s: &str, v: &str| SpecifierSet::parse(s).map(|s| s.contains(v)).unwrap();
+        assert!(m(">=2,<3", "2.31.0"));
+        assert!(!m(">=2,<3", "3.0rc1"));
+        assert!(!m("<3", "3.0.dev1"));
+        assert!(!m("<3", "2.9.dev1"));
+        // packaging 21.3 lets only `== >= <= ~= ===` admit pre-releases.
+        assert!(!m("<3rc1", "2.9.dev1"));
+        assert!(m("<=3rc1", "2.9.dev1"));
+        assert!(!m(">1.0", "1.0.post1"));
+        assert!(m(">1.0.post0", "1.0.post1"));
+        assert!(!m(">1.0", "1.0+local"));
+        assert!(m("~=1.4.2", "1.4.9"));
+        assert!(!m("~=1.4.2", "1.5.0"));
+        assert!(m("==1.4.*", "1.4"));
+        assert!(m("!=1.4.*", "1.5"));
+        assert!(m("==1.0", "1.0+local"));
+        assert!(!m("==1.0+a", "1.0+b"));
+        assert!(m("===1.0", "1.0"));
+        assert!(!m("===1.0", "1.0.0"));
+        assert!(SpecifierSet::parse(">=1.0.*").is_err());
+        assert!(SpecifierSet::parse("~=1").is_err());
+        assert!(SpecifierSet::parse(">=1.0+local").is_err());
+        assert_eq!(
+            SpecifierSet::parse("==2.31.0").unwrap().exact(),
+            Some("2.31.0")
+        );
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(change_size("1.0", "1.0.0"), ChangeSize::Other);
+        assert_eq!(change_size("1.0", "1!1.0"), ChangeSize::Epoch);
+        assert_eq!(change_size("1.0", "1.0.post1"), ChangeSize::Revision);
+        assert_eq!(change_size("1.2", "1.3"), ChangeSize::Minor);
+    }
+}
