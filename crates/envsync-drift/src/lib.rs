@@ -3,6 +3,20 @@
 //! Comparison and reporting are pure functions of [`Snapshot`]s, so every drift rule
 //! is testable without Docker.
 
+pub mod check;
+pub mod collect;
+pub mod compare;
+pub mod docker;
+pub mod error;
+pub mod fingerprint;
+pub mod fleet;
+pub mod report;
 pub mod snapshot;
+pub mod ssh;
+pub mod target;
 
+pub use collect::CollectOptions;
+pub use error::DriftError;
+pub use fingerprint::fingerprint;
 pub use snapshot::{OsInfo, Package, Snapshot, SNAPSHOT_SCHEMA};
+pub use target::Target;

@@ -1,8 +1,13 @@
 //! The snapshot: the exact inventory of one environment, and its stable JSON form
 //! (`envsync.snapshot/v1`, see ARCHITECTURE.md).
 
+use std::path::Path;
+
 use envsync_manifest::Ecosystem;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::DriftError;
 
 /// The schema id written into, and required of, every snapshot.
 pub const SNAPSHOT_SCHEMA: &str = "envsync.snapshot/v1";
@@ -79,5 +84,183 @@ impl Package {
             arch: self.arch.as_deref(),
             location: self.location.as_deref(),
         }
+    }
+}
+
+/// The part of a snapshot the digest covers, in its canonical field order.
+#[derive(Serialize)]
+struct StablePart<'a> {
+    schema: &'a str,
+    os: &'a Option<OsInfo>,
+    packages: &'a [Package],
+    warnings: &'a [String],
+}
+
+impl Snapshot {
+    /// An empty snapshot of `target`.
+    pub fn new(target: &str) -> Snapshot {
+        Snapshot {
+            schema: SNAPSHOT_SCHEMA.to_string(),
+            target: target.to_string(),
+            collected_at: None,
+            digest: None,
+            os: None,
+            packages: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Parse a snapshot from JSON text; `source` names where it came from in errors.
+    /// The `schema` field is required and must be `envsync.snapshot/v1`; every other
+    /// optional field may be missing.
+    pub fn from_json(text: &str, source: &str) -> Result<Snapshot, DriftError> {
+        let parse_err = |e: serde_json::Error| DriftError::SnapshotParse {
+            source_name: source.to_string(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        };
+        let value: serde_json::Value = serde_json::from_str(text).map_err(parse_err)?;
+        let schema = match value.get("schema") {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => "(none)".to_string(),
+        };
+        if schema != SNAPSHOT_SCHEMA {
+            return Err(DriftError::SnapshotSchema {
+                source_name: source.to_string(),
+                found: schema,
+                expected: SNAPSHOT_SCHEMA,
+            });
+        }
+        // Deserialise from the text (not the value) so errors carry line and column.
+        let mut snapshot: Snapshot = serde_json::from_str(text).map_err(parse_err)?;
+        snapshot.sort();
+        Ok(snapshot)
+    }
+
+    /// Read a snapshot file.
+    pub fn read(path: &Path) -> Result<Snapshot, DriftError> {
+        let text = std::fs::read_to_string(path).map_err(|source| DriftError::SnapshotRead {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Snapshot::from_json(&text, &path.display().to_string())
+    }
+
+    /// The snapshot as pretty JSON with a trailing newline. Deterministic: the same
+    /// normalised snapshot always gives the same bytes.
+    pub fn to_json_pretty(&self) -> String {
+        // Serialising plain data with string keys cannot fail.
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// `sha256:<hex>` over the canonical compact JSON of the stable part: schema, os,
+    /// packages and warnings (not `target`, `collected_at` or `digest`).
+    pub fn compute_digest(&self) -> String {
+        let stable = StablePart {
+            schema: &self.schema,
+            os: &self.os,
+            packages: &self.packages,
+            warnings: &self.warnings,
+        };
+        let text = serde_json::to_vec(&stable).unwrap_or_default();
+        format!("sha256:{}", hex::encode(Sha256::digest(&text)))
+    }
+
+    /// Sort packages by key (then version) and warnings, and drop exact duplicates.
+    fn sort(&mut self) {
+        self.packages.sort_by(|a, b| {
+            a.key()
+                .cmp(&b.key())
+                .then_with(|| a.version.cmp(&b.version))
+                .then_with(|| a.size.cmp(&b.size))
+                .then_with(|| a.mode.cmp(&b.mode))
+        });
+        self.packages.dedup();
+        self.warnings.sort();
+        self.warnings.dedup();
+    }
+
+    /// Sort, deduplicate and set `digest`: the canonical form every writer produces.
+    pub fn normalize(&mut self) {
+        self.sort();
+        self.digest = Some(self.compute_digest());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(eco: Ecosystem, name: &str, version: &str) -> Package {
+        Package {
+            ecosystem: eco,
+            name: name.into(),
+            version: version.into(),
+            arch: None,
+            location: None,
+            size: None,
+            mode: None,
+        }
+    }
+
+    #[test]
+    fn round_trip_is_byte_identical_and_sorted() {
+        let mut s = Snapshot::new("docker:x");
+        s.packages = vec![
+            pkg(Ecosystem::Npm, "express", "4.18.2"),
+            pkg(Ecosystem::Deb, "zlib1g", "1:1.2.13"),
+            pkg(Ecosystem::Deb, "adduser", "3.134"),
+            pkg(Ecosystem::Deb, "adduser", "3.134"),
+        ];
+        s.normalize();
+        let names: Vec<&str> = s.packages.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["adduser", "zlib1g", "express"]);
+        let text = s.to_json_pretty();
+        let back = Snapshot::from_json(&text, "t.json").expect("parse");
+        assert_eq!(back.to_json_pretty(), text);
+        assert_eq!(back.compute_digest(), s.digest.clone().expect("digest"));
+        // The target and collection time do not change the digest.
+        let mut other = back.clone();
+        other.target = "image:y".into();
+        other.collected_at = Some("2026-01-01T00:00:00Z".into());
+        assert_eq!(other.compute_digest(), back.compute_digest());
+        other.packages[0].version = "3.135".into();
+        assert_ne!(other.compute_digest(), back.compute_digest());
+    }
+
+    fn check_err(text: &str, expected: &str) {
+        let err = Snapshot::from_json(text, "s.json")
+            .expect_err(text)
+            .to_string();
+        assert!(err.contains(expected), "{err}");
+    }
+
+    #[test]
+    fn bad_snapshots_name_the_problem() {
+        check_err(r#"{"target": "x"}"#, "schema `(none)`");
+        check_err(
+            r#"{"schema": "envsync.snapshot/v9", "target": "x"}"#,
+            "schema `envsync.snapshot/v9`",
+        );
+        check_err("{\n\"schema\": \"envsync.snapshot/v1\",\n", "line 3");
+        check_err(
+            r#"{"schema": "envsync.snapshot/v1", "target": "x", "packages": [{"ecosystem": "snap", "name": "a", "version": "1"}]}"#,
+            "unknown variant `snap`",
+        );
+        check_err("[1, 2]", "schema `(none)`");
+    }
+
+    #[test]
+    fn minimal_snapshot_reads() {
+        let s = Snapshot::from_json(
+            r#"{"schema": "envsync.snapshot/v1", "target": "x"}"#,
+            "s.json",
+        )
+        .expect("minimal");
+        assert!(s.packages.is_empty() && s.os.is_none());
     }
 }

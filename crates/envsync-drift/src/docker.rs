@@ -1,0 +1,329 @@
+//! Read-only access to a Docker engine for collection: inspect a container or image,
+//! run the collection script with ONE `exec`, fall back to the archive API for a
+//! container without a shell, and stream an image export (`docker save` format).
+//! Nothing here creates, starts, stops or removes anything.
+
+use bollard::errors::Error as BollardError;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
+use bollard::Docker;
+use bytes_free::ChannelReader;
+use futures_util::StreamExt;
+
+use crate::collect::script::{collection_script, parse_output, HEADER};
+use crate::collect::tarball::{read_tar_under, Budget};
+use crate::collect::{
+    layers, parse_env, CollectOptions, FileSet, Selector, FIXED_DIRS, FIXED_FILES,
+};
+use crate::error::DriftError;
+
+fn docker_err(target: &str, e: BollardError) -> DriftError {
+    DriftError::Docker {
+        target: target.to_string(),
+        message: e.to_string(),
+    }
+}
+
+fn status_of(e: &BollardError) -> Option<u16> {
+    match e {
+        BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+async fn connect(target: &str) -> Result<Docker, DriftError> {
+    envsync_engine::connect()
+        .await
+        .map_err(|source| DriftError::Engine {
+            target: target.to_string(),
+            source,
+        })
+}
+
+fn env_of(list: Option<Vec<String>>) -> Vec<(String, Vec<u8>)> {
+    let mut raw = Vec::new();
+    for kv in list.unwrap_or_default() {
+        raw.extend_from_slice(kv.as_bytes());
+        raw.push(0);
+    }
+    parse_env(&raw, 0)
+}
+
+/// Collect from the running container `name`.
+pub async fn collect_container(name: &str, opts: &CollectOptions) -> Result<FileSet, DriftError> {
+    let target = format!("docker:{name}");
+    let docker = connect(&target).await?;
+    let info = docker
+        .inspect_container(name, None)
+        .await
+        .map_err(|e| match status_of(&e) {
+            Some(404) => DriftError::ContainerNotFound {
+                name: name.to_string(),
+            },
+            _ => docker_err(&target, e),
+        })?;
+    let state = info.state.as_ref();
+    if !state.and_then(|s| s.running).unwrap_or(false) {
+        let status = state
+            .and_then(|s| s.status)
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "not running".to_string());
+        return Err(DriftError::ContainerNotRunning {
+            name: name.to_string(),
+            state: status,
+        });
+    }
+    let env = info.config.and_then(|c| c.env);
+    let selector = Selector::new(opts);
+    let script = collection_script(&selector, false);
+    let (exit, stdout, stderr) =
+        exec(&docker, name, &target, &script, opts.max_total_bytes).await?;
+    let mut files = if stdout.starts_with(HEADER.as_bytes()) {
+        match parse_output(&target, &stdout, &selector, opts.max_total_bytes)? {
+            Some(files) => files,
+            None => {
+                archive_fallback(
+                    &docker,
+                    name,
+                    &target,
+                    &selector,
+                    opts,
+                    "has no `tar` or `find`",
+                )
+                .await?
+            }
+        }
+    } else if matches!(exit, Some(126 | 127) | None) || stdout.is_empty() {
+        let why = format!(
+            "could not run `sh` (exit {}: {})",
+            exit.map_or("none".to_string(), |c| c.to_string()),
+            String::from_utf8_lossy(&stderr).trim()
+        );
+        archive_fallback(&docker, name, &target, &selector, opts, &why).await?
+    } else {
+        return Err(DriftError::Malformed {
+            target,
+            message: format!(
+                "the collection script printed no `{HEADER}` header (exit {exit:?}): {}",
+                String::from_utf8_lossy(&stderr).trim()
+            ),
+        });
+    };
+    if opts.collect_env {
+        files.env = Some(env_of(env));
+    }
+    Ok(files)
+}
+
+/// Run `sh -c script` in the container: exit code, stdout (bounded), stderr (64 KiB).
+async fn exec(
+    docker: &Docker,
+    name: &str,
+    target: &str,
+    script: &str,
+    limit: u64,
+) -> Result<(Option<i64>, Vec<u8>, Vec<u8>), DriftError> {
+    let created = docker
+        .create_exec(
+            name,
+            CreateExecOptions::<String> {
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                cmd: Some(vec!["sh".into(), "-c".into(), script.to_string()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| docker_err(target, e))?;
+    let started = docker
+        .start_exec(
+            &created.id,
+            Some(StartExecOptions {
+                detach: false,
+                tty: false,
+                output_capacity: Some(1 << 20),
+            }),
+        )
+        .await
+        .map_err(|e| docker_err(target, e))?;
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    if let StartExecResults::Attached { mut output, .. } = started {
+        while let Some(item) = output.next().await {
+            match item.map_err(|e| docker_err(target, e))? {
+                bollard::container::LogOutput::StdOut { message } => {
+                    stdout.extend_from_slice(&message);
+                    if stdout.len() as u64 > limit {
+                        return Err(DriftError::TooLarge {
+                            target: target.to_string(),
+                            limit,
+                        });
+                    }
+                }
+                bollard::container::LogOutput::StdErr { message } if stderr.len() < 64 * 1024 => {
+                    stderr.extend_from_slice(&message);
+                }
+                _ => {}
+            }
+        }
+    }
+    let inspected = docker
+        .inspect_exec(&created.id)
+        .await
+        .map_err(|e| docker_err(target, e))?;
+    Ok((inspected.exit_code, stdout, stderr))
+}
+
+/// For a container without a shell: fetch the fixed files and the named files through
+/// the archive API (a few requests, one per path). Python and npm packages are not
+/// searched for then, and a warning says so.
+async fn archive_fallback(
+    docker: &Docker,
+    name: &str,
+    target: &str,
+    selector: &Selector,
+    opts: &CollectOptions,
+    why: &str,
+) -> Result<FileSet, DriftError> {
+    let mut files = FileSet::default();
+    files.warnings.push(format!(
+        "container `{name}` {why}; read fixed files through the archive API; Python and npm packages were not searched"
+    ));
+    let mut budget = Budget::new(target, opts.max_total_bytes);
+    let wanted: Vec<String> = FIXED_FILES
+        .iter()
+        .chain(FIXED_DIRS)
+        .chain(crate::collect::RPM_DATABASES)
+        .map(|s| s.to_string())
+        .chain(selector.files().iter().cloned())
+        .collect();
+    let keep_all = selector.with_extra_fixed(crate::collect::RPM_DATABASES);
+    for path in wanted {
+        let options = DownloadFromContainerOptionsBuilder::new()
+            .path(&path)
+            .build();
+        let mut stream = docker.download_from_container(name, Some(options));
+        let mut data = Vec::new();
+        let mut missing = false;
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(bytes) => {
+                    data.extend_from_slice(&bytes);
+                    budget.spend(bytes.len() as u64)?;
+                }
+                Err(e) if status_of(&e) == Some(404) => {
+                    missing = true;
+                    break;
+                }
+                Err(e) => return Err(docker_err(target, e)),
+            }
+        }
+        if missing {
+            continue;
+        }
+        if crate::collect::RPM_DATABASES.contains(&path.as_str()) {
+            files.rpm_databases.push(path);
+            continue;
+        }
+        // The archive's member names are relative to the requested path's parent.
+        let parent = path.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+        let mut inner = Budget::new(target, opts.max_total_bytes);
+        let contents = read_tar_under(&data[..], &parent, &keep_all, &mut inner, false)?;
+        for (p, entry) in contents.entries {
+            files.entries.insert(p, entry);
+        }
+    }
+    Ok(files)
+}
+
+/// Collect from the image `reference` without running it.
+pub async fn collect_image(reference: &str, opts: &CollectOptions) -> Result<FileSet, DriftError> {
+    let target = format!("image:{reference}");
+    let docker = connect(&target).await?;
+    let info = docker
+        .inspect_image(reference)
+        .await
+        .map_err(|e| match status_of(&e) {
+            Some(404) => DriftError::ImageNotFound {
+                reference: reference.to_string(),
+            },
+            _ => docker_err(&target, e),
+        })?;
+    let env = info.config.and_then(|c| c.env);
+    // Export by id so a tag moved meanwhile cannot mix two images.
+    let id = info.id.unwrap_or_else(|| reference.to_string());
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes_free::Chunk, std::io::Error>>(16);
+    let mut stream = docker.export_image(&id);
+    let pump_target = target.clone();
+    let pump = tokio::spawn(async move {
+        while let Some(chunk) = stream.next().await {
+            let item = chunk.map(|b| b.to_vec()).map_err(|e| {
+                std::io::Error::other(format!("export of `{pump_target}` failed: {e}"))
+            });
+            if tx.send(item).await.is_err() {
+                break;
+            }
+        }
+    });
+    let selector = Selector::new(opts);
+    let limit = opts.max_total_bytes;
+    let read_target = target.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let reader = ChannelReader::new(rx);
+        layers::read_saved_image(reader, &selector, &read_target, limit)
+    })
+    .await
+    .map_err(|e| DriftError::Malformed {
+        target: target.clone(),
+        message: format!("reader task failed: {e}"),
+    })?;
+    pump.abort();
+    let mut files = result?;
+    if opts.collect_env {
+        files.env = Some(env_of(env));
+    }
+    Ok(files)
+}
+
+/// Small channel-backed reader used to feed a blocking tar parser from an async stream.
+mod bytes_free {
+    use std::io::Read;
+
+    pub type Chunk = Vec<u8>;
+
+    #[derive(Debug)]
+    pub struct ChannelReader {
+        rx: tokio::sync::mpsc::Receiver<Result<Chunk, std::io::Error>>,
+        current: Chunk,
+        pos: usize,
+    }
+
+    impl ChannelReader {
+        pub fn new(rx: tokio::sync::mpsc::Receiver<Result<Chunk, std::io::Error>>) -> Self {
+            ChannelReader {
+                rx,
+                current: Vec::new(),
+                pos: 0,
+            }
+        }
+    }
+
+    impl Read for ChannelReader {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            while self.pos >= self.current.len() {
+                match self.rx.blocking_recv() {
+                    Some(Ok(chunk)) => {
+                        self.current = chunk;
+                        self.pos = 0;
+                    }
+                    Some(Err(e)) => return Err(e),
+                    None => return Ok(0),
+                }
+            }
+            let n = buf.len().min(self.current.len() - self.pos);
+            buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The entry point of collection: [`fingerprint`] takes any [`Target`] to a normalised
+//! [`Snapshot`], with one time limit over the whole collection.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::collect::{inventory, local, CollectOptions, FileSet};
+use crate::error::DriftError;
+use crate::snapshot::Snapshot;
+use crate::target::Target;
+
+/// Collect a snapshot of `target`. A saved snapshot file is read, not re-collected.
+/// Costs a constant number of round trips: one `exec` for a container, one export for
+/// an image, one `ssh` call for a server.
+pub async fn fingerprint(target: &Target, opts: &CollectOptions) -> Result<Snapshot, DriftError> {
+    let name = target.to_string();
+    if let Target::File(path) = target {
+        return Snapshot::read(path);
+    }
+    let work = async {
+        let files: FileSet = match target {
+            Target::Local | Target::LocalRoot(_) => {
+                let root = match target {
+                    Target::LocalRoot(p) => p.clone(),
+                    _ => std::path::PathBuf::from("/"),
+                };
+                let selector = crate::collect::Selector::new(opts);
+                let (limit, target_name) = (opts.max_total_bytes, name.clone());
+                let mut files = tokio::task::spawn_blocking(move || {
+                    local::collect_root(&root, &selector, &target_name, limit)
+                })
+                .await
+                .map_err(|e| DriftError::Malformed {
+                    target: name.clone(),
+                    message: e.to_string(),
+                })??;
+                if matches!(target, Target::Local) && opts.collect_env {
+                    files.env = Some(local::process_env());
+                }
+                files
+            }
+            Target::Docker(container) => crate::docker::collect_container(container, opts).await?,
+            Target::Image(reference) => crate::docker::collect_image(reference, opts).await?,
+            Target::Ssh { user, host, port } => {
+                crate::ssh::collect_ssh(&name, user.as_deref(), host, *port, opts).await?
+            }
+            Target::File(_) => FileSet::default(),
+        };
+        Ok::<_, DriftError>(inventory(&name, &files, opts))
+    };
+    let mut snapshot = tokio::time::timeout(opts.timeout, work)
+        .await
+        .map_err(|_| DriftError::Timeout {
+            target: name.clone(),
+            after: opts.timeout,
+        })??;
+    snapshot.collected_at = Some(rfc3339_now());
+    Ok(snapshot)
+}
+
+/// The current time as RFC 3339 UTC with second precision.
+pub fn rfc3339_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
+    }
+
+    #[tokio::test]
+    async fn local_root_of_a_missing_directory_is_an_error() {
+        let err = fingerprint(
+            &Target::LocalRoot("/nonexistent/root".into()),
+            &CollectOptions::default(),
+        )
+        .await
+        .expect_err("missing");
+        assert!(err.to_string().contains("/nonexistent/root"), "{err}");
+    }
+}

@@ -1,0 +1,234 @@
+//! The machine-readable report, `envsync.diff/v1`: `schema`, `drift[]` with
+//! `ecosystem`, `name`, `kind`, `left`, `right`, `direction`, plus the extras documented
+//! in docs (summary, verdict, policy findings, fleet targets).
+
+use serde::Serialize;
+
+use crate::check::{Checked, Finding, IgnoreRef, Mode, SourceRef, Status};
+use crate::compare::{Drift, Summary};
+use crate::fleet::Fleet;
+
+use super::DIFF_SCHEMA;
+
+#[derive(Serialize)]
+struct DiffReport<'a> {
+    schema: &'static str,
+    /// `diff` or `check`.
+    command: &'static str,
+    reference: &'a str,
+    other: &'a str,
+    /// `parity`, `drift`, `pass` or `fail`.
+    verdict: String,
+    summary: Summary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fail_on: Option<Vec<String>>,
+    /// Drift that counts (everything but ignored drift), sorted by component.
+    drift: Vec<Entry<'a>>,
+    /// Drift accepted by a live ignore (`check` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ignored: Option<Vec<Entry<'a>>>,
+    /// Ignores whose date has passed; each fails the check (`check` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expired_ignores: Option<Vec<&'a IgnoreRef>>,
+}
+
+#[derive(Serialize)]
+struct Entry<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<&'a str>,
+    #[serde(flatten)]
+    drift: &'a Drift,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<Status>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    violates: Option<&'a SourceRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ignored_by: Option<&'a IgnoreRef>,
+}
+
+fn plain_entry<'a>(target: Option<&'a str>, drift: &'a Drift) -> Entry<'a> {
+    Entry {
+        target,
+        drift,
+        status: None,
+        violates: None,
+        fix: None,
+        ignored_by: None,
+    }
+}
+
+fn to_text(value: &impl Serialize) -> String {
+    // Serialising these plain structs (strings, numbers, enums with unit variants) to a
+    // String cannot fail: serde_json only errors on non-string map keys or IO.
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn finding_entry(f: &Finding, check: bool) -> Entry<'_> {
+    if check {
+        Entry {
+            target: None,
+            drift: &f.drift,
+            status: Some(f.status),
+            violates: f.violates.as_ref(),
+            fix: f.fix.as_deref(),
+            ignored_by: f.ignored_by.as_ref(),
+        }
+    } else {
+        plain_entry(None, &f.drift)
+    }
+}
+
+/// `envsync.diff/v1` for a diff or a check.
+pub fn render(c: &Checked) -> String {
+    let check = c.mode == Mode::Check;
+    let to_entry = |f| finding_entry(f, check);
+    let report = DiffReport {
+        schema: DIFF_SCHEMA,
+        command: if check { "check" } else { "diff" },
+        reference: &c.diff.reference,
+        other: &c.diff.other,
+        verdict: c.verdict_word().to_lowercase(),
+        summary: c.summary(),
+        fail_on: check.then(|| c.fail_on.iter().map(|r| r.to_string()).collect()),
+        drift: c
+            .findings
+            .iter()
+            .filter(|f| f.status != Status::Ignored)
+            .map(to_entry)
+            .collect(),
+        ignored: check.then(|| {
+            c.findings
+                .iter()
+                .filter(|f| f.status == Status::Ignored)
+                .map(to_entry)
+                .collect()
+        }),
+        expired_ignores: check.then(|| c.expired.iter().collect()),
+    };
+    to_text(&report)
+}
+
+#[derive(Serialize)]
+struct FleetReport<'a> {
+    schema: &'static str,
+    command: &'static str,
+    reference: &'a str,
+    /// `parity`, `drift` or `error`.
+    verdict: &'static str,
+    targets: Vec<TargetEntry<'a>>,
+    /// Every drift on every target; each entry names its `target`.
+    drift: Vec<Entry<'a>>,
+}
+
+#[derive(Serialize)]
+struct TargetEntry<'a> {
+    target: &'a str,
+    /// `parity`, `drift` or `error`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<Summary>,
+}
+
+/// `envsync.diff/v1` for many targets against one reference.
+pub fn render_fleet(fleet: &Fleet) -> String {
+    let verdict = if fleet.failed_targets() > 0 {
+        "error"
+    } else if fleet.has_drift() {
+        "drift"
+    } else {
+        "parity"
+    };
+    let targets = fleet
+        .targets
+        .iter()
+        .map(|t| match &t.result {
+            Ok(diff) => {
+                let summary = diff.summary();
+                TargetEntry {
+                    target: &t.name,
+                    status: if summary.has_drift() {
+                        "drift"
+                    } else {
+                        "parity"
+                    },
+                    error: None,
+                    summary: Some(summary),
+                }
+            }
+            Err(err) => TargetEntry {
+                target: &t.name,
+                status: "error",
+                error: Some(err),
+                summary: None,
+            },
+        })
+        .collect();
+    let drift = fleet
+        .targets
+        .iter()
+        .filter_map(|t| t.result.as_ref().ok().map(|d| (t.name.as_str(), d)))
+        .flat_map(|(name, d)| d.drift.iter().map(move |x| plain_entry(Some(name), x)))
+        .collect();
+    to_text(&FleetReport {
+        schema: DIFF_SCHEMA,
+        command: "diff",
+        reference: &fleet.reference,
+        verdict,
+        targets,
+        drift,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::check::plain;
+    use crate::compare::diff;
+    use crate::snapshot::{Package, Snapshot};
+    use envsync_manifest::Ecosystem;
+
+    fn snap(version: &str) -> Snapshot {
+        Snapshot {
+            schema: crate::SNAPSHOT_SCHEMA.into(),
+            target: format!("t{version}"),
+            collected_at: None,
+            digest: None,
+            os: None,
+            packages: vec![Package {
+                ecosystem: Ecosystem::Deb,
+                name: "openssl".into(),
+                version: version.into(),
+                arch: None,
+                location: None,
+                size: None,
+                mode: None,
+            }],
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The minimal stable part of `envsync.diff/v1`, exactly as DESIGN.md shows it.
+    #[test]
+    fn contract_fields() {
+        let text = super::render(&plain(diff(
+            &snap("3.0.11-1~deb12u2"),
+            &snap("3.0.15-1~deb12u1"),
+        )));
+        let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(v["schema"], "envsync.diff/v1");
+        assert_eq!(
+            v["drift"][0],
+            serde_json::json!({
+                "ecosystem": "deb", "name": "openssl", "kind": "changed",
+                "left": "3.0.11-1~deb12u2", "right": "3.0.15-1~deb12u1",
+                "direction": "newer", "size": "patch"
+            })
+        );
+        assert_eq!(v["verdict"], "drift");
+    }
+}

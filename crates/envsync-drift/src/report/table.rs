@@ -1,0 +1,247 @@
+//! The report for people: a table of drift, notes on where each drift comes from and how
+//! to fix it, and a one-line verdict. Colour only when the caller says the output is a
+//! terminal that wants it.
+
+use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
+use envsync_manifest::policy::DriftKind;
+
+use crate::check::{Checked, Finding, Mode, Status};
+use crate::compare::{short_version, size_str, Drift};
+use crate::fleet::{self, arrow, Fleet};
+
+fn new_table(header: Vec<String>, color: bool) -> Table {
+    let mut table = Table::new();
+    table.load_preset(presets::UTF8_FULL_CONDENSED);
+    if color {
+        table.enforce_styling();
+        // Wrap to the terminal only when its width is known and usable; a pseudo-terminal
+        // reporting width 0 would otherwise squash every column to nothing.
+        let usable = table.width().is_some_and(|w| w >= 40);
+        table.set_content_arrangement(if usable {
+            ContentArrangement::Dynamic
+        } else {
+            ContentArrangement::Disabled
+        });
+    } else {
+        // Not a terminal: no width guess and no styling, so the text is the same everywhere.
+        table.force_no_tty();
+        table.set_content_arrangement(ContentArrangement::Disabled);
+    }
+    table.set_header(
+        header
+            .into_iter()
+            .map(|h| paint(Cell::new(h), color, None, true)),
+    );
+    table
+}
+
+fn paint(cell: Cell, color: bool, fg: Option<Color>, bold: bool) -> Cell {
+    if !color {
+        return cell;
+    }
+    let cell = match fg {
+        Some(fg) => cell.fg(fg),
+        None => cell,
+    };
+    if bold {
+        cell.add_attribute(Attribute::Bold)
+    } else {
+        cell
+    }
+}
+
+/// `↑ patch`, `↓ major`, `≠ contents`, or empty for missing/extra.
+pub fn change_text(d: &Drift) -> String {
+    match (d.kind, d.size) {
+        (DriftKind::Changed, Some(size)) if d.direction.is_some() => {
+            format!("{} {}", arrow(d.direction), size_str(size))
+        }
+        (DriftKind::Changed, _) => format!("{} contents", arrow(None)),
+        _ => String::new(),
+    }
+}
+
+fn status_color(status: Status) -> Color {
+    match status {
+        Status::Fail => Color::Red,
+        Status::Warn => Color::Yellow,
+        Status::Ignored => Color::DarkGrey,
+    }
+}
+
+fn verdict_line(text: String, failed: bool, color: bool) -> String {
+    if color {
+        let code = if failed { "1;31" } else { "1;32" };
+        format!("\x1b[{code}m{text}\x1b[0m\n")
+    } else {
+        format!("{text}\n")
+    }
+}
+
+fn dash(v: Option<&str>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| short_version(v).into_owned())
+}
+
+/// The table of a diff or a check.
+pub fn render(c: &Checked, color: bool) -> String {
+    let check = c.mode == Mode::Check;
+    let mut out = String::new();
+    let shown: Vec<&Finding> = c
+        .findings
+        .iter()
+        .filter(|f| f.status != Status::Ignored)
+        .collect();
+    if check {
+        out.push_str(&format!(
+            "checked:  {}\nexpected: {}\n",
+            c.diff.other, c.diff.reference
+        ));
+    } else {
+        out.push_str(&format!(
+            "reference: {}\nother:     {}\n",
+            c.diff.reference, c.diff.other
+        ));
+    }
+    if !shown.is_empty() {
+        let header = if check {
+            vec!["status", "component", "kind", "expected", "found", "change"]
+        } else {
+            vec!["component", "kind", "reference", "other", "change"]
+        };
+        let mut table = new_table(header.into_iter().map(String::from).collect(), color);
+        for f in &shown {
+            let d = &f.drift;
+            let mut row = Vec::new();
+            if check {
+                let status = format!("{:?}", f.status).to_lowercase();
+                row.push(paint(
+                    Cell::new(status),
+                    color,
+                    Some(status_color(f.status)),
+                    false,
+                ));
+            }
+            row.push(Cell::new(d.label()));
+            let kind_color = if check { None } else { Some(Color::Red) };
+            row.push(paint(Cell::new(d.kind.as_str()), color, kind_color, false));
+            row.push(Cell::new(dash(d.left.as_deref())));
+            row.push(Cell::new(dash(d.right.as_deref())));
+            row.push(Cell::new(change_text(d)));
+            table.add_row(row);
+        }
+        out.push_str(&table.to_string());
+        out.push('\n');
+    }
+    if check {
+        let notes: Vec<String> = shown
+            .iter()
+            .filter(|f| f.status == Status::Fail)
+            .map(|f| {
+                let mut line = format!("  {}", f.drift.label());
+                if let Some(v) = &f.violates {
+                    line.push_str(&format!(" violates {v}"));
+                    if let Some(entry) = &v.entry {
+                        line.push_str(&format!(" ({entry})"));
+                    }
+                }
+                if let Some(ig) = f.ignored_by.as_ref().filter(|i| i.expired) {
+                    line.push_str(&format!(
+                        "; its ignore at {} expired on {}",
+                        ig.place(),
+                        ig.until.as_deref().unwrap_or("?")
+                    ));
+                }
+                if let Some(fix) = &f.fix {
+                    line.push_str(&format!("; fix: {fix}"));
+                }
+                line
+            })
+            .collect();
+        if !notes.is_empty() {
+            out.push_str("failing:\n");
+            for n in notes {
+                out.push_str(&n);
+                out.push('\n');
+            }
+        }
+        let ignored: Vec<&Finding> = c
+            .findings
+            .iter()
+            .filter(|f| f.status == Status::Ignored)
+            .collect();
+        if !ignored.is_empty() {
+            out.push_str("ignored:\n");
+            for f in ignored {
+                out.push_str(&format!("  {} {}", f.drift.label(), f.drift.describe()));
+                if let Some(ig) = &f.ignored_by {
+                    out.push_str(&format!(" — {} ({}", ig.reason, ig.place()));
+                    if let Some(until) = &ig.until {
+                        out.push_str(&format!(", until {until}"));
+                    }
+                    out.push(')');
+                }
+                out.push('\n');
+            }
+        }
+        if !c.expired.is_empty() {
+            out.push_str("expired ignores (remove them or extend `until`):\n");
+            for ig in &c.expired {
+                out.push_str(&format!(
+                    "  `{}` at {} expired on {} — {}\n",
+                    ig.component,
+                    ig.place(),
+                    ig.until.as_deref().unwrap_or("?"),
+                    ig.reason
+                ));
+            }
+        }
+    }
+    out.push_str(&verdict_line(c.verdict(), c.failed(), color));
+    out
+}
+
+/// The fleet matrix: component × target, only components that drift somewhere, and a
+/// summary row per target.
+pub fn render_fleet(f: &Fleet, color: bool) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("reference: {}\n", f.reference));
+    let mut header = vec!["component".to_string(), f.reference.clone()];
+    header.extend(f.targets.iter().map(|t| t.name.clone()));
+    let mut table = new_table(header, color);
+    for row in f.rows() {
+        let mut cells = vec![
+            Cell::new(row.id()),
+            Cell::new(dash(row.reference.as_deref())),
+        ];
+        for cell in &row.cells {
+            let fg = match cell {
+                fleet::Cell::Same | fleet::Cell::Absent => None,
+                fleet::Cell::Error => Some(Color::Magenta),
+                _ => Some(Color::Red),
+            };
+            cells.push(paint(Cell::new(cell.text()), color, fg, false));
+        }
+        table.add_row(cells);
+    }
+    let mut summary = vec![
+        paint(Cell::new("summary"), color, None, true),
+        Cell::new(""),
+    ];
+    for (t, s) in f.targets.iter().zip(f.summaries()) {
+        let text = match (s, &t.result) {
+            (Some(s), _) => s.phrase(),
+            (None, Err(e)) => format!("error: {e}"),
+            (None, Ok(_)) => String::new(),
+        };
+        summary.push(Cell::new(text));
+    }
+    table.add_row(summary);
+    out.push_str(&table.to_string());
+    out.push('\n');
+    out.push_str(&verdict_line(
+        f.verdict(),
+        f.failed_targets() > 0 || f.has_drift(),
+        color,
+    ));
+    out
+}

@@ -1,0 +1,233 @@
+//! Targets: the places a snapshot can be taken from, parsed from the forms users type
+//! (`local`, `local:/path`, `docker:NAME`, `image:REF`, `ssh://[user@]host[:port]`,
+//! `FILE.json`) and printed back in the same form.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::error::DriftError;
+
+/// Where a snapshot comes from. Named targets from a manifest's `[targets]` and the word
+/// `lock` are resolved by the caller before a `Target` is parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// This machine's own `/`.
+    Local,
+    /// A directory holding a root filesystem (an unpacked image, a chroot, a mount).
+    LocalRoot(PathBuf),
+    /// A running container on the engine `DOCKER_HOST` names.
+    Docker(String),
+    /// An image in the engine, read without running it.
+    Image(String),
+    /// A server reached with the system `ssh` and the user's own configuration.
+    Ssh {
+        user: Option<String>,
+        host: String,
+        port: Option<u16>,
+    },
+    /// A saved snapshot.
+    File(PathBuf),
+}
+
+fn syntax(text: &str, reason: &str) -> DriftError {
+    DriftError::TargetSyntax {
+        text: text.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+impl Target {
+    /// Parse a target as the user wrote it.
+    pub fn parse(text: &str) -> Result<Target, DriftError> {
+        let t = text.trim();
+        if t.is_empty() {
+            return Err(syntax(text, "it is empty"));
+        }
+        if t == "local" {
+            return Ok(Target::Local);
+        }
+        if let Some(path) = t.strip_prefix("local:") {
+            if path.is_empty() {
+                return Err(syntax(
+                    text,
+                    "`local:` needs a directory, e.g. `local:/mnt/rootfs`",
+                ));
+            }
+            return Ok(Target::LocalRoot(PathBuf::from(path)));
+        }
+        if let Some(name) = t.strip_prefix("docker:") {
+            if name.is_empty() || name.contains(char::is_whitespace) {
+                return Err(syntax(text, "`docker:` needs a container name or id"));
+            }
+            return Ok(Target::Docker(name.to_string()));
+        }
+        if let Some(reference) = t.strip_prefix("image:") {
+            if reference.is_empty() || reference.contains(char::is_whitespace) {
+                return Err(syntax(text, "`image:` needs an image reference or id"));
+            }
+            return Ok(Target::Image(reference.to_string()));
+        }
+        if let Some(rest) = t.strip_prefix("ssh://") {
+            return parse_ssh(text, rest);
+        }
+        if t.ends_with(".json") || std::path::Path::new(t).is_file() {
+            return Ok(Target::File(PathBuf::from(t)));
+        }
+        Err(syntax(
+            text,
+            "it has no known prefix and is not a `.json` file",
+        ))
+    }
+}
+
+fn parse_ssh(text: &str, rest: &str) -> Result<Target, DriftError> {
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (user, hostport) = match rest.rsplit_once('@') {
+        Some((u, h)) => {
+            if u.is_empty() {
+                return Err(syntax(text, "the user before `@` is empty"));
+            }
+            (Some(u.to_string()), h)
+        }
+        None => (None, rest),
+    };
+    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+        let (host, after) = v6
+            .split_once(']')
+            .ok_or_else(|| syntax(text, "an IPv6 address needs a closing `]`"))?;
+        match after {
+            "" => (host.to_string(), None),
+            p => match p.strip_prefix(':') {
+                Some(p) => (host.to_string(), Some(parse_port(text, p)?)),
+                None => return Err(syntax(text, "only `:PORT` may follow `]`")),
+            },
+        }
+    } else {
+        match hostport.split_once(':') {
+            Some((h, p)) => (h.to_string(), Some(parse_port(text, p)?)),
+            None => (hostport.to_string(), None),
+        }
+    };
+    if host.is_empty() || host.contains(['/', ' ', '@']) || host.starts_with('-') {
+        return Err(syntax(text, "the host is empty or not a host name"));
+    }
+    if user
+        .as_deref()
+        .is_some_and(|u| u.starts_with('-') || u.contains([' ', '/']))
+    {
+        return Err(syntax(text, "the user is not a user name"));
+    }
+    Ok(Target::Ssh { user, host, port })
+}
+
+fn parse_port(text: &str, p: &str) -> Result<u16, DriftError> {
+    match p.parse::<u16>() {
+        Ok(port) if port > 0 => Ok(port),
+        _ => Err(syntax(
+            text,
+            &format!("`{p}` is not a port number (1-65535)"),
+        )),
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Local => f.write_str("local"),
+            Target::LocalRoot(p) => write!(f, "local:{}", p.display()),
+            Target::Docker(n) => write!(f, "docker:{n}"),
+            Target::Image(r) => write!(f, "image:{r}"),
+            Target::Ssh { user, host, port } => {
+                f.write_str("ssh://")?;
+                if let Some(u) = user {
+                    write!(f, "{u}@")?;
+                }
+                if host.contains(':') {
+                    write!(f, "[{host}]")?;
+                } else {
+                    f.write_str(host)?;
+                }
+                if let Some(p) = port {
+                    write!(f, ":{p}")?;
+                }
+                Ok(())
+            }
+            Target::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: Target) {
+        let got = Target::parse(input).expect(input);
+        assert_eq!(got, expected, "{input}");
+        assert_eq!(got.to_string(), input, "display gives back the user's form");
+    }
+
+    fn bad(input: &str) {
+        let err = Target::parse(input).expect_err(input);
+        assert!(err.to_string().contains(&format!("`{input}`")), "{err}");
+    }
+
+    #[test]
+    fn forms() {
+        check("local", Target::Local);
+        check("local:/mnt/root", Target::LocalRoot("/mnt/root".into()));
+        check("docker:billing-dev", Target::Docker("billing-dev".into()));
+        check(
+            "image:envsync/debian:bookworm",
+            Target::Image("envsync/debian:bookworm".into()),
+        );
+        check(
+            "ssh://deploy@prod-api-1",
+            Target::Ssh {
+                user: Some("deploy".into()),
+                host: "prod-api-1".into(),
+                port: None,
+            },
+        );
+        check(
+            "ssh://127.0.0.1:2222",
+            Target::Ssh {
+                user: None,
+                host: "127.0.0.1".into(),
+                port: Some(2222),
+            },
+        );
+        check(
+            "ssh://root@[::1]:22",
+            Target::Ssh {
+                user: Some("root".into()),
+                host: "::1".into(),
+                port: Some(22),
+            },
+        );
+        check("prod.json", Target::File("prod.json".into()));
+    }
+
+    #[test]
+    fn rejects() {
+        for t in [
+            "",
+            "docker:",
+            "image:",
+            "local:",
+            "ssh://",
+            "ssh://h:0",
+            "ssh://h:99999",
+            "ssh://@h",
+            "ssh://-oProxyCommand=x",
+            "prod",
+            "ssh://[::1",
+        ] {
+            if t.is_empty() {
+                assert!(Target::parse(t).is_err());
+            } else {
+                bad(t);
+            }
+        }
+    }
+}
