@@ -40,7 +40,7 @@ demo: engine base-image
     cargo build --release --locked
     bash scripts/demo.sh
 
-# Benchmarks: print envsync's times beside its peers' and the ratios
-bench: engine base-image
+# Benchmarks: print envsync's times beside their goals or peers' and the ratios (e.g. `just bench diff up`)
+bench *which: engine base-image
     cargo build --release --locked
-    bash scripts/bench.sh
+    bash scripts/bench.sh {{which}}

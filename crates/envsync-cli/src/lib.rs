@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod cmd;
+
 /// What a command found, mapped to the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -14,6 +16,8 @@ pub enum Outcome {
     Ok,
     /// Drift found (or, for `--check` modes, something would change).
     Drift,
+    /// A code passed through from a command run elsewhere (`envsync exec`).
+    Exit(u8),
 }
 
 impl Outcome {
@@ -21,6 +25,7 @@ impl Outcome {
         match self {
             Outcome::Ok => 0,
             Outcome::Drift => 1,
+            Outcome::Exit(code) => code,
         }
     }
 }
@@ -48,6 +53,61 @@ enum Command {
         after_help = "Examples:\n  envsync engine\n  DOCKER_HOST=tcp://127.0.0.1:2375 envsync engine"
     )]
     Engine,
+    /// Build the environment's image from the manifest (exact versions from envsync.lock), or reuse it when unchanged
+    #[command(
+        after_help = "The image is tagged envsync/<project>:<hash of every build input>; with unchanged inputs nothing is built. The full build log is written to .envsync/logs/ next to the manifest.\n\nWith a lock, the image is fingerprinted after the build and compared with it: any component that differs fails the build (exit 1) with a drift report naming it; --no-verify skips that.\n\nExit codes: 0 built or up to date (and matching the lock), 1 built but different from the lock, 2 error (a failing step, a pinned version the package sources lack, a missing base image, no engine).\n\nExamples:\n  envsync build\n  envsync build --dry-run -m manifests/benefits-api/envsync.toml\n  envsync build --format json\n  envsync build --no-cache\n  envsync build --no-verify"
+    )]
+    Build(cmd::build::BuildArgs),
+    /// Check a manifest and list every problem, each with its line and a fix
+    #[command(
+        after_help = "Exit codes: 0 valid, 2 invalid (every problem is listed on stderr).\n\nExamples:\n  envsync validate\n  envsync validate -m manifests/benefits-api/envsync.toml\n  envsync validate --format json"
+    )]
+    Validate(cmd::validate::ValidateArgs),
+    /// Build the environment, fingerprint it and write envsync.lock with every component's exact version; or check the lock
+    #[command(
+        after_help = "Without --check: builds the image (reusing it when unchanged), fingerprints it and writes envsync.lock with every installed component (declared and transitive) and the base image ID. When the lock was made from this very manifest, its exact versions are rebuilt and the image must match it (else exit 1 with a drift report, nothing written); --update resolves the manifest afresh. --from TARGET pins each declared apt, Python and npm package to the version TARGET runs first (the manifest stays unchanged). The same inputs always give byte-identical output.\n\nExit codes: 0 written or up to date, 1 out of date (--check) or the build differs from the lock or the target, 2 error (including a declared package TARGET lacks).\n\nExamples:\n  envsync lock\n  envsync lock --from docker:billing-prod\n  envsync lock --from prod\n  envsync lock --update\n  envsync lock --check\n  envsync lock --check -m manifests/benefits-api/envsync.toml\n  envsync lock --check --lock ci/envsync.lock --format json"
+    )]
+    Lock(cmd::lock::LockArgs),
+    /// Compare environments package by package: two give a table, more a fleet matrix
+    #[command(
+        after_help = "Targets: FILE.json (a saved snapshot), `lock` (envsync.lock), a name from the manifest's [targets], or a live target (local, local:/path, docker:NAME, image:REF, ssh://[user@]host[:port]). The first target is the reference.\n\nExit codes: 0 parity, 1 drift found, 2 error (any target that could not be collected; the others are still reported).\n\nExamples:\n  envsync diff lock prod.json\n  envsync diff base.json web-1.json web-2.json web-3.json --jobs 4\n  envsync diff a.json b.json --format json\n  envsync diff a.json b.json --junit drift.xml --markdown summary.md\n  envsync diff a.json b.json --ecosystem deb,pypi --ignore-extra"
+    )]
+    Diff(cmd::diff::DiffArgs),
+    /// Check this environment (or --target) against the lock and the manifest's policy
+    #[command(
+        after_help = "Each failing drift names the manifest or lock line it violates and a fix. Ignores in [policy] hide drift until their `until` date; an expired ignore fails the check.\n\nExit codes: 0 pass, 1 fail, 2 error.\n\nExamples:\n  envsync check --target snapshot.json\n  envsync check --target ci-env.json --junit envsync.xml --markdown \"$GITHUB_STEP_SUMMARY\"\n  envsync check --target staging.json --against prod.json --fail-on missing,major\n  envsync check --target ci-env.json --as-of 2027-01-01"
+    )]
+    Check(cmd::check::CheckArgs),
+    /// Collect the exact inventory of one environment: OS packages, runtimes, services, Python and npm packages, hashed files and environment
+    #[command(
+        after_help = "Collects with a constant number of round trips: one `exec` for a container, one export for an image (never run), one `ssh` call for a server. Environment values and file contents are hashed, never copied.\n\nExit codes: 0 collected, 2 error (unknown or unreachable target).\n\nExamples:\n  envsync fingerprint docker:billing-dev\n  envsync fingerprint image:envsync/debian:bookworm --format table\n  envsync fingerprint ssh://deploy@prod-api-1 -o prod.json\n  envsync fingerprint local:/mnt/rootfs --python-env /opt/app/venv --npm-project /srv/app\n  envsync fingerprint docker:web --file /etc/nginx/nginx.conf --env APP_MODE"
+    )]
+    Fingerprint(cmd::fingerprint::FingerprintArgs),
+    /// Bring up the project's services and development container; only what changed is rebuilt or recreated, each with its reason
+    #[command(
+        after_help = "Images are built from the manifest (middleware from the Debian base with Debian's packages) and reused when unchanged; each service is waited on until its health check passes. A second `up` with nothing changed does nothing and says so.\n\nExit codes: 0 up (or, with --check, nothing to do), 1 with --check: something would change, 2 error.\n\nExamples:\n  envsync up\n  envsync up -m manifests/benefits-api/envsync.toml\n  envsync up --check\n  envsync up --format json"
+    )]
+    Up(cmd::up::UpArgs),
+    /// Show the project's containers: image, state, health and published ports
+    #[command(
+        after_help = "Exit codes: 0 listed (also when nothing runs), 2 error.\n\nExamples:\n  envsync status\n  envsync status -m manifests/benefits-api/envsync.toml\n  envsync status --project benefits-api --format json"
+    )]
+    Status(cmd::status::StatusArgs),
+    /// Remove the project's containers and network (named volumes too with --volumes)
+    #[command(
+        after_help = "Only resources labelled with this project are removed; images stay.\n\nExit codes: 0 removed (or nothing to remove), 2 error.\n\nExamples:\n  envsync down\n  envsync down --volumes\n  envsync down --project benefits-api"
+    )]
+    Down(cmd::down::DownArgs),
+    /// Run a command in the development container (exit code passed through)
+    #[command(
+        after_help = "The command runs as the container's user in the mounted project directory. Standard input is forwarded when it is not a terminal.\n\nExit codes: the command's own; 2 when it could not be run.\n\nExamples:\n  envsync exec -- pytest -q\n  envsync exec -- sh -c 'psql -h postgres -U postgres < schema.sql'\n  envsync exec --project benefits-api -- python3 --version"
+    )]
+    Exec(cmd::exec::ExecArgs),
+    /// Open an interactive shell in the development container
+    #[command(
+        after_help = "On a terminal this hands over to `docker exec -it` (the Docker CLI handles the terminal); otherwise the shell reads standard input.\n\nExit codes: the shell's own; 2 when it could not be started.\n\nExamples:\n  envsync shell\n  envsync shell --shell sh\n  echo 'id -u' | envsync shell"
+    )]
+    Shell(cmd::exec::ShellArgs),
 }
 
 /// Parse the process arguments, run the command, print any error chain once, and
@@ -79,6 +139,17 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         .build()?;
     match cli.command {
         Command::Engine => runtime.block_on(engine_info()),
+        Command::Build(args) => runtime.block_on(cmd::build::run(&args)),
+        Command::Validate(args) => cmd::validate::run(&args),
+        Command::Lock(args) => runtime.block_on(cmd::lock::run(&args)),
+        Command::Diff(args) => runtime.block_on(cmd::diff::run(&args)),
+        Command::Check(args) => runtime.block_on(cmd::check::run(&args)),
+        Command::Fingerprint(args) => runtime.block_on(cmd::fingerprint::run(&args)),
+        Command::Up(args) => runtime.block_on(cmd::up::run(&args)),
+        Command::Status(args) => runtime.block_on(cmd::status::run(&args)),
+        Command::Down(args) => runtime.block_on(cmd::down::run(&args)),
+        Command::Exec(args) => runtime.block_on(cmd::exec::run_exec(&args)),
+        Command::Shell(args) => runtime.block_on(cmd::exec::run_shell(&args)),
     }
 }
 

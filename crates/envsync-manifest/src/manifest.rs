@@ -191,8 +191,13 @@ pub struct Declared {
 }
 
 impl Manifest {
-    /// Read and validate the manifest at `path`.
+    /// Read and validate the manifest at `path`; ignore expiries are judged as of today (UTC).
     pub fn load(path: &Path) -> Result<Manifest, ManifestErrors> {
+        Manifest::load_on(path, Date::today())
+    }
+
+    /// [`Manifest::load`] with an explicit date for judging ignore expiries.
+    pub fn load_on(path: &Path, today: Date) -> Result<Manifest, ManifestErrors> {
         let bytes = std::fs::read(path).map_err(|err| {
             ManifestErrors::whole_file(
                 path,
@@ -201,7 +206,7 @@ impl Manifest {
             )
         })?;
         match std::str::from_utf8(&bytes) {
-            Ok(text) => Manifest::parse(text, path),
+            Ok(text) => Manifest::parse_on(text, path, today),
             Err(err) => {
                 let valid = &bytes[..err.valid_up_to()];
                 // The prefix up to `valid_up_to` is valid UTF-8 by definition.

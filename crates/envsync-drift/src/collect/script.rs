@@ -79,7 +79,7 @@ for r in {roots}; do if [ -d "$r" ]; then set -- "$@" "$r"; fi; done
     find -H "$@" -type f \( -name METADATA -o -name PKG-INFO -o -name '*.egg-info' -o -name package.json -o -name patchlevel.h \) 2>/dev/null
   fi
   for f in {files}; do if [ -e "$f" ]; then find -H "$f" -type f 2>/dev/null; fi; done
-}} </dev/null | tar -c -h -f - -T - 2>/dev/null
+}} </dev/null | sort -u | tar -c -h -f - -T - 2>/dev/null
 exit 0
 "#,
         rpm = rpm.join(" "),

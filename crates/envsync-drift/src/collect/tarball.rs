@@ -149,6 +149,11 @@ pub fn read_tar_under<R: Read>(
                 } else {
                     link
                 };
+                // A file listed twice is archived the second time as a hard link to
+                // itself; the first entry already holds its content.
+                if kind == EntryType::Link && link == path {
+                    continue;
+                }
                 budget.spend(link.len() as u64)?;
                 out.entries.push((path, Entry::Symlink(link)));
             }

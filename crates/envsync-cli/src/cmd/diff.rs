@@ -1,0 +1,360 @@
+//! `envsync diff A B [C ...]`: compare environments package by package. Two targets give
+//! a per-component table; more give a fleet matrix against the first. Also home of target
+//! resolution shared with `envsync check`: saved snapshots, the word `lock`, names from
+//! the manifest's `[targets]`, and live targets.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context};
+use envsync_drift::check;
+use envsync_drift::collect::CollectOptions;
+use envsync_drift::compare::{self, Diff};
+use envsync_drift::fleet::{Fleet, FleetTarget};
+use envsync_drift::{Package, Snapshot};
+use envsync_manifest::policy::Date;
+use envsync_manifest::{Ecosystem, Lock, Manifest};
+
+use super::output::{OutputArgs, Subject};
+use crate::Outcome;
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// Targets to compare; the first is the reference. Each is a snapshot file
+    /// (`FILE.json`), `lock`, a name from the manifest's `[targets]`, or a live target
+    /// (`local`, `local:/path`, `docker:NAME`, `image:REF`, `ssh://[user@]host[:port]`)
+    #[arg(value_name = "TARGET", num_args = 2.., required = true)]
+    pub targets: Vec<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Only compare these ecosystems (comma-separated: deb,apk,rpm,pypi,npm,runtime,service,file,env)
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub ecosystem: Vec<String>,
+    /// Do not report components that only the other side has
+    #[arg(long)]
+    pub ignore_extra: bool,
+    /// How many targets to collect at once
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 8)]
+    pub jobs: usize,
+    /// The manifest whose `[targets]` names and lock the targets may refer to
+    #[arg(
+        short = 'm',
+        long = "manifest",
+        value_name = "PATH",
+        default_value = "envsync.toml"
+    )]
+    pub manifest: PathBuf,
+    /// The lock that the target `lock` means [default: envsync.lock next to the manifest]
+    #[arg(long = "lock", value_name = "PATH")]
+    pub lock: Option<PathBuf>,
+}
+
+/// What target names can refer to: the manifest (when there is one) and the lock.
+#[derive(Debug)]
+pub(crate) struct Sources {
+    pub manifest: Option<Manifest>,
+    pub manifest_path: PathBuf,
+    pub lock_path: PathBuf,
+}
+
+impl Sources {
+    /// Load the manifest at `path` if it exists (it must then be valid). `explicit`
+    /// says the user named it, so a missing file is an error.
+    pub fn load(path: &Path, lock: Option<&Path>, explicit: bool) -> anyhow::Result<Sources> {
+        let manifest = if path.exists() {
+            Some(load_manifest(path)?)
+        } else if explicit {
+            bail!(
+                "manifest `{}` does not exist; pass its path with `--manifest PATH`",
+                path.display()
+            );
+        } else {
+            None
+        };
+        let lock_path = lock.map(Path::to_path_buf).unwrap_or_else(|| {
+            path.parent()
+                .map_or_else(|| PathBuf::from("envsync.lock"), |d| d.join("envsync.lock"))
+        });
+        Ok(Sources {
+            manifest,
+            manifest_path: path.to_path_buf(),
+            lock_path,
+        })
+    }
+
+    fn stage(&self, name: &str) -> Option<&str> {
+        self.manifest
+            .as_ref()?
+            .targets
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.target.as_str())
+    }
+}
+
+/// Read and validate a manifest. Ignore expiry is not judged here: `envsync check`
+/// reports an expired ignore as a failing finding with its line, not as a load error.
+pub(crate) fn load_manifest(path: &Path) -> anyhow::Result<Manifest> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read manifest `{}`", path.display()))?;
+    Manifest::parse_on(&text, path, Date::from_unix_days(0)).map_err(|errors| {
+        anyhow!(
+            "{errors}\nmanifest `{}` is not valid; `envsync validate` lists every problem",
+            path.display()
+        )
+    })
+}
+
+/// Read a lock and, when a manifest is loaded, refuse a lock made from another manifest.
+pub(crate) fn load_lock(path: &Path, manifest: Option<&Manifest>) -> anyhow::Result<Lock> {
+    let lock = Lock::load(path)?;
+    if let Some(m) = manifest {
+        if lock.manifest_sha256 != m.sha256 {
+            bail!(
+                "lock `{}` was made from another manifest (its manifest sha256 is `{}`, `{}` hashes to `{}`); regenerate it with `envsync lock` and commit both files together",
+                path.display(),
+                short(&lock.manifest_sha256),
+                m.file.display(),
+                short(&m.sha256)
+            );
+        }
+    }
+    Ok(lock)
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
+
+/// The lock as a snapshot: every locked component at its exact version.
+pub(crate) fn lock_snapshot(lock: &Lock, target: &str) -> Snapshot {
+    let mut s = Snapshot::new(target);
+    s.packages = lock
+        .components
+        .iter()
+        .map(|c| Package {
+            ecosystem: c.ecosystem,
+            name: c.name.clone(),
+            version: c.version.clone(),
+            arch: c.arch.clone(),
+            location: c.location.clone(),
+            size: None,
+            mode: None,
+        })
+        .collect();
+    s.packages.sort_by(|a, b| a.key().cmp(&b.key()));
+    s
+}
+
+/// Turn what the user typed into a snapshot: `lock`, a `[targets]` name, a lock or
+/// snapshot file, or a live target.
+pub(crate) async fn load_target(spec: &str, sources: &Sources) -> anyhow::Result<Snapshot> {
+    if spec == "lock" {
+        let lock = load_lock(&sources.lock_path, sources.manifest.as_ref())?;
+        return Ok(lock_snapshot(&lock, "lock"));
+    }
+    if let Some(target) = sources.stage(spec) {
+        let mut snapshot = load_direct(target, sources).await.with_context(|| {
+            format!(
+                "target `{spec}` (`{target}` in `{}`)",
+                sources.manifest_path.display()
+            )
+        })?;
+        snapshot.target = spec.to_string();
+        return Ok(snapshot);
+    }
+    load_direct(spec, sources).await
+}
+
+async fn load_direct(spec: &str, sources: &Sources) -> anyhow::Result<Snapshot> {
+    if spec == "lock" {
+        let lock = load_lock(&sources.lock_path, sources.manifest.as_ref())?;
+        return Ok(lock_snapshot(&lock, "lock"));
+    }
+    let path = Path::new(spec);
+    if spec.ends_with(".lock") {
+        let lock = load_lock(path, sources.manifest.as_ref())?;
+        return Ok(lock_snapshot(&lock, spec));
+    }
+    if spec.ends_with(".json") || path.is_file() {
+        let mut snapshot = Snapshot::read(path)?;
+        // Reports name targets as the user typed them.
+        snapshot.target = spec.to_string();
+        return Ok(snapshot);
+    }
+    let target = envsync_drift::target::Target::parse(spec)?;
+    collect_live(spec, &target, sources.manifest.as_ref()).await
+}
+
+async fn collect_live(
+    spec: &str,
+    target: &envsync_drift::target::Target,
+    manifest: Option<&Manifest>,
+) -> anyhow::Result<Snapshot> {
+    let mut snapshot =
+        envsync_drift::fingerprint::fingerprint(target, &collect_options(manifest)).await?;
+    snapshot.target = spec.to_string();
+    Ok(snapshot)
+}
+
+/// What to collect besides the OS and global packages: the manifest's virtualenvs, Node
+/// projects, files and environment variable names, so both sides of a comparison hold
+/// the same kinds of components.
+pub(crate) fn collect_options(manifest: Option<&Manifest>) -> CollectOptions {
+    let mut opts = CollectOptions::default();
+    if let Some(m) = manifest {
+        if let Some(py) = &m.python {
+            opts.python_envs = py.venvs.iter().map(|v| v.path.clone()).collect();
+        }
+        if let Some(node) = &m.node {
+            opts.npm_projects = node.projects.iter().map(|p| p.path.clone()).collect();
+        }
+        opts.files = m.files.iter().map(|f| f.container_path.clone()).collect();
+        opts.env_names = Some(m.env.iter().map(|e| e.name.clone()).collect());
+        opts.collect_env = !m.env.is_empty();
+    }
+    opts
+}
+
+/// Parse `--ecosystem` names.
+pub(crate) fn ecosystems(names: &[String]) -> anyhow::Result<Option<Vec<Ecosystem>>> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    names
+        .iter()
+        .map(|n| {
+            Ecosystem::parse(n.trim()).with_context(|| {
+                format!("unknown ecosystem `{n}` in `--ecosystem`; use deb, apk, rpm, pypi, npm, runtime, service, file or env")
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// Apply `--ecosystem` and `--ignore-extra` to a diff.
+pub(crate) fn filter(diff: &mut Diff, only: Option<&[Ecosystem]>, ignore_extra: bool) {
+    if let Some(only) = only {
+        diff.retain_ecosystems(only);
+    }
+    if ignore_extra {
+        diff.drop_extra();
+    }
+}
+
+/// Load every target with at most `jobs` in flight, keeping the order given.
+async fn load_all(
+    specs: &[String],
+    sources: Arc<Sources>,
+    jobs: usize,
+) -> Vec<anyhow::Result<Snapshot>> {
+    let permits = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, spec) in specs.iter().enumerate() {
+        let (spec, sources, permits) = (spec.clone(), sources.clone(), permits.clone());
+        set.spawn(async move {
+            // The semaphore is never closed, so acquiring only waits.
+            let _permit = permits.acquire_owned().await;
+            (i, load_target(&spec, &sources).await)
+        });
+    }
+    let mut results: HashMap<usize, anyhow::Result<Snapshot>> = HashMap::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((i, r)) => {
+                results.insert(i, r);
+            }
+            Err(e) => {
+                // A collector task that panicked: report it on no particular row, it
+                // would otherwise vanish. Rows without a result get this error below.
+                tracing::error!("target collection task failed: {e}");
+            }
+        }
+    }
+    (0..specs.len())
+        .map(|i| {
+            results
+                .remove(&i)
+                .unwrap_or_else(|| Err(anyhow!("collecting `{}` stopped unexpectedly", specs[i])))
+        })
+        .collect()
+}
+
+/// Run `envsync diff`.
+pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
+    let plan = args.output.plan()?;
+    let only = ecosystems(&args.ecosystem)?;
+    let explicit = args.manifest != Path::new("envsync.toml");
+    let sources = Arc::new(Sources::load(
+        &args.manifest,
+        args.lock.as_deref(),
+        explicit,
+    )?);
+    let mut results = load_all(&args.targets, sources, args.jobs)
+        .await
+        .into_iter();
+    let reference = match results.next() {
+        Some(r) => r.with_context(|| format!("cannot load the reference `{}`", args.targets[0]))?,
+        None => bail!("give at least two targets"),
+    };
+    let rest: Vec<(String, anyhow::Result<Snapshot>)> =
+        args.targets[1..].iter().cloned().zip(results).collect();
+
+    if let [(name, other)] = rest.as_slice() {
+        let other = match other {
+            Ok(s) => s,
+            Err(e) => return Err(anyhow!("cannot load `{name}`: {e:#}")),
+        };
+        let mut diff = compare::diff(&reference, other);
+        filter(&mut diff, only.as_deref(), args.ignore_extra);
+        let checked = check::plain(diff);
+        plan.write(Subject::Pair(&checked))?;
+        return Ok(if checked.failed() {
+            Outcome::Drift
+        } else {
+            Outcome::Ok
+        });
+    }
+
+    let fleet = Fleet {
+        reference: reference.target.clone(),
+        targets: rest
+            .into_iter()
+            .map(|(name, r)| FleetTarget {
+                result: r
+                    .map(|other| {
+                        let mut diff = compare::diff(&reference, &other);
+                        filter(&mut diff, only.as_deref(), args.ignore_extra);
+                        diff
+                    })
+                    .map_err(|e| format!("{e:#}")),
+                name,
+            })
+            .collect(),
+    };
+    plan.write(Subject::Fleet(&fleet))?;
+    let failed: Vec<String> = fleet
+        .targets
+        .iter()
+        .filter_map(|t| {
+            t.result
+                .as_ref()
+                .err()
+                .map(|e| format!("  {}: {e}", t.name))
+        })
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} targets could not be collected (the others are reported above):\n{}",
+            failed.len(),
+            fleet.targets.len(),
+            failed.join("\n")
+        );
+    }
+    Ok(if fleet.has_drift() {
+        Outcome::Drift
+    } else {
+        Outcome::Ok
+    })
+}

@@ -1,0 +1,79 @@
+//! `envsync down`: remove the project's containers and network (and, with `--volumes`,
+//! its named volumes). Only resources labelled with the project are touched.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use envsync_manifest::Manifest;
+use envsync_provisioner::run;
+
+use crate::Outcome;
+
+/// Which project a runtime command acts on: the manifest's `[project] name`, or
+/// `--project` (which needs no manifest, e.g. after the manifest was deleted).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProjectArgs {
+    /// The manifest naming the project
+    #[arg(
+        short = 'm',
+        long = "manifest",
+        value_name = "PATH",
+        default_value = "envsync.toml"
+    )]
+    pub manifest: PathBuf,
+    /// The project name, instead of reading it from the manifest
+    #[arg(short = 'p', long = "project", value_name = "NAME")]
+    pub project: Option<String>,
+}
+
+impl ProjectArgs {
+    /// The project name: `--project`, else the manifest's `[project] name`.
+    pub fn project(&self) -> anyhow::Result<String> {
+        if let Some(project) = &self.project {
+            return Ok(project.clone());
+        }
+        let manifest = Manifest::load(&self.manifest).map_err(|errors| {
+            anyhow::anyhow!(
+                "{}\n(or name the project with `--project NAME`)",
+                errors
+                    .errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        })?;
+        Ok(manifest.project.name)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DownArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Also remove the project's named volumes (database data and the like)
+    #[arg(long)]
+    pub volumes: bool,
+}
+
+/// Run `envsync down`.
+pub async fn run(args: &DownArgs) -> anyhow::Result<Outcome> {
+    let project = args.project.project()?;
+    let docker = envsync_engine::connect().await?;
+    let report = run::down(&docker, &project, args.volumes)
+        .await
+        .with_context(|| format!("removing project `{project}`"))?;
+    for name in &report.containers {
+        println!("removed container {name}");
+    }
+    for name in &report.networks {
+        println!("removed network {name}");
+    }
+    for name in &report.volumes {
+        println!("removed volume {name}");
+    }
+    if report.containers.is_empty() && report.networks.is_empty() && report.volumes.is_empty() {
+        println!("project `{project}`: nothing to remove");
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,476 @@
+//! `envsync lock`: build the environment from the manifest (frozen to the existing lock
+//! when the manifest is unchanged), fingerprint the image and write envsync.lock with
+//! every component it holds; `--from TARGET` pins the declared components to what a
+//! target runs first; `--check` tells whether the lock is up to date, never writing.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context};
+use envsync_drift::check;
+use envsync_drift::compare;
+use envsync_manifest::lock::location_matches;
+use envsync_manifest::manifest::normalize_name;
+use envsync_manifest::{Ecosystem, Lock, LockProblem, LockedBase, LockedComponent, Manifest};
+use envsync_provisioner::spec_from_manifest;
+
+use super::build::{build_image, fingerprint_built, load_inputs, print_drift, verify};
+use super::diff::{load_target, lock_snapshot, Sources};
+use crate::Outcome;
+
+/// Schema id of `envsync lock --check --format json`.
+pub const LOCK_CHECK_SCHEMA: &str = "envsync.lock-check/v1";
+/// Schema id of `envsync lock --format json` (writing).
+pub const LOCK_WRITE_SCHEMA: &str = "envsync.lock-write/v1";
+
+#[derive(Debug, clap::Args)]
+pub struct LockArgs {
+    /// Check that the lock is up to date with the manifest, without writing anything
+    /// (exit 0 up to date, 1 out of date or absent, 2 error)
+    #[arg(long, conflicts_with_all = ["from", "update", "no_cache"])]
+    pub check: bool,
+    /// Pin every declared apt, Python and npm package to the version TARGET runs
+    /// (`docker:NAME`, `image:REF`, `ssh://...`, a snapshot file or a name from
+    /// `[targets]`), then build with those pins and lock the result
+    #[arg(long, value_name = "TARGET")]
+    pub from: Option<String>,
+    /// Resolve the manifest's constraints afresh instead of keeping the versions the
+    /// existing lock records (for taking updates on purpose)
+    #[arg(long, conflicts_with = "from")]
+    pub update: bool,
+    /// Run every build step again instead of using the engine's layer cache
+    #[arg(long)]
+    pub no_cache: bool,
+    /// The manifest
+    #[arg(
+        short = 'm',
+        long = "manifest",
+        value_name = "PATH",
+        default_value = "envsync.toml"
+    )]
+    pub manifest: PathBuf,
+    /// The lock [default: envsync.lock next to the manifest]
+    #[arg(long = "lock", value_name = "PATH")]
+    pub lock: Option<PathBuf>,
+    /// Output format: `text` or `json`
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// The JSON report; `schema` comes first.
+#[derive(Debug, serde::Serialize)]
+struct Report<'a> {
+    schema: &'static str,
+    lock: &'a std::path::Path,
+    up_to_date: bool,
+    problems: Vec<serde_json::Value>,
+}
+
+/// How `lock --check` prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Run `envsync lock`.
+pub async fn run(args: &LockArgs) -> anyhow::Result<Outcome> {
+    if args.check {
+        check_lock(args)
+    } else {
+        write_lock(args).await
+    }
+}
+
+/// How the versions of declared components were chosen for the build.
+enum Pins {
+    /// No lock, or `--update`: the manifest's constraints decide.
+    Manifest,
+    /// The existing lock of this very manifest: rebuild it exactly and verify.
+    Frozen(Lock),
+    /// The existing lock of an earlier manifest: its versions the manifest still allows.
+    Kept(Lock),
+    /// `--from TARGET`: the target's versions of every declared package.
+    Target(String, Lock),
+}
+
+/// Build, fingerprint and write the lock.
+async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let (manifest, lock_path, existing) = load_inputs(&args.manifest, args.lock.as_deref())
+        .or_else(|err| {
+            // A lock named with `--lock` need not exist yet: it is about to be written.
+            match (
+                &args.lock,
+                err.downcast_ref::<envsync_manifest::LockError>(),
+            ) {
+                (Some(path), Some(envsync_manifest::LockError::Read { .. })) if !path.exists() => {
+                    load_inputs(&args.manifest, None).map(|(m, _, _)| (m, path.clone(), None))
+                }
+                _ => Err(err),
+            }
+        })?;
+    let text = args.format == Format::Text;
+    let pins = match (&args.from, existing) {
+        (Some(target), _) => {
+            let pins = target_pins(&manifest, &lock_path, target).await?;
+            Pins::Target(target.clone(), pins)
+        }
+        (None, Some(_)) if args.update => Pins::Manifest,
+        (None, Some(lock)) if lock.manifest_sha256 == manifest.sha256 => Pins::Frozen(lock),
+        (None, Some(lock)) => Pins::Kept(lock),
+        (None, None) => Pins::Manifest,
+    };
+    let pin_lock = match &pins {
+        Pins::Manifest => None,
+        Pins::Frozen(l) | Pins::Kept(l) | Pins::Target(_, l) => Some(l),
+    };
+    if text {
+        match &pins {
+            Pins::Manifest => {}
+            Pins::Frozen(_) => eprintln!(
+                "{} is up to date with the manifest's sha256: rebuilding its exact versions",
+                lock_path.display()
+            ),
+            Pins::Kept(_) => eprintln!(
+                "{} was made from an earlier manifest: keeping the locked versions the manifest still allows",
+                lock_path.display()
+            ),
+            Pins::Target(target, l) => eprintln!(
+                "pinning {} declared packages to the versions `{target}` runs",
+                l.components.len()
+            ),
+        }
+    }
+    let spec = spec_from_manifest(&manifest, pin_lock)?;
+    let docker = envsync_engine::connect().await?;
+    let (resolved, built) = build_image(&docker, &manifest, &spec, args.no_cache, text).await?;
+    let base = LockedBase {
+        image: manifest.base.image.clone(),
+        digest: resolved.base_digest.clone(),
+    };
+    let new_lock = fingerprint_built(&manifest, &built.tag, Some(base)).await?;
+
+    let checked = match &pins {
+        Pins::Frozen(old) => Some(verify(old, &lock_path, &built.tag, &new_lock)),
+        Pins::Target(target, pinned) => {
+            // Only the pinned packages must match the target; the rest is whatever
+            // those versions bring with them.
+            let mut diff = compare::diff(
+                &lock_snapshot(pinned, target),
+                &lock_snapshot(&new_lock, &format!("image:{}", built.tag)),
+            );
+            diff.drop_extra();
+            Some(check::plain(diff))
+        }
+        _ => None,
+    };
+    if let Some(c) = checked.as_ref().filter(|c| c.failed()) {
+        print_drift(c);
+        let against = match &pins {
+            Pins::Target(target, _) => format!("the versions `{target}` runs"),
+            _ => lock_path.display().to_string(),
+        };
+        eprintln!(
+            "error: {} built, but not as {against} ({}, reported above); {} was not written. Run `envsync lock --update` to take the new versions on purpose",
+            built.tag,
+            c.summary().phrase(),
+            lock_path.display()
+        );
+        return Ok(Outcome::Drift);
+    }
+
+    let text_out = new_lock.to_string_canonical();
+    let unchanged = std::fs::read(&lock_path).is_ok_and(|old| old == text_out.as_bytes());
+    if !unchanged {
+        write_atomically(&lock_path, &text_out)?;
+    }
+    let declared = new_lock.components.iter().filter(|c| c.declared).count();
+    match args.format {
+        Format::Json => {
+            let value = serde_json::json!({
+                "schema": LOCK_WRITE_SCHEMA,
+                "lock": lock_path,
+                "written": !unchanged,
+                "image": built.tag,
+                "components": new_lock.components.len(),
+                "declared": declared,
+                "seconds": started.elapsed().as_secs_f64(),
+            });
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        }
+        Format::Text if unchanged => println!(
+            "{} is up to date ({} components, {declared} declared; image {})",
+            lock_path.display(),
+            new_lock.components.len(),
+            built.tag
+        ),
+        Format::Text => println!(
+            "wrote {}: {} components, {declared} declared, from image {} in {:.1}s",
+            lock_path.display(),
+            new_lock.components.len(),
+            built.tag,
+            started.elapsed().as_secs_f64()
+        ),
+    }
+    Ok(Outcome::Ok)
+}
+
+/// Write through a temporary file beside `path`, so an interrupted run never leaves a
+/// half-written lock.
+fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("lock.tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write `{}`", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| {
+        format!(
+            "cannot replace `{}` with `{}`",
+            path.display(),
+            tmp.display()
+        )
+    })
+}
+
+/// The versions TARGET runs of every apt, Python and npm package the manifest declares,
+/// as a lock `spec_from_manifest` pins from. Fails naming each declared package TARGET
+/// lacks, or runs at a version the manifest's constraint excludes.
+async fn target_pins(manifest: &Manifest, lock_path: &Path, target: &str) -> anyhow::Result<Lock> {
+    let sources = Sources {
+        manifest: Some(manifest.clone()),
+        manifest_path: manifest.file.clone(),
+        lock_path: lock_path.to_path_buf(),
+    };
+    let snapshot = load_target(target, &sources)
+        .await
+        .with_context(|| format!("cannot fingerprint `{target}` to pin the manifest to it"))?;
+    let mut pins = Vec::new();
+    let mut lacking = Vec::new();
+    let mut excluded = Vec::new();
+    for d in manifest.declared() {
+        let pinnable = matches!(
+            d.ecosystem,
+            Ecosystem::Deb | Ecosystem::Pypi | Ecosystem::Npm
+        );
+        // Packages of a service live in the service's image, not in TARGET's.
+        if !pinnable
+            || d.location
+                .as_deref()
+                .is_some_and(|l| l.starts_with("service:"))
+        {
+            continue;
+        }
+        let name = normalize_name(d.ecosystem, &d.name);
+        let at = format!("{}:{}", manifest.file.display(), d.line);
+        let id = match &d.location {
+            Some(l) => format!("`{}:{}` ({l}, {at})", d.ecosystem, d.name),
+            None => format!("`{}:{}` ({at})", d.ecosystem, d.name),
+        };
+        let found = snapshot.packages.iter().find(|p| {
+            p.ecosystem == d.ecosystem
+                && normalize_name(p.ecosystem, &p.name) == name
+                && location_matches(d.location.as_deref(), p.location.as_deref())
+        });
+        match found {
+            None => lacking.push(id),
+            Some(p) if !d.satisfied_by(&p.version) => excluded.push(format!(
+                "{id} runs `{}`, which `{}` excludes",
+                p.version, d.constraint
+            )),
+            Some(p) => pins.push(LockedComponent {
+                ecosystem: p.ecosystem,
+                name: p.name.clone(),
+                version: p.version.clone(),
+                arch: p.arch.clone(),
+                location: p.location.clone(),
+                declared: true,
+                line: 0,
+            }),
+        }
+    }
+    if !lacking.is_empty() {
+        bail!(
+            "`{target}` lacks {} declared {}: {}; install {} there, or remove {} from the manifest",
+            lacking.len(),
+            if lacking.len() == 1 {
+                "package"
+            } else {
+                "packages"
+            },
+            lacking.join(", "),
+            if lacking.len() == 1 { "it" } else { "them" },
+            if lacking.len() == 1 { "it" } else { "them" },
+        );
+    }
+    if !excluded.is_empty() {
+        bail!(
+            "`{target}` runs versions the manifest does not allow: {}; relax the constraints in the manifest to lock what `{target}` runs",
+            excluded.join("; ")
+        );
+    }
+    Ok(Lock::new(
+        manifest.sha256.clone(),
+        LockedBase {
+            image: manifest.base.image.clone(),
+            digest: manifest.base.digest.clone(),
+        },
+        pins,
+    ))
+}
+
+/// Run `envsync lock --check`.
+fn check_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
+    let manifest = match Manifest::load(&args.manifest) {
+        Ok(m) => m,
+        Err(errors) => {
+            for error in &errors.errors {
+                eprintln!("error: {error}");
+            }
+            return Err(anyhow!(
+                "{} is not valid; fix it before checking the lock (`envsync validate` lists the problems)",
+                args.manifest.display()
+            ));
+        }
+    };
+    let lock_path = args.lock.clone().unwrap_or_else(|| {
+        manifest
+            .file
+            .parent()
+            .map_or_else(|| PathBuf::from("envsync.lock"), |d| d.join("envsync.lock"))
+    });
+    if !lock_path.exists() {
+        let message = format!(
+            "{} does not exist; create it with `envsync lock` and commit it",
+            lock_path.display()
+        );
+        match args.format {
+            Format::Json => print_json(&lock_path, false, &[], Some(&message))?,
+            Format::Text => println!("{message}"),
+        }
+        return Ok(Outcome::Drift);
+    }
+    let lock = Lock::load(&lock_path)?;
+    let problems = lock.check(&manifest);
+    match args.format {
+        Format::Json => print_json(&lock_path, problems.is_empty(), &problems, None)?,
+        Format::Text => {
+            for problem in &problems {
+                println!("{problem}");
+            }
+            if problems.is_empty() {
+                println!(
+                    "{} is up to date with {} ({} components locked, {} declared)",
+                    lock_path.display(),
+                    args.manifest.display(),
+                    lock.components.len(),
+                    manifest.declared().len()
+                );
+            } else {
+                let n = problems.len();
+                println!(
+                    "{} is out of date with {}: {n} {}",
+                    lock_path.display(),
+                    args.manifest.display(),
+                    if n == 1 { "problem" } else { "problems" }
+                );
+            }
+        }
+    }
+    Ok(if problems.is_empty() {
+        Outcome::Ok
+    } else {
+        Outcome::Drift
+    })
+}
+
+fn print_json(
+    lock: &std::path::Path,
+    up_to_date: bool,
+    problems: &[LockProblem],
+    absent: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut list = Vec::new();
+    if let Some(message) = absent {
+        list.push(serde_json::json!({
+            "kind": "absent",
+            "message": message,
+            "fix": "create it with `envsync lock` and commit it",
+        }));
+    }
+    for p in problems {
+        let mut value = serde_json::to_value(p)?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("message".into(), p.to_string().into());
+            obj.insert("fix".into(), p.fix().into());
+        }
+        list.push(value);
+    }
+    let report = Report {
+        schema: LOCK_CHECK_SCHEMA,
+        lock,
+        up_to_date,
+        problems: list,
+    };
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFEST: &str = "[project]\nname = \"p\"\n[base]\nimage = \"envsync/debian:bookworm\"\n\
+        [apt]\njq = \"1.6.*\"\n[python]\npackages = { iniconfig = \">=1.1,<3\" }\n\
+        [node]\npackages = { \"is-number\" = \"7.0.0\" }\n\
+        [services.pg]\nversion = \"15\"\npackages = { postgresql-15 = \"*\" }\n";
+
+    /// Pin the manifest to a saved snapshot holding `packages` (JSON objects); compare
+    /// the pins as `ecosystem:name=version` words, or the error's text.
+    async fn check(packages: &str, expected: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("envsync.toml");
+        std::fs::write(&path, MANIFEST).unwrap();
+        let manifest = Manifest::load(&path).unwrap();
+        let snapshot = dir.path().join("prod.json");
+        std::fs::write(
+            &snapshot,
+            format!("{{\"schema\": \"envsync.snapshot/v1\", \"target\": \"prod\", \"packages\": [{packages}]}}"),
+        )
+        .unwrap();
+        let target = snapshot.display().to_string();
+        let got = match target_pins(&manifest, &dir.path().join("envsync.lock"), &target).await {
+            Ok(lock) => lock
+                .components
+                .iter()
+                .map(|c| format!("{}:{}={}", c.ecosystem, c.name, c.version))
+                .collect::<Vec<_>>()
+                .join(" "),
+            Err(err) => format!("{err:#}")
+                .replace(&target, "TARGET")
+                .replace(&path.display().to_string(), "envsync.toml"),
+        };
+        assert_eq!(got, expected);
+    }
+
+    const JQ: &str =
+        r#"{"ecosystem": "deb", "name": "jq", "version": "1.6-2.1+deb12u3", "arch": "amd64"}"#;
+    const INI: &str = r#"{"ecosystem": "pypi", "name": "iniconfig", "version": "1.1.1", "location": "/usr/local/lib/python3.11/dist-packages"}"#;
+    const NUM: &str = r#"{"ecosystem": "npm", "name": "is-number", "version": "7.0.0", "location": "/usr/local/lib/node_modules"}"#;
+
+    #[tokio::test]
+    async fn pins_declared_packages_to_the_target() {
+        check(
+            &[JQ, INI, NUM].join(","),
+            "deb:jq=1.6-2.1+deb12u3 pypi:iniconfig=1.1.1 npm:is-number=7.0.0",
+        )
+        .await;
+        check(
+            JQ,
+            "`TARGET` lacks 2 declared packages: `pypi:iniconfig` (envsync.toml:8), `npm:is-number` (envsync.toml:10); install them there, or remove them from the manifest",
+        )
+        .await;
+        check(
+            &[JQ, &INI.replace("1.1.1", "3.0.0"), NUM].join(","),
+            "`TARGET` runs versions the manifest does not allow: `pypi:iniconfig` (envsync.toml:8) runs `3.0.0`, which `>=1.1,<3` excludes; relax the constraints in the manifest to lock what `TARGET` runs",
+        )
+        .await;
+    }
+}

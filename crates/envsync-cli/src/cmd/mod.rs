@@ -1,0 +1,19 @@
+//! One module per command.
+
+pub mod build;
+pub mod check;
+pub mod diff;
+pub mod down;
+pub mod exec;
+pub mod fingerprint;
+pub mod lock;
+pub mod output;
+pub mod status;
+pub mod up;
+pub mod validate;
+
+/// Parse a `--as-of` style date argument (`YYYY-MM-DD`).
+pub(crate) fn parse_date(text: &str) -> Result<envsync_manifest::policy::Date, String> {
+    envsync_manifest::policy::Date::parse(text)
+        .ok_or_else(|| format!("`{text}` is not a date; write YYYY-MM-DD"))
+}

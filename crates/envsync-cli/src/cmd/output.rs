@@ -1,0 +1,224 @@
+//! Where reports go: one run can write several formats at once, e.g. the table on the
+//! terminal plus `--junit report.xml --json drift.json`.
+//!
+//! Rules: `--format FMT` (repeatable) sends FMT to standard output, `--format FMT=FILE`
+//! to a file; `-o FILE` sends the one bare `--format` (or, without one, the format the
+//! file's extension names: `.json`, `.xml`, `.md`, else the table) to FILE instead of
+//! standard output; `--json FILE`, `--junit FILE`, `--markdown FILE` are shorthands for
+//! `--format FMT=FILE`. Standard output gets the table when nothing else claims it and
+//! `-o` is not used. `-` as FILE means standard output; at most one report goes there.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use envsync_drift::check::Checked;
+use envsync_drift::fleet::Fleet;
+use envsync_drift::report::{self, Format};
+
+/// The output flags shared by `diff` and `check`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct OutputArgs {
+    /// Report format: `table`, `json`, `junit` or `markdown`; `FORMAT=FILE` writes it
+    /// to FILE. Repeat to write several
+    #[arg(short = 'f', long = "format", value_name = "FORMAT[=FILE]")]
+    pub format: Vec<String>,
+    /// Write the report to FILE instead of standard output (format from `--format`, or
+    /// from the extension: .json, .xml, .md)
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also write the JSON report (`envsync.diff/v1`) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Also write a JUnit XML report to FILE
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write a Markdown report to FILE (for PR comments and CI step summaries)
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+}
+
+/// Where one report goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dest {
+    Stdout,
+    File(PathBuf),
+}
+
+/// Every report one run writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub outputs: Vec<(Format, Dest)>,
+}
+
+fn parse_format(text: &str) -> anyhow::Result<Format> {
+    Format::parse(text).with_context(|| {
+        format!(
+            "unknown format `{text}` in `--format`; use one of {}",
+            Format::NAMES
+        )
+    })
+}
+
+fn dest(path: &Path) -> Dest {
+    if path == Path::new("-") {
+        Dest::Stdout
+    } else {
+        Dest::File(path.to_path_buf())
+    }
+}
+
+fn format_of_extension(path: &Path) -> Format {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => Format::Json,
+        Some("xml") => Format::Junit,
+        Some("md" | "markdown") => Format::Markdown,
+        _ => Format::Table,
+    }
+}
+
+impl OutputArgs {
+    /// Decide where each report goes, or say why the flags contradict each other.
+    pub fn plan(&self) -> anyhow::Result<Plan> {
+        let mut outputs = Vec::new();
+        let mut bare = Vec::new();
+        for spec in &self.format {
+            match spec.split_once('=') {
+                Some((fmt, file)) if !file.is_empty() => {
+                    outputs.push((parse_format(fmt)?, dest(Path::new(file))));
+                }
+                Some((fmt, _)) => bail!("`--format {spec}` names no file; write `--format {fmt}=FILE` or `--format {fmt}`"),
+                None => bare.push(parse_format(spec)?),
+            }
+        }
+        for (path, format) in [
+            (&self.json, Format::Json),
+            (&self.junit, Format::Junit),
+            (&self.markdown, Format::Markdown),
+        ] {
+            if let Some(path) = path {
+                outputs.push((format, dest(path)));
+            }
+        }
+        match (&self.output, bare.as_slice()) {
+            (Some(path), []) => outputs.push((format_of_extension(path), dest(path))),
+            (Some(path), [format]) => outputs.push((*format, dest(path))),
+            (Some(_), _) => bail!("`-o` takes one report but {} bare `--format`s were given; write the others as `--format FORMAT=FILE`", bare.len()),
+            (None, []) => {
+                if !outputs.iter().any(|(_, d)| *d == Dest::Stdout) {
+                    outputs.insert(0, (Format::Table, Dest::Stdout));
+                }
+            }
+            (None, formats) => {
+                for f in formats {
+                    outputs.insert(0, (*f, Dest::Stdout));
+                }
+            }
+        }
+        let to_stdout = outputs.iter().filter(|(_, d)| *d == Dest::Stdout).count();
+        if to_stdout > 1 {
+            bail!("{to_stdout} reports would go to standard output; send all but one to files with `--format FORMAT=FILE`");
+        }
+        Ok(Plan { outputs })
+    }
+}
+
+/// Colour for the table on standard output: only on a terminal, and never when
+/// `NO_COLOR` is set to anything non-empty.
+pub fn stdout_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// What is being reported.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    Pair(&'a Checked),
+    Fleet(&'a Fleet),
+}
+
+impl Plan {
+    /// Render every report and write it where it goes. Files are written whole; an
+    /// error names the file.
+    pub fn write(&self, subject: Subject<'_>) -> anyhow::Result<()> {
+        for (format, dest) in &self.outputs {
+            let color = *dest == Dest::Stdout && stdout_color();
+            let text = match subject {
+                Subject::Pair(c) => report::render(*format, c, color),
+                Subject::Fleet(f) => report::render_fleet(*format, f, color),
+            };
+            match dest {
+                Dest::Stdout => {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(text.as_bytes())
+                        .and_then(|()| out.flush())
+                        .context("cannot write the report to standard output")?;
+                }
+                Dest::File(path) => std::fs::write(path, text).with_context(|| {
+                    format!("cannot write the {format} report to `{}`", path.display())
+                })?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(format: &[&str], output: Option<&str>, junit: Option<&str>) -> OutputArgs {
+        OutputArgs {
+            format: format.iter().map(|s| s.to_string()).collect(),
+            output: output.map(PathBuf::from),
+            junit: junit.map(PathBuf::from),
+            ..OutputArgs::default()
+        }
+    }
+
+    /// Compare the plan as `format>dest` words, or the error's start.
+    fn check(a: OutputArgs, expected: &str) {
+        let got = match a.plan() {
+            Ok(plan) => plan
+                .outputs
+                .iter()
+                .map(|(f, d)| match d {
+                    Dest::Stdout => format!("{f}>-"),
+                    Dest::File(p) => format!("{f}>{}", p.display()),
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            Err(e) => format!("error: {e}"),
+        };
+        assert!(
+            got.starts_with(expected),
+            "got `{got}`, expected `{expected}`"
+        );
+    }
+
+    #[test]
+    fn plans() {
+        check(args(&[], None, None), "table>-");
+        check(args(&["json"], None, None), "json>-");
+        check(args(&[], None, Some("r.xml")), "table>- junit>r.xml");
+        check(
+            args(&["markdown=s.md"], None, Some("r.xml")),
+            "table>- markdown>s.md junit>r.xml",
+        );
+        check(args(&["json"], Some("d.json"), None), "json>d.json");
+        check(args(&[], Some("d.xml"), None), "junit>d.xml");
+        check(args(&["json=-"], None, None), "json>-");
+        check(
+            args(&["json", "table"], None, None),
+            "error: 2 reports would go",
+        );
+        check(args(&["yaml"], None, None), "error: unknown format `yaml`");
+        check(
+            args(&["json", "junit"], Some("x"), None),
+            "error: `-o` takes one report",
+        );
+        check(
+            args(&["json="], None, None),
+            "error: `--format json=` names no file",
+        );
+    }
+}

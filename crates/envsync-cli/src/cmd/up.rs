@@ -1,0 +1,496 @@
+//! `envsync up`: build (or reuse) the images the manifest describes, then bring the
+//! project's network, middleware services and development container to match it,
+//! changing only what differs and saying why. `up --check` changes nothing and exits 1
+//! when `up` would change something.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context};
+use envsync_engine::bollard::Docker;
+use envsync_manifest::manifest::{normalize_name, Service};
+use envsync_manifest::{Constraint, Ecosystem, Lock, Manifest};
+use envsync_provisioner::env::{DevSpec, EnvSpec, HealthSpec, PortMap, ServiceSpec, VolumeMap};
+use envsync_provisioner::middleware::service_build_spec;
+use envsync_provisioner::run::{self, Action};
+use envsync_provisioner::spec::{BuildSpec, Pin, Req};
+use envsync_provisioner::{build, image_tag, resolve_base, spec_from_manifest, BuildEvent};
+
+use crate::Outcome;
+
+/// Schema id of `envsync up --format json`.
+pub const UP_SCHEMA: &str = "envsync.up/v1";
+
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// The manifest to bring up
+    #[arg(
+        short = 'm',
+        long = "manifest",
+        value_name = "PATH",
+        default_value = "envsync.toml"
+    )]
+    pub manifest: PathBuf,
+    /// The lock giving exact versions [default: envsync.lock beside the manifest, if present]
+    #[arg(long, value_name = "PATH")]
+    pub lock: Option<PathBuf>,
+    /// Change nothing: list what `up` would do and exit 1 when it would change anything
+    #[arg(long)]
+    pub check: bool,
+    /// Where the project directory is mounted in the development container (also its
+    /// working directory)
+    #[arg(long, value_name = "PATH", default_value = "/workspace")]
+    pub workdir: String,
+    /// Output format: `text` or `json` (`envsync.up/v1`, on stdout)
+    #[arg(long, value_enum, default_value_t = UpFormat::Text)]
+    pub format: UpFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UpFormat {
+    Text,
+    Json,
+}
+
+/// An image the environment needs: present (its tag) or still to be built.
+#[derive(Debug)]
+enum Image {
+    Ready(String),
+    WouldBuild(String),
+}
+
+impl Image {
+    fn tag(&self) -> &str {
+        match self {
+            Image::Ready(tag) | Image::WouldBuild(tag) => tag,
+        }
+    }
+}
+
+/// Run `envsync up`.
+pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
+    let manifest = Manifest::load(&args.manifest).map_err(|errors| {
+        anyhow!(
+            "{}",
+            errors
+                .errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
+    let lock = load_lock(&args.manifest, args.lock.as_deref())?;
+    let project_dir = args
+        .manifest
+        .canonicalize()
+        .with_context(|| format!("resolving `{}`", args.manifest.display()))?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let docker = envsync_engine::connect().await?;
+
+    // Images first: each is content-addressed, so an unchanged one costs a lookup.
+    let mut service_images = Vec::new();
+    for service in &manifest.services {
+        let image = match &service.image {
+            Some(image) => (Image::Ready(image.clone()), None),
+            None => {
+                let recipe =
+                    service_build_spec(&service.name, &service.version, &service_pins(service, lock.as_ref())?)
+                        .with_context(|| {
+                            format!(
+                                "{}:{}: [services.{}] has no `image`; envsync builds middleware from the base only for `postgres`, `redis` and `nginx`",
+                                manifest.file.display(),
+                                service.line,
+                                service.name
+                            )
+                        })?;
+                let image = image_for(&docker, &recipe.build, args.check, &service.name).await?;
+                (image, Some(recipe))
+            }
+        };
+        service_images.push(image);
+    }
+    let dev_build = spec_from_manifest(&manifest, lock.as_ref())?;
+    let dev_image = image_for(&docker, &dev_build, args.check, "dev").await?;
+
+    let services = manifest
+        .services
+        .iter()
+        .zip(&service_images)
+        .map(|(service, (image, recipe))| service_spec(service, image.tag(), recipe.as_ref()))
+        .collect();
+    let spec = EnvSpec {
+        project: manifest.project.name.clone(),
+        project_dir: project_dir.clone(),
+        services,
+        dev: Some(DevSpec {
+            image: dev_image.tag().to_string(),
+            mount_project_at: args.workdir.clone(),
+            user: Some(invoking_user(&project_dir)?),
+            env: manifest
+                .env
+                .iter()
+                .map(|e| (e.name.clone(), e.value.clone()))
+                .collect(),
+            ports: vec![],
+            command: None,
+        }),
+    };
+
+    if args.check {
+        let to_build: Vec<String> = manifest
+            .services
+            .iter()
+            .zip(&service_images)
+            .map(|(s, (image, _))| (s.name.as_str(), image))
+            .chain([("dev", &dev_image)])
+            .filter_map(|(name, image)| match image {
+                Image::WouldBuild(tag) => Some(format!(
+                    "{name}: image `{tag}` would be built, and its container recreated"
+                )),
+                Image::Ready(_) => None,
+            })
+            .collect();
+        if !to_build.is_empty() {
+            print_lines(args.format, &spec.project, true, &to_build, None)?;
+            return Ok(Outcome::Drift);
+        }
+        let actions = run::plan(&docker, &spec).await?;
+        let lines: Vec<String> = actions.iter().map(|a| a.describe(false)).collect();
+        let changed = actions.iter().any(Action::is_change);
+        print_lines(args.format, &spec.project, changed, &lines, Some(&actions))?;
+        return Ok(if changed { Outcome::Drift } else { Outcome::Ok });
+    }
+
+    let progress = |line: &str| eprintln!("{line}");
+    let report = run::up(&docker, &spec, &progress)
+        .await
+        .with_context(|| format!("bringing up project `{}`", spec.project))?;
+    match args.format {
+        UpFormat::Json => {
+            let json = serde_json::json!({
+                "schema": UP_SCHEMA,
+                "project": report.project,
+                "check": false,
+                "changed": report.changed(),
+                "actions": report.actions,
+                "plan_ms": report.plan_time.as_secs_f64() * 1000.0,
+                "total_ms": report.total_time.as_secs_f64() * 1000.0,
+            });
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+        UpFormat::Text => {
+            for action in &report.actions {
+                println!("{}", action.describe(true));
+            }
+            let changed = report.actions.iter().filter(|a| a.is_change()).count();
+            println!(
+                "project `{}`: {} changed, {} up to date ({:.1} ms)",
+                report.project,
+                changed,
+                report.actions.len() - changed,
+                report.total_time.as_secs_f64() * 1000.0
+            );
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn print_lines(
+    format: UpFormat,
+    project: &str,
+    changed: bool,
+    lines: &[String],
+    actions: Option<&[Action]>,
+) -> anyhow::Result<()> {
+    match format {
+        UpFormat::Json => {
+            let json = serde_json::json!({
+                "schema": UP_SCHEMA,
+                "project": project,
+                "check": true,
+                "changed": changed,
+                "actions": actions,
+                "lines": lines,
+            });
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+        UpFormat::Text => {
+            for line in lines {
+                println!("{line}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The lock named by `--lock` (which must exist), else `envsync.lock` beside the
+/// manifest when there is one.
+fn load_lock(manifest: &Path, explicit: Option<&Path>) -> anyhow::Result<Option<Lock>> {
+    let path = match explicit {
+        Some(path) => path.to_path_buf(),
+        None => {
+            let beside = manifest
+                .parent()
+                .unwrap_or_else(|| Path::new("."))
+                .join("envsync.lock");
+            if !beside.exists() {
+                return Ok(None);
+            }
+            beside
+        }
+    };
+    Lock::load(&path)
+        .map(Some)
+        .with_context(|| format!("reading lock `{}`", path.display()))
+}
+
+/// Build `spec` (or reuse its image); with `check`, only find out whether it would be built.
+async fn image_for(
+    docker: &Docker,
+    spec: &BuildSpec,
+    check: bool,
+    what: &str,
+) -> anyhow::Result<Image> {
+    if check {
+        let tag = image_tag(&resolve_base(docker, spec).await?)?;
+        return Ok(match docker.inspect_image(&tag).await {
+            Ok(_) => Image::Ready(tag),
+            Err(_) => Image::WouldBuild(tag),
+        });
+    }
+    let progress = |event: BuildEvent| match event {
+        BuildEvent::Step {
+            index,
+            total,
+            instruction,
+        } => eprintln!("{what}: building image, step {index}/{total}: {instruction}"),
+        BuildEvent::Done {
+            tag, reused: false, ..
+        } => eprintln!("{what}: built image `{tag}`"),
+        _ => {}
+    };
+    let built = build(docker, spec, &progress)
+        .await
+        .with_context(|| format!("building the image of `{what}`"))?;
+    Ok(Image::Ready(built.tag))
+}
+
+/// Exact versions for a service's packages: the lock's (under `service:NAME`) when it
+/// satisfies the manifest, else the manifest's own constraint.
+fn service_pins(service: &Service, lock: Option<&Lock>) -> anyhow::Result<Vec<Pin>> {
+    let location = format!("service:{}", service.name);
+    service
+        .packages
+        .iter()
+        .map(|req| {
+            let constraint = Constraint::parse(Ecosystem::Deb, &req.constraint).map_err(|e| {
+                anyhow!(
+                    "line {}: package `{}` of [services.{}]: {e}",
+                    req.line,
+                    req.name,
+                    service.name
+                )
+            })?;
+            let wanted = normalize_name(Ecosystem::Deb, &req.name);
+            let locked = lock.and_then(|l| {
+                l.components.iter().find(|c| {
+                    c.ecosystem == Ecosystem::Deb
+                        && c.location.as_deref() == Some(location.as_str())
+                        && normalize_name(Ecosystem::Deb, &c.name) == wanted
+                        && constraint.matches(&c.version)
+                })
+            });
+            Ok(match (locked, constraint.exact()) {
+                (Some(locked), _) => Pin::exact(&req.name, &locked.version),
+                (None, Some(exact)) => Pin::exact(&req.name, exact),
+                (None, None) if req.constraint.trim() == "*" => Pin::any(&req.name),
+                (None, None) => Pin {
+                    name: req.name.clone(),
+                    req: Req::Range(req.constraint.trim().to_string()),
+                },
+            })
+        })
+        .collect()
+}
+
+/// A manifest service as the provisioner runs it: the manifest's settings over the
+/// recipe's defaults (command, health check, data volume).
+fn service_spec(
+    service: &Service,
+    image: &str,
+    recipe: Option<&envsync_provisioner::middleware::ServiceRecipe>,
+) -> ServiceSpec {
+    let mut spec = match recipe {
+        Some(recipe) => recipe.service_spec(&service.name, image),
+        None => ServiceSpec {
+            name: service.name.clone(),
+            image: image.to_string(),
+            env: BTreeMap::new(),
+            ports: vec![],
+            healthcheck: None,
+            volumes: vec![],
+            command: None,
+        },
+    };
+    spec.env = service
+        .env
+        .iter()
+        .map(|e| (e.name.clone(), e.value.clone()))
+        .collect();
+    spec.ports = service
+        .ports
+        .iter()
+        .map(|p| PortMap {
+            host: p.host,
+            container: p.container,
+        })
+        .collect();
+    if !service.volumes.is_empty() {
+        spec.volumes = service
+            .volumes
+            .iter()
+            .filter_map(|v| {
+                let mut parts = v.splitn(3, ':');
+                Some(VolumeMap {
+                    source: parts.next()?.to_string(),
+                    container_path: parts.next()?.to_string(),
+                })
+            })
+            .collect();
+    }
+    if !service.command.is_empty() {
+        spec.command = Some(service.command.clone());
+    }
+    if let Some(h) = &service.healthcheck {
+        let defaults = spec
+            .healthcheck
+            .clone()
+            .unwrap_or_else(|| HealthSpec::shell(""));
+        let test = match h.test.first().map(String::as_str) {
+            Some("CMD" | "CMD-SHELL" | "NONE") => h.test.clone(),
+            _ => std::iter::once("CMD".to_string())
+                .chain(h.test.iter().cloned())
+                .collect(),
+        };
+        spec.healthcheck = Some(HealthSpec {
+            test,
+            interval: h.interval.unwrap_or(defaults.interval),
+            timeout: h.timeout.unwrap_or(defaults.timeout),
+            retries: h.retries.unwrap_or(defaults.retries),
+            start_period: h.start_period.unwrap_or(defaults.start_period),
+        });
+    }
+    spec
+}
+
+/// The user and group this process runs as, so that files the development container
+/// writes into the project stay owned by the developer.
+fn invoking_user(project_dir: &Path) -> anyhow::Result<(u32, u32)> {
+    // `/proc/self` is owned by the process's effective user and group.
+    match std::fs::metadata("/proc/self") {
+        Ok(meta) => Ok((meta.uid(), meta.gid())),
+        Err(_) => {
+            let meta = std::fs::metadata(project_dir)
+                .with_context(|| format!("reading the owner of `{}`", project_dir.display()))?;
+            if meta.uid() == u32::MAX {
+                bail!("cannot tell which user runs envsync");
+            }
+            Ok((meta.uid(), meta.gid()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use envsync_manifest::manifest::{EnvVar, Healthcheck, PortMapping};
+
+    use super::*;
+
+    fn service() -> Service {
+        Service {
+            name: "redis".into(),
+            version: "7.0".into(),
+            image: None,
+            ports: vec![PortMapping {
+                host_ip: None,
+                host: 16379,
+                container: 6379,
+            }],
+            env: vec![EnvVar {
+                name: "A".into(),
+                value: "1".into(),
+                line: 3,
+            }],
+            healthcheck: None,
+            volumes: vec![],
+            packages: vec![],
+            command: vec![],
+            line: 1,
+            column: 1,
+        }
+    }
+
+    #[test]
+    fn recipe_defaults_under_manifest_settings() {
+        let recipe = service_build_spec("redis", "7.0", &[]).unwrap();
+        let spec = service_spec(&service(), "envsync/redis:x", Some(&recipe));
+        assert_eq!(spec.command, Some(recipe.command.clone()));
+        assert_eq!(spec.healthcheck, Some(recipe.healthcheck.clone()));
+        assert_eq!(
+            spec.ports,
+            [PortMap {
+                host: 16379,
+                container: 6379
+            }]
+        );
+        assert_eq!(spec.env["A"], "1");
+        assert_eq!(spec.volumes[0].source, "redis-data");
+
+        let mut s = service();
+        s.command = vec!["redis-server".into(), "--appendonly".into(), "yes".into()];
+        s.volumes = vec!["cache:/var/lib/redis:ro".into()];
+        s.healthcheck = Some(Healthcheck {
+            test: vec!["redis-cli".into(), "ping".into()],
+            interval: Some(Duration::from_secs(2)),
+            timeout: None,
+            start_period: None,
+            retries: Some(3),
+        });
+        let spec = service_spec(&s, "envsync/redis:x", Some(&recipe));
+        assert_eq!(spec.command, Some(s.command.clone()));
+        assert_eq!(
+            spec.volumes,
+            [VolumeMap {
+                source: "cache".into(),
+                container_path: "/var/lib/redis".into()
+            }]
+        );
+        let h = spec.healthcheck.unwrap();
+        assert_eq!(h.test, ["CMD", "redis-cli", "ping"]);
+        assert_eq!(
+            (h.interval, h.retries, h.timeout),
+            (Duration::from_secs(2), 3, recipe.healthcheck.timeout)
+        );
+    }
+
+    #[test]
+    fn exact_constraints_pin_exactly() {
+        let mut s = service();
+        s.packages = vec![envsync_manifest::manifest::Requirement {
+            name: "redis-server".into(),
+            constraint: "5:7.0.15-1~deb12u10".into(),
+            line: 4,
+            column: 1,
+        }];
+        assert_eq!(
+            service_pins(&s, None).unwrap(),
+            [Pin::exact("redis-server", "5:7.0.15-1~deb12u10")]
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! `envsync validate`: check a manifest and report every problem at once, each with its
+//! file, line, column and a fix.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use envsync_manifest::{Diagnostic, Manifest};
+
+use crate::Outcome;
+
+/// Schema id of `envsync validate --format json`.
+pub const VALIDATE_SCHEMA: &str = "envsync.validate/v1";
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// The manifest to check
+    #[arg(
+        short = 'm',
+        long = "manifest",
+        value_name = "PATH",
+        default_value = "envsync.toml"
+    )]
+    pub manifest: PathBuf,
+    /// Judge ignore expiry dates as of this day (YYYY-MM-DD) instead of today
+    #[arg(long, value_name = "DATE", value_parser = super::parse_date)]
+    pub as_of: Option<envsync_manifest::policy::Date>,
+    /// Output format: `text` (problems on stderr) or `json` (on stdout)
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// The JSON report; `schema` comes first.
+#[derive(Debug, serde::Serialize)]
+struct Report<'a> {
+    schema: &'static str,
+    errors: &'a [Diagnostic],
+}
+
+/// How `validate` prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Run `envsync validate`: `Ok` when the manifest is valid, an error (exit 2) otherwise.
+pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
+    let today = args
+        .as_of
+        .unwrap_or_else(envsync_manifest::policy::Date::today);
+    let (manifest, errors) = match Manifest::load_on(&args.manifest, today) {
+        Ok(manifest) => {
+            let errors = missing_local_files(&manifest);
+            (Some(manifest), errors)
+        }
+        Err(errors) => (None, errors.errors),
+    };
+    match args.format {
+        Format::Json => {
+            let report = Report {
+                schema: VALIDATE_SCHEMA,
+                errors: &errors,
+            };
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Format::Text => {
+            for error in &errors {
+                eprintln!("error: {error}");
+            }
+            if let (Some(m), true) = (&manifest, errors.is_empty()) {
+                println!(
+                    "{} is valid: {} components declared, {} services, {} targets",
+                    args.manifest.display(),
+                    m.declared().len(),
+                    m.services.len(),
+                    m.targets.len()
+                );
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(Outcome::Ok)
+    } else {
+        let n = errors.len();
+        Err(anyhow!(
+            "{} is not valid: {n} {}",
+            args.manifest.display(),
+            if n == 1 { "problem" } else { "problems" }
+        ))
+    }
+}
+
+/// Files the manifest copies in (`[files]`) and CA bundles it adds to builds
+/// (`[build] ca_certificates`) that do not exist. The manifest crate reads no files
+/// beyond the manifest, so this check lives here.
+fn missing_local_files(manifest: &Manifest) -> Vec<Diagnostic> {
+    let dir = manifest.file.parent().unwrap_or(Path::new(""));
+    let mut out = Vec::new();
+    for f in &manifest.files {
+        let local = dir.join(&f.local_path);
+        if !local.is_file() {
+            out.push(Diagnostic {
+                file: manifest.file.clone(),
+                line: f.line,
+                column: f.column,
+                message: format!(
+                    "local file `{}` for `{}` in [files] does not exist (looked for `{}`)",
+                    f.local_path,
+                    f.container_path,
+                    local.display()
+                ),
+                fix: "create it, or correct the path (relative to the manifest)".into(),
+            });
+        }
+    }
+    for ca in &manifest.build.ca_certificates {
+        let path = dir.join(ca);
+        if !path.is_file() {
+            out.push(Diagnostic {
+                file: manifest.file.clone(),
+                line: 0,
+                column: 0,
+                message: format!("CA bundle `{ca}` in [build] `ca_certificates` does not exist"),
+                fix: "name an existing certificate file on this machine, or remove it".into(),
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,488 @@
+//! Building images through the engine's `/build` endpoint (the legacy builder), with
+//! the context streamed from memory, progress events, a full log file, and reuse of
+//! an image whose content address is already present.
+//!
+//! Interruption is safe: the engine applies the tag only when every step succeeded,
+//! and `forcerm` removes the intermediate container of a failed or cancelled step.
+//! Cached layers of the steps that did finish stay in the engine and speed up the
+//! next build.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bollard::errors::Error as BollardError;
+use bollard::query_parameters::BuildImageOptionsBuilder;
+use bollard::Docker;
+use futures_util::StreamExt;
+
+use crate::context::{prepare, Prepared};
+use crate::diagnose::{diagnose, Diagnosis};
+use crate::dockerfile::from_reference;
+use crate::error::ProvisionError;
+use crate::spec::{repository_component, BuildSpec};
+
+/// Label holding the project name.
+pub const LABEL_PROJECT: &str = "io.envsync.project";
+/// Label holding the full sha256 content address of the build inputs.
+pub const LABEL_SPEC_SHA256: &str = "io.envsync.spec-sha256";
+
+/// How long one build may run before it is abandoned.
+pub const BUILD_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
+/// How many log lines a failed build's error carries.
+pub const TAIL_LINES: usize = 20;
+
+/// What a build reports while it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildEvent {
+    /// The engine started step `index` of `total` (1-based): `RUN apt-get ...`.
+    Step {
+        index: usize,
+        total: usize,
+        instruction: String,
+    },
+    /// One line of build output.
+    Output(String),
+    /// The image is ready.
+    Done {
+        tag: String,
+        id: String,
+        reused: bool,
+    },
+}
+
+/// An image ready to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltImage {
+    /// `envsync/<project>:<content hash>`.
+    pub tag: String,
+    /// Image ID, `sha256:...`.
+    pub id: String,
+    /// The full sha256 content address (also the `io.envsync.spec-sha256` label).
+    pub spec_sha256: String,
+    /// True when the image was already present and nothing was built.
+    pub reused: bool,
+    /// The build log; `None` when nothing was built.
+    pub log_path: Option<PathBuf>,
+}
+
+/// Where build logs go and whether the engine's layer cache is used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// Directory of the build logs (`build-<project>-<hash>.log`); created if missing.
+    pub log_dir: PathBuf,
+    /// Rebuild every layer even when the engine has them cached.
+    pub no_cache: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            log_dir: std::env::temp_dir().join("envsync-logs"),
+            no_cache: false,
+        }
+    }
+}
+
+/// Fill in the base image's ID when the spec does not pin one, so that the content
+/// address covers the base and a rebuilt base gives a new tag. Fails with
+/// [`ProvisionError::MissingBaseImage`] when the engine lacks the base.
+pub async fn resolve_base(docker: &Docker, spec: &BuildSpec) -> Result<BuildSpec, ProvisionError> {
+    let reference = from_reference(spec).to_string();
+    let image = match docker.inspect_image(&reference).await {
+        Ok(image) => image,
+        Err(BollardError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {
+            return Err(ProvisionError::MissingBaseImage {
+                image: spec.base_image.clone(),
+                reference,
+            })
+        }
+        Err(source) => {
+            return Err(ProvisionError::Docker {
+                action: format!("inspecting base image `{reference}`"),
+                source,
+            })
+        }
+    };
+    let mut resolved = spec.clone();
+    if resolved.base_digest.is_none() {
+        resolved.base_digest = image.id;
+    }
+    Ok(resolved)
+}
+
+/// Build `spec` with default options (logs in the system temp dir).
+pub async fn build(
+    docker: &Docker,
+    spec: &BuildSpec,
+    progress: &(dyn Fn(BuildEvent) + Send + Sync),
+) -> Result<BuiltImage, ProvisionError> {
+    build_with_options(docker, spec, &BuildOptions::default(), progress).await
+}
+
+/// Build `spec` unless an image with its content address exists; report progress.
+///
+/// The base is resolved first ([`resolve_base`]); with unchanged inputs the whole call
+/// is three engine requests and no build (`reused: true`).
+pub async fn build_with_options(
+    docker: &Docker,
+    spec: &BuildSpec,
+    options: &BuildOptions,
+    progress: &(dyn Fn(BuildEvent) + Send + Sync),
+) -> Result<BuiltImage, ProvisionError> {
+    let resolved = resolve_base(docker, spec).await?;
+    let prepared = prepare(&resolved)?;
+    if let Some(id) = existing(docker, &prepared).await? {
+        progress(BuildEvent::Done {
+            tag: prepared.tag.clone(),
+            id: id.clone(),
+            reused: true,
+        });
+        return Ok(BuiltImage {
+            tag: prepared.tag,
+            id,
+            spec_sha256: prepared.sha256,
+            reused: true,
+            log_path: None,
+        });
+    }
+    let log_path = options.log_dir.join(format!(
+        "build-{}-{}.log",
+        repository_component(&resolved.project),
+        &prepared.sha256[..crate::context::TAG_HEX_LEN]
+    ));
+    let id = run_build(docker, &resolved, &prepared, options, &log_path, progress).await?;
+    progress(BuildEvent::Done {
+        tag: prepared.tag.clone(),
+        id: id.clone(),
+        reused: false,
+    });
+    Ok(BuiltImage {
+        tag: prepared.tag,
+        id,
+        spec_sha256: prepared.sha256,
+        reused: false,
+        log_path: Some(log_path),
+    })
+}
+
+/// The ID of the image tagged with the prepared content address, if it exists and
+/// carries the matching label (a tag someone applied by hand does not count).
+async fn existing(docker: &Docker, prepared: &Prepared) -> Result<Option<String>, ProvisionError> {
+    match docker.inspect_image(&prepared.tag).await {
+        Ok(image) => {
+            let label = image
+                .config
+                .as_ref()
+                .and_then(|c| c.labels.as_ref())
+                .and_then(|l| l.get(LABEL_SPEC_SHA256));
+            if label == Some(&prepared.sha256) {
+                Ok(image.id)
+            } else {
+                Ok(None)
+            }
+        }
+        Err(BollardError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
+        Err(source) => Err(ProvisionError::Docker {
+            action: format!("looking up image `{}`", prepared.tag),
+            source,
+        }),
+    }
+}
+
+/// The labels every envsync image carries.
+pub fn image_labels(project: &str, spec_sha256: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (
+            envsync_engine::LABEL_MANAGED.to_string(),
+            "true".to_string(),
+        ),
+        (LABEL_PROJECT.to_string(), project.to_string()),
+        (LABEL_SPEC_SHA256.to_string(), spec_sha256.to_string()),
+    ])
+}
+
+/// Splits the engine's output chunks into lines, remembering the current step.
+#[derive(Debug, Default)]
+struct LineState {
+    partial: String,
+    step: Option<String>,
+    tail: std::collections::VecDeque<String>,
+    /// The whole log, kept for diagnosis of a failure.
+    all: String,
+}
+
+impl LineState {
+    fn push(&mut self, chunk: &str, progress: &(dyn Fn(BuildEvent) + Send + Sync)) {
+        self.partial.push_str(chunk);
+        while let Some(newline) = self.partial.find('\n') {
+            let line: String = self.partial.drain(..=newline).collect();
+            self.line(line.trim_end_matches(['\n', '\r']), progress);
+        }
+    }
+
+    fn finish(&mut self, progress: &(dyn Fn(BuildEvent) + Send + Sync)) {
+        if !self.partial.is_empty() {
+            let line = std::mem::take(&mut self.partial);
+            self.line(&line, progress);
+        }
+    }
+
+    fn line(&mut self, line: &str, progress: &(dyn Fn(BuildEvent) + Send + Sync)) {
+        self.all.push_str(line);
+        self.all.push('\n');
+        self.tail.push_back(line.to_string());
+        if self.tail.len() > TAIL_LINES {
+            self.tail.pop_front();
+        }
+        if let Some(step) = parse_step(line) {
+            self.step = Some(line.to_string());
+            progress(step);
+        } else {
+            progress(BuildEvent::Output(line.to_string()));
+        }
+    }
+}
+
+/// `text` without ANSI escape sequences (`ESC [ params final`), which the engine wraps
+/// around a step's stderr.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                // Parameters and intermediates, then one final byte in `@`..=`~`.
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `Step 3/7 : RUN apt-get update`
+fn parse_step(line: &str) -> Option<BuildEvent> {
+    let rest = line.strip_prefix("Step ")?;
+    let (counts, instruction) = rest.split_once(" : ")?;
+    let (index, total) = counts.split_once('/')?;
+    Some(BuildEvent::Step {
+        index: index.parse().ok()?,
+        total: total.parse().ok()?,
+        instruction: instruction.to_string(),
+    })
+}
+
+async fn run_build(
+    docker: &Docker,
+    spec: &BuildSpec,
+    prepared: &Prepared,
+    options: &BuildOptions,
+    log_path: &Path,
+    progress: &(dyn Fn(BuildEvent) + Send + Sync),
+) -> Result<String, ProvisionError> {
+    let log_error = |source| ProvisionError::Log {
+        path: log_path.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(&options.log_dir).map_err(log_error)?;
+    let mut log = std::fs::File::create(log_path).map_err(log_error)?;
+    writeln!(
+        log,
+        "# envsync build of {}\n# Dockerfile:\n{}",
+        prepared.tag, prepared.dockerfile
+    )
+    .map_err(log_error)?;
+
+    let labels = image_labels(&spec.project, &prepared.sha256);
+    let build_options = BuildImageOptionsBuilder::default()
+        .dockerfile("Dockerfile")
+        .t(&prepared.tag)
+        .rm(true)
+        .forcerm(true)
+        .nocache(options.no_cache)
+        .labels(&labels)
+        .build();
+    // Builds outlast the engine client's default request timeout.
+    let long = docker.clone().with_timeout(BUILD_TIMEOUT);
+    let body = bollard::body_full(prepared.context.clone().into());
+    let mut stream = long.build_image(build_options, None, Some(body));
+
+    let mut state = LineState::default();
+    let mut failure: Option<String> = None;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(text) = info.stream.as_deref().or(info.status.as_deref()) {
+                    // The engine colours a step's stderr; the log and events get plain text.
+                    let text = strip_ansi(text);
+                    log.write_all(text.as_bytes()).map_err(log_error)?;
+                    state.push(&text, progress);
+                }
+            }
+            Err(BollardError::DockerStreamError { error }) => {
+                failure = Some(error);
+                break;
+            }
+            Err(source) => {
+                state.finish(progress);
+                let _ = writeln!(log, "\n# engine error: {source}");
+                return Err(ProvisionError::Docker {
+                    action: format!(
+                        "building `{}` (build log `{}`)",
+                        prepared.tag,
+                        log_path.display()
+                    ),
+                    source,
+                });
+            }
+        }
+    }
+    state.finish(progress);
+    if let Some(message) = failure {
+        writeln!(log, "\n# build failed: {message}").map_err(log_error)?;
+        return Err(explain_failure(&state, &message, log_path));
+    }
+    // The tag, not the ID the stream reported, is the proof the build completed.
+    existing(docker, prepared)
+        .await?
+        .ok_or_else(|| ProvisionError::NotTagged {
+            tag: prepared.tag.clone(),
+            log: log_path.to_path_buf(),
+        })
+}
+
+fn explain_failure(state: &LineState, message: &str, log_path: &Path) -> ProvisionError {
+    let log = log_path.to_path_buf();
+    match diagnose(&state.all) {
+        Some(Diagnosis::VersionNotFound {
+            ecosystem,
+            package,
+            wanted,
+            available,
+        }) => ProvisionError::VersionNotFound {
+            ecosystem: ecosystem.to_string(),
+            package,
+            wanted,
+            available,
+            log,
+        },
+        Some(Diagnosis::PackageNotFound { ecosystem, package }) => {
+            ProvisionError::PackageNotFound {
+                ecosystem: ecosystem.to_string(),
+                package,
+                log,
+            }
+        }
+        Some(Diagnosis::RuntimeMismatch {
+            runtime,
+            wanted,
+            found,
+        }) => ProvisionError::RuntimeMismatch {
+            runtime,
+            wanted,
+            found,
+            log,
+        },
+        None => ProvisionError::StepFailed {
+            step: state
+                .step
+                .clone()
+                .unwrap_or_else(|| "before the first step".to_string()),
+            message: message.trim().to_string(),
+            log,
+            tail: state
+                .tail
+                .iter()
+                .map(|l| format!("  {l}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    fn check(chunks: &[&str], expected: &[BuildEvent]) {
+        let events = Mutex::new(Vec::new());
+        let record = |e: BuildEvent| events.lock().unwrap().push(e);
+        let mut state = LineState::default();
+        for chunk in chunks {
+            state.push(chunk, &record);
+        }
+        state.finish(&record);
+        assert_eq!(events.into_inner().unwrap(), expected);
+    }
+
+    #[test]
+    fn chunks_become_lines_and_steps() {
+        check(
+            &[
+                "Step 1/2 : FROM sha256:ab\n ---> ab",
+                "\nStep 2/2 : RUN tr",
+                "ue\n",
+                "tail",
+            ],
+            &[
+                BuildEvent::Step {
+                    index: 1,
+                    total: 2,
+                    instruction: "FROM sha256:ab".into(),
+                },
+                BuildEvent::Output(" ---> ab".into()),
+                BuildEvent::Step {
+                    index: 2,
+                    total: 2,
+                    instruction: "RUN true".into(),
+                },
+                BuildEvent::Output("tail".into()),
+            ],
+        );
+    }
+
+    #[test]
+    fn ansi_colours_are_stripped() {
+        assert_eq!(
+            strip_ansi("\u{1b}[91mERROR: x\n\u{1b}[0m\u{1b}[91mE: y\u{1b}[0m"),
+            "ERROR: x\nE: y"
+        );
+        assert_eq!(strip_ansi("plain [text]"), "plain [text]");
+    }
+
+    #[test]
+    fn unexplained_failure_carries_step_and_tail() {
+        let mut state = LineState::default();
+        let quiet = |_: BuildEvent| {};
+        for i in 0..30 {
+            state.push(&format!("line {i}\n"), &quiet);
+        }
+        state.push("Step 4/9 : RUN false\n", &quiet);
+        let err = explain_failure(
+            &state,
+            "The command returned a non-zero code: 1",
+            Path::new("/l.log"),
+        );
+        let text = err.to_string();
+        assert!(
+            text.starts_with("build step failed: `Step 4/9 : RUN false`: The command returned a non-zero code: 1\nlast lines of the build log `/l.log`:\n  line 11\n"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 2 + TAIL_LINES);
+    }
+}

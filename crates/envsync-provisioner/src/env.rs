@@ -1,0 +1,238 @@
+//! What `envsync up` is asked to run: the project's services and its development
+//! container, as plain data, plus the names every resource gets on the engine.
+//!
+//! These types are the provisioner's own input. The CLI maps the manifest onto them,
+//! so the runtime does not depend on the manifest's exact shape.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The service name reserved for the development container.
+pub const DEV_SERVICE: &str = "dev";
+
+/// One project's environment: middleware services on a project network and an
+/// optional development container with the project directory mounted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvSpec {
+    /// The project name; every resource name and label derives from it.
+    pub project: String,
+    /// The directory mounted into the development container (and against which
+    /// relative bind-mount sources are resolved).
+    pub project_dir: PathBuf,
+    pub services: Vec<ServiceSpec>,
+    pub dev: Option<DevSpec>,
+}
+
+/// A middleware service container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSpec {
+    /// The service name: network alias, `io.envsync.service` label, container name suffix.
+    pub name: String,
+    /// An image already present in the engine (built from the Debian base).
+    pub image: String,
+    pub env: BTreeMap<String, String>,
+    pub ports: Vec<PortMap>,
+    pub healthcheck: Option<HealthSpec>,
+    pub volumes: Vec<VolumeMap>,
+    /// Overrides the image's command when set.
+    pub command: Option<Vec<String>>,
+}
+
+/// The development container: the project directory mounted, running as the
+/// invoking user so that files it writes stay owned by the developer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevSpec {
+    pub image: String,
+    /// Where the project directory appears inside the container (also the working directory).
+    pub mount_project_at: String,
+    /// `(uid, gid)` to run as; `None` keeps the image's user.
+    pub user: Option<(u32, u32)>,
+    pub env: BTreeMap<String, String>,
+    pub ports: Vec<PortMap>,
+    /// The command that keeps the container alive; `sleep infinity` when `None`.
+    pub command: Option<Vec<String>>,
+}
+
+/// A host port published to a container port (TCP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PortMap {
+    pub host: u16,
+    pub container: u16,
+}
+
+/// A container health check, in Docker's terms: `test` starts with `CMD` (exec form)
+/// or `CMD-SHELL` (run by `/bin/sh -c`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthSpec {
+    pub test: Vec<String>,
+    #[serde(with = "millis")]
+    pub interval: Duration,
+    #[serde(with = "millis")]
+    pub timeout: Duration,
+    pub retries: u32,
+    #[serde(with = "millis")]
+    pub start_period: Duration,
+}
+
+impl HealthSpec {
+    /// A check run by the shell, probing every `interval` (Docker's first probe runs one
+    /// interval after start, so a short interval is what makes `up` fast), giving up after
+    /// `retries` consecutive failures once `start_period` has passed.
+    pub fn shell(script: &str) -> HealthSpec {
+        HealthSpec {
+            test: vec!["CMD-SHELL".to_string(), script.to_string()],
+            interval: Duration::from_millis(500),
+            timeout: Duration::from_secs(5),
+            retries: 20,
+            start_period: Duration::from_secs(30),
+        }
+    }
+
+    /// The longest a healthy-to-be container can take before Docker itself declares it
+    /// unhealthy: the start period plus every retry at its worst, with some slack.
+    pub fn deadline(&self) -> Duration {
+        let per_probe = self.interval + self.timeout;
+        self.start_period + per_probe * (self.retries + 1) + Duration::from_secs(10)
+    }
+}
+
+/// A volume: `source` is a named volume (created per project, labelled) or, when it
+/// starts with `/` or `.`, a host path (relative paths resolve against the project directory).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct VolumeMap {
+    pub source: String,
+    pub container_path: String,
+}
+
+impl VolumeMap {
+    /// Whether `source` names a host path rather than a named volume.
+    pub fn is_bind(&self) -> bool {
+        self.source.starts_with('/') || self.source.starts_with('.')
+    }
+}
+
+/// The project network: `envsync-<project>`.
+pub fn network_name(project: &str) -> String {
+    format!("envsync-{project}")
+}
+
+/// A service's (or, for [`DEV_SERVICE`], the development container's) container name:
+/// `envsync-<project>-<service>`.
+pub fn container_name(project: &str, service: &str) -> String {
+    format!("envsync-{project}-{service}")
+}
+
+/// A named volume's engine name: `envsync-<project>-<volume>`, so projects never share data.
+pub fn volume_name(project: &str, volume: &str) -> String {
+    format!("envsync-{project}-{volume}")
+}
+
+/// The engine-side source of a volume: the project-scoped volume name, or the host
+/// path made absolute against `project_dir`.
+pub fn volume_source(project: &str, project_dir: &Path, volume: &VolumeMap) -> String {
+    if volume.is_bind() {
+        let path = Path::new(&volume.source);
+        let joined = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            project_dir.join(path)
+        };
+        normalize(&joined)
+    } else {
+        volume_name(project, &volume.source)
+    }
+}
+
+/// `a/./b/../c` → `a/c`, lexically (the path need not exist yet).
+fn normalize(path: &Path) -> String {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out.to_string_lossy().into_owned()
+}
+
+/// Whether `name` can be used inside container, network and volume names
+/// (Docker allows `[a-zA-Z0-9][a-zA-Z0-9_.-]*`).
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// The serde form of durations in stored configuration: whole milliseconds.
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_project_scoped() {
+        assert_eq!(network_name("shop"), "envsync-shop");
+        assert_eq!(container_name("shop", "redis"), "envsync-shop-redis");
+        assert_eq!(volume_name("shop", "pgdata"), "envsync-shop-pgdata");
+    }
+
+    #[test]
+    fn volume_sources() {
+        fn check(source: &str, expected: &str) {
+            let v = VolumeMap {
+                source: source.to_string(),
+                container_path: "/data".to_string(),
+            };
+            assert_eq!(volume_source("shop", Path::new("/src/shop"), &v), expected);
+        }
+        check("pgdata", "envsync-shop-pgdata");
+        check("./config", "/src/shop/config");
+        check("../shared/x", "/src/shared/x");
+        check("/var/lib/x", "/var/lib/x");
+    }
+
+    #[test]
+    fn name_validity() {
+        fn check(name: &str, expected: bool) {
+            assert_eq!(valid_name(name), expected, "{name}");
+        }
+        check("redis", true);
+        check("benefits-api_2.x", true);
+        check("", false);
+        check("-x", false);
+        check("a b", false);
+        check("a/b", false);
+    }
+
+    #[test]
+    fn deadline_covers_every_retry() {
+        let h = HealthSpec {
+            test: vec!["CMD".into(), "true".into()],
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(2),
+            retries: 3,
+            start_period: Duration::from_secs(5),
+        };
+        assert_eq!(h.deadline(), Duration::from_secs(5 + 3 * 4 + 10));
+    }
+}

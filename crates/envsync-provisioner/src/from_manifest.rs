@@ -1,0 +1,382 @@
+//! Mapping a manifest (and, when there is one, its lock) onto a [`BuildSpec`].
+//!
+//! Versions: a component the lock records at a version that still satisfies the
+//! manifest is installed at exactly that version (`envsync lock --from TARGET` passes a
+//! lock of the target's versions here, so the same rule pins them); otherwise the manifest's constraint
+//! decides (exact, `*` for any, or a range). Only declared components are pinned;
+//! dependencies the lock records are checked by a fingerprint of the built image, not
+//! forced by the build.
+
+use std::path::{Path, PathBuf};
+
+use envsync_manifest::lock::location_matches;
+use envsync_manifest::manifest::{normalize_name, PackageSet as ManifestSet, Requirement};
+use envsync_manifest::{Constraint, Ecosystem, Lock, Manifest};
+
+use crate::error::ProvisionError;
+use crate::spec::{BuildSpec, FileSource, FileSpec, NodeSpec, PackageSet, Pin, PythonSpec, Req};
+
+/// The build input for `manifest`, with exact versions from `lock` where it has them.
+/// Relative paths (files, CA bundles) are taken from the manifest's directory.
+pub fn spec_from_manifest(
+    manifest: &Manifest,
+    lock: Option<&Lock>,
+) -> Result<BuildSpec, ProvisionError> {
+    let file = manifest.file.display().to_string();
+    let dir = manifest
+        .file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    if manifest.is_alpine() || !manifest.apk.is_empty() {
+        return Err(ProvisionError::InvalidSpec {
+            field: format!("{file} [base] image"),
+            value: manifest.base.image.clone(),
+            reason: "`envsync build` builds Debian-based images only; use a Debian or Ubuntu base with [apt]".into(),
+        });
+    }
+    let mut spec = BuildSpec::new(&manifest.project.name, &manifest.base.image);
+    spec.base_digest = manifest.base.digest.clone().or_else(|| {
+        lock.filter(|l| l.base.image == manifest.base.image)
+            .and_then(|l| l.base.digest.clone())
+    });
+    let pins = |ecosystem: Ecosystem, reqs: &[Requirement], location: Option<&str>| {
+        reqs.iter()
+            .map(|r| pin(ecosystem, r, location, lock, &file))
+            .collect::<Result<Vec<Pin>, ProvisionError>>()
+    };
+    spec.apt = pins(Ecosystem::Deb, &manifest.apt, None)?;
+
+    let runtime = |name: &str| {
+        manifest
+            .runtimes
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| r.constraint.clone())
+    };
+    let python_version = manifest
+        .python
+        .as_ref()
+        .and_then(|p| p.version.as_ref().map(|v| v.constraint.clone()))
+        .or_else(|| runtime("python"));
+    if manifest.python.is_some() || python_version.is_some() {
+        let python = manifest.python.clone().unwrap_or_default();
+        spec.python = Some(PythonSpec {
+            version: python_version.and_then(|v| version_prefix(&v)),
+            packages: pins(Ecosystem::Pypi, &python.packages, None)?,
+            venvs: sets(Ecosystem::Pypi, &python.venvs, lock, &file)?,
+        });
+    }
+    let node_version = manifest
+        .node
+        .as_ref()
+        .and_then(|n| n.version.as_ref().map(|v| v.constraint.clone()))
+        .or_else(|| runtime("node"));
+    if manifest.node.is_some() || node_version.is_some() {
+        let node = manifest.node.clone().unwrap_or_default();
+        spec.node = Some(NodeSpec {
+            version: node_version.and_then(|v| version_prefix(&v)),
+            packages: pins(Ecosystem::Npm, &node.packages, None)?,
+            projects: sets(Ecosystem::Npm, &node.projects, lock, &file)?,
+        });
+    }
+
+    for entry in &manifest.files {
+        let host = dir.join(&entry.local_path);
+        let metadata = std::fs::metadata(&host).map_err(|source| ProvisionError::ReadInput {
+            path: host.clone(),
+            what: format!(
+                "[files] `{}` at {file}:{}",
+                entry.container_path, entry.line
+            ),
+            source,
+        })?;
+        spec.files.push(FileSpec {
+            path: entry.container_path.clone(),
+            source: FileSource::Host(host),
+            mode: normalized_mode(&metadata),
+        });
+    }
+    spec.env = manifest
+        .env
+        .iter()
+        .map(|v| (v.name.clone(), v.value.clone()))
+        .collect();
+    spec.ca_certificates = manifest
+        .build
+        .ca_certificates
+        .iter()
+        .map(|p| {
+            let path = PathBuf::from(p);
+            if path.is_absolute() {
+                path
+            } else {
+                dir.join(path)
+            }
+        })
+        .collect();
+    Ok(spec)
+}
+
+fn sets(
+    ecosystem: Ecosystem,
+    sets: &[ManifestSet],
+    lock: Option<&Lock>,
+    file: &str,
+) -> Result<Vec<PackageSet>, ProvisionError> {
+    sets.iter()
+        .map(|set| {
+            Ok(PackageSet {
+                path: set.path.clone(),
+                packages: set
+                    .packages
+                    .iter()
+                    .map(|r| pin(ecosystem, r, Some(&set.path), lock, file))
+                    .collect::<Result<_, _>>()?,
+            })
+        })
+        .collect()
+}
+
+/// The version to install for one requirement: the lock's, when it satisfies the
+/// constraint; else the constraint's exact version, any version, or the range.
+fn pin(
+    ecosystem: Ecosystem,
+    req: &Requirement,
+    location: Option<&str>,
+    lock: Option<&Lock>,
+    file: &str,
+) -> Result<Pin, ProvisionError> {
+    let constraint = Constraint::parse(ecosystem, &req.constraint).map_err(|err| {
+        ProvisionError::InvalidSpec {
+            field: format!("{file}:{}:{} `{}`", req.line, req.column, req.name),
+            value: req.constraint.clone(),
+            reason: err.to_string(),
+        }
+    })?;
+    let wanted = normalize_name(ecosystem, &req.name);
+    // Snapshots record where a copy lives (`/opt/venv/lib/python3.11/site-packages` for
+    // the venv `/opt/venv`, `/usr/local/lib/python3.11/dist-packages` for a global
+    // install), so the lock's copy is found the way `Lock::check` finds it; a copy the
+    // lock marks as declared wins over another copy of the same name.
+    let locked = lock.and_then(|l| {
+        let mut copies = l.components.iter().filter(|c| {
+            c.ecosystem == ecosystem
+                && normalize_name(ecosystem, &c.name) == wanted
+                && location_matches(location, c.location.as_deref())
+        });
+        let first = copies.next()?;
+        Some(
+            std::iter::once(first)
+                .chain(copies)
+                .find(|c| c.declared)
+                .unwrap_or(first),
+        )
+    });
+    if let Some(locked) = locked.filter(|c| constraint.matches(&c.version)) {
+        return Ok(Pin::exact(&req.name, &locked.version));
+    }
+    Ok(match constraint.exact() {
+        Some(exact) => Pin::exact(&req.name, exact),
+        None if req.constraint.trim() == "*" => Pin::any(&req.name),
+        None => Pin {
+            name: req.name.clone(),
+            req: Req::Range(req.constraint.trim().to_string()),
+        },
+    })
+}
+
+/// A runtime constraint usable as a version prefix (`3.11`, `18`); ranges are left to
+/// the fingerprint after the build.
+fn version_prefix(constraint: &str) -> Option<String> {
+    let text = constraint
+        .trim()
+        .trim_start_matches("==")
+        .trim_end_matches(".*");
+    (!text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        .then(|| text.to_string())
+}
+
+/// Like git: executable files become 0755, others 0644, so the image tag does not
+/// depend on the umask of the machine that checked the files out.
+fn normalized_mode(metadata: &std::fs::Metadata) -> u32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if metadata.permissions().mode() & 0o111 != 0 {
+            return 0o755;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = metadata;
+    0o644
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(dir: &Path, text: &str) -> Manifest {
+        let path = dir.join("envsync.toml");
+        std::fs::write(&path, text).unwrap();
+        Manifest::load(&path).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn check(spec: &BuildSpec, expected_dockerfile_lines: &[&str]) {
+        let dockerfile = crate::render_dockerfile(spec);
+        for line in expected_dockerfile_lines {
+            assert!(
+                dockerfile.lines().any(|l| l.contains(line)),
+                "no line containing {line:?} in\n{dockerfile}"
+            );
+        }
+    }
+
+    #[test]
+    fn maps_every_section() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("config")).unwrap();
+        std::fs::write(dir.path().join("config/app.ini"), "x = 1\n").unwrap();
+        let m = manifest(
+            dir.path(),
+            r#"
+[project]
+name = "demo"
+
+[base]
+image = "envsync/debian:bookworm"
+
+[apt]
+jq = "1.6-2.1+deb12u3"
+curl = "*"
+
+[runtimes]
+node = "18"
+
+[python]
+version = "3.11"
+packages = { requests = "==2.31.0", django = "~=4.2.7" }
+
+[python.venvs."/opt/venv".packages]
+six = "==1.16.0"
+
+[node]
+packages = { "is-number" = "7.0.0" }
+
+[files]
+"/etc/app/app.ini" = "config/app.ini"
+
+[env]
+TZ = "UTC"
+"#,
+        );
+        let spec = spec_from_manifest(&m, None).unwrap();
+        assert_eq!(spec.project, "demo");
+        assert_eq!(spec.base_image, "envsync/debian:bookworm");
+        assert_eq!(spec.files[0].mode, 0o644);
+        check(
+            &spec,
+            &[
+                "install -y -q --no-install-recommends curl jq=1.6-2.1+deb12u3 python3 python3-pip python3-venv nodejs npm",
+                "case \"$found\" in 3.11|3.11.*)",
+                "case \"$found\" in 18|18.*)",
+                "RUN python3 -m pip install --break-system-packages 'django~=4.2.7' requests==2.31.0",
+                "/opt/venv/bin/python -m pip install six==1.16.0",
+                "RUN npm install -g is-number@7.0.0",
+                "COPY [\"files/0000\", \"/etc/app/app.ini\"]",
+                "ENV TZ=\"UTC\"",
+            ],
+        );
+    }
+
+    #[test]
+    fn missing_file_names_the_manifest_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest(
+            dir.path(),
+            "[project]\nname = \"demo\"\n\n[base]\nimage = \"envsync/debian:bookworm\"\n\n[files]\n\"/etc/x\" = \"nope.ini\"\n",
+        );
+        let err = spec_from_manifest(&m, None).unwrap_err().to_string();
+        assert!(err.contains("[files] `/etc/x` at "), "{err}");
+        assert!(err.contains("envsync.toml:8"), "{err}");
+    }
+
+    #[test]
+    fn lock_versions_win_when_they_satisfy_the_manifest() {
+        use envsync_manifest::{LockedBase, LockedComponent};
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest(
+            dir.path(),
+            r#"
+[project]
+name = "demo"
+
+[base]
+image = "envsync/debian:bookworm"
+
+[apt]
+curl = "7.88.*"
+jq = "1.6-2.1+deb12u3"
+
+[python.venvs."/opt/venv".packages]
+Django = "~=4.2.7"
+"#,
+        );
+        let component =
+            |ecosystem, name: &str, version: &str, location: Option<&str>| LockedComponent {
+                ecosystem,
+                name: name.into(),
+                version: version.into(),
+                arch: None,
+                location: location.map(str::to_string),
+                declared: true,
+                line: 0,
+            };
+        let digest = format!("sha256:{}", "c".repeat(64));
+        let lock = Lock::new(
+            m.sha256.clone(),
+            LockedBase {
+                image: "envsync/debian:bookworm".into(),
+                digest: Some(digest.clone()),
+            },
+            vec![
+                component(Ecosystem::Deb, "curl", "7.88.1-10+deb12u15", None),
+                // A stale lock entry the manifest no longer allows is not used.
+                component(Ecosystem::Deb, "jq", "1.6-2.1+deb12u2", None),
+                component(
+                    Ecosystem::Pypi,
+                    "django",
+                    "4.2.16",
+                    Some("/opt/venv/lib/python3.11/site-packages"),
+                ),
+                // A copy in another environment is not this declaration's.
+                component(
+                    Ecosystem::Pypi,
+                    "django",
+                    "4.2.17",
+                    Some("/usr/local/lib/python3.11/dist-packages"),
+                ),
+            ],
+        );
+        let spec = spec_from_manifest(&m, Some(&lock)).unwrap();
+        assert_eq!(spec.base_digest, Some(digest));
+        assert_eq!(
+            spec.apt,
+            vec![
+                Pin::exact("curl", "7.88.1-10+deb12u15"),
+                Pin::exact("jq", "1.6-2.1+deb12u3")
+            ]
+        );
+        let venv = &spec.python.as_ref().unwrap().venvs[0];
+        assert_eq!(venv.packages, vec![Pin::exact("Django", "4.2.16")]);
+        let unlocked = spec_from_manifest(&m, None).unwrap();
+        assert_eq!(unlocked.apt[0], Pin::range("curl", "7.88.*"));
+    }
+
+    #[test]
+    fn runtime_prefixes() {
+        assert_eq!(version_prefix("3.11"), Some("3.11".into()));
+        assert_eq!(version_prefix("==3.11.*"), Some("3.11".into()));
+        assert_eq!(version_prefix(">=3.9"), None);
+    }
+}

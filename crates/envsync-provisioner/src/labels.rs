@@ -1,0 +1,429 @@
+//! The labels envsync puts on what it runs, and the effective configuration each
+//! container is created from: its canonical form, its sha256 and the field-by-field
+//! diff that tells a user why `up` recreates a container.
+//!
+//! State lives only in these labels (no local state file), so any `up` can finish what
+//! an interrupted one started, and `down` removes exactly this project's resources.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::env::{
+    network_name, volume_source, DevSpec, EnvSpec, HealthSpec, PortMap, ServiceSpec, DEV_SERVICE,
+};
+
+pub use envsync_engine::LABEL_MANAGED;
+/// The project a resource belongs to.
+pub const LABEL_PROJECT: &str = "io.envsync.project";
+/// The service a container runs (`dev` for the development container).
+pub const LABEL_SERVICE: &str = "io.envsync.service";
+/// `service` or `dev`.
+pub const LABEL_ROLE: &str = "io.envsync.role";
+/// sha256 of [`LABEL_CONFIG`]'s value: equal hashes mean nothing to do.
+pub const LABEL_CONFIG_SHA256: &str = "io.envsync.config-sha256";
+/// The effective configuration, as canonical JSON, kept to explain what changed.
+pub const LABEL_CONFIG: &str = "io.envsync.config";
+
+/// Bumped when [`EffectiveConfig`]'s meaning changes, so old containers are recreated
+/// with a reason saying so rather than diffed field by field.
+pub const CONFIG_FORMAT: u32 = 1;
+
+/// Whether a container is a middleware service or the development container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Service,
+    Dev,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Service => "service",
+            Role::Dev => "dev",
+        }
+    }
+}
+
+/// A mount as the engine sees it: a project-scoped named volume or an absolute host path.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Mount {
+    /// `volume` or `bind`.
+    pub kind: String,
+    pub source: String,
+    pub target: String,
+}
+
+/// Everything a container is created from. Two containers with equal configurations
+/// are interchangeable; any difference is a reason to recreate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EffectiveConfig {
+    pub format: u32,
+    /// The image reference asked for.
+    pub image: String,
+    /// The image ID the reference resolved to when the container was created.
+    pub image_id: String,
+    /// Variable name → sha256 of its value: values may be secrets and labels are
+    /// readable by anyone with engine access.
+    pub env: BTreeMap<String, String>,
+    pub ports: Vec<PortMap>,
+    pub mounts: Vec<Mount>,
+    pub command: Option<Vec<String>>,
+    pub healthcheck: Option<HealthSpec>,
+    pub network: String,
+    pub aliases: Vec<String>,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    pub init: bool,
+}
+
+impl EffectiveConfig {
+    /// The canonical JSON stored in [`LABEL_CONFIG`] (field order fixed by the struct,
+    /// maps and lists sorted).
+    pub fn to_json(&self) -> String {
+        // Serialising plain strings, numbers and sorted maps cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// sha256 over [`EffectiveConfig::to_json`], lower-case hex.
+    pub fn sha256(&self) -> String {
+        hex::encode(Sha256::digest(self.to_json().as_bytes()))
+    }
+
+    /// The labels a container created from this configuration carries.
+    pub fn labels(&self, project: &str, service: &str, role: Role) -> HashMap<String, String> {
+        let json = self.to_json();
+        HashMap::from([
+            (LABEL_MANAGED.to_string(), "true".to_string()),
+            (LABEL_PROJECT.to_string(), project.to_string()),
+            (LABEL_SERVICE.to_string(), service.to_string()),
+            (LABEL_ROLE.to_string(), role.as_str().to_string()),
+            (
+                LABEL_CONFIG_SHA256.to_string(),
+                hex::encode(Sha256::digest(json.as_bytes())),
+            ),
+            (LABEL_CONFIG.to_string(), json),
+        ])
+    }
+}
+
+/// The labels of a project-level resource (network, named volume).
+pub fn project_labels(project: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (LABEL_MANAGED.to_string(), "true".to_string()),
+        (LABEL_PROJECT.to_string(), project.to_string()),
+    ])
+}
+
+/// The engine's `label` filter values that select this project's resources.
+pub fn project_filter(project: &str) -> Vec<String> {
+    vec![
+        format!("{LABEL_MANAGED}=true"),
+        format!("{LABEL_PROJECT}={project}"),
+    ]
+}
+
+fn hash_value(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
+}
+
+fn sorted<T: Ord + Clone>(items: &[T]) -> Vec<T> {
+    let mut v = items.to_vec();
+    v.sort();
+    v
+}
+
+/// The effective configuration of a service container, given the ID its image resolves to.
+pub fn service_config(spec: &EnvSpec, service: &ServiceSpec, image_id: &str) -> EffectiveConfig {
+    EffectiveConfig {
+        format: CONFIG_FORMAT,
+        image: service.image.clone(),
+        image_id: image_id.to_string(),
+        env: service
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), hash_value(v)))
+            .collect(),
+        ports: sorted(&service.ports),
+        mounts: sorted(
+            &service
+                .volumes
+                .iter()
+                .map(|v| Mount {
+                    kind: if v.is_bind() { "bind" } else { "volume" }.to_string(),
+                    source: volume_source(&spec.project, &spec.project_dir, v),
+                    target: v.container_path.clone(),
+                })
+                .collect::<Vec<_>>(),
+        ),
+        command: service.command.clone(),
+        healthcheck: service.healthcheck.clone(),
+        network: network_name(&spec.project),
+        aliases: vec![service.name.clone()],
+        user: None,
+        working_dir: None,
+        init: false,
+    }
+}
+
+/// The command that keeps a development container running when none is given.
+pub fn default_dev_command() -> Vec<String> {
+    vec!["sleep".to_string(), "infinity".to_string()]
+}
+
+/// The effective configuration of the development container.
+pub fn dev_config(spec: &EnvSpec, dev: &DevSpec, image_id: &str) -> EffectiveConfig {
+    EffectiveConfig {
+        format: CONFIG_FORMAT,
+        image: dev.image.clone(),
+        image_id: image_id.to_string(),
+        env: dev
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), hash_value(v)))
+            .collect(),
+        ports: sorted(&dev.ports),
+        mounts: vec![Mount {
+            kind: "bind".to_string(),
+            source: spec.project_dir.to_string_lossy().into_owned(),
+            target: dev.mount_project_at.clone(),
+        }],
+        command: Some(dev.command.clone().unwrap_or_else(default_dev_command)),
+        healthcheck: None,
+        network: network_name(&spec.project),
+        aliases: vec![DEV_SERVICE.to_string()],
+        user: dev.user.map(|(uid, gid)| format!("{uid}:{gid}")),
+        working_dir: Some(dev.mount_project_at.clone()),
+        // An init process forwards signals and reaps the zombies that shells and test
+        // runners leave behind in a long-lived container.
+        init: true,
+    }
+}
+
+/// Why a container created from `old` must be recreated to match `new`: one reason per
+/// differing field, in a stable order, worded for a person (`env REDIS_URL changed`).
+/// Empty when they are equal.
+pub fn diff_reasons(old: &EffectiveConfig, new: &EffectiveConfig) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if old.format != new.format {
+        reasons.push(format!(
+            "configuration format {} replaced by {}",
+            old.format, new.format
+        ));
+        return reasons;
+    }
+    if old.image != new.image {
+        reasons.push(format!("image `{}` replaced by `{}`", old.image, new.image));
+    } else if old.image_id != new.image_id {
+        reasons.push("image changed".to_string());
+    }
+    keyed_reasons(
+        "env",
+        &old.env.iter().map(|(k, v)| (k.clone(), v)).collect(),
+        &new.env.iter().map(|(k, v)| (k.clone(), v)).collect(),
+        &mut reasons,
+    );
+    keyed_reasons(
+        "port",
+        &old.ports
+            .iter()
+            .map(|p| (p.container.to_string(), p))
+            .collect(),
+        &new.ports
+            .iter()
+            .map(|p| (p.container.to_string(), p))
+            .collect(),
+        &mut reasons,
+    );
+    keyed_reasons(
+        "volume",
+        &old.mounts.iter().map(|m| (m.target.clone(), m)).collect(),
+        &new.mounts.iter().map(|m| (m.target.clone(), m)).collect(),
+        &mut reasons,
+    );
+    let mut field = |name: &str, differs: bool| {
+        if differs {
+            reasons.push(format!("{name} changed"));
+        }
+    };
+    field("command", old.command != new.command);
+    field("healthcheck", old.healthcheck != new.healthcheck);
+    field("network", old.network != new.network);
+    field("network aliases", old.aliases != new.aliases);
+    field("user", old.user != new.user);
+    field("working directory", old.working_dir != new.working_dir);
+    field("init", old.init != new.init);
+    reasons
+}
+
+/// `{what} KEY added/removed/changed` for every key whose value differs.
+fn keyed_reasons<V: PartialEq>(
+    what: &str,
+    old: &BTreeMap<String, V>,
+    new: &BTreeMap<String, V>,
+    out: &mut Vec<String>,
+) {
+    let keys: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    for key in keys {
+        match (old.get(key), new.get(key)) {
+            (Some(a), Some(b)) if a != b => out.push(format!("{what} {key} changed")),
+            (None, Some(_)) => out.push(format!("{what} {key} added")),
+            (Some(_), None) => out.push(format!("{what} {key} removed")),
+            _ => {}
+        }
+    }
+}
+
+/// The stored configuration of a container, from its labels; `None` when the labels
+/// are missing or unreadable (the container is then recreated).
+pub fn stored_config(labels: &HashMap<String, String>) -> Option<EffectiveConfig> {
+    serde_json::from_str(labels.get(LABEL_CONFIG)?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::env::VolumeMap;
+
+    fn spec() -> EnvSpec {
+        EnvSpec {
+            project: "shop".to_string(),
+            project_dir: PathBuf::from("/src/shop"),
+            services: vec![redis()],
+            dev: None,
+        }
+    }
+
+    fn redis() -> ServiceSpec {
+        ServiceSpec {
+            name: "redis".to_string(),
+            image: "envsync/redis:7.0".to_string(),
+            env: BTreeMap::from([("REDIS_URL".to_string(), "redis://redis".to_string())]),
+            ports: vec![PortMap {
+                host: 6379,
+                container: 6379,
+            }],
+            healthcheck: Some(HealthSpec::shell("redis-cli ping")),
+            volumes: vec![VolumeMap {
+                source: "data".to_string(),
+                container_path: "/data".to_string(),
+            }],
+            command: None,
+        }
+    }
+
+    fn check(change: impl FnOnce(&mut ServiceSpec), image_id: &str, expected: &[&str]) {
+        let spec = spec();
+        let old = service_config(&spec, &redis(), "sha256:a");
+        let mut changed = redis();
+        change(&mut changed);
+        let new = service_config(&spec, &changed, image_id);
+        assert_eq!(diff_reasons(&old, &new), expected);
+        assert_eq!(old.sha256() == new.sha256(), expected.is_empty());
+    }
+
+    #[test]
+    fn unchanged_has_no_reason_and_equal_hash() {
+        check(|_| {}, "sha256:a", &[]);
+    }
+
+    #[test]
+    fn each_field_gives_its_reason() {
+        check(|_| {}, "sha256:b", &["image changed"]);
+        check(
+            |s| s.image = "envsync/redis:7.2".to_string(),
+            "sha256:b",
+            &["image `envsync/redis:7.0` replaced by `envsync/redis:7.2`"],
+        );
+        check(
+            |s| {
+                s.env.insert("REDIS_URL".into(), "redis://other".into());
+            },
+            "sha256:a",
+            &["env REDIS_URL changed"],
+        );
+        check(
+            |s| {
+                s.env.insert("A".into(), "1".into());
+                s.env.remove("REDIS_URL");
+            },
+            "sha256:a",
+            &["env A added", "env REDIS_URL removed"],
+        );
+        check(
+            |s| s.ports[0].host = 16379,
+            "sha256:a",
+            &["port 6379 changed"],
+        );
+        check(
+            |s| s.volumes[0].source = "./data".into(),
+            "sha256:a",
+            &["volume /data changed"],
+        );
+        check(
+            |s| s.command = Some(vec!["redis-server".into()]),
+            "sha256:a",
+            &["command changed"],
+        );
+        check(
+            |s| {
+                if let Some(h) = s.healthcheck.as_mut() {
+                    h.interval = Duration::from_secs(2);
+                }
+            },
+            "sha256:a",
+            &["healthcheck changed"],
+        );
+    }
+
+    #[test]
+    fn several_changes_are_all_named() {
+        check(
+            |s| {
+                s.env.insert("REDIS_URL".into(), "x".into());
+                s.ports.clear();
+            },
+            "sha256:b",
+            &[
+                "image changed",
+                "env REDIS_URL changed",
+                "port 6379 removed",
+            ],
+        );
+    }
+
+    #[test]
+    fn env_values_are_not_stored() {
+        let config = service_config(&spec(), &redis(), "sha256:a");
+        assert!(!config.to_json().contains("redis://redis"));
+    }
+
+    #[test]
+    fn hash_is_stable_and_order_independent() {
+        let mut a = redis();
+        a.ports.push(PortMap {
+            host: 1,
+            container: 2,
+        });
+        let mut b = a.clone();
+        b.ports.reverse();
+        let spec = spec();
+        assert_eq!(
+            service_config(&spec, &a, "i").sha256(),
+            service_config(&spec, &b, "i").sha256()
+        );
+        // The hash is sha256 over the stored JSON, so anyone can recompute it.
+        let config = service_config(&spec, &a, "i");
+        let labels = config.labels("shop", "redis", Role::Service);
+        assert_eq!(
+            labels[LABEL_CONFIG_SHA256],
+            hex::encode(Sha256::digest(labels[LABEL_CONFIG].as_bytes()))
+        );
+        assert_eq!(stored_config(&labels), Some(config));
+    }
+}

@@ -1,0 +1,468 @@
+//! The provisioner's input: everything that goes into an image build, and its validation.
+//!
+//! A [`BuildSpec`] is independent of the manifest format: the CLI (or `envsync lock`)
+//! maps a manifest, optionally overlaid with a lock's exact versions, onto it. Lists
+//! are sorted when rendered, so the order in which a caller lists packages, files or
+//! variables never changes the image tag.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use crate::error::ProvisionError;
+
+/// Everything that goes into an image build, resolved to exact versions where known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSpec {
+    /// Project name; the image repository is `envsync/<project>` (lower-cased, with
+    /// characters a repository name cannot hold replaced by `-`).
+    pub project: String,
+    /// Image reference of the base, e.g. `envsync/debian:bookworm`.
+    pub base_image: String,
+    /// The base pinned exactly: an image ID (`sha256:<64 hex>`) or a repository digest
+    /// reference (`name@sha256:...`). When known, the Dockerfile builds `FROM` it.
+    pub base_digest: Option<String>,
+    /// Debian packages; exact when locked.
+    pub apt: Vec<Pin>,
+    pub python: Option<PythonSpec>,
+    pub node: Option<NodeSpec>,
+    /// Files copied into the image with their modes.
+    pub files: Vec<FileSpec>,
+    /// Environment of the final image.
+    pub env: Vec<(String, String)>,
+    /// CA bundles trusted by apt, pip and npm while the image builds. They are
+    /// concatenated in order into one bundle that REPLACES the default trust store of
+    /// pip (`PIP_CERT`), so pass a complete bundle (the host's
+    /// `/etc/ssl/certs/ca-certificates.crt`), not a lone intermediate certificate.
+    pub ca_certificates: Vec<PathBuf>,
+}
+
+/// One package and the version wanted.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Pin {
+    pub name: String,
+    pub req: Req,
+}
+
+/// Which version of a package to install.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Req {
+    /// Whatever the package source offers now.
+    Any,
+    /// Exactly this version (`1.6-2.1+deb12u3`, `2.31.0`, `4.18.2`).
+    Exact(String),
+    /// An ecosystem-native range: a PEP 440 specifier set for pip (`~=4.2.7`), a semver
+    /// range for npm (`^4.18.0`). apt cannot install a range: for apt the current
+    /// candidate is installed, and the lock records which version that was.
+    Range(String),
+}
+
+impl Pin {
+    /// A package at exactly `version`.
+    pub fn exact(name: &str, version: &str) -> Pin {
+        Pin {
+            name: name.to_string(),
+            req: Req::Exact(version.to_string()),
+        }
+    }
+
+    /// A package at whatever version the source offers.
+    pub fn any(name: &str) -> Pin {
+        Pin {
+            name: name.to_string(),
+            req: Req::Any,
+        }
+    }
+
+    /// A package within an ecosystem-native range.
+    pub fn range(name: &str, range: &str) -> Pin {
+        Pin {
+            name: name.to_string(),
+            req: Req::Range(range.to_string()),
+        }
+    }
+
+    /// The exact version pinned, if any.
+    pub fn exact_version(&self) -> Option<&str> {
+        match &self.req {
+            Req::Exact(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// Python from Debian's `python3`, with packages installed system-wide and into virtualenvs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PythonSpec {
+    /// Wanted interpreter version as a prefix (`3.11` matches `3.11.2`); the build fails
+    /// with both versions named when Debian's `python3` does not match.
+    pub version: Option<String>,
+    /// Installed with `pip install --break-system-packages`.
+    pub packages: Vec<Pin>,
+    pub venvs: Vec<PackageSet>,
+}
+
+/// Node.js from Debian's `nodejs` and `npm`, with global packages and project directories.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeSpec {
+    /// Wanted Node.js version as a prefix (`18` matches `18.19.0`).
+    pub version: Option<String>,
+    /// Installed with `npm install -g`.
+    pub packages: Vec<Pin>,
+    /// Installed with `npm install --prefix DIR`, which writes `DIR/package.json`.
+    pub projects: Vec<PackageSet>,
+}
+
+/// Packages installed into one directory: a virtualenv, or an npm project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageSet {
+    /// Absolute path inside the image.
+    pub path: String,
+    pub packages: Vec<Pin>,
+}
+
+/// A file copied into the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSpec {
+    /// Absolute path inside the image.
+    pub path: String,
+    pub source: FileSource,
+    /// Permission bits, e.g. `0o644`.
+    pub mode: u32,
+}
+
+/// Where a file's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileSource {
+    Bytes(Vec<u8>),
+    /// Read when the build context is made.
+    Host(PathBuf),
+}
+
+impl BuildSpec {
+    /// An empty spec for `project` on `base_image`.
+    pub fn new(project: &str, base_image: &str) -> BuildSpec {
+        BuildSpec {
+            project: project.to_string(),
+            base_image: base_image.to_string(),
+            base_digest: None,
+            apt: Vec::new(),
+            python: None,
+            node: None,
+            files: Vec::new(),
+            env: Vec::new(),
+            ca_certificates: Vec::new(),
+        }
+    }
+
+    /// Check every name, version, path and value the Dockerfile will hold, so that a
+    /// bad value is reported by field instead of producing a broken Dockerfile.
+    pub fn validate(&self) -> Result<(), ProvisionError> {
+        if repository_component(&self.project).is_empty() {
+            return Err(invalid(
+                "project",
+                &self.project,
+                "the project name needs at least one letter or digit",
+            ));
+        }
+        check_text("base image", &self.base_image, is_reference_char)?;
+        if self.base_image.is_empty() {
+            return Err(invalid("base image", "", "the base image is empty"));
+        }
+        if let Some(digest) = &self.base_digest {
+            check_text("base digest", digest, is_reference_char)?;
+            if !(is_image_id(digest) || digest.contains("@sha256:")) {
+                return Err(invalid(
+                    "base digest",
+                    digest,
+                    "write an image ID `sha256:<64 hex>` or a digest reference `name@sha256:<64 hex>`",
+                ));
+            }
+        }
+        check_pins("apt", &self.apt, is_deb_name_char, is_version_char)?;
+        if let Some(python) = &self.python {
+            if let Some(v) = &python.version {
+                check_text("python version", v, is_version_char)?;
+            }
+            check_pins(
+                "python",
+                &python.packages,
+                is_pypi_name_char,
+                is_version_char,
+            )?;
+            check_sets("python venv", &python.venvs, is_pypi_name_char)?;
+        }
+        if let Some(node) = &self.node {
+            if let Some(v) = &node.version {
+                check_text("node version", v, is_version_char)?;
+            }
+            check_pins("node", &node.packages, is_npm_name_char, is_version_char)?;
+            check_sets("node project", &node.projects, is_npm_name_char)?;
+        }
+        let mut paths = BTreeSet::new();
+        for file in &self.files {
+            check_container_path("file", &file.path)?;
+            if !paths.insert(file.path.as_str()) {
+                return Err(invalid("file", &file.path, "the path is listed twice"));
+            }
+            if file.mode > 0o7777 {
+                return Err(invalid(
+                    "file mode",
+                    &format!("{:o}", file.mode),
+                    "a mode holds permission bits only (at most 7777 octal)",
+                ));
+            }
+        }
+        let mut keys = BTreeSet::new();
+        for (key, value) in &self.env {
+            let mut chars = key.chars();
+            let valid = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(invalid(
+                    "env",
+                    key,
+                    "a variable name is letters, digits and `_`, not starting with a digit",
+                ));
+            }
+            if !keys.insert(key.as_str()) {
+                return Err(invalid("env", key, "the variable is set twice"));
+            }
+            if value.contains(['\n', '\r', '\0']) {
+                return Err(invalid(
+                    "env",
+                    key,
+                    "the value holds a line break or NUL, which an image environment cannot carry",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The project name as a Docker repository path component: lower case, `[a-z0-9._-]`,
+/// starting and ending with a letter or digit.
+pub fn repository_component(project: &str) -> String {
+    let mapped: String = project
+        .chars()
+        .map(|c| {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    mapped
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
+}
+
+/// Whether `text` is a full image ID, `sha256:` and 64 lower-case hex digits.
+pub fn is_image_id(text: &str) -> bool {
+    text.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
+}
+
+fn invalid(field: &str, value: &str, reason: &str) -> ProvisionError {
+    ProvisionError::InvalidSpec {
+        field: field.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn check_text(field: &str, text: &str, allowed: fn(char) -> bool) -> Result<(), ProvisionError> {
+    match text.chars().find(|c| !allowed(*c)) {
+        Some(c) => Err(invalid(
+            field,
+            text,
+            &format!("the character `{}` is not allowed here", c.escape_default()),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn check_pins(
+    field: &str,
+    pins: &[Pin],
+    name_char: fn(char) -> bool,
+    exact_char: fn(char) -> bool,
+) -> Result<(), ProvisionError> {
+    let mut names = BTreeSet::new();
+    for pin in pins {
+        if pin.name.is_empty() || pin.name.starts_with(['-', '.']) {
+            return Err(invalid(
+                &format!("{field} package"),
+                &pin.name,
+                "a package name starts with a letter or digit",
+            ));
+        }
+        check_text(&format!("{field} package"), &pin.name, name_char)?;
+        if !names.insert(pin.name.to_ascii_lowercase()) {
+            return Err(invalid(
+                &format!("{field} package"),
+                &pin.name,
+                "the package is listed twice",
+            ));
+        }
+        match &pin.req {
+            Req::Any => {}
+            Req::Exact(v) | Req::Range(v) => {
+                let field = format!("{field} version of `{}`", pin.name);
+                if v.trim().is_empty() {
+                    return Err(invalid(&field, v, "the version is empty"));
+                }
+                let allowed = if matches!(pin.req, Req::Exact(_)) {
+                    exact_char
+                } else {
+                    is_range_char
+                };
+                check_text(&field, v, allowed)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_sets(
+    field: &str,
+    sets: &[PackageSet],
+    name_char: fn(char) -> bool,
+) -> Result<(), ProvisionError> {
+    let mut paths = BTreeSet::new();
+    for set in sets {
+        check_container_path(field, &set.path)?;
+        if !paths.insert(set.path.as_str()) {
+            return Err(invalid(field, &set.path, "the path is listed twice"));
+        }
+        check_pins(field, &set.packages, name_char, is_version_char)?;
+    }
+    Ok(())
+}
+
+fn check_container_path(field: &str, path: &str) -> Result<(), ProvisionError> {
+    if !path.starts_with('/') || path == "/" || path.ends_with('/') {
+        return Err(invalid(
+            field,
+            path,
+            "write an absolute path inside the image, such as `/etc/app/settings.ini`",
+        ));
+    }
+    if path.split('/').any(|part| part == ".." || part == ".") {
+        return Err(invalid(field, path, "the path holds `.` or `..`"));
+    }
+    if path.contains("//") {
+        return Err(invalid(field, path, "the path holds an empty component"));
+    }
+    // `$` would be expanded by the Dockerfile parser and quotes or backslashes would
+    // end the JSON form of COPY; none of them belongs in a path envsync manages.
+    check_text(field, path, |c| {
+        !c.is_control() && !matches!(c, '$' | '"' | '\\' | '\'' | '`')
+    })
+}
+
+fn is_reference_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':' | '@')
+}
+
+fn is_deb_name_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.' | ':')
+}
+
+fn is_version_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-' | '~' | ':' | '!' | '_')
+}
+
+fn is_range_char(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            '.' | '+' | '-' | '~' | '!' | '_' | '*' | '=' | '<' | '>' | ',' | '^' | '|' | ' '
+        )
+}
+
+fn is_pypi_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '[' | ']' | ',')
+}
+
+fn is_npm_name_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '@' | '/' | '~')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(spec: &BuildSpec, expected: Option<&str>) {
+        let got = spec.validate().err().map(|e| e.to_string());
+        assert_eq!(got.as_deref(), expected);
+    }
+
+    #[test]
+    fn valid_spec_passes() {
+        let mut spec = BuildSpec::new("demo", "envsync/debian:bookworm");
+        spec.apt.push(Pin::exact("libpq5", "15.10-0+deb12u1"));
+        spec.env
+            .push(("APP_MODE".into(), "a \"quoted\" $value".into()));
+        check(&spec, None);
+    }
+
+    #[test]
+    fn bad_inputs_name_the_field() {
+        let base = BuildSpec::new("demo", "envsync/debian:bookworm");
+        let mut spec = base.clone();
+        spec.project = "!!!".into();
+        check(
+            &spec,
+            Some("invalid build input: project `!!!`: the project name needs at least one letter or digit"),
+        );
+        let mut spec = base.clone();
+        spec.apt.push(Pin::exact("jq", "1.6; rm -rf /"));
+        check(
+            &spec,
+            Some("invalid build input: apt version of `jq` `1.6; rm -rf /`: the character `;` is not allowed here"),
+        );
+        let mut spec = base.clone();
+        spec.apt.push(Pin::any("jq"));
+        spec.apt.push(Pin::any("jq"));
+        check(
+            &spec,
+            Some("invalid build input: apt package `jq`: the package is listed twice"),
+        );
+        let mut spec = base.clone();
+        spec.files.push(FileSpec {
+            path: "etc/x".into(),
+            source: FileSource::Bytes(Vec::new()),
+            mode: 0o644,
+        });
+        check(
+            &spec,
+            Some("invalid build input: file `etc/x`: write an absolute path inside the image, such as `/etc/app/settings.ini`"),
+        );
+        let mut spec = base.clone();
+        spec.env.push(("1X".into(), "v".into()));
+        check(
+            &spec,
+            Some("invalid build input: env `1X`: a variable name is letters, digits and `_`, not starting with a digit"),
+        );
+        let mut spec = base;
+        spec.base_digest = Some("latest".into());
+        check(
+            &spec,
+            Some("invalid build input: base digest `latest`: write an image ID `sha256:<64 hex>` or a digest reference `name@sha256:<64 hex>`"),
+        );
+    }
+
+    #[test]
+    fn repository_component_is_docker_safe() {
+        assert_eq!(repository_component("Benefits API"), "benefits-api");
+        assert_eq!(repository_component("-x-"), "x");
+    }
+}

@@ -1,0 +1,68 @@
+#!/bin/sh
+# Entrypoint of envsync's PostgreSQL service image (Debian's postgresql-N package on the
+# Debian base). Copied into the image by envsync-provisioner's middleware recipe, which
+# substitutes @PG_MAJOR@.
+#
+# On first start it creates a cluster in $PGDATA (default /var/lib/postgresql/@PG_MAJOR@/main,
+# Debian's own location: mount a named volume there to keep the data), then runs the server in the foreground listening on every
+# address. Authentication over TCP is `md5` when POSTGRES_PASSWORD is set, `trust`
+# otherwise (a local development environment). POSTGRES_USER (default postgres) is the
+# superuser; POSTGRES_DB, when set, is created.
+set -eu
+
+PGBIN=/usr/lib/postgresql/@PG_MAJOR@/bin
+PGDATA="${PGDATA:-/var/lib/postgresql/@PG_MAJOR@/main}"
+export PGDATA
+user="${POSTGRES_USER:-postgres}"
+
+# Run as the postgres account: switch when started as root, stay when already not root.
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then
+    setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"
+  else
+    "$@"
+  fi
+}
+
+if [ "$(id -u)" = 0 ]; then
+  mkdir -p "$PGDATA" /var/run/postgresql
+  chown postgres:postgres "$PGDATA" /var/run/postgresql
+  chmod 700 "$PGDATA"
+fi
+
+# Debian's package created an empty cluster at its default location while the image was
+# built, with its configuration in /etc (a fresh named volume receives a copy of it).
+# It holds no data; replace it with a cluster configured from the environment.
+if [ "$PGDATA" = "/var/lib/postgresql/@PG_MAJOR@/main" ] && [ -s "$PGDATA/PG_VERSION" ] &&
+  [ ! -e "$PGDATA/postgresql.conf" ] && [ -e "/etc/postgresql/@PG_MAJOR@/main/postgresql.conf" ]; then
+  find "$PGDATA" -mindepth 1 -delete
+fi
+
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  auth=trust
+  pwopt=""
+  if [ -n "${POSTGRES_PASSWORD:-}" ]; then
+    auth=md5
+    pwfile="$(mktemp)"
+    printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
+    [ "$(id -u)" = 0 ] && chown postgres "$pwfile"
+    pwopt="--pwfile=$pwfile"
+  fi
+  # shellcheck disable=SC2086 # pwopt is one word or empty
+  as_postgres "$PGBIN/initdb" -D "$PGDATA" -U "$user" --encoding=UTF8 \
+    --auth-local=trust --auth-host="$auth" $pwopt >/dev/null
+  [ -n "$pwopt" ] && rm -f "${pwopt#--pwfile=}"
+  printf 'host all all 0.0.0.0/0 %s\nhost all all ::/0 %s\n' "$auth" "$auth" >>"$PGDATA/pg_hba.conf"
+  if [ -n "${POSTGRES_DB:-}" ] && [ "$POSTGRES_DB" != "$user" ]; then
+    echo "CREATE DATABASE \"$POSTGRES_DB\" OWNER \"$user\";" |
+      as_postgres "$PGBIN/postgres" --single -D "$PGDATA" -j postgres >/dev/null
+  fi
+fi
+
+exec_postgres() {
+  if [ "$(id -u)" = 0 ]; then
+    exec setpriv --reuid=postgres --regid=postgres --init-groups -- "$PGBIN/postgres" "$@"
+  fi
+  exec "$PGBIN/postgres" "$@"
+}
+exec_postgres -D "$PGDATA" -c listen_addresses='*' -c unix_socket_directories=/var/run/postgresql "$@"

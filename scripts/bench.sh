@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Every benchmark, each printing envsync's numbers beside its goal or its peer's and
+# the ratio. Run by `just bench` after a release build; none asserts a wall-clock time.
+#
+#   manifest     parse + validate a 5,000-component manifest (goal < 50 ms)
+#   diff         diff two snapshots of 100,000 and 200,000 packages (goal < 100 ms, ~2x)
+#   fingerprint  `envsync fingerprint docker:…` vs dpkg-query/pip list/npm ls via docker exec (goal >= 5x)
+#   build        `envsync build` vs `docker build` of the generated context, cold and no-change
+#   up           `envsync up` with nothing to do vs `devcontainer up` (goal >= 10x)
+#
+#   scripts/bench.sh               # all of them
+#   scripts/bench.sh diff up       # some of them
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+export ENVSYNC_BIN="${ENVSYNC_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/envsync}"
+
+selected=("$@")
+[ ${#selected[@]} -gt 0 ] || selected=(manifest diff fingerprint build up)
+
+for name in "${selected[@]}"; do
+  echo
+  echo "== bench: $name =="
+  case "$name" in
+    manifest) cargo bench --locked -q -p envsync-manifest --bench manifest ;;
+    diff) cargo bench --locked -q -p envsync-drift --bench diff ;;
+    fingerprint) bash scripts/bench-fingerprint.sh "${BENCH_RUNS:-10}" ;;
+    build) bash scripts/bench-build.sh ;;
+    up) bash scripts/bench-up.sh ;;
+    *) echo "error: unknown benchmark \`$name\`; choose from manifest diff fingerprint build up" >&2; exit 2 ;;
+  esac
+done

@@ -1,0 +1,302 @@
+//! End-to-end tests of `envsync validate` and `envsync lock --check`: the built binary run
+//! on manifests and locks in a temporary directory, as a user runs it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use envsync_manifest::{Ecosystem, Lock, LockedBase, LockedComponent, Manifest};
+
+fn envsync(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_envsync"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the envsync binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A manifest with five distinct mistakes, on lines 7, 11, 19, 23 and 26.
+const FIVE_MISTAKES: &str = r#"[project]
+name = "billing"
+
+[base]
+image = "debian:bookworm"
+
+[pyhton]
+version = "3.11"
+
+[apt]
+openssl = "3.0.15-1~deb12u1 or newer"
+
+[services.postgres]
+version = "15"
+port = 5432
+
+[services.redis]
+version = "7"
+port = "6379"
+
+[services.replica]
+version = "15"
+ports = ["5432:5432"]
+
+[policy]
+ignore = [{ component = "deb:tzdata", until = "2099-03-01" }]
+"#;
+
+#[test]
+fn five_mistakes_are_all_reported_with_lines_and_fixes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("envsync.toml"), FIVE_MISTAKES).unwrap();
+    let out = envsync(dir.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "");
+    insta::assert_snapshot!("five_mistakes_stderr", text(&out.stderr));
+
+    let out = envsync(dir.path(), &["validate", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["schema"], "envsync.validate/v1");
+    let errors = json["errors"].as_array().unwrap();
+    let lines: Vec<u64> = errors.iter().map(|e| e["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [7, 11, 19, 23, 26]);
+    for e in errors {
+        assert_eq!(e["file"], "envsync.toml");
+        assert!(e["column"].as_u64().unwrap() >= 1);
+        assert!(!e["message"].as_str().unwrap().is_empty());
+        assert!(!e["fix"].as_str().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn example_manifest_validates_clean() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = envsync(
+        root,
+        // A fixed day: the example's ignore expires like real ones do.
+        &[
+            "validate",
+            "-m",
+            "manifests/benefits-api/envsync.toml",
+            "--as-of",
+            "2026-11-26",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    assert_eq!(
+        text(&out.stdout),
+        "manifests/benefits-api/envsync.toml is valid: 29 components declared, 3 services, 4 targets\n"
+    );
+    let out = envsync(
+        root,
+        &[
+            "validate",
+            "--manifest",
+            "manifests/benefits-api/envsync.toml",
+            "--as-of",
+            "2026-11-26",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout),
+        "{\n  \"schema\": \"envsync.validate/v1\",\n  \"errors\": []\n}\n"
+    );
+}
+
+#[test]
+fn validate_reports_syntax_errors_missing_files_and_absent_manifests() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = envsync(dir.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).starts_with("error: cannot read manifest: "),
+        "{}",
+        text(&out.stderr)
+    );
+
+    std::fs::write(
+        dir.path().join("envsync.toml"),
+        "[project]\nname = \"a\"\n[base\n",
+    )
+    .unwrap();
+    let out = envsync(dir.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("error: TOML error: "), "{stderr}");
+    assert!(
+        stderr.contains(" at envsync.toml:3:6; fix the TOML syntax at this position\n"),
+        "{stderr}"
+    );
+
+    std::fs::write(
+        dir.path().join("envsync.toml"),
+        "[project]\nname = \"a\"\n[base]\nimage = \"debian:bookworm\"\n[files]\n\"/etc/a.ini\" = \"config/a.ini\"\n",
+    )
+    .unwrap();
+    let out = envsync(dir.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "error: local file `config/a.ini` for `/etc/a.ini` in [files] does not exist (looked for `config/a.ini`) at envsync.toml:6:1; create it, or correct the path (relative to the manifest)\n\
+         error: envsync.toml is not valid: 1 problem\n"
+    );
+    std::fs::create_dir(dir.path().join("config")).unwrap();
+    std::fs::write(dir.path().join("config/a.ini"), "x=1\n").unwrap();
+    let out = envsync(dir.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+const SMALL: &str = "[project]\nname = \"app\"\n[base]\nimage = \"debian:bookworm\"\n[apt]\nopenssl = \"3.0.*\"\n[python.packages]\ndjango = \"~=4.2\"\n";
+
+/// Write `manifest` and a lock that pins `versions` for its declared components.
+fn write_project(dir: &Path, manifest: &str, versions: &[(&str, &str)]) {
+    std::fs::write(dir.join("envsync.toml"), manifest).expect("write the manifest");
+    let m = Manifest::load(&dir.join("envsync.toml")).expect("the manifest is valid");
+    let components = m
+        .declared()
+        .iter()
+        .filter_map(|d| {
+            let version = versions.iter().find(|(n, _)| *n == d.name)?.1;
+            Some(LockedComponent {
+                ecosystem: d.ecosystem,
+                name: d.name.clone(),
+                version: version.to_string(),
+                arch: (d.ecosystem == Ecosystem::Deb).then(|| "amd64".to_string()),
+                location: d.location.clone(),
+                declared: true,
+                line: 0,
+            })
+        })
+        .collect();
+    let base = LockedBase {
+        image: m.base.image.clone(),
+        digest: None,
+    };
+    let lock = Lock::new(m.sha256.clone(), base, components);
+    std::fs::write(dir.join("envsync.lock"), lock.to_string_canonical()).expect("write the lock");
+}
+
+#[test]
+fn lock_check_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_project(
+        d,
+        SMALL,
+        &[("openssl", "3.0.22-1~deb12u2"), ("django", "4.2.16")],
+    );
+    let before = std::fs::read(d.join("envsync.lock")).unwrap();
+
+    let out = envsync(d, &["lock", "--check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "envsync.lock is up to date with envsync.toml (2 components locked, 2 declared)\n"
+    );
+
+    // The manifest changes: a new package, and a constraint the locked version misses.
+    std::fs::write(
+        d.join("envsync.toml"),
+        SMALL.replace("~=4.2", "~=5.0") + "requests = \"==2.31.0\"\n",
+    )
+    .unwrap();
+    let out = envsync(d, &["lock", "--check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(lines[0].starts_with("envsync.lock is stale: "), "{stdout}");
+    assert_eq!(lines[1], "`pypi:django` is locked at `4.2.16` (envsync.lock:9:1), which does not satisfy `~=5.0` declared at envsync.toml:8:1; regenerate the lock with `envsync lock`, or relax the constraint in the manifest");
+    assert_eq!(lines[2], "`pypi:requests` = `==2.31.0` declared at envsync.toml:9:1 is not in the lock; regenerate the lock with `envsync lock` to pin it");
+    assert_eq!(
+        lines[3],
+        "envsync.lock is out of date with envsync.toml: 3 problems"
+    );
+
+    let out = envsync(d, &["lock", "--check", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["schema"], "envsync.lock-check/v1");
+    assert_eq!(json["up_to_date"], false);
+    let kinds: Vec<&str> = json["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["stale", "unsatisfied", "missing"]);
+
+    // `--check` never writes.
+    assert_eq!(std::fs::read(d.join("envsync.lock")).unwrap(), before);
+
+    // No lock at all: out of date (1).
+    let out = envsync(d, &["lock", "--check", "--lock", "other.lock"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stdout),
+        "other.lock does not exist; create it with `envsync lock` and commit it\n"
+    );
+
+    // A lock from a newer envsync: error (2), naming the file and line.
+    std::fs::write(
+        d.join("new.lock"),
+        "# header\nschema = \"envsync.lock/v2\"\n",
+    )
+    .unwrap();
+    let out = envsync(d, &["lock", "--check", "--lock", "new.lock"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "error: new.lock:2: lock schema `envsync.lock/v2` was written by a newer envsync (this one reads `envsync.lock/v1`); upgrade envsync\n"
+    );
+
+    // A truncated lock: error (2) with its line and column.
+    let truncated = &before[..before.len() - 20];
+    std::fs::write(d.join("cut.lock"), truncated).unwrap();
+    let out = envsync(d, &["lock", "--check", "--lock", "cut.lock"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).starts_with("error: cut.lock:"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // An invalid manifest: error (2), its problems listed.
+    std::fs::write(d.join("envsync.toml"), "[project]\nnme = \"x\"\n").unwrap();
+    let out = envsync(d, &["lock", "--check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr)
+            .contains("unknown key `nme` in [project] at envsync.toml:2:1; did you mean `name`?"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn lock_requires_check_for_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = envsync(dir.path(), &["lock"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--check"),
+        "{}",
+        text(&out.stderr)
+    );
+    let help = envsync(dir.path(), &["lock", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(text(&help.stdout).contains("envsync lock --check"));
+}

@@ -1,0 +1,185 @@
+//! End-to-end test of `envsync fingerprint ssh://...` against a real OpenSSH server in
+//! a container (port published on 127.0.0.1 only), reached with the system `ssh` and
+//! an ssh config file (`ENVSYNC_SSH_CONFIG`, passed as `-F`) holding the test's key.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use bollard::models::{HostConfig, PortBinding};
+use envsync_testsupport::{docker, fixture_image, fixture_image_with_args, TestContainer};
+use serde_json::Value;
+
+fn envsync(args: &[&str], ssh_config: Option<&Path>) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_envsync"));
+    cmd.args(args);
+    if let Some(cfg) = ssh_config {
+        cmd.env("ENVSYNC_SSH_CONFIG", cfg);
+    }
+    let out = cmd.output().expect("run envsync");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Packages other than environment variables (an ssh session's environment is not the
+/// container's configured one), as `(ecosystem, name, version, arch, location)` text.
+fn packages(stdout: &str) -> Vec<String> {
+    let snap: Value = serde_json::from_str(stdout).expect("snapshot JSON");
+    snap["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter(|p| p["ecosystem"] != "env")
+        .map(|p| {
+            format!(
+                "{} {} {} {} {}",
+                p["ecosystem"], p["name"], p["version"], p["arch"], p["location"]
+            )
+        })
+        .collect()
+}
+
+async fn published_port(name: &str) -> u16 {
+    let docker = docker().await;
+    let info = docker.inspect_container(name, None).await.expect("inspect");
+    let ports = info.network_settings.and_then(|n| n.ports).expect("ports");
+    let binding = ports
+        .get("22/tcp")
+        .cloned()
+        .flatten()
+        .expect("22/tcp published");
+    binding[0]
+        .host_port
+        .as_deref()
+        .expect("host port")
+        .parse()
+        .expect("port number")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ssh_target_matches_docker_target() {
+    let base = fixture_image("inventory").await;
+    let image = fixture_image_with_args("inventory-ssh", &[("BASE", &base)]).await;
+    let host_config = HostConfig {
+        port_bindings: Some(HashMap::from([(
+            "22/tcp".to_string(),
+            Some(vec![PortBinding {
+                host_ip: Some("127.0.0.1".into()),
+                host_port: Some("0".into()),
+            }]),
+        )])),
+        ..Default::default()
+    };
+    let c = TestContainer::run_with(&image, "fp-ssh", &[], host_config).await;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("id_ed25519");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen");
+    assert!(status.success());
+    let public = std::fs::read_to_string(dir.path().join("id_ed25519.pub")).expect("pub key");
+    c.sh(&format!(
+        "printf '%s\\n' '{}' > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys",
+        public.trim()
+    ))
+    .await;
+    let port = published_port(c.name()).await;
+    let config = dir.path().join("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host fixture\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n",
+            key.display()
+        ),
+    )
+    .expect("ssh config");
+
+    // Readiness: poll the server with a real login until it answers, with a deadline.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ok = Command::new("ssh")
+            .args(["-F"])
+            .arg(&config)
+            .args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ConnectTimeout=5",
+                "fixture",
+                "true",
+            ])
+            .output()
+            .expect("ssh")
+            .status
+            .success();
+        if ok {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sshd in `{}` did not accept the key in time",
+            c.name()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let extra = ["--file", "/etc/app/settings.ini", "--format", "json"];
+    let mut args = vec!["fingerprint", "ssh://fixture"];
+    args.extend_from_slice(&extra);
+    let (code, over_ssh, stderr) = envsync(&args, Some(&config));
+    assert_eq!(code, 0, "{stderr}");
+    let target = format!("docker:{}", c.name());
+    let mut args = vec!["fingerprint", target.as_str()];
+    args.extend_from_slice(&extra);
+    let (code, over_docker, stderr) = envsync(&args, None);
+    assert_eq!(code, 0, "{stderr}");
+    let ssh_packages = packages(&over_ssh);
+    assert!(
+        ssh_packages.len() > 300,
+        "{} packages over ssh",
+        ssh_packages.len()
+    );
+    assert_eq!(
+        ssh_packages,
+        packages(&over_docker),
+        "ssh:// and docker: differ"
+    );
+    let snap: Value = serde_json::from_str(&over_ssh).expect("json");
+    assert_eq!(snap["target"], "ssh://fixture");
+    // The ssh session's environment is recorded, hashed, without per-session variables.
+    let env: Vec<&str> = snap["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter(|p| p["ecosystem"] == "env")
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(
+        env.contains(&"PATH") && !env.contains(&"SSH_CONNECTION"),
+        "{env:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_ssh_port_exits_2_naming_the_target() {
+    // A port on loopback that nothing listens on: bind one, note it, close it.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let target = format!("ssh://root@127.0.0.1:{port}");
+    let (code, _, stderr) = envsync(&["fingerprint", &target], None);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(&target), "{stderr}");
+    assert!(
+        stderr.to_lowercase().contains("refused") || stderr.contains("ssh"),
+        "{stderr}"
+    );
+}
