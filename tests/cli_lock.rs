@@ -245,6 +245,27 @@ async fn lock_records_the_image_and_frozen_builds_verify_it() {
         "{stdout}"
     );
 
+    // 3b. On an engine without the image, a rebuild from the committed lock with no
+    // layer cache reproduces the same inventory: the verification passes again.
+    let docker = envsync_testsupport::docker().await;
+    docker
+        .remove_image(
+            &tag,
+            None::<bollard::query_parameters::RemoveImageOptions>,
+            None,
+        )
+        .await
+        .unwrap();
+    let (code, stdout, stderr) = envsync(d, &["build", "--no-cache"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "verified: the image holds exactly the {} locked components",
+            lock.components.len()
+        )),
+        "{stdout}"
+    );
+
     // 4. A lock tampered to another released version of the pip package, manifest hash
     // kept: the manifest's `==` wins, so the build installs its version and the
     // verification fails naming the package (exit 1).

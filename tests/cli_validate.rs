@@ -287,12 +287,12 @@ fn lock_check_exit_codes() {
 }
 
 #[test]
-fn lock_requires_check_for_now() {
+fn lock_without_a_manifest_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let out = envsync(dir.path(), &["lock"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("--check"),
+        text(&out.stderr).contains("envsync.toml"),
         "{}",
         text(&out.stderr)
     );
