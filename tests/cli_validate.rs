@@ -89,7 +89,7 @@ fn example_manifest_validates_clean() {
     assert_eq!(text(&out.stderr), "");
     assert_eq!(
         text(&out.stdout),
-        "manifests/benefits-api/envsync.toml is valid: 29 components declared, 3 services, 4 targets\n"
+        "manifests/benefits-api/envsync.toml is valid: 28 components declared, 3 services, 4 targets\n"
     );
     let out = envsync(
         root,
@@ -299,4 +299,25 @@ fn lock_without_a_manifest_names_it() {
     let help = envsync(dir.path(), &["lock", "--help"]);
     assert_eq!(help.status.code(), Some(0));
     assert!(text(&help.stdout).contains("envsync lock --check"));
+}
+
+#[test]
+fn example_manifest_fails_once_its_ignore_expires() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = envsync(
+        root,
+        &[
+            "validate",
+            "-m",
+            "manifests/benefits-api/envsync.toml",
+            "--as-of",
+            "2027-03-02",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("ignore of `deb:tzdata` expired on 2027-03-01"),
+        "{stderr}"
+    );
 }

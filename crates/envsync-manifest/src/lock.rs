@@ -507,6 +507,16 @@ impl Lock {
                 .push(c);
         }
         for d in manifest.declared() {
+            // Middleware services run from images of their own: the lock records the
+            // application image, and `envsync up` verifies each running service against
+            // its declared version instead.
+            if d.ecosystem == Ecosystem::Service
+                || d.location
+                    .as_deref()
+                    .is_some_and(|l| l.starts_with("service:"))
+            {
+                continue;
+            }
             let manifest_at = SourceLocation {
                 file: manifest.file.clone(),
                 line: d.line,

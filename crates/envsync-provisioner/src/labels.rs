@@ -117,12 +117,21 @@ pub fn project_labels(project: &str) -> HashMap<String, String> {
     ])
 }
 
-/// The engine's `label` filter values that select this project's resources.
+/// The engine's `label` filter values that select this project's networks and volumes.
 pub fn project_filter(project: &str) -> Vec<String> {
     vec![
         format!("{LABEL_MANAGED}=true"),
         format!("{LABEL_PROJECT}={project}"),
     ]
+}
+
+/// The `label` filter values that select the containers `up` created for this project.
+/// Project images carry the project label too, and a container anyone starts from such
+/// an image inherits it; only `up` sets the role label, so only its containers match.
+pub fn project_container_filter(project: &str) -> Vec<String> {
+    let mut filter = project_filter(project);
+    filter.push(LABEL_ROLE.to_string());
+    filter
 }
 
 fn hash_value(value: &str) -> String {

@@ -207,7 +207,7 @@ pub fn upstream_version(debian: &str) -> &str {
 }
 
 /// Whether `wanted` (`7.0`) is a dotted prefix of `upstream` (`7.0.15`, not `7.01`).
-fn version_prefix_matches(wanted: &str, upstream: &str) -> bool {
+pub fn version_prefix_matches(wanted: &str, upstream: &str) -> bool {
     wanted.is_empty()
         || upstream == wanted
         || upstream.strip_prefix(wanted).is_some_and(|rest| {

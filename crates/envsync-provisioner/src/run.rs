@@ -27,8 +27,9 @@ use serde::Serialize;
 use crate::env::{container_name, network_name, valid_name, EnvSpec, HealthSpec, DEV_SERVICE};
 use crate::health::{log_tail, wait_ready};
 use crate::labels::{
-    dev_config, diff_reasons, project_filter, project_labels, service_config, stored_config,
-    EffectiveConfig, Role, LABEL_CONFIG_SHA256, LABEL_ROLE, LABEL_SERVICE,
+    dev_config, diff_reasons, project_container_filter, project_filter, project_labels,
+    service_config, stored_config, EffectiveConfig, Role, LABEL_CONFIG_SHA256, LABEL_ROLE,
+    LABEL_SERVICE,
 };
 
 /// How long the development container (which has no health check) may take to run.
@@ -519,7 +520,7 @@ pub async fn list_project_containers(
     docker: &Docker,
     project: &str,
 ) -> Result<Vec<Existing>, RunError> {
-    let filters = HashMap::from([("label".to_string(), project_filter(project))]);
+    let filters = HashMap::from([("label".to_string(), project_container_filter(project))]);
     let options = ListContainersOptionsBuilder::default()
         .all(true)
         .filters(&filters)
@@ -1027,7 +1028,7 @@ pub struct ServiceStatus {
 /// The project's containers, sorted by service (the development container last), from
 /// one engine request.
 pub async fn status(docker: &Docker, project: &str) -> Result<Vec<ServiceStatus>, RunError> {
-    let filters = HashMap::from([("label".to_string(), project_filter(project))]);
+    let filters = HashMap::from([("label".to_string(), project_container_filter(project))]);
     let options = ListContainersOptionsBuilder::default()
         .all(true)
         .filters(&filters)
@@ -1076,10 +1077,12 @@ pub async fn down(
     remove_volumes: bool,
 ) -> Result<DownReport, RunError> {
     let mut report = DownReport::default();
+    let containers_filter =
+        HashMap::from([("label".to_string(), project_container_filter(project))]);
     let filters = HashMap::from([("label".to_string(), project_filter(project))]);
     let options = ListContainersOptionsBuilder::default()
         .all(true)
-        .filters(&filters)
+        .filters(&containers_filter)
         .build();
     let containers = docker
         .list_containers(Some(options))

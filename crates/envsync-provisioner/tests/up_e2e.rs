@@ -605,7 +605,48 @@ async fn down_removes_only_this_projects_containers_and_network() {
         };
         run::up(&docker, &spec, &quiet).await.unwrap();
     }
+    // A container someone started by hand from a project image inherits the image's
+    // project labels; it is not `up`'s, and `down` must leave it alone.
+    let bystander = unique_name("down-bystander");
+    docker
+        .create_container(
+            Some(
+                bollard::query_parameters::CreateContainerOptionsBuilder::default()
+                    .name(&bystander)
+                    .build(),
+            ),
+            bollard::models::ContainerCreateBody {
+                image: Some(envsync_testsupport::BASE_IMAGE.to_string()),
+                cmd: Some(vec!["true".to_string()]),
+                labels: Some(HashMap::from([
+                    ("io.envsync.managed".to_string(), "true".to_string()),
+                    ("io.envsync.project".to_string(), a.clone()),
+                    (
+                        envsync_testsupport::LABEL_TEST.to_string(),
+                        "down".to_string(),
+                    ),
+                ])),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     let report = run::down(&docker, &a, false).await.unwrap();
+    assert!(
+        docker.inspect_container(&bystander, None).await.is_ok(),
+        "`down` removed a container `up` did not create"
+    );
+    docker
+        .remove_container(
+            &bystander,
+            Some(
+                bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+                    .force(true)
+                    .build(),
+            ),
+        )
+        .await
+        .unwrap();
     assert_eq!(report.containers, [format!("envsync-{a}-dev")]);
     assert_eq!(report.networks, [format!("envsync-{a}")]);
     assert_eq!(labelled(&docker, &a).await, (vec![], vec![]));

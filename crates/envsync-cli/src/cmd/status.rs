@@ -1,11 +1,15 @@
 //! `envsync status`: the project's containers with their image, state, health and
-//! published ports, as a table or as JSON (`envsync.status/v1`).
+//! published ports, as a table or as JSON (`envsync.status/v1`). `--verify` also
+//! fingerprints the running containers and shows each one's parity with envsync.lock
+//! (the same check `envsync up` ends with).
 
-use anyhow::Context;
+use anyhow::{anyhow, bail, Context};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use envsync_manifest::Manifest;
 use envsync_provisioner::run::{self, ServiceStatus};
 
 use super::down::ProjectArgs;
+use super::up::{load_lock, verify_running, Verification};
 use crate::Outcome;
 
 /// Schema id of `envsync status --format json`.
@@ -18,6 +22,10 @@ pub struct StatusArgs {
     /// Output format: `table` or `json`
     #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
     pub format: StatusFormat,
+    /// Also fingerprint the running containers and show their parity with envsync.lock
+    /// (a PARITY column; exit 1 on drift). Needs the manifest
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -33,27 +41,72 @@ pub async fn run(args: &StatusArgs) -> anyhow::Result<Outcome> {
     let services = run::status(&docker, &project)
         .await
         .with_context(|| format!("reading the status of project `{project}`"))?;
+    let verification = if args.verify && !services.is_empty() {
+        let stopped: Vec<&str> = services
+            .iter()
+            .filter(|s| s.state != "running")
+            .map(|s| s.service.as_str())
+            .collect();
+        if !stopped.is_empty() {
+            bail!(
+                "cannot verify project `{project}`: {} not running; start it with `envsync up`",
+                stopped.join(", ")
+            );
+        }
+        let manifest = Manifest::load(&args.project.manifest).map_err(|errors| {
+            anyhow!(
+                "{}\n(`status --verify` needs the manifest; pass it with `--manifest PATH`)",
+                errors
+                    .errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        })?;
+        let (lock_path, lock) = load_lock(&args.project.manifest, None)?;
+        Some(verify_running(&manifest, lock.as_ref().map(|l| (l, lock_path.as_path()))).await?)
+    } else {
+        None
+    };
     match args.format {
         StatusFormat::Json => {
+            let verify = match &verification {
+                Some(v) => v.json()?,
+                None => serde_json::Value::Null,
+            };
             let json = serde_json::json!({
                 "schema": STATUS_SCHEMA,
                 "project": project,
                 "services": services,
+                "verify": verify,
             });
             println!("{}", serde_json::to_string_pretty(&json)?);
         }
         StatusFormat::Table if services.is_empty() => {
             println!("project `{project}`: nothing running; start it with `envsync up`");
         }
-        StatusFormat::Table => println!("{}", table(&services)),
+        StatusFormat::Table => {
+            println!("{}", table(&services, verification.as_ref()));
+            if let Some(v) = &verification {
+                v.print();
+            }
+        }
     }
-    Ok(Outcome::Ok)
+    Ok(match &verification {
+        Some(v) if v.failed() => Outcome::Drift,
+        _ => Outcome::Ok,
+    })
 }
 
-fn table(services: &[ServiceStatus]) -> Table {
+fn table(services: &[ServiceStatus], verification: Option<&Verification>) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(["SERVICE", "IMAGE", "STATE", "HEALTH", "PORTS"]);
+    let mut header = vec!["SERVICE", "IMAGE", "STATE", "HEALTH", "PORTS"];
+    if verification.is_some() {
+        header.push("PARITY");
+    }
+    table.set_header(header);
     for s in services {
         let ports = s
             .ports
@@ -61,13 +114,17 @@ fn table(services: &[ServiceStatus]) -> Table {
             .map(|p| format!("127.0.0.1:{}->{}", p.host, p.container))
             .collect::<Vec<_>>()
             .join(", ");
-        table.add_row([
+        let mut row = vec![
             s.service.as_str(),
             s.image.as_str(),
             s.state.as_str(),
             s.health.as_deref().unwrap_or("-"),
             ports.as_str(),
-        ]);
+        ];
+        if let Some(v) = verification {
+            row.push(v.parity(&s.service));
+        }
+        table.add_row(row);
     }
     table
 }

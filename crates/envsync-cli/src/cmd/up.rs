@@ -1,22 +1,31 @@
 //! `envsync up`: build (or reuse) the images the manifest describes, then bring the
 //! project's network, middleware services and development container to match it,
 //! changing only what differs and saying why. `up --check` changes nothing and exits 1
-//! when `up` would change something.
+//! when `up` would change something. After a real `up`, the running development container
+//! is fingerprinted and compared with envsync.lock, and each service with the version the
+//! lock or manifest gives it: drift exits 1 (`--no-verify` skips this).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
+use envsync_drift::check::{self, Checked};
+use envsync_drift::{compare, CollectOptions, Snapshot, Target};
 use envsync_engine::bollard::Docker;
 use envsync_manifest::manifest::{normalize_name, Service};
 use envsync_manifest::{Constraint, Ecosystem, Lock, Manifest};
+use envsync_provisioner::env::{container_name, DEV_SERVICE};
 use envsync_provisioner::env::{DevSpec, EnvSpec, HealthSpec, PortMap, ServiceSpec, VolumeMap};
-use envsync_provisioner::middleware::service_build_spec;
+use envsync_provisioner::middleware::{
+    service_build_spec, upstream_version, version_prefix_matches,
+};
 use envsync_provisioner::run::{self, Action};
 use envsync_provisioner::spec::{BuildSpec, Pin, Req};
 use envsync_provisioner::{build, image_tag, resolve_base, spec_from_manifest, BuildEvent};
 
+use super::build::print_drift;
+use super::diff::{collect_options, lock_snapshot};
 use crate::Outcome;
 
 /// Schema id of `envsync up --format json`.
@@ -45,6 +54,10 @@ pub struct UpArgs {
     /// Output format: `text` or `json` (`envsync.up/v1`, on stdout)
     #[arg(long, value_enum, default_value_t = UpFormat::Text)]
     pub format: UpFormat,
+    /// Do not fingerprint the started containers and compare them with the lock (and each
+    /// service with its declared version) afterwards
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -81,7 +94,7 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
                 .join("\n")
         )
     })?;
-    let lock = load_lock(&args.manifest, args.lock.as_deref())?;
+    let (lock_path, lock) = load_lock(&args.manifest, args.lock.as_deref())?;
     let project_dir = args
         .manifest
         .canonicalize()
@@ -169,8 +182,17 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
     let report = run::up(&docker, &spec, &progress)
         .await
         .with_context(|| format!("bringing up project `{}`", spec.project))?;
+    let verification = if args.no_verify {
+        None
+    } else {
+        Some(verify_running(&manifest, lock.as_ref().map(|l| (l, lock_path.as_path()))).await?)
+    };
     match args.format {
         UpFormat::Json => {
+            let verify = match &verification {
+                Some(v) => v.json()?,
+                None => serde_json::Value::Null,
+            };
             let json = serde_json::json!({
                 "schema": UP_SCHEMA,
                 "project": report.project,
@@ -179,6 +201,7 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
                 "actions": report.actions,
                 "plan_ms": report.plan_time.as_secs_f64() * 1000.0,
                 "total_ms": report.total_time.as_secs_f64() * 1000.0,
+                "verify": verify,
             });
             println!("{}", serde_json::to_string_pretty(&json)?);
         }
@@ -194,9 +217,269 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
                 report.actions.len() - changed,
                 report.total_time.as_secs_f64() * 1000.0
             );
+            if let Some(v) = &verification {
+                v.print();
+            }
         }
     }
-    Ok(Outcome::Ok)
+    Ok(match &verification {
+        Some(v) if v.failed() => Outcome::Drift,
+        _ => Outcome::Ok,
+    })
+}
+
+/// What `up` found when it compared the running containers with the lock and manifest.
+pub(crate) struct Verification {
+    /// The development container's name.
+    dev: String,
+    /// The lock file's path, when there is a lock.
+    lock_file: Option<String>,
+    /// The development container against the lock (`None` without a lock).
+    dev_checked: Option<Checked>,
+    /// One line per service: whether it runs what the lock or manifest says.
+    services: Vec<ServiceCheck>,
+}
+
+/// A service container's version check.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+struct ServiceCheck {
+    service: String,
+    container: String,
+    /// `match`, `drift` or `unknown` (no component to check it by).
+    result: &'static str,
+    detail: String,
+}
+
+impl Verification {
+    pub(crate) fn failed(&self) -> bool {
+        self.dev_checked.as_ref().is_some_and(Checked::failed)
+            || self.services.iter().any(|s| s.result == "drift")
+    }
+
+    /// The parity of the container of `service` (`dev` for the development container):
+    /// `match`, `drift`, `no lock` or `unknown`.
+    pub(crate) fn parity(&self, service: &str) -> &'static str {
+        if service == DEV_SERVICE {
+            return match &self.dev_checked {
+                Some(c) if c.failed() => "drift",
+                Some(_) => "match",
+                None => "no lock",
+            };
+        }
+        self.services
+            .iter()
+            .find(|s| s.service == service)
+            .map_or("unknown", |s| s.result)
+    }
+
+    pub(crate) fn print(&self) {
+        match (&self.dev_checked, &self.lock_file) {
+            (Some(checked), Some(file)) if checked.failed() => {
+                println!("drift: {} differs from {file}:", self.dev);
+                print_drift(checked);
+            }
+            (Some(checked), Some(file)) => println!(
+                "verified: {} matches {file} ({} components)",
+                self.dev,
+                checked.summary().same
+            ),
+            _ => println!("not verified: no envsync.lock (run envsync lock)"),
+        }
+        for s in &self.services {
+            let word = match s.result {
+                "match" => "verified",
+                "drift" => "drift",
+                _ => "not verified",
+            };
+            println!(
+                "{word}: service {} ({}): {}",
+                s.service, s.container, s.detail
+            );
+        }
+    }
+
+    pub(crate) fn json(&self) -> anyhow::Result<serde_json::Value> {
+        let dev = match &self.dev_checked {
+            Some(checked) => {
+                let report: serde_json::Value =
+                    serde_json::from_str(&envsync_drift::report::render(
+                        envsync_drift::report::Format::Json,
+                        checked,
+                        false,
+                    ))?;
+                serde_json::json!({ "passed": !checked.failed(), "report": report })
+            }
+            None => serde_json::Value::Null,
+        };
+        Ok(serde_json::json!({
+            "passed": !self.failed(),
+            "lock": self.lock_file,
+            "dev": dev,
+            "services": self.services,
+        }))
+    }
+}
+
+/// Fingerprint the development container (with the manifest's collect options) and
+/// compare it with the lock; check each service container's packages against the lock's
+/// `service:NAME` entries, or its middleware version against the manifest's `version`.
+pub(crate) async fn verify_running(
+    manifest: &Manifest,
+    lock: Option<(&Lock, &Path)>,
+) -> anyhow::Result<Verification> {
+    let project = &manifest.project.name;
+    let dev = container_name(project, DEV_SERVICE);
+    // One exec per container, all at once: the engine runs them in parallel.
+    let mut jobs = tokio::task::JoinSet::new();
+    if lock.is_some() {
+        let (name, options) = (dev.clone(), collect_options(Some(manifest)));
+        jobs.spawn(async move { (None, fingerprint_container(&name, &options).await) });
+    }
+    for (i, service) in manifest.services.iter().enumerate() {
+        let name = container_name(project, &service.name);
+        jobs.spawn(async move {
+            let snapshot = fingerprint_container(&name, &CollectOptions::default()).await;
+            (Some(i), snapshot)
+        });
+    }
+    let mut dev_snapshot = None;
+    let mut service_snapshots = BTreeMap::new();
+    while let Some(joined) = jobs.join_next().await {
+        let (which, snapshot) = joined.context("verifying: a fingerprint task stopped")?;
+        match which {
+            None => dev_snapshot = Some(snapshot?),
+            Some(i) => {
+                service_snapshots.insert(i, snapshot?);
+            }
+        }
+    }
+    let dev_checked = match (lock, dev_snapshot) {
+        (Some((lock, path)), Some(snapshot)) => {
+            let reference = lock_snapshot(lock, &path.display().to_string());
+            Some(check::plain(compare::diff(&reference, &snapshot)))
+        }
+        _ => None,
+    };
+    let mut services = Vec::new();
+    for (service, snapshot) in manifest
+        .services
+        .iter()
+        .zip(service_snapshots.into_values())
+    {
+        let (result, detail) = check_service(manifest, service, lock.map(|(l, _)| l), &snapshot);
+        services.push(ServiceCheck {
+            service: service.name.clone(),
+            container: container_name(project, &service.name),
+            result,
+            detail,
+        });
+    }
+    Ok(Verification {
+        dev,
+        lock_file: lock.map(|(_, p)| p.display().to_string()),
+        dev_checked,
+        services,
+    })
+}
+
+async fn fingerprint_container(name: &str, options: &CollectOptions) -> anyhow::Result<Snapshot> {
+    let snapshot = envsync_drift::fingerprint(&Target::Docker(name.to_string()), options)
+        .await
+        .with_context(|| format!("verifying: fingerprinting container `{name}`"))?;
+    for warning in &snapshot.warnings {
+        eprintln!("warning: docker:{name}: {warning}");
+    }
+    Ok(snapshot)
+}
+
+/// Whether `snapshot` (a service container) runs what the lock (`service:NAME` Debian
+/// entries) or, without those, the manifest's `version` says.
+fn check_service(
+    manifest: &Manifest,
+    service: &Service,
+    lock: Option<&Lock>,
+    snapshot: &Snapshot,
+) -> (&'static str, String) {
+    let at = format!("{}:{}", manifest.file.display(), service.line);
+    let location = format!("service:{}", service.name);
+    let locked: Vec<_> = lock
+        .map(|l| {
+            l.components
+                .iter()
+                .filter(|c| {
+                    c.ecosystem == Ecosystem::Deb
+                        && c.location.as_deref() == Some(location.as_str())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !locked.is_empty() {
+        let mut wrong = Vec::new();
+        for c in &locked {
+            let name = normalize_name(Ecosystem::Deb, &c.name);
+            let running = snapshot.packages.iter().find(|p| {
+                p.ecosystem == Ecosystem::Deb && normalize_name(Ecosystem::Deb, &p.name) == name
+            });
+            match running {
+                Some(p) if p.version == c.version => {}
+                Some(p) => wrong.push(format!("`{}` {} (lock {})", c.name, p.version, c.version)),
+                None => wrong.push(format!("`{}` missing (lock {})", c.name, c.version)),
+            }
+        }
+        return if wrong.is_empty() {
+            (
+                "match",
+                format!("{} locked packages as in the lock", locked.len()),
+            )
+        } else {
+            (
+                "drift",
+                format!(
+                    "{}; rebuild with `envsync up` after `envsync lock`",
+                    wrong.join(", ")
+                ),
+            )
+        };
+    }
+    let kind = match service.name.as_str() {
+        "postgresql" => "postgres",
+        other => other,
+    };
+    let services: Vec<_> = snapshot
+        .packages
+        .iter()
+        .filter(|p| p.ecosystem == Ecosystem::Service)
+        .collect();
+    let found = services
+        .iter()
+        .find(|p| p.name == kind)
+        .or(match services.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        });
+    match found {
+        Some(p) => {
+            let upstream = upstream_version(&p.version);
+            if version_prefix_matches(&service.version, upstream) {
+                (
+                    "match",
+                    format!(
+                        "{} {} satisfies `version = \"{}\"` ({at})",
+                        p.name, upstream, service.version
+                    ),
+                )
+            } else {
+                ("drift", format!("runs {} {}, but {at} says `version = \"{}\"`; fix the version or the image", p.name, upstream, service.version))
+            }
+        }
+        None => (
+            "unknown",
+            format!(
+                "no middleware package found to compare with `version = \"{}\"` ({at})",
+                service.version
+            ),
+        ),
+    }
 }
 
 fn print_lines(
@@ -228,8 +511,11 @@ fn print_lines(
 }
 
 /// The lock named by `--lock` (which must exist), else `envsync.lock` beside the
-/// manifest when there is one.
-fn load_lock(manifest: &Path, explicit: Option<&Path>) -> anyhow::Result<Option<Lock>> {
+/// manifest when there is one; with the path it has or would have.
+pub(crate) fn load_lock(
+    manifest: &Path,
+    explicit: Option<&Path>,
+) -> anyhow::Result<(PathBuf, Option<Lock>)> {
     let path = match explicit {
         Some(path) => path.to_path_buf(),
         None => {
@@ -238,14 +524,13 @@ fn load_lock(manifest: &Path, explicit: Option<&Path>) -> anyhow::Result<Option<
                 .unwrap_or_else(|| Path::new("."))
                 .join("envsync.lock");
             if !beside.exists() {
-                return Ok(None);
+                return Ok((beside, None));
             }
             beside
         }
     };
-    Lock::load(&path)
-        .map(Some)
-        .with_context(|| format!("reading lock `{}`", path.display()))
+    let lock = Lock::load(&path).with_context(|| format!("reading lock `{}`", path.display()))?;
+    Ok((path, Some(lock)))
 }
 
 /// Build `spec` (or reuse its image); with `check`, only find out whether it would be built.
@@ -476,6 +761,84 @@ mod tests {
         assert_eq!(
             (h.interval, h.retries, h.timeout),
             (Duration::from_secs(2), 3, recipe.healthcheck.timeout)
+        );
+    }
+
+    /// Check service `redis` of a manifest declaring `version` against a container
+    /// running the Debian packages `running` (name, version), with the lock's
+    /// `service:redis` entries `locked`.
+    fn check_redis(
+        version: &str,
+        locked: &[(&str, &str)],
+        running: &[(&str, &str)],
+    ) -> &'static str {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("envsync.toml");
+        std::fs::write(
+            &path,
+            format!("[project]\nname = \"p\"\n[base]\nimage = \"envsync/debian:bookworm\"\n[services.redis]\nversion = \"{version}\"\n"),
+        )
+        .unwrap();
+        let manifest = Manifest::load(&path).unwrap();
+        let lock = Lock::new(
+            manifest.sha256.clone(),
+            envsync_manifest::LockedBase {
+                image: "envsync/debian:bookworm".into(),
+                digest: None,
+            },
+            locked
+                .iter()
+                .map(|(name, version)| envsync_manifest::LockedComponent {
+                    ecosystem: Ecosystem::Deb,
+                    name: name.to_string(),
+                    version: version.to_string(),
+                    arch: None,
+                    location: Some("service:redis".into()),
+                    declared: true,
+                    line: 0,
+                })
+                .collect(),
+        );
+        let mut snapshot = Snapshot::new("docker:envsync-p-redis");
+        for (name, version) in running {
+            let package = |ecosystem, name: &str| envsync_drift::Package {
+                ecosystem,
+                name: name.to_string(),
+                version: version.to_string(),
+                arch: None,
+                location: None,
+                size: None,
+                mode: None,
+            };
+            snapshot.packages.push(package(Ecosystem::Deb, name));
+            if *name == "redis-server" {
+                snapshot.packages.push(package(Ecosystem::Service, "redis"));
+            }
+        }
+        check_service(&manifest, &manifest.services[0], Some(&lock), &snapshot).0
+    }
+
+    #[test]
+    fn services_are_checked_against_the_lock_else_the_declared_version() {
+        let running = [("redis-server", "5:7.0.15-1~deb12u10")];
+        assert_eq!(check_redis("7.0", &[], &running), "match");
+        assert_eq!(check_redis("7", &[], &running), "match");
+        assert_eq!(check_redis("7.2", &[], &running), "drift");
+        // `7.01` is not a dotted prefix of `7.0.15`.
+        assert_eq!(check_redis("7.01", &[], &running), "drift");
+        assert_eq!(
+            check_redis("7.0", &[], &[("bash", "5.2.15-2+b7")]),
+            "unknown"
+        );
+        let locked = [("redis-server", "5:7.0.15-1~deb12u10")];
+        assert_eq!(check_redis("7.0", &locked, &running), "match");
+        assert_eq!(
+            check_redis("7.0", &locked, &[("redis-server", "5:7.0.15-1~deb12u7")]),
+            "drift"
+        );
+        assert_eq!(
+            check_redis("7.0", &locked, &[("bash", "5.2.15-2+b7")]),
+            "drift"
         );
     }
 
