@@ -50,8 +50,23 @@ fi
 
 mkdir -p "$log_dir" "$run_dir"
 pid_file="$run_dir/dockerd.pid"
-if [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
-  echo "dockerd (pid $(cat "$pid_file")) is starting; waiting for it"
+deadline=$((SECONDS + wait_secs))
+
+# A dockerd that is still starting, or still shutting down, must not race a second one
+# for its containerd: wait until it answers or is gone.
+if pgrep -x dockerd >/dev/null 2>&1; then
+  echo "a dockerd is running but does not answer yet; waiting for it"
+  until answers || ! pgrep -x dockerd >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "error: dockerd (pid $(pgrep -x dockerd | tr '\n' ' ')) neither answered nor exited within ${wait_secs}s; see $log_dir/dockerd.log" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+fi
+
+if answers; then
+  :
 else
   # A pid file left by a killed daemon would make dockerd refuse to start.
   rm -f /var/run/docker.pid
@@ -59,7 +74,6 @@ else
   setsid nohup dockerd --pidfile "$pid_file" >>"$log_dir/dockerd.log" 2>&1 </dev/null &
 fi
 
-deadline=$((SECONDS + wait_secs))
 until answers; do
   if [ "$SECONDS" -ge "$deadline" ]; then
     echo "error: dockerd did not answer within ${wait_secs}s; last lines of $log_dir/dockerd.log:" >&2
