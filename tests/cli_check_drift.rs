@@ -36,10 +36,10 @@ fn failing(report: &str) -> BTreeSet<(String, String, String)> {
             (
                 format!(
                     "{}:{}",
-                    d["ecosystem"].as_str().unwrap(),
-                    d["name"].as_str().unwrap()
+                    d["ecosystem"].as_str().expect("ecosystem"),
+                    d["name"].as_str().expect("name")
                 ),
-                d["kind"].as_str().unwrap().to_string(),
+                d["kind"].as_str().expect("kind").to_string(),
                 d["direction"].as_str().unwrap_or("").to_string(),
             )
         })
