@@ -625,6 +625,11 @@ async fn down_removes_only_this_projects_containers_and_network() {
                         envsync_testsupport::LABEL_TEST.to_string(),
                         "down".to_string(),
                     ),
+                    // Without the live pid, another test's sweep would remove it.
+                    (
+                        envsync_testsupport::LABEL_TEST_PID.to_string(),
+                        std::process::id().to_string(),
+                    ),
                 ])),
                 ..Default::default()
             },
