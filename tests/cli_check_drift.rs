@@ -53,24 +53,27 @@ async fn check_names_exactly_the_three_drifted_packages_and_passes_once_restored
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let target = format!("docker:{}", c.name());
+    let check = || {
+        envsync(
+            d,
+            &[
+                "check",
+                "--target",
+                &target,
+                "--against",
+                "ref.json",
+                "--format",
+                "json",
+            ],
+        )
+    };
 
     let (code, _, stderr) = envsync(
         d,
         &["fingerprint", &target, "--format", "json", "-o", "ref.json"],
     );
     assert_eq!(code, 0, "{stderr}");
-    let (code, stdout, stderr) = envsync(
-        d,
-        &[
-            "check",
-            "--target",
-            &target,
-            "--against",
-            "ref.json",
-            "--format",
-            "json",
-        ],
-    );
+    let (code, stdout, stderr) = check();
     assert_eq!(
         code, 0,
         "an untouched container is in parity: {stdout}{stderr}"
@@ -93,27 +96,17 @@ exit 1"#)
         .await;
     let fields: Vec<&str> = pick.split_whitespace().collect();
     let (deb, deb_now, deb_other) = (fields[0], fields[1], fields[2]);
-    let move_deb = |v: &str| {
-        format!("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --allow-downgrades {deb}={v} >/dev/null 2>&1")
+    // One shell command moves all three packages to the given versions.
+    let move_to = |deb_version: &str, attrs: &str, is_number: &str| {
+        format!(
+            "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --allow-downgrades {deb}={deb_version} >/dev/null 2>&1 \
+             && pip install -q --break-system-packages --disable-pip-version-check attrs=={attrs} 2>/dev/null \
+             && npm install -g --silent --no-audit --no-fund is-number@{is_number} >/dev/null"
+        )
     };
-    c.sh(&move_deb(deb_other)).await;
-    c.sh("pip install -q --break-system-packages --disable-pip-version-check attrs==23.1.0 2>/dev/null")
-        .await;
-    c.sh("npm install -g --silent --no-audit --no-fund is-number@6.0.0 >/dev/null")
-        .await;
+    c.sh(&move_to(deb_other, "23.1.0", "6.0.0")).await;
 
-    let (code, stdout, stderr) = envsync(
-        d,
-        &[
-            "check",
-            "--target",
-            &target,
-            "--against",
-            "ref.json",
-            "--format",
-            "json",
-        ],
-    );
+    let (code, stdout, stderr) = check();
     assert_eq!(code, 1, "{stderr}");
     let deb_direction =
         if envsync_manifest::version::compare(envsync_manifest::Ecosystem::Deb, deb_other, deb_now)
@@ -145,22 +138,7 @@ exit 1"#)
     assert_eq!(failing(&stdout), expected, "{stdout}");
 
     // Put them back: parity again.
-    c.sh(&move_deb(deb_now)).await;
-    c.sh("pip install -q --break-system-packages --disable-pip-version-check attrs==23.2.0 2>/dev/null")
-        .await;
-    c.sh("npm install -g --silent --no-audit --no-fund is-number@7.0.0 >/dev/null")
-        .await;
-    let (code, stdout, stderr) = envsync(
-        d,
-        &[
-            "check",
-            "--target",
-            &target,
-            "--against",
-            "ref.json",
-            "--format",
-            "json",
-        ],
-    );
+    c.sh(&move_to(deb_now, "23.2.0", "7.0.0")).await;
+    let (code, stdout, stderr) = check();
     assert_eq!(code, 0, "{stdout}{stderr}");
 }
