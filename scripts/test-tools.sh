@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the oracle and peer tools the tests run, when missing: dpkg (Debian ordering),
 # python3 with pip (PEP 440 via pip's vendored packaging), node with npm (node-semver),
-# the OpenSSH client (SSH targets), rpm (RPM ordering). Debian packages only; as root.
+# the OpenSSH client (SSH targets), rpm (RPM ordering), apt-utils (apt-ftparchive indexes
+# the apt repository tests serve themselves). Debian packages only; as root.
 set -euo pipefail
 missing=()
 command -v dpkg >/dev/null || missing+=(dpkg)
@@ -12,6 +13,7 @@ command -v npm >/dev/null || missing+=(npm)
 command -v ssh >/dev/null || missing+=(openssh-client)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 command -v rpm >/dev/null || missing+=(rpm)
+command -v apt-ftparchive >/dev/null || missing+=(apt-utils)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "error: missing test tools: ${missing[*]}; install them with apt-get (as root)" >&2
