@@ -8,6 +8,8 @@
 //! - [`TestContainer`] runs a uniquely named, labelled container and removes it when
 //!   dropped, including when the test panics. Containers left by a killed test run are
 //!   swept the next time a test asks for the engine.
+//! - [`AptRepo`] and [`PypiIndex`] (in [`repo`]) serve fake Debian packages and wheels the
+//!   test builds itself on 127.0.0.1, so a test never depends on what a mirror serves today.
 //!
 //! Everything here is created with the label [`LABEL_TEST`] so it can be told apart
 //! from what envsync itself creates.
@@ -30,6 +32,9 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
+
+pub mod repo;
+pub use repo::{AptRepo, FakeDeb, FakeWheel, PypiIndex};
 
 /// Label on every container and image the test support creates.
 pub const LABEL_TEST: &str = "io.envsync.test";
