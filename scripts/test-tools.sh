@@ -2,7 +2,9 @@
 # Install the oracle and peer tools the tests run, when missing: dpkg (Debian ordering),
 # python3 with pip (PEP 440 via pip's vendored packaging), node with npm (node-semver),
 # the OpenSSH client (SSH targets), rpm (RPM ordering), apt-utils (apt-ftparchive indexes
-# the apt repository tests serve themselves). Debian packages only; as root.
+# the apt repository tests serve themselves), from Debian's packages as root; then the
+# newest `packaging` from PyPI, with the sdist of that release (its own tests are read as
+# test data), in a virtualenv under ${XDG_CACHE_HOME:-$HOME/.cache}/envsync-oracles.
 set -euo pipefail
 missing=()
 command -v dpkg >/dev/null || missing+=(dpkg)
@@ -25,3 +27,32 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >>/tmp/envsync-test-tools.log 2>&1
   }
 fi
+
+# The current PEP 440 rules: the newest `packaging` in a virtualenv of its own, and the
+# sdist of the same release. An upgrade that cannot reach the registry keeps what is there.
+oracles="${XDG_CACHE_HOME:-$HOME/.cache}/envsync-oracles"
+venv="$oracles/venv"
+pip_args=(--quiet --disable-pip-version-check)
+if [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+  pip_args+=(--cert /etc/ssl/certs/ca-certificates.crt)
+fi
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -c 'import ensurepip' 2>/dev/null || {
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >>/tmp/envsync-test-tools.log 2>&1
+  }
+  python3 -m venv "$venv"
+fi
+if ! "$venv/bin/python" -m pip install "${pip_args[@]}" --upgrade packaging; then
+  "$venv/bin/python" -c 'import packaging' 2>/dev/null || {
+    echo "error: could not install packaging into $venv" >&2
+    exit 1
+  }
+  echo "warning: could not upgrade packaging in $venv; keeping the one installed" >&2
+fi
+release="$("$venv/bin/python" -c 'import packaging; print(packaging.__version__)')"
+if [ ! -f "$oracles/sdist/packaging-$release.tar.gz" ]; then
+  rm -rf "$oracles/sdist"
+  "$venv/bin/python" -m pip download "${pip_args[@]}" --no-deps --no-binary :all: \
+    --dest "$oracles/sdist" "packaging==$release"
+fi
+echo "packaging oracle: $release in $venv"

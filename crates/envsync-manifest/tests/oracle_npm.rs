@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use envsync_manifest::version::npm::{Range, SemVer};
-use envsync_manifest::version::{compare, Ecosystem};
+use envsync_manifest::version::{compare, Constraint, Ecosystem};
 
 /// Deterministic SplitMix64, so the corpus is the same on every run.
 struct Rng(u64);
@@ -278,6 +278,8 @@ fn npm_matches_node_semver() {
             "1.x",
             "1.2.X",
             "*",
+            "x",
+            "X",
             "",
             ">1",
             "<=1.2",
@@ -323,6 +325,13 @@ fn npm_matches_node_semver() {
                 near(&mut rng, r)
             };
             pairs.push((i, v));
+        }
+    }
+    // Pre-releases against every spelling of "any version": node-semver lets none match.
+    for any in ["*", "x", "X"] {
+        let i = ranges.iter().position(|r| r == any).expect("listed above");
+        for v in ["1.2.3-foo", "1.2.3", "0.0.0-0"] {
+            pairs.push((i, v.to_string()));
         }
     }
     std::fs::write(
@@ -421,6 +430,7 @@ fn npm_matches_node_semver() {
     let pout = read("pairs.out");
     assert_eq!(pout.len(), pairs.len());
     let mut satisfied = 0;
+    let mut constrained = 0;
     for ((i, v), line) in pairs.iter().zip(&pout) {
         let Some(r) = &ranges_ours[*i] else { continue };
         let ours = r.satisfies(v);
@@ -431,6 +441,22 @@ fn npm_matches_node_semver() {
                 "`{v}` satisfies `{}`: ours {ours}, semver {theirs}",
                 ranges[*i]
             ));
+        }
+        // The same range written in a manifest (`*` included); only the empty range is
+        // refused there, where `*` says "any version".
+        match Constraint::parse(Ecosystem::Npm, &ranges[*i]) {
+            Ok(c) => {
+                constrained += 1;
+                if c.matches(v) != theirs {
+                    bad.push(format!(
+                        "`{v}` matches the manifest constraint `{}`: ours {}, semver {theirs}",
+                        ranges[*i],
+                        c.matches(v)
+                    ));
+                }
+            }
+            Err(_) if ranges[*i].trim().is_empty() => {}
+            Err(e) => bad.push(format!("manifest constraint `{}`: {e}", ranges[*i])),
         }
     }
 
@@ -447,7 +473,8 @@ fn npm_matches_node_semver() {
     println!(
         "npm oracle (node semver {semver_version}): {} versions ({valid} valid) agree on validity and normalisation; \
          ordering agrees on {} sorted neighbours (all {} pairs) and {direct} random pairs; \
-         {} ranges ({valid_ranges} valid) agree on validity; {} (range, version) pairs agree on satisfies ({satisfied} true) in {:.1}s ({:.1}s of it in node)",
+         {} ranges ({valid_ranges} valid) agree on validity; {} (range, version) pairs agree on satisfies ({satisfied} true), \
+         {constrained} of them also as manifest constraints, in {:.1}s ({:.1}s of it in node)",
         versions.len(),
         valid.saturating_sub(1),
         valid * (valid - 1) / 2,

@@ -1,175 +1,228 @@
-//! Alpine package versions (`1.2.3a_rc1_p2-r0`), ordered as apk-tools orders them:
-//! numbers, an optional letter, suffixes (`_alpha _beta _pre _rc` before the bare version,
-//! `_cvs _svn _git _hg _p` after it), then the `-rN` revision.
+//! Alpine package versions (`1.2.3a_rc1_p2~c0ffee-r0`), validated and ordered as
+//! apk-tools 3 does: numbers, an optional letter, suffixes (`_alpha _beta _pre _rc` before
+//! the bare version, `_cvs _svn _git _hg _p` after it), an optional `~` commit hash, then
+//! the `-rN` revision. Checked line by line against apk-tools' own test data by
+//! `tests/oracle_apk.rs`.
 
 use std::cmp::Ordering;
 
 use super::{deb::release_numbers, release_size, ChangeSize};
 
+/// Token kinds in the order apk-tools allows them to follow each other; a version that
+/// ends while the other goes on compares by these kinds, so the order matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Token {
-    Invalid = -1,
-    DigitOrZero = 0,
+enum Kind {
+    InitialDigit,
     Digit,
     Letter,
     Suffix,
     SuffixNo,
+    CommitHash,
     RevisionNo,
     End,
+    Invalid,
 }
 
-const PRE_SUFFIXES: [&str; 4] = ["alpha", "beta", "pre", "rc"];
-const POST_SUFFIXES: [&str; 5] = ["cvs", "svn", "git", "hg", "p"];
+/// Suffix ranks: the pre-release ones sort below `NONE`, the bare version.
+const SUFFIXES: [(&str, u8); 9] = [
+    ("alpha", 1),
+    ("beta", 2),
+    ("pre", 3),
+    ("rc", 4),
+    ("cvs", 6),
+    ("svn", 7),
+    ("git", 8),
+    ("hg", 9),
+    ("p", 10),
+];
+const SUFFIX_NONE: u8 = 5;
 
-/// apk-tools' `next_token`: the kind of the token that starts at `s[*pos]`.
-fn next_token(ty: Token, s: &[u8], pos: &mut usize) -> Token {
-    let mut n = Token::Invalid;
-    match s.get(*pos) {
-        None | Some(0) => n = Token::End,
-        Some(c) if matches!(ty, Token::Digit | Token::DigitOrZero) && c.is_ascii_lowercase() => {
-            n = Token::Letter
-        }
-        Some(c) if ty == Token::Letter && c.is_ascii_digit() => n = Token::Digit,
-        Some(c) if ty == Token::Suffix && c.is_ascii_digit() => n = Token::SuffixNo,
-        Some(c) => {
-            match c {
-                b'.' => n = Token::DigitOrZero,
-                b'_' => n = Token::Suffix,
-                b'-' if s.get(*pos + 1) == Some(&b'r') => {
-                    n = Token::RevisionNo;
-                    *pos += 1;
+/// One token: its kind, its text, and its number (digits, wrapping as apk-tools' 64-bit
+/// parse does) or suffix rank.
+#[derive(Debug, Clone, Copy)]
+struct Token<'a> {
+    kind: Kind,
+    text: &'a [u8],
+    number: u64,
+}
+
+/// Walks a version token by token, as apk-tools' `token_first` and `token_next` do.
+struct Tokens<'a> {
+    rest: &'a [u8],
+    token: Token<'a>,
+}
+
+impl<'a> Tokens<'a> {
+    fn new(text: &'a str) -> Tokens<'a> {
+        let mut t = Tokens {
+            rest: text.as_bytes(),
+            token: Token {
+                kind: Kind::InitialDigit,
+                text: b"",
+                number: 0,
+            },
+        };
+        t.digits(Kind::InitialDigit);
+        t
+    }
+
+    fn take_while(&mut self, keep: impl Fn(u8) -> bool) -> &'a [u8] {
+        let n = self.rest.iter().take_while(|&&c| keep(c)).count();
+        let (taken, rest) = self.rest.split_at(n);
+        self.rest = rest;
+        taken
+    }
+
+    fn digits(&mut self, kind: Kind) {
+        let text = self.take_while(|c| c.is_ascii_digit());
+        let number = text.iter().fold(0u64, |n, d| {
+            n.wrapping_mul(10).wrapping_add(u64::from(d - b'0'))
+        });
+        let kind = if text.is_empty() { Kind::Invalid } else { kind };
+        self.token = Token { kind, text, number };
+    }
+
+    fn invalid(&mut self) {
+        self.token.kind = Kind::Invalid;
+    }
+
+    fn advance(&mut self) {
+        let now = self.token.kind;
+        let Some(&c) = self.rest.first() else {
+            self.token.kind = Kind::End;
+            return;
+        };
+        match c {
+            b'a'..=b'z' if now <= Kind::Digit => {
+                let (text, rest) = self.rest.split_at(1);
+                self.rest = rest;
+                self.token = Token {
+                    kind: Kind::Letter,
+                    text,
+                    number: u64::from(c),
+                };
+            }
+            b'.' | b'0'..=b'9' => {
+                if c == b'.' {
+                    if now > Kind::Digit {
+                        return self.invalid();
+                    }
+                    self.rest = &self.rest[1..];
                 }
-                _ => {}
+                match now {
+                    Kind::InitialDigit | Kind::Digit => self.digits(Kind::Digit),
+                    Kind::Suffix => self.digits(Kind::SuffixNo),
+                    _ => self.invalid(),
+                }
             }
-            *pos += 1;
+            b'_' if now <= Kind::SuffixNo => {
+                self.rest = &self.rest[1..];
+                let text = self.take_while(|c| c.is_ascii_lowercase());
+                match SUFFIXES.iter().find(|(s, _)| s.as_bytes() == text) {
+                    Some(&(_, rank)) => {
+                        self.token = Token {
+                            kind: Kind::Suffix,
+                            text,
+                            number: u64::from(rank),
+                        }
+                    }
+                    None => self.invalid(),
+                }
+            }
+            b'~' if now < Kind::CommitHash => {
+                self.rest = &self.rest[1..];
+                let text = self.take_while(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+                if text.is_empty() {
+                    return self.invalid();
+                }
+                self.token = Token {
+                    kind: Kind::CommitHash,
+                    text,
+                    number: 0,
+                };
+            }
+            b'-' if now < Kind::RevisionNo => match self.rest.strip_prefix(b"-r") {
+                Some(rest) => {
+                    self.rest = rest;
+                    self.digits(Kind::RevisionNo);
+                }
+                None => self.invalid(),
+            },
+            _ => self.invalid(),
         }
     }
-    if n < ty
-        && !((n == Token::DigitOrZero && ty == Token::Digit)
-            || (n == Token::Suffix && ty == Token::SuffixNo)
-            || (n == Token::Digit && ty == Token::Letter))
-    {
-        n = Token::Invalid;
-    }
-    n
 }
 
-/// apk-tools' `get_token`: the value of the token of kind `*ty` at `s[*pos]`, advancing
-/// `*ty` to the kind of the next token.
-fn get_token(ty: &mut Token, s: &[u8], pos: &mut usize) -> i128 {
-    if *pos >= s.len() {
-        *ty = Token::End;
-        return 0;
+/// apk-tools' `token_cmp`, for two tokens of the same kind.
+fn token_cmp(a: &Token<'_>, b: &Token<'_>) -> Ordering {
+    match a.kind {
+        // A leading zero makes the numbers compare as text, as Gentoo does.
+        Kind::Digit if a.text.first() == Some(&b'0') || b.text.first() == Some(&b'0') => {
+            a.text.cmp(b.text)
+        }
+        Kind::InitialDigit
+        | Kind::Digit
+        | Kind::SuffixNo
+        | Kind::RevisionNo
+        | Kind::Letter
+        | Kind::Suffix => a.number.cmp(&b.number),
+        _ => a.text.cmp(b.text),
     }
-    let rest = &s[*pos..];
-    let mut i = 0;
-    let mut v: i128 = 0;
-    let mut nt = Token::Invalid;
-    let digits = |i: &mut usize, v: &mut i128| {
-        while *i < rest.len() && rest[*i].is_ascii_digit() {
-            *v = v
-                .saturating_mul(10)
-                .saturating_add(i128::from(rest[*i] - b'0'));
-            *i += 1;
+}
+
+/// Compare token by token; with `fuzzy`, `right` running out first means equal (apk's
+/// `~`: `3.6.9` is `~3.6`).
+fn compare_tokens(left: &str, right: &str, fuzzy: bool) -> Ordering {
+    let (mut a, mut b) = (Tokens::new(left.trim()), Tokens::new(right.trim()));
+    while a.token.kind == b.token.kind && a.token.kind < Kind::End {
+        match token_cmp(&a.token, &b.token) {
+            Ordering::Equal => {}
+            other => return other,
         }
-    };
-    match *ty {
-        Token::DigitOrZero if rest[0] == b'0' => {
-            // Leading zeros get special treatment: `1.01` sorts before `1.1`.
-            while i < rest.len() && rest[i] == b'0' {
-                i += 1;
-            }
-            nt = Token::Digit;
-            v = -(i as i128);
-        }
-        Token::DigitOrZero | Token::Digit | Token::SuffixNo | Token::RevisionNo => {
-            digits(&mut i, &mut v)
-        }
-        Token::Letter => {
-            v = i128::from(rest[0]);
-            i = 1;
-        }
-        Token::Suffix => {
-            if let Some(k) = PRE_SUFFIXES
-                .iter()
-                .position(|p| rest.starts_with(p.as_bytes()))
-            {
-                i = PRE_SUFFIXES[k].len();
-                v = k as i128 - PRE_SUFFIXES.len() as i128;
-            } else if let Some(k) = POST_SUFFIXES
-                .iter()
-                .position(|p| rest.starts_with(p.as_bytes()))
-            {
-                i = POST_SUFFIXES[k].len();
-                v = k as i128;
-            } else {
-                *ty = Token::Invalid;
-                return -1;
-            }
-        }
-        _ => {
-            *ty = Token::Invalid;
-            return -1;
-        }
+        a.advance();
+        b.advance();
     }
-    *pos += i;
-    if *pos >= s.len() {
-        *ty = Token::End;
-    } else if nt != Token::Invalid {
-        *ty = nt;
-    } else {
-        *ty = next_token(*ty, s, pos);
+    let (at, bt) = (a.token, b.token);
+    if at.kind == bt.kind || (fuzzy && bt.kind == Kind::End) {
+        return Ordering::Equal;
     }
-    v
+    // The common part is equal: the version that goes on is newer, unless what follows
+    // is a pre-release suffix; an invalid tail sorts lowest.
+    if at.kind == Kind::Suffix && at.number < u64::from(SUFFIX_NONE) {
+        return Ordering::Less;
+    }
+    if bt.kind == Kind::Suffix && bt.number < u64::from(SUFFIX_NONE) {
+        return Ordering::Greater;
+    }
+    bt.kind.cmp(&at.kind)
 }
 
 /// Order two versions as `apk version -t` does.
 pub fn compare(left: &str, right: &str) -> Ordering {
-    let (a, b) = (left.trim().as_bytes(), right.trim().as_bytes());
-    let (mut at, mut bt) = (Token::Digit, Token::Digit);
-    let (mut ap, mut bp) = (0, 0);
-    let (mut av, mut bv) = (0, 0);
-    while at == bt && at != Token::End && at != Token::Invalid && av == bv {
-        av = get_token(&mut at, a, &mut ap);
-        bv = get_token(&mut bt, b, &mut bp);
-    }
-    if av != bv {
-        return av.cmp(&bv);
-    }
-    if at == bt {
-        return Ordering::Equal;
-    }
-    // The common part is equal: the longer version is newer unless what follows is a
-    // pre-release suffix.
-    let mut tt = at;
-    let mut p = ap;
-    if at == Token::Suffix && get_token(&mut tt, a, &mut p) < 0 {
-        return Ordering::Less;
-    }
-    let mut tt = bt;
-    let mut p = bp;
-    if bt == Token::Suffix && get_token(&mut tt, b, &mut p) < 0 {
-        return Ordering::Greater;
-    }
-    bt.cmp(&at)
+    compare_tokens(left, right, false)
+}
+
+/// apk's fuzzy comparison (the `~` in `3.6.9 ~ 3.6`): like [`compare`], but `version`
+/// equals `prefix` when it starts with all of `prefix`'s tokens.
+pub fn compare_fuzzy(version: &str, prefix: &str) -> Ordering {
+    compare_tokens(version, prefix, true)
 }
 
 /// Check a version the way `apk version -c` does.
 pub fn validate(text: &str) -> Result<(), String> {
-    let s = text.trim().as_bytes();
-    if s.is_empty() {
+    let text = text.trim();
+    if text.is_empty() {
         return Err("the version is empty".into());
     }
-    if !s[0].is_ascii_digit() {
+    if !text.starts_with(|c: char| c.is_ascii_digit()) {
         return Err("the version does not start with a digit".into());
     }
-    let mut ty = Token::Digit;
-    let mut pos = 0;
-    while ty != Token::End && ty != Token::Invalid {
-        get_token(&mut ty, s, &mut pos);
+    let mut t = Tokens::new(text);
+    while t.token.kind < Kind::End {
+        t.advance();
     }
-    if ty == Token::Invalid {
-        Err("expected numbers, one lowercase letter, `_alpha`/`_beta`/`_pre`/`_rc`/`_cvs`/`_svn`/`_git`/`_hg`/`_p` suffixes and `-rN`".into())
+    if t.token.kind == Kind::Invalid {
+        Err("expected numbers, one lowercase letter, `_alpha`/`_beta`/`_pre`/`_rc`/`_cvs`/`_svn`/`_git`/`_hg`/`_p` suffixes, a `~` commit hash and `-rN`".into())
     } else {
         Ok(())
     }
@@ -231,6 +284,29 @@ mod tests {
         check("3.0.11-r0", "3.0.11-r0", Equal);
     }
 
+    /// apk-tools 3: a pre-release suffix sorts below the bare version (`6.0_pre1 < 6.0`),
+    /// and numbers with a leading zero compare as text.
+    #[test]
+    fn pre_release_suffixes_sort_below_the_release() {
+        use Ordering::*;
+        check("6.0_pre1", "6.0", Less);
+        check("6.1_pre1-r0", "6.1-r0", Less);
+        check("6.0_p1", "6.0", Greater);
+        check("0.1.0_alpha_pre2", "0.1.0_alpha", Less);
+        check("8.2.0", "8.2.001", Less);
+        check("8.2.0015", "8.2.002", Less);
+        check("1.0~1234-r1", "1.0~2345-r0", Less);
+        check("1.0", "1.0bc", Less);
+    }
+
+    #[test]
+    fn fuzzy() {
+        assert_eq!(compare_fuzzy("3.6.9", "3.6"), Ordering::Equal);
+        assert_eq!(compare_fuzzy("3.6_pre1", "3.6"), Ordering::Equal);
+        assert_eq!(compare_fuzzy("3.8", "3.8.1"), Ordering::Less);
+        assert_eq!(compare("3.6.9", "3.6"), Ordering::Greater);
+    }
+
     #[test]
     fn validates() {
         assert!(validate("1.2.3_rc1-r0").is_ok());
@@ -239,6 +315,11 @@ mod tests {
         assert!(validate("1.2.3-x").is_err());
         assert!(validate("v1.2").is_err());
         assert!(validate("1.2.3A").is_err());
+        assert!(validate("0.1_pre2~1234abcd").is_ok());
+        assert!(validate("0.1_p1_pre2").is_ok());
+        assert!(validate("0.1_pre2~1234xbcd").is_err());
+        assert!(validate("0.1-r2_pre1").is_err());
+        assert!(validate("0.1a1").is_err());
     }
 
     #[test]

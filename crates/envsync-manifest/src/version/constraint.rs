@@ -9,7 +9,8 @@
 //! - `apk`, `rpm`, `runtime`, `service`: an exact version, a wildcard (`3.0.*`), relations
 //!   `>= <= > < =`, comma-separated, or `*`.
 //! - `pypi`: a PEP 440 specifier set (`>=2.0,<3`, `~=1.4.2`, `==1.*`), or `*`.
-//! - `npm`: a node-semver range (`^4.18.2`, `~1.2`, `1.2.3 - 2.0.0`, `>=1 <2 || 3.x`).
+//! - `npm`: a node-semver range (`^4.18.2`, `~1.2`, `1.2.3 - 2.0.0`, `>=1 <2 || 3.x`);
+//!   `*` is one too, so like `x` it matches no pre-release.
 //! - `file`, `env`: the exact value (`sha256:...`).
 
 use std::cmp::Ordering;
@@ -72,7 +73,8 @@ impl Constraint {
                 exact = Some(trimmed.to_string());
                 Kind::Value(trimmed.to_string())
             }
-            _ if trimmed == "*" => Kind::Any,
+            // npm's `*` is node-semver's range, like `x`: it leaves out pre-releases.
+            _ if trimmed == "*" && ecosystem != Ecosystem::Npm => Kind::Any,
             Ecosystem::Pypi => {
                 let set = pypi::SpecifierSet::parse(trimmed).map_err(|reason| {
                     bad(
@@ -115,7 +117,9 @@ impl Constraint {
     }
 
     /// Whether `version` satisfies the constraint. A version its ecosystem cannot read
-    /// matches nothing but `*` (and, for PyPI, an `===` identity specifier).
+    /// matches nothing but `*` (and, for PyPI, an `===` identity specifier); for npm,
+    /// `*` is a node-semver range, which takes neither unreadable versions nor
+    /// pre-releases.
     pub fn matches(&self, version: &str) -> bool {
         match &self.kind {
             Kind::Any => true,
@@ -366,6 +370,11 @@ mod tests {
         check(Ecosystem::Npm, "4.18.2", "4.18.2", true);
         check(Ecosystem::Npm, "^4.18.0", "4.21.1", true);
         check(Ecosystem::Npm, "~1.2 || >=3", "3.0.0-rc.1", false);
+        // `*` and `x` are the same node-semver range: no pre-releases.
+        check(Ecosystem::Npm, "*", "1.2.3-foo", false);
+        check(Ecosystem::Npm, "x", "1.2.3-foo", false);
+        check(Ecosystem::Npm, "*", "1.2.3", true);
+        check(Ecosystem::Npm, "*", "not-a-version", false);
         assert_eq!(
             Constraint::parse(Ecosystem::Npm, "v4.18.2")
                 .unwrap()

@@ -1,6 +1,6 @@
 //! PEP 440 versions and specifiers, with the exact parsing, normalisation, ordering and
-//! matching rules of the `packaging` library that pip vendors (checked against it by
-//! `tests/oracle_pypi.rs`).
+//! matching rules of the current `packaging` release (checked against it, and against
+//! the older copy that pip vendors, by `tests/oracle_pypi.rs`).
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -418,9 +418,12 @@ enum Op {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Specifier {
     op: Op,
-    /// The version as written (after the operator, stripped): packaging matches
-    /// wildcards and `~=` prefixes on this text, not on the normalised version.
+    /// The version as written (after the operator, stripped), `.*` included.
     raw: String,
+    /// The parsed version without its `.*`; `None` only for `===`, which compares text.
+    version: Option<Version>,
+    /// `==V.*` or `!=V.*`: a prefix match on the release numbers.
+    wildcard: bool,
 }
 
 const OPERATORS: [(&str, Op); 8] = [
@@ -434,6 +437,66 @@ const OPERATORS: [(&str, Op); 8] = [
     (">", Op::Greater),
 ];
 
+/// `v?(N!)?N(.N)*`: the only thing a `.*` wildcard may follow.
+fn is_plain_release(text: &str) -> bool {
+    let s = text.strip_prefix(['v', 'V']).unwrap_or(text);
+    let s = match s.split_once('!') {
+        Some((epoch, rest)) if !epoch.is_empty() && epoch.bytes().all(|b| b.is_ascii_digit()) => {
+            rest
+        }
+        Some(_) => return false,
+        None => s,
+    };
+    s.split('.')
+        .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A decimal number plus one.
+fn succ(n: &Num) -> Num {
+    let mut digits = n.0.clone().into_bytes();
+    for d in digits.iter_mut().rev() {
+        if *d == b'9' {
+            *d = b'0';
+        } else {
+            *d += 1;
+            return Num(String::from_utf8_lossy(&digits).into_owned());
+        }
+    }
+    Num(format!("1{}", String::from_utf8_lossy(&digits)))
+}
+
+impl Version {
+    /// `epoch!release.dev0`: the lowest version of a release, below its pre-releases.
+    fn dev0(epoch: &Num, release: Vec<Num>) -> Version {
+        Version {
+            epoch: epoch.clone(),
+            release,
+            pre: None,
+            post: None,
+            dev: Some(Num::new("0")),
+            local: None,
+        }
+    }
+
+    /// The lowest version above every version whose release starts with `prefix`:
+    /// `1.2` gives `1.3.dev0`.
+    fn after_prefix(epoch: &Num, prefix: &[Num]) -> Version {
+        let mut release = prefix.to_vec();
+        if let Some(last) = release.last_mut() {
+            *last = succ(last);
+        }
+        Version::dev0(epoch, release)
+    }
+
+    /// Same epoch, release (trailing zeros aside) and pre-release: `1.0a1`, `1.0a1.post2`
+    /// and `1.0a1+local` are one family, which `>1.0a1` leaves out.
+    fn same_family(&self, other: &Version) -> bool {
+        self.epoch == other.epoch
+            && self.release_key() == other.release_key()
+            && self.pre == other.pre
+    }
+}
+
 impl Specifier {
     /// Parse one specifier as `packaging.specifiers.Specifier` does.
     pub fn parse(text: &str) -> Result<Specifier, String> {
@@ -443,28 +506,41 @@ impl Specifier {
                 "`{t}` does not start with an operator (`==`, `!=`, `>=`, `<=`, `>`, `<`, `~=`, `===`)"
             ));
         };
+        let op = *op;
         let raw = t[sym.len()..].trim().to_string();
+        let bad = |why: &str| Err(format!("`{t}`: {why}"));
+        if raw.is_empty() {
+            return bad("a version must follow the operator");
+        }
         if raw.contains(char::is_whitespace) {
             return Err(format!("`{t}` has whitespace inside its version"));
         }
-        let spec = Specifier { op: *op, raw };
-        if spec.op == Op::Arbitrary {
-            return Ok(spec);
+        if op == Op::Arbitrary {
+            if raw.contains([';', ')']) {
+                return bad("`===` takes any text but `;` and `)`");
+            }
+            return Ok(Specifier {
+                op,
+                raw,
+                version: None,
+                wildcard: false,
+            });
         }
-        let bad = |why: &str| Err(format!("`{t}`: {why}"));
-        let (text, wildcard) = match spec.raw.strip_suffix(".*") {
+        let (text, wildcard) = match raw.strip_suffix(".*") {
             Some(prefix) => (prefix, true),
-            None => (spec.raw.as_str(), false),
+            None => (raw.as_str(), false),
         };
+        if wildcard && !matches!(op, Op::Equal | Op::NotEqual) {
+            return bad("only `==` and `!=` take a `.*` wildcard");
+        }
+        if wildcard && !is_plain_release(text) {
+            return bad("a `.*` wildcard may only follow release numbers, as in `==1.4.*`");
+        }
         let Some(v) = Version::parse(text) else {
             return bad("the version is not PEP 440");
         };
-        match spec.op {
-            Op::Equal | Op::NotEqual if wildcard && (v.dev.is_some() || v.local.is_some()) => {
-                return bad("a `.*` wildcard cannot follow a dev or local version");
-            }
+        match op {
             Op::Equal | Op::NotEqual => {}
-            _ if wildcard => return bad("only `==` and `!=` take a `.*` wildcard"),
             _ if v.local.is_some() => {
                 return bad("only `==` and `!=` take a local version (`+...`)")
             }
@@ -473,128 +549,78 @@ impl Specifier {
             }
             _ => {}
         }
-        Ok(spec)
+        Ok(Specifier {
+            op,
+            raw,
+            version: Some(v),
+            wildcard,
+        })
     }
 
-    /// Whether this specifier on its own admits pre-releases (packaging's `prereleases`).
-    fn admits_prereleases(&self) -> bool {
+    /// Whether `item` (the text as installed, and its parse when it is PEP 440) lies in
+    /// the range this specifier stands for, as packaging 26 draws the ranges. Pre-releases
+    /// are not set apart here: see [`SpecifierSet::contains`].
+    fn contains(&self, text: &str, item: Option<&Version>) -> bool {
+        let (Some(spec), Some(item)) = (&self.version, item) else {
+            // `===` compares the text as written; every other operator needs PEP 440.
+            return self.op == Op::Arbitrary && text.to_lowercase() == self.raw.to_lowercase();
+        };
         match self.op {
-            Op::Equal | Op::GreaterEqual | Op::LessEqual | Op::Compatible | Op::Arbitrary => {
-                let text = match self.op {
-                    Op::Equal => self.raw.strip_suffix(".*").unwrap_or(&self.raw),
-                    _ => &self.raw,
-                };
-                Version::parse(text).is_some_and(|v| v.is_prerelease())
+            Op::Equal | Op::NotEqual if self.wildcard => {
+                let low = Version::dev0(&spec.epoch, spec.release.clone());
+                let high = Version::after_prefix(&spec.epoch, &spec.release);
+                let inside = *item >= low && *item < high;
+                inside == (self.op == Op::Equal)
             }
-            _ => false,
-        }
-    }
-
-    fn contains(&self, item: &Version) -> bool {
-        match self.op {
+            Op::Equal | Op::NotEqual => {
+                // `==1.4` takes every local version of 1.4; `==1.4+abc` only that one.
+                let equal = if spec.local.is_some() {
+                    item == spec
+                } else {
+                    item.public() == *spec
+                };
+                equal == (self.op == Op::Equal)
+            }
             Op::Compatible => {
-                let split = version_split(&self.raw);
-                let mut kept: Vec<&str> = split
-                    .iter()
-                    .map(String::as_str)
-                    .take_while(|s| {
-                        !["dev", "a", "b", "rc", "post"]
-                            .iter()
-                            .any(|p| s.starts_with(p))
-                    })
-                    .collect();
-                kept.pop();
-                let prefix = format!("{}.*", kept.join("."));
-                self.greater_equal(item) && equal(item, &prefix)
+                let prefix = &spec.release[..spec.release.len() - 1];
+                *item >= *spec && *item < Version::after_prefix(&spec.epoch, prefix)
             }
-            Op::Equal => equal(item, &self.raw),
-            Op::NotEqual => !equal(item, &self.raw),
-            Op::LessEqual => Version::parse(&self.raw).is_some_and(|s| item.public() <= s),
-            Op::GreaterEqual => self.greater_equal(item),
+            Op::GreaterEqual => item >= spec,
+            Op::LessEqual => item.public() <= *spec,
             Op::Less => {
-                let Some(spec) = Version::parse(&self.raw) else {
-                    return false;
-                };
-                if *item >= spec {
-                    return false;
+                // `<V` for a final V stops below V's first pre-release, V.dev0.
+                if spec.is_prerelease() {
+                    item < spec
+                } else {
+                    *item
+                        < Version {
+                            dev: Some(Num::new("0")),
+                            ..spec.clone()
+                        }
                 }
-                !(!spec.is_prerelease() && item.is_prerelease() && item.base() == spec.base())
             }
-            Op::Greater => {
-                let Some(spec) = Version::parse(&self.raw) else {
-                    return false;
-                };
-                if *item <= spec {
-                    return false;
+            Op::Greater => match (&spec.dev, &spec.post) {
+                (Some(dev), _) => {
+                    *item
+                        >= Version {
+                            dev: Some(succ(dev)),
+                            ..spec.clone()
+                        }
                 }
-                if !spec.is_postrelease() && item.is_postrelease() && item.base() == spec.base() {
-                    return false;
+                (None, Some(post)) => {
+                    *item
+                        >= Version {
+                            post: Some(succ(post)),
+                            dev: Some(Num::new("0")),
+                            ..spec.clone()
+                        }
                 }
-                !(item.local.is_some() && item.base() == spec.base())
-            }
-            Op::Arbitrary => item.to_string().to_lowercase() == self.raw.to_lowercase(),
+                // `>V` leaves out V's post-releases and local versions.
+                (None, None) => item > spec && !item.same_family(spec),
+            },
+            Op::Arbitrary => text.to_lowercase() == self.raw.to_lowercase(),
         }
     }
-
-    fn greater_equal(&self, item: &Version) -> bool {
-        Version::parse(&self.raw).is_some_and(|s| item.public() >= s)
-    }
-}
-
-/// packaging's `_compare_equal`, on the spec text as written.
-fn equal(item: &Version, spec: &str) -> bool {
-    if let Some(prefix) = spec.strip_suffix(".*") {
-        let split_spec = version_split(prefix);
-        let split_item = version_split(&item.public().to_string());
-        let shortened: Vec<String> = split_item.into_iter().take(split_spec.len()).collect();
-        let (padded_spec, padded_item) = pad_version(&split_spec, &shortened);
-        return padded_item == padded_spec;
-    }
-    let Some(spec_version) = Version::parse(spec) else {
-        return false;
-    };
-    if spec_version.local.is_none() {
-        item.public() == spec_version
-    } else {
-        *item == spec_version
-    }
-}
-
-/// packaging's `_version_split`: split on dots and split `0rc1` into `0`, `rc1`.
-fn version_split(version: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for item in version.split('.') {
-        let n = item.bytes().take_while(u8::is_ascii_digit).count();
-        let rest = &item[n..];
-        let suffix = ["a", "b", "c", "rc"].iter().any(|l| {
-            rest.strip_prefix(l)
-                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-        });
-        if n > 0 && suffix {
-            out.push(item[..n].to_string());
-            out.push(rest.to_string());
-        } else {
-            out.push(item.to_string());
-        }
-    }
-    out
-}
-
-/// packaging's `_pad_version`: pad the release parts of both sides with `0` to one length.
-fn pad_version(left: &[String], right: &[String]) -> (Vec<String>, Vec<String>) {
-    let is_digit = |s: &&String| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let lr = left.iter().take_while(is_digit).count();
-    let rr = right.iter().take_while(is_digit).count();
-    let pad = |parts: &[String], rel: usize, other: usize| -> Vec<String> {
-        let mut v: Vec<String> = parts[..rel].to_vec();
-        v.extend(std::iter::repeat_n(
-            "0".to_string(),
-            other.saturating_sub(rel),
-        ));
-        v.extend(parts[rel..].iter().cloned());
-        v
-    };
-    (pad(left, lr, rr), pad(right, rr, lr))
 }
 
 /// A comma-separated set of specifiers; all must hold.
@@ -604,8 +630,7 @@ pub struct SpecifierSet {
 }
 
 impl SpecifierSet {
-    /// Parse as `packaging.specifiers.SpecifierSet` does, but reject what it would only
-    /// accept as a legacy (non-PEP 440) specifier.
+    /// Parse as `packaging.specifiers.SpecifierSet` does, but reject an empty set.
     pub fn parse(text: &str) -> Result<SpecifierSet, String> {
         let specs = text
             .split(',')
@@ -619,27 +644,25 @@ impl SpecifierSet {
         Ok(SpecifierSet { specs })
     }
 
-    /// `SpecifierSet.contains(version)` with packaging's default pre-release rule: a
-    /// pre-release matches only if some specifier itself names a pre-release.
+    /// Whether an installed `version` satisfies every specifier, as
+    /// `SpecifierSet.contains(version, installed=True)` answers in packaging 26.
+    ///
+    /// Pre-releases are judged like any other version: `2.0rc1` satisfies `>=1.0` and
+    /// fails `<2.0`. The pre-release exclusion of PEP 440 is a rule for choosing among
+    /// candidates to install; pip checks what is already installed with
+    /// `prereleases=True`, and packaging 26 lets a lone pre-release match as well.
+    /// Text that is not PEP 440 satisfies only `===` specifiers that spell it exactly.
     pub fn contains(&self, version: &str) -> bool {
-        let Some(item) = Version::parse(version) else {
-            // packaging falls back to a legacy version, which only `===` can match.
-            return self
-                .specs
-                .iter()
-                .all(|s| s.op == Op::Arbitrary && version.to_lowercase() == s.raw.to_lowercase());
-        };
-        let prereleases = self.specs.iter().any(Specifier::admits_prereleases);
-        if item.is_prerelease() && !prereleases {
-            return false;
-        }
-        self.specs.iter().all(|s| s.contains(&item))
+        let item = Version::parse(version);
+        self.specs
+            .iter()
+            .all(|s| s.contains(version, item.as_ref()))
     }
 
     /// The one version an `==V` or `===V` set pins.
     pub fn exact(&self) -> Option<&str> {
         match self.specs.as_slice() {
-            [s] if (s.op == Op::Equal && !s.raw.ends_with(".*")) || s.op == Op::Arbitrary => {
+            [s] if (s.op == Op::Equal && !s.wildcard) || s.op == Op::Arbitrary => {
                 Some(s.raw.as_str())
             }
             _ => None,
@@ -708,10 +731,9 @@ mod tests {
         assert!(m(">=2,<3", "2.31.0"));
         assert!(!m(">=2,<3", "3.0rc1"));
         assert!(!m("<3", "3.0.dev1"));
-        assert!(!m("<3", "2.9.dev1"));
-        // packaging 21.3 lets only `== >= <= ~= ===` admit pre-releases.
-        assert!(!m("<3rc1", "2.9.dev1"));
-        assert!(m("<=3rc1", "2.9.dev1"));
+        // An installed pre-release is judged by its place in the order alone.
+        assert!(m("<3", "2.9.dev1"));
+        assert!(m(">=1.0", "2.0rc1"));
         assert!(!m(">1.0", "1.0.post1"));
         assert!(m(">1.0.post0", "1.0.post1"));
         assert!(!m(">1.0", "1.0+local"));
@@ -730,6 +752,67 @@ mod tests {
             SpecifierSet::parse("==2.31.0").unwrap().exact(),
             Some("2.31.0")
         );
+    }
+
+    /// Prefix and compatible-release matches compare release numbers, not the text as
+    /// written (packaging 21.3 compared text).
+    #[test]
+    fn prefixes_compare_numbers() {
+        let m = |s: &str, v: &str| SpecifierSet::parse(s).map(|s| s.contains(v)).unwrap();
+        assert!(m("~=2022.01.01", "2022.01.01"));
+        assert!(m("~=2022.01.01", "2022.1.5"));
+        assert!(!m("~=2022.01.01", "2022.2"));
+        assert!(m("==2024.01.*", "2024.1.5"));
+        assert!(m("==0!2.*", "2"));
+        assert!(m("==1.0.*", "1"));
+        assert!(m("==1.*", "1.0a1"));
+        assert!(!m("==1.*", "2.dev0"));
+        assert!(!m("!=2024.01.*", "2024.1"));
+        assert!(m("==1.9.*", "1.9.0+local"));
+        assert!(m("==9.*", "9.5") && !m("==9.*", "10.0"));
+        assert!(m("==99.*", "99.1") && !m("==99.*", "100"));
+    }
+
+    /// `<V` and `>V` follow packaging 26's ranges: `<2.0a2` takes `2.0a1`, `<V` for a
+    /// final V stops below `V.dev0`, `>V` skips V's post-releases and local versions.
+    #[test]
+    fn exclusive_comparisons() {
+        let m = |s: &str, v: &str| SpecifierSet::parse(s).map(|s| s.contains(v)).unwrap();
+        assert!(m("<2.0a2", "2.0a1"));
+        assert!(m("<2.0a2", "2.0a1.post1"));
+        assert!(!m("<2.0a2", "2.0a2"));
+        assert!(!m("<2.0", "2.0a1"));
+        assert!(m("<2.0.post1", "2.0a1"));
+        assert!(m("<2.0.post1", "2.0"));
+        assert!(!m("<2.0.post1", "2.0.post1.dev0"));
+        assert!(m(">2.0a1", "2.0a2.dev0"));
+        assert!(!m(">2.0a1", "2.0a1.post1"));
+        assert!(m(">2.0", "2.0.1.dev0"));
+        assert!(!m(">2.0", "2.0.post3"));
+        assert!(m(">2.0.post1", "2.0.post2.dev0"));
+        assert!(!m(">2.0.post1", "2.0.post1+local"));
+        assert!(m(">2.0.dev1", "2.0.dev2"));
+        assert!(!m(">2.0.dev1", "2.0.dev1+local"));
+        assert!(m("<=2.0", "2.0+local") && !m("<=2.0", "2.0.post0"));
+    }
+
+    /// A `.*` wildcard may only follow release numbers.
+    #[test]
+    fn wildcards_follow_release_numbers() {
+        for bad in [
+            "==2.0a1.*",
+            "==1.0.post1.*",
+            "==1.0.dev1.*",
+            "!=1.0+local.*",
+            "==1.*.*",
+        ] {
+            assert!(SpecifierSet::parse(bad).is_err(), "{bad}");
+        }
+        for good in ["==v1.0.*", "==1!2.*", "!= 1.0.*"] {
+            assert!(SpecifierSet::parse(good).is_ok(), "{good}");
+        }
+        assert!(SpecifierSet::parse("===").is_err());
+        assert!(SpecifierSet::parse("===1.0)").is_err());
     }
 
     #[test]
