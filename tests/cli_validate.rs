@@ -165,13 +165,10 @@ fn write_project(dir: &Path, manifest: &str, versions: &[(&str, &str)]) {
         .filter_map(|d| {
             let version = versions.iter().find(|(n, _)| *n == d.name)?.1;
             Some(LockedComponent {
-                ecosystem: d.ecosystem,
-                name: d.name.clone(),
-                version: version.to_string(),
                 arch: (d.ecosystem == Ecosystem::Deb).then(|| "amd64".to_string()),
                 location: d.location.clone(),
                 declared: true,
-                line: 0,
+                ..LockedComponent::new(d.ecosystem, &d.name, version)
             })
         })
         .collect();
@@ -219,7 +216,7 @@ fn lock_check_exit_codes() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 4, "{stdout}");
     assert!(lines[0].starts_with("envsync.lock is stale: "), "{stdout}");
-    assert_eq!(lines[1], "`pypi:django` is locked at `4.2.16` (envsync.lock:9:1), which does not satisfy `~=5.0` declared at envsync.toml:8:1; regenerate the lock with `envsync lock`, or relax the constraint in the manifest");
+    assert_eq!(lines[1], "`pypi:django` is locked at `4.2.16` (envsync.lock:8:1), which does not satisfy `~=5.0` declared at envsync.toml:8:1; regenerate the lock with `envsync lock`, or relax the constraint in the manifest");
     assert_eq!(lines[2], "`pypi:requests` = `==2.31.0` declared at envsync.toml:9:1 is not in the lock; regenerate the lock with `envsync lock` to pin it");
     assert_eq!(
         lines[3],

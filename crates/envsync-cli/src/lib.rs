@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod cmd;
+mod images;
 
 /// What a command found, mapped to the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,6 +10,7 @@ pub mod docker;
 pub mod error;
 pub mod fingerprint;
 pub mod fleet;
+pub mod lockfile;
 pub mod report;
 pub mod snapshot;
 pub mod ssh;

@@ -148,13 +148,14 @@ fn main() {
         .iter()
         .enumerate()
         .map(|(i, d)| LockedComponent {
-            ecosystem: d.ecosystem,
-            name: d.name.clone(),
-            version: satisfying(d.ecosystem, &d.constraint, i),
             arch: (d.ecosystem == Ecosystem::Deb).then(|| "amd64".to_string()),
             location: d.location.clone(),
             declared: true,
-            line: 0,
+            ..LockedComponent::new(
+                d.ecosystem,
+                &d.name,
+                &satisfying(d.ecosystem, &d.constraint, i),
+            )
         })
         .collect();
     let lock = Lock::new(

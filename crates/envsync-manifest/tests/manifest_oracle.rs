@@ -34,6 +34,8 @@ fn canonical_lock_reads_back_in_python_tomllib() {
             version: format!("1.{i}\u{0}x"),
             arch: (i % 2 == 0).then(|| "amd64".to_string()),
             location: (i % 3 == 0).then(|| format!("/opt/v{i}")),
+            checksum: None,
+            file: (i % 4 == 0).then(|| format!("pool/{name}.deb")),
             declared: i % 2 == 1,
             line: 0,
         })
@@ -68,7 +70,7 @@ fn canonical_lock_reads_back_in_python_tomllib() {
         String::from_utf8_lossy(&out.stderr)
     );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(json["schema"], "envsync.lock/v1");
+    assert_eq!(json["schema"], "envsync.lock/v2");
     assert_eq!(json["base"]["image"], "debian:bookworm");
     let read = json["components"].as_array().expect("components");
     assert_eq!(read.len(), lock.components.len());
@@ -81,6 +83,7 @@ fn canonical_lock_reads_back_in_python_tomllib() {
             py.get("location").and_then(|a| a.as_str()),
             c.location.as_deref()
         );
+        assert_eq!(py.get("file").and_then(|a| a.as_str()), c.file.as_deref());
         assert_eq!(
             py.get("declared")
                 .and_then(|d| d.as_bool())

@@ -188,6 +188,9 @@ fn sample_lock(entries: &[(String, String, String)]) -> Lock {
             version: version.clone(),
             arch: (eco == "deb").then(|| "amd64".to_string()),
             location: None,
+            checksum: (name.len() % 3 == 0)
+                .then(|| envsync_manifest::lock::Checksum::Sha256("0f".repeat(32))),
+            file: None,
             declared: name.len() % 2 == 0,
             line: 0,
         })

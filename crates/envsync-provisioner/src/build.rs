@@ -21,7 +21,7 @@ use crate::context::{prepare, Prepared};
 use crate::diagnose::{diagnose, Diagnosis};
 use crate::dockerfile::from_reference;
 use crate::error::ProvisionError;
-use crate::spec::{repository_component, BuildSpec};
+use crate::spec::{is_image_id, repository_component, BuildSpec};
 
 /// Label holding the project name.
 pub const LABEL_PROJECT: &str = "io.envsync.project";
@@ -87,32 +87,56 @@ impl Default for BuildOptions {
 }
 
 /// Fill in the base image's ID when the spec does not pin one, so that the content
-/// address covers the base and a rebuilt base gives a new tag. Fails with
+/// address covers the base and a rebuilt base gives a new tag. A pinned image ID the
+/// engine no longer has (the base was rebuilt, or pulled again) gives way to the base
+/// reference's current image: a locked build then brings the base's packages to their
+/// locked versions, and verification names whatever differs. Fails with
 /// [`ProvisionError::MissingBaseImage`] when the engine lacks the base.
 pub async fn resolve_base(docker: &Docker, spec: &BuildSpec) -> Result<BuildSpec, ProvisionError> {
+    let mut resolved = spec.clone();
     let reference = from_reference(spec).to_string();
-    let image = match docker.inspect_image(&reference).await {
-        Ok(image) => image,
-        Err(BollardError::DockerResponseServerError {
-            status_code: 404, ..
-        }) => {
+    let image = match inspect_base(docker, spec, &reference).await? {
+        Some(image) => image,
+        None if spec.base_digest.as_deref().is_some_and(is_image_id) => {
+            resolved.base_digest = None;
+            inspect_base(docker, spec, &spec.base_image)
+                .await?
+                .ok_or_else(|| ProvisionError::MissingBaseImage {
+                    image: spec.base_image.clone(),
+                    reference: spec.base_image.clone(),
+                })?
+        }
+        None => {
             return Err(ProvisionError::MissingBaseImage {
                 image: spec.base_image.clone(),
                 reference,
             })
         }
-        Err(source) => {
-            return Err(ProvisionError::Docker {
-                action: format!("inspecting base image `{reference}`"),
-                source,
-            })
-        }
     };
-    let mut resolved = spec.clone();
     if resolved.base_digest.is_none() {
         resolved.base_digest = image.id;
     }
     Ok(resolved)
+}
+
+async fn inspect_base(
+    docker: &Docker,
+    spec: &BuildSpec,
+    reference: &str,
+) -> Result<Option<bollard::models::ImageInspect>, ProvisionError> {
+    match docker.inspect_image(reference).await {
+        Ok(image) => Ok(Some(image)),
+        Err(BollardError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
+        Err(source) => Err(ProvisionError::Docker {
+            action: format!(
+                "inspecting base image `{reference}` (of `{}`)",
+                spec.base_image
+            ),
+            source,
+        }),
+    }
 }
 
 /// Build `spec` with default options (logs in the system temp dir).

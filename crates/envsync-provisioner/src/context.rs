@@ -8,7 +8,9 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::dockerfile::{file_context_path, render_dockerfile, sorted_files, CA_CONTEXT_PATH};
+use crate::dockerfile::{
+    file_context_path, generated_inputs, render_dockerfile, sorted_files, CA_CONTEXT_PATH,
+};
 use crate::error::ProvisionError;
 use crate::spec::{repository_component, BuildSpec, FileSource};
 
@@ -48,6 +50,9 @@ pub fn prepare(spec: &BuildSpec) -> Result<Prepared, ProvisionError> {
             }
         }
         entries.push((CA_CONTEXT_PATH.to_string(), bundle, 0o644));
+    }
+    for (path, bytes) in generated_inputs(spec) {
+        entries.push((path, bytes, 0o644));
     }
     for (index, file) in sorted_files(spec).into_iter().enumerate() {
         let bytes = match &file.source {

@@ -17,7 +17,7 @@
 
 use std::fmt::Write as _;
 
-use crate::spec::{is_image_id, BuildSpec, FileSpec, PackageSet, Pin, Req};
+use crate::spec::{BuildSpec, FileSpec, PackageSet, Pin, Req};
 
 /// Where the CA bundle lives inside the image while it builds; removed before files
 /// and environment are added.
@@ -29,6 +29,18 @@ pub const CA_CONTEXT_PATH: &str = "envsync/ca.pem";
 /// Prefix of the lines a failing install prints with the versions on offer:
 /// `envsync-available <ecosystem> <name>: <v1> <v2> ...`.
 pub const AVAILABLE_MARKER: &str = "envsync-available";
+
+/// Prefix of the lines a locked build prints for each Debian package it could not bring
+/// to its locked version: `envsync-closure-mismatch <name> <arch> <version>`.
+pub const CLOSURE_MARKER: &str = "envsync-closure-mismatch";
+
+/// Where every image envsync builds records the artifacts its steps installed: Debian
+/// packages with the sha256 of their `.deb` (`debs.tsv`), pip's install reports
+/// (`pip-*.json`) and npm's lockfiles (`npm-*.json`). `envsync lock` reads them back.
+pub const ARTIFACTS_DIR: &str = "/var/lib/envsync";
+
+/// Context path of the locked Debian package list (`name arch version` lines).
+pub const APT_CLOSURE_CONTEXT: &str = "envsync/apt-closure";
 
 /// Prefix of the line a runtime version check prints when Debian's runtime is not
 /// the one wanted: `envsync-runtime-mismatch <runtime> wanted <w> found <f>`.
@@ -46,6 +58,77 @@ pub fn sorted_files(spec: &BuildSpec) -> Vec<&FileSpec> {
     let mut files: Vec<&FileSpec> = spec.files.iter().collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
     files
+}
+
+/// The inputs envsync generates into the build context besides the Dockerfile, the CA
+/// bundle and `[files]`: the locked Debian package list and the hashed Python
+/// requirements of a locked build, as (context path, bytes).
+pub fn generated_inputs(spec: &BuildSpec) -> Vec<(String, Vec<u8>)> {
+    let Some(locked) = &spec.locked else {
+        return Vec::new();
+    };
+    let mut inputs = Vec::new();
+    if !locked.debs.is_empty() {
+        let mut lines: Vec<String> = locked
+            .debs
+            .iter()
+            .map(|d| format!("{} {} {}\n", d.name, d.arch, d.version))
+            .collect();
+        // `comm` in the build compares byte-wise sorted lists.
+        lines.sort();
+        lines.dedup();
+        inputs.push((APT_CLOSURE_CONTEXT.to_string(), lines.concat().into_bytes()));
+    }
+    for env in python_envs(spec) {
+        let mut lines: Vec<String> = locked
+            .wheels
+            .iter()
+            .filter(|w| w.env.as_deref() == env)
+            .map(|w| format!("{}=={} --hash=sha256:{}\n", w.name, w.version, w.sha256))
+            .collect();
+        if lines.is_empty() {
+            continue;
+        }
+        lines.sort();
+        inputs.push((
+            format!("envsync/{}.txt", env_slug("pip", env)),
+            lines.concat().into_bytes(),
+        ));
+    }
+    inputs
+}
+
+/// The Python environments of `spec`: the system one (`None`) and each virtualenv.
+fn python_envs(spec: &BuildSpec) -> Vec<Option<&str>> {
+    match &spec.python {
+        None => Vec::new(),
+        Some(python) => std::iter::once(None)
+            .chain(
+                sorted_sets(&python.venvs)
+                    .into_iter()
+                    .map(|v| Some(v.path.as_str())),
+            )
+            .collect(),
+    }
+}
+
+/// A file-name-safe name for the environment at `path` (`None`: the system or global
+/// one): `pip-system`, `pip-env-<hex of the path>`. [`env_of_slug`] reverses it.
+pub fn env_slug(tool: &str, path: Option<&str>) -> String {
+    match path {
+        None => format!("{tool}-system"),
+        Some(path) => format!("{tool}-env-{}", hex::encode(path.as_bytes())),
+    }
+}
+
+/// The environment path an [`env_slug`] names (`Some(None)`: the system one).
+pub fn env_of_slug(tool: &str, slug: &str) -> Option<Option<String>> {
+    let rest = slug.strip_prefix(tool)?.strip_prefix('-')?;
+    if rest == "system" {
+        return Some(None);
+    }
+    let bytes = hex::decode(rest.strip_prefix("env-")?).ok()?;
+    String::from_utf8(bytes).ok().map(Some)
 }
 
 /// The image reference the Dockerfile builds `FROM`: the pinned digest when known,
@@ -106,26 +189,46 @@ pub fn render_dockerfile(spec: &BuildSpec) -> String {
         ));
     }
 
+    let generated = generated_inputs(spec);
+    let copy_generated = |out: &mut Vec<String>, path: &str| {
+        if generated.iter().any(|(p, _)| p == path) {
+            let name = path.trim_start_matches("envsync/");
+            out.push(format!("COPY [\"{path}\", \"{CA_DIR}/{name}\"]"));
+        }
+    };
+    let mut steps = Vec::new();
+    copy_generated(&mut steps, APT_CLOSURE_CONTEXT);
     if let Some(run) = apt_run(spec) {
-        line(&run);
+        steps.push(run);
     }
     if let Some(python) = &spec.python {
-        if !python.packages.is_empty() {
-            line(&pip_system_run(&python.packages));
+        let system = env_slug("pip", None);
+        copy_generated(&mut steps, &format!("envsync/{system}.txt"));
+        if let Some(run) = pip_run(spec, &python.packages, None) {
+            steps.push(run);
         }
         for venv in sorted_sets(&python.venvs) {
-            line(&venv_run(venv));
+            let slug = env_slug("pip", Some(&venv.path));
+            copy_generated(&mut steps, &format!("envsync/{slug}.txt"));
+            let create = format!("python3 -m venv {}", shell_quote(&venv.path));
+            steps.push(match pip_run(spec, &venv.packages, Some(&venv.path)) {
+                Some(install) => format!("RUN {create} \\\n && {}", &install[4..]),
+                None => format!("RUN {create}"),
+            });
         }
     }
     if let Some(node) = &spec.node {
         if !node.packages.is_empty() {
-            line(&npm_run(&node.packages, None));
+            steps.push(npm_run(&node.packages, None));
         }
         for project in sorted_sets(&node.projects) {
-            line(&npm_run(&project.packages, Some(&project.path)));
+            steps.push(npm_run(&project.packages, Some(&project.path)));
         }
     }
-    if has_ca {
+    for step in &steps {
+        line(step);
+    }
+    if has_ca || !generated.is_empty() {
         line(&format!("RUN rm -rf {CA_DIR}"));
     }
 
@@ -174,19 +277,49 @@ fn runtime_packages(spec: &BuildSpec) -> Vec<&'static str> {
         .collect()
 }
 
-/// The single apt layer: update, install exact versions (and the runtimes), check the
-/// runtime versions, clean the lists. On failure it prints `apt-cache madison` for
-/// every pinned package before exiting non-zero.
+/// The single apt layer: update, install, check the runtime versions, record the
+/// artifacts of every installed package, clean the lists.
+///
+/// Without a lock, the declared packages are installed (exact versions where pinned);
+/// an exact pin also pins the other binary packages of its source package at the same
+/// version (apt preferences, `Package: src:NAME`), so that exact-version dependencies
+/// such as `redis-tools (= ${binary:Version})` follow an older pin instead of breaking
+/// on a newer candidate. With a lock, exactly the locked list is installed in one
+/// transaction (downgrades allowed, nothing resolved anew) and then compared with what
+/// dpkg has: any package not at its locked version fails the build, named.
 fn apt_run(spec: &BuildSpec) -> Option<String> {
     let runtimes = runtime_packages(spec);
-    if spec.apt.is_empty() && runtimes.is_empty() {
+    let closure = spec.locked.as_ref().is_some_and(|l| !l.debs.is_empty());
+    if spec.apt.is_empty() && runtimes.is_empty() && !closure {
         return None;
     }
-    let apt_options = if spec.ca_certificates.is_empty() {
-        String::new()
+    let apt = if spec.ca_certificates.is_empty() {
+        "apt-get".to_string()
     } else {
-        format!(" -o Acquire::https::CAInfo={CA_DIR}/ca.pem")
+        format!("apt-get -o Acquire::https::CAInfo={CA_DIR}/ca.pem")
     };
+    let mut run = String::from("RUN set -e; export LC_ALL=C; \\\n");
+    let _ = writeln!(run, "    {apt} update -q; \\");
+    if closure {
+        let want = format!("{CA_DIR}/apt-closure");
+        let have = "dpkg-query -W -f='${Package} ${Architecture} ${Version}\\n' | sort";
+        let _ = writeln!(
+            run,
+            "    todo=\"$({have} | comm -23 {want} - | awk -v native=\"$(dpkg --print-architecture)\" '{{ if ($2 == \"all\" || $2 == native) print $1 \"=\" $3; else print $1 \":\" $2 \"=\" $3 }}')\"; \\"
+        );
+        let _ = writeln!(
+            run,
+            "    if [ -n \"$todo\" ]; then {apt} install -y -q --no-install-recommends --allow-downgrades $todo \\"
+        );
+        let _ = writeln!(
+            run,
+            "      || {{ rc=$?; for p in $(echo \"$todo\" | sed 's/[:=].*//'); do echo \"{AVAILABLE_MARKER} apt $p: $(apt-cache madison \"$p\" | awk '{{print $3}}' | tr '\\n' ' ')\"; done; exit $rc; }}; fi; \\"
+        );
+        let _ = writeln!(
+            run,
+            "    wrong=\"$({have} | comm -23 {want} -)\"; if [ -n \"$wrong\" ]; then echo \"$wrong\" | sed 's/^/{CLOSURE_MARKER} /'; exit 1; fi; \\"
+        );
+    }
     let mut args: Vec<String> = sorted_pins(&spec.apt)
         .into_iter()
         .map(|pin| match &pin.req {
@@ -197,22 +330,37 @@ fn apt_run(spec: &BuildSpec) -> Option<String> {
         })
         .collect();
     args.extend(runtimes.iter().map(|name| name.to_string()));
-    let pinned = pinned_names(&spec.apt);
-
-    let mut run = String::from("RUN set -e; \\\n");
-    let _ = writeln!(run, "    apt-get{apt_options} update -q; \\");
-    let _ = write!(
-        run,
-        "    apt-get{apt_options} install -y -q --no-install-recommends {}",
-        args.join(" ")
-    );
-    if pinned.is_empty() {
-        run.push_str("; \\\n");
-    } else {
+    let exact: Vec<String> = sorted_pins(&spec.apt)
+        .into_iter()
+        .filter_map(|pin| {
+            pin.exact_version()
+                .map(|v| shell_quote(&format!("{}={v}", pin.name)))
+        })
+        .collect();
+    if !closure && !exact.is_empty() {
+        let _ = writeln!(
+            run,
+            "    for pv in {}; do p=\"${{pv%%=*}}\"; v=\"${{pv#*=}}\"; src=\"$(apt-cache show \"$pv\" 2>/dev/null | sed -n 's/^Source: \\([^ ]*\\).*/\\1/p' | head -n 1)\"; printf 'Package: src:%s\\nPin: version %s\\nPin-Priority: 1001\\n\\n' \"${{src:-$p}}\" \"$v\"; done > /etc/apt/preferences.d/envsync-pins; \\",
+            exact.join(" ")
+        );
+    }
+    // With a closure the declared packages and runtimes are in it, at their locked
+    // versions: installing them by name again could only move them to the candidate.
+    if !args.is_empty() && !closure {
         let _ = write!(
             run,
-            " \\\n      || {{ rc=$?; for p in {pinned}; do echo \"{AVAILABLE_MARKER} apt $p: $(apt-cache madison \"$p\" | awk '{{print $3}}' | tr '\\n' ' ')\"; done; exit $rc; }}; \\\n"
+            "    {apt} install -y -q --no-install-recommends {}",
+            args.join(" ")
         );
+        let pinned = pinned_names(&spec.apt);
+        if pinned.is_empty() {
+            run.push_str("; \\\n");
+        } else {
+            let _ = write!(
+                run,
+                " \\\n      || {{ rc=$?; for p in {pinned}; do echo \"{AVAILABLE_MARKER} apt $p: $(apt-cache madison \"$p\" | awk '{{print $3}}' | tr '\\n' ' ')\"; done; exit $rc; }}; \\\n"
+            );
+        }
     }
     if let Some(version) = spec.python.as_ref().and_then(|p| p.version.as_deref()) {
         let _ = writeln!(
@@ -232,7 +380,17 @@ fn apt_run(spec: &BuildSpec) -> Option<String> {
             runtime_check("node", version, "node -p process.versions.node")
         );
     }
-    run.push_str("    rm -rf /var/lib/apt/lists/*");
+    // The sha256 and pool path of every installed package's .deb, from the index apt
+    // has right now (a package no index offers any more is recorded without one).
+    let _ = writeln!(
+        run,
+        "    mkdir -p {ARTIFACTS_DIR}; dpkg-query -W -f='${{Package}}:${{Architecture}}=${{Version}}\\n' | sed 's/:all=/=/' | xargs -r apt-cache show --no-all-versions 2>/dev/null \\"
+    );
+    let _ = writeln!(
+        run,
+        "      | awk 'BEGIN {{ RS = \"\"; FS = \"\\n\" }} {{ p = v = a = h = f = \"\"; for (i = 1; i <= NF; i++) {{ if ($i ~ /^Package: /) p = substr($i, 10); else if ($i ~ /^Version: /) v = substr($i, 10); else if ($i ~ /^Architecture: /) a = substr($i, 15); else if ($i ~ /^SHA256: /) h = substr($i, 9); else if ($i ~ /^Filename: /) f = substr($i, 11) }} if (p != \"\" && h != \"\" && !seen[p \" \" a \" \" v]++) print \"deb\\t\" p \"\\t\" a \"\\t\" v \"\\t\" h \"\\t\" f }}' > {ARTIFACTS_DIR}/debs.tsv; \\"
+    );
+    run.push_str("    rm -rf /var/lib/apt/lists/* /etc/apt/preferences.d/envsync-pins");
     Some(run)
 }
 
@@ -267,53 +425,67 @@ fn npm_spec(pin: &Pin) -> String {
     }
 }
 
-/// pip lists the versions on offer in its own error, so no extra lookup is needed.
-fn pip_system_run(pins: &[Pin]) -> String {
-    let reqs: Vec<String> = sorted_pins(pins).into_iter().map(pip_requirement).collect();
-    format!(
-        "RUN python3 -m pip install --break-system-packages {}",
-        reqs.join(" ")
-    )
-}
-
-fn venv_run(venv: &PackageSet) -> String {
-    let path = shell_quote(&venv.path);
-    let mut run = format!("RUN python3 -m venv {path}");
-    if !venv.packages.is_empty() {
-        let reqs: Vec<String> = sorted_pins(&venv.packages)
-            .into_iter()
-            .map(pip_requirement)
-            .collect();
-        let _ = write!(
-            run,
-            " \\\n && {}/bin/python -m pip install {}",
-            shell_quote(&venv.path),
-            reqs.join(" ")
-        );
+/// `pip install` into the system Python (`env` `None`) or the virtualenv at `env`, with
+/// pip's install report (which names each wheel and its sha256) kept in
+/// [`ARTIFACTS_DIR`]. A locked build installs the locked wheels by hash, without
+/// resolving dependencies; otherwise the declared requirements are resolved. pip lists
+/// the versions on offer in its own error, so no extra lookup is needed.
+fn pip_run(spec: &BuildSpec, pins: &[Pin], env: Option<&str>) -> Option<String> {
+    let slug = env_slug("pip", env);
+    let locked = spec
+        .locked
+        .as_ref()
+        .is_some_and(|l| l.wheels.iter().any(|w| w.env.as_deref() == env));
+    if pins.is_empty() && !locked {
+        return None;
     }
-    run
+    let (python, extra) = match env {
+        None => ("python3".to_string(), " --break-system-packages"),
+        Some(path) => (format!("{}/bin/python", shell_quote(path)), ""),
+    };
+    let what = if locked {
+        format!("--no-deps --require-hashes -r {CA_DIR}/{slug}.txt")
+    } else {
+        let reqs: Vec<String> = sorted_pins(pins).into_iter().map(pip_requirement).collect();
+        reqs.join(" ")
+    };
+    Some(format!(
+        "RUN mkdir -p {ARTIFACTS_DIR} && {python} -m pip install{extra} --report {ARTIFACTS_DIR}/{slug}.json {what}"
+    ))
 }
 
-/// `npm install -g` (or `--prefix DIR`, which writes `DIR/package.json`). On failure,
-/// `npm view NAME versions` lists what the registry offers for every pinned package.
+/// `npm install -g` (or `--prefix DIR`, which writes `DIR/package-lock.json`), then the
+/// lockfile npm wrote (with each package's `integrity`) is kept in [`ARTIFACTS_DIR`]. On
+/// failure, `npm view NAME versions` lists what the registry offers for every pinned
+/// package.
 fn npm_run(pins: &[Pin], prefix: Option<&str>) -> String {
     let specs: Vec<String> = sorted_pins(pins).into_iter().map(npm_spec).collect();
-    let install = match prefix {
-        None => format!("npm install -g {}", specs.join(" ")),
+    let slug = env_slug("npm", prefix);
+    let (install, lockfile) = match prefix {
+        None => (
+            format!("npm install -g {}", specs.join(" ")),
+            "\"$(npm root -g)/.package-lock.json\"".to_string(),
+        ),
         Some(dir) => {
             let dir = shell_quote(dir);
-            format!(
-                "mkdir -p {dir} && npm install --prefix {dir} --save-exact {}",
-                specs.join(" ")
+            (
+                format!(
+                    "mkdir -p {dir} && npm install --prefix {dir} --save-exact {}",
+                    specs.join(" ")
+                ),
+                format!("{dir}/package-lock.json"),
             )
         }
     };
+    let keep = format!(
+        "mkdir -p {ARTIFACTS_DIR} && {{ cp {lockfile} {ARTIFACTS_DIR}/{slug}.json 2>/dev/null || true; }}"
+    );
     let pinned = pinned_names(pins);
     if pinned.is_empty() {
-        return format!("RUN {install}");
+        return format!("RUN {install} && {keep}");
     }
     format!(
-        "RUN {install} \\\n      || {{ rc=$?; for p in {pinned}; do echo \"{AVAILABLE_MARKER} npm $p: $(npm view \"$p\" versions --json 2>/dev/null | tr -d '[]\" \\n' | tr ',' ' ')\"; done; exit $rc; }}"
+        "RUN {install} \\\n      || {{ rc=$?; for p in {pinned}; do echo \"{AVAILABLE_MARKER} npm $p: $(npm view \"$p\" versions --json 2>/dev/null | tr -d '[]\" \\n' | tr ',' ' ')\"; done; exit $rc; }}; \\\n    {keep}"
     )
 }
 
@@ -342,11 +514,6 @@ fn dockerfile_escape(value: &str) -> String {
         out.push(c);
     }
     out
-}
-
-/// Whether `spec` names its base by a full image ID (as opposed to a reference).
-pub fn base_is_image_id(spec: &BuildSpec) -> bool {
-    spec.base_digest.as_deref().is_some_and(is_image_id)
 }
 
 #[cfg(test)]
@@ -416,44 +583,60 @@ mod tests {
 
     #[test]
     fn full_spec_renders_every_layer() {
-        let id = "ab".repeat(32);
-        let expected = format!(
-            r#"# Generated by envsync for project `demo`; edit the manifest, not this file.
-# base: envsync/debian:bookworm
-FROM sha256:{id}
-ARG DEBIAN_FRONTEND=noninteractive
-ARG SSL_CERT_FILE=/usr/local/share/envsync-build/ca.pem
-ARG PIP_CERT=/usr/local/share/envsync-build/ca.pem
-ARG REQUESTS_CA_BUNDLE=/usr/local/share/envsync-build/ca.pem
-ARG NODE_EXTRA_CA_CERTS=/usr/local/share/envsync-build/ca.pem
-ARG PIP_NO_CACHE_DIR=1
-ARG PIP_DISABLE_PIP_VERSION_CHECK=1
-ARG PIP_ROOT_USER_ACTION=ignore
-ARG npm_config_fund=false
-ARG npm_config_audit=false
-ARG npm_config_update_notifier=false
-COPY ["envsync/ca.pem", "/usr/local/share/envsync-build/ca.pem"]
-RUN set -e; \
-    apt-get -o Acquire::https::CAInfo=/usr/local/share/envsync-build/ca.pem update -q; \
-    apt-get -o Acquire::https::CAInfo=/usr/local/share/envsync-build/ca.pem install -y -q --no-install-recommends curl jq=1.6-2.1+deb12u3 python3 python3-pip python3-venv nodejs npm \
-      || {{ rc=$?; for p in jq; do echo "envsync-available apt $p: $(apt-cache madison "$p" | awk '{{print $3}}' | tr '\n' ' ')"; done; exit $rc; }}; \
-    found="$(python3 -c 'import platform; print(platform.python_version())')"; case "$found" in 3.11|3.11.*) ;; *) echo "envsync-runtime-mismatch python wanted 3.11 found $found"; exit 1;; esac; \
-    found="$(node -p process.versions.node)"; case "$found" in 18|18.*) ;; *) echo "envsync-runtime-mismatch node wanted 18 found $found"; exit 1;; esac; \
-    rm -rf /var/lib/apt/lists/*
-RUN python3 -m pip install --break-system-packages 'django~=4.2.7' iniconfig==2.0.0
-RUN python3 -m venv /opt/venv \
- && /opt/venv/bin/python -m pip install six==1.16.0
-RUN npm install -g is-number@7.0.0 \
-      || {{ rc=$?; for p in is-number; do echo "envsync-available npm $p: $(npm view "$p" versions --json 2>/dev/null | tr -d '[]" \n' | tr ',' ' ')"; done; exit $rc; }}
-RUN mkdir -p /srv/app && npm install --prefix /srv/app --save-exact 'express@^4.18.0'
-RUN rm -rf /usr/local/share/envsync-build
-COPY ["files/0000", "/etc/app/a b.ini"]
-COPY ["files/0001", "/etc/app/z.ini"]
-ENV A="say \"hi\" to \$HOME"
-ENV Z="last"
-"#
+        insta::assert_snapshot!(render_dockerfile(&full_spec()));
+    }
+
+    /// A locked build installs the locked Debian list in one transaction and the
+    /// locked wheels by hash, each from a generated input copied in right before its step.
+    #[test]
+    fn locked_spec_installs_the_closure() {
+        use crate::spec::{LockedDeb, LockedSet, LockedWheel};
+        let mut spec = full_spec();
+        let deb = |name: &str, arch: &str, version: &str| LockedDeb {
+            name: name.into(),
+            arch: arch.into(),
+            version: version.into(),
+        };
+        spec.locked = Some(LockedSet {
+            debs: vec![
+                deb("libc6", "amd64", "2.36-9+deb12u9"),
+                deb("jq", "amd64", "1.6-2.1+deb12u3"),
+                deb("tzdata", "all", "2025b-0+deb12u1"),
+            ],
+            wheels: vec![LockedWheel {
+                env: Some("/opt/venv".into()),
+                name: "six".into(),
+                version: "1.16.0".into(),
+                sha256: "cd".repeat(32),
+            }],
+        });
+        insta::assert_snapshot!(render_dockerfile(&spec));
+        let inputs = generated_inputs(&spec);
+        let names: Vec<&str> = inputs.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "envsync/apt-closure",
+                "envsync/pip-env-2f6f70742f76656e76.txt"
+            ]
         );
-        check(&full_spec(), &expected);
+        assert_eq!(
+            String::from_utf8_lossy(&inputs[0].1),
+            "jq amd64 1.6-2.1+deb12u3\nlibc6 amd64 2.36-9+deb12u9\ntzdata all 2025b-0+deb12u1\n"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&inputs[1].1),
+            format!("six==1.16.0 --hash=sha256:{}\n", "cd".repeat(32))
+        );
+    }
+
+    #[test]
+    fn env_slugs_round_trip() {
+        for env in [None, Some("/opt/venv"), Some("/srv/my app/ü")] {
+            let slug = env_slug("pip", env);
+            assert_eq!(env_of_slug("pip", &slug), Some(env.map(str::to_string)));
+            assert_eq!(env_of_slug("npm", &slug), None);
+        }
     }
 
     #[test]

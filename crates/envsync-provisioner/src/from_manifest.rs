@@ -2,19 +2,28 @@
 //!
 //! Versions: a component the lock records at a version that still satisfies the
 //! manifest is installed at exactly that version (`envsync lock --from TARGET` passes a
-//! lock of the target's versions here, so the same rule pins them); otherwise the manifest's constraint
-//! decides (exact, `*` for any, or a range). Only declared components are pinned;
-//! dependencies the lock records are checked by a fingerprint of the built image, not
-//! forced by the build.
+//! lock of the target's versions here, so the same rule pins them); otherwise the
+//! manifest's constraint decides (exact, `*` for any, or a range).
+//!
+//! A lock made from this very manifest (same manifest hash, current schema) also gives
+//! the image's whole closure ([`LockedSet`]): every Debian package and every hashed
+//! wheel, installed exactly as locked. A lock of an earlier manifest pins only what the
+//! manifest declares, since the closure it records may no longer fit.
 
 use std::path::{Path, PathBuf};
 
 use envsync_manifest::lock::location_matches;
-use envsync_manifest::manifest::{normalize_name, PackageSet as ManifestSet, Requirement};
+use envsync_manifest::lock::{LockedComponent, LOCK_SCHEMA};
+use envsync_manifest::manifest::{normalize_name, PackageSet as ManifestSet, Requirement, Service};
 use envsync_manifest::{Constraint, Ecosystem, Lock, Manifest};
 
 use crate::error::ProvisionError;
-use crate::spec::{BuildSpec, FileSource, FileSpec, NodeSpec, PackageSet, Pin, PythonSpec, Req};
+use crate::middleware::{service_build_spec, ServiceRecipe};
+use crate::run::RunError;
+use crate::spec::{
+    BuildSpec, FileSource, FileSpec, LockedDeb, LockedSet, LockedWheel, NodeSpec, PackageSet, Pin,
+    PythonSpec, Req,
+};
 
 /// The build input for `manifest`, with exact versions from `lock` where it has them.
 /// Relative paths (files, CA bundles) are taken from the manifest's directory.
@@ -115,7 +124,105 @@ pub fn spec_from_manifest(
             }
         })
         .collect();
+    if let Some(lock) = lock.filter(|l| locks_this(l, manifest)) {
+        let venvs: Vec<&str> = manifest
+            .python
+            .iter()
+            .flat_map(|p| p.venvs.iter().map(|v| v.path.as_str()))
+            .collect();
+        spec.locked = Some(locked_set(&lock.components, &venvs));
+    }
     Ok(spec)
+}
+
+/// The recipe of `service`, which envsync builds from Debian packages (it has no
+/// `image`): its packages at the versions the lock's image of the service records when
+/// they satisfy the manifest, else the manifest's own constraints; and, when the lock
+/// was made from this manifest, the service image's whole locked closure and base.
+pub fn service_recipe(
+    manifest: &Manifest,
+    service: &Service,
+    lock: Option<&Lock>,
+) -> Result<ServiceRecipe, RunError> {
+    let file = manifest.file.display().to_string();
+    let locked_image = lock.and_then(|l| l.services.get(&service.name));
+    let pins = service
+        .packages
+        .iter()
+        .map(|req| {
+            let pin = pin(Ecosystem::Deb, req, None, None, &file).map_err(|err| {
+                RunError::InvalidSpec {
+                    field: format!("[services.{}] at {file}:{}", service.name, req.line),
+                    problem: err.to_string(),
+                }
+            })?;
+            let wanted = normalize_name(Ecosystem::Deb, &req.name);
+            let locked = locked_image.and_then(|image| {
+                image.components.iter().find(|c| {
+                    c.ecosystem == Ecosystem::Deb
+                        && normalize_name(Ecosystem::Deb, &c.name) == wanted
+                        && Constraint::parse(Ecosystem::Deb, &req.constraint)
+                            .is_ok_and(|constraint| constraint.matches(&c.version))
+                })
+            });
+            Ok(match locked {
+                Some(c) => Pin::exact(&req.name, &c.version),
+                None => pin,
+            })
+        })
+        .collect::<Result<Vec<Pin>, RunError>>()?;
+    let mut recipe = service_build_spec(&service.name, &service.version, &pins)?;
+    if let Some(image) = locked_image.filter(|_| lock.is_some_and(|l| locks_this(l, manifest))) {
+        if image.base.image == recipe.build.base_image {
+            recipe.build.base_digest = image.base.digest.clone();
+        }
+        recipe.build.locked = Some(locked_set(&image.components, &[]));
+    }
+    Ok(recipe)
+}
+
+/// Whether `lock` was made from this very manifest, in the current schema, so that the
+/// closure it records is the one to build.
+pub fn locks_this(lock: &Lock, manifest: &Manifest) -> bool {
+    lock.schema == LOCK_SCHEMA && lock.manifest_sha256 == manifest.sha256
+}
+
+/// The closure a build installs from one image's locked components: every Debian
+/// package, and the Python packages that carry the sha256 of their wheel, in the system
+/// Python or the virtualenv (one of `venvs`) whose directory holds them. Python packages
+/// without a wheel checksum came with a Debian package or the virtualenv itself.
+pub fn locked_set(components: &[LockedComponent], venvs: &[&str]) -> LockedSet {
+    let debs = components
+        .iter()
+        .filter(|c| c.ecosystem == Ecosystem::Deb)
+        .filter_map(|c| {
+            Some(LockedDeb {
+                name: c.name.clone(),
+                arch: c.arch.clone()?,
+                version: c.version.clone(),
+            })
+        })
+        .collect();
+    let wheels = components
+        .iter()
+        .filter(|c| c.ecosystem == Ecosystem::Pypi)
+        .filter_map(|c| {
+            let sha256 = c.checksum.as_ref()?.sha256()?.to_string();
+            let location = c.location.as_deref();
+            let env = match venvs.iter().find(|v| location_matches(Some(v), location)) {
+                Some(venv) => Some(venv.to_string()),
+                None if location.is_some_and(|l| l.starts_with("/usr/local/")) => None,
+                None => return None,
+            };
+            Some(LockedWheel {
+                env,
+                name: c.name.clone(),
+                version: c.version.clone(),
+                sha256,
+            })
+        })
+        .collect();
+    LockedSet { debs, wheels }
 }
 
 fn sets(
@@ -280,8 +387,8 @@ TZ = "UTC"
                 "install -y -q --no-install-recommends curl jq=1.6-2.1+deb12u3 python3 python3-pip python3-venv nodejs npm",
                 "case \"$found\" in 3.11|3.11.*)",
                 "case \"$found\" in 18|18.*)",
-                "RUN python3 -m pip install --break-system-packages 'django~=4.2.7' requests==2.31.0",
-                "/opt/venv/bin/python -m pip install six==1.16.0",
+                "python3 -m pip install --break-system-packages --report /var/lib/envsync/pip-system.json 'django~=4.2.7' requests==2.31.0",
+                "/opt/venv/bin/python -m pip install --report /var/lib/envsync/pip-env-2f6f70742f76656e76.json six==1.16.0",
                 "RUN npm install -g is-number@7.0.0",
                 "COPY [\"files/0000\", \"/etc/app/app.ini\"]",
                 "ENV TZ=\"UTC\"",
@@ -324,13 +431,9 @@ Django = "~=4.2.7"
         );
         let component =
             |ecosystem, name: &str, version: &str, location: Option<&str>| LockedComponent {
-                ecosystem,
-                name: name.into(),
-                version: version.into(),
-                arch: None,
                 location: location.map(str::to_string),
                 declared: true,
-                line: 0,
+                ..LockedComponent::new(ecosystem, name, version)
             };
         let digest = format!("sha256:{}", "c".repeat(64));
         let lock = Lock::new(

@@ -6,6 +6,7 @@
 //! [`build`] / [`build_with_options`]. [`spec_from_manifest`] maps a manifest onto a
 //! spec. This crate is the only one that creates or removes images and containers.
 
+pub mod artifacts;
 pub mod build;
 pub mod context;
 pub mod diagnose;
@@ -22,6 +23,7 @@ pub mod labels;
 pub mod middleware;
 pub mod run;
 
+pub use artifacts::read_artifacts;
 pub use build::{
     build, build_with_options, image_labels, resolve_base, BuildEvent, BuildOptions, BuiltImage,
     LABEL_PROJECT, LABEL_SPEC_SHA256,
@@ -31,4 +33,7 @@ pub use dockerfile::render_dockerfile;
 pub use error::ProvisionError;
 pub use from_manifest::spec_from_manifest;
 pub use plan::{emit_context, plan};
-pub use spec::{BuildSpec, FileSource, FileSpec, NodeSpec, PackageSet, Pin, PythonSpec, Req};
+pub use spec::{
+    BuildSpec, FileSource, FileSpec, LockedDeb, LockedSet, LockedWheel, NodeSpec, PackageSet, Pin,
+    PythonSpec, Req,
+};

@@ -34,6 +34,39 @@ pub struct BuildSpec {
     /// pip (`PIP_CERT`), so pass a complete bundle (the host's
     /// `/etc/ssl/certs/ca-certificates.crt`), not a lone intermediate certificate.
     pub ca_certificates: Vec<PathBuf>,
+    /// The exact contents a lock records for this image. When present, the build
+    /// installs exactly these Debian packages in one transaction (whatever the base has
+    /// at other versions is brought to the locked ones) and these wheels by hash,
+    /// resolving nothing anew.
+    pub locked: Option<LockedSet>,
+}
+
+/// What a lock records of one image, as the build installs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LockedSet {
+    /// Every Debian package of the image.
+    pub debs: Vec<LockedDeb>,
+    /// Python packages with the sha256 of the wheel they were installed from.
+    pub wheels: Vec<LockedWheel>,
+}
+
+/// One Debian package at its exact version.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LockedDeb {
+    pub name: String,
+    /// `amd64`, `all`, ...: as `dpkg-query` prints `${Architecture}`.
+    pub arch: String,
+    pub version: String,
+}
+
+/// One Python package pinned to the wheel it was installed from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LockedWheel {
+    /// `None`: the system Python; `Some(path)`: the virtualenv at `path`.
+    pub env: Option<String>,
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
 }
 
 /// One package and the version wanted.
@@ -151,6 +184,7 @@ impl BuildSpec {
             files: Vec::new(),
             env: Vec::new(),
             ca_certificates: Vec::new(),
+            locked: None,
         }
     }
 
@@ -197,6 +231,37 @@ impl BuildSpec {
             }
             check_pins("node", &node.packages, is_npm_name_char, is_version_char)?;
             check_sets("node project", &node.projects, is_npm_name_char)?;
+        }
+        if let Some(locked) = &self.locked {
+            for deb in &locked.debs {
+                check_text("locked apt package", &deb.name, is_deb_name_char)?;
+                check_text("locked apt architecture", &deb.arch, is_deb_name_char)?;
+                check_text(
+                    &format!("locked apt version of `{}`", deb.name),
+                    &deb.version,
+                    is_version_char,
+                )?;
+            }
+            for wheel in &locked.wheels {
+                check_text("locked python package", &wheel.name, is_pypi_name_char)?;
+                check_text(
+                    &format!("locked python version of `{}`", wheel.name),
+                    &wheel.version,
+                    is_version_char,
+                )?;
+                if !(wheel.sha256.len() == 64
+                    && wheel.sha256.chars().all(|c| c.is_ascii_hexdigit()))
+                {
+                    return Err(invalid(
+                        &format!("locked sha256 of python package `{}`", wheel.name),
+                        &wheel.sha256,
+                        "a sha256 is 64 hex digits",
+                    ));
+                }
+                if let Some(env) = &wheel.env {
+                    check_container_path("locked python environment", env)?;
+                }
+            }
         }
         let mut paths = BTreeSet::new();
         for file in &self.files {

@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context};
 use envsync_drift::check;
-use envsync_drift::collect::CollectOptions;
 use envsync_drift::compare::{self, Diff};
 use envsync_drift::fleet::{Fleet, FleetTarget};
-use envsync_drift::{Package, Snapshot};
+use envsync_drift::lockfile::{collect_options, lock_snapshot};
+use envsync_drift::Snapshot;
 use envsync_manifest::policy::Date;
 use envsync_manifest::{Ecosystem, Lock, Manifest};
 
@@ -127,32 +127,12 @@ fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
 
-/// The lock as a snapshot: every locked component at its exact version.
-pub(crate) fn lock_snapshot(lock: &Lock, target: &str) -> Snapshot {
-    let mut s = Snapshot::new(target);
-    s.packages = lock
-        .components
-        .iter()
-        .map(|c| Package {
-            ecosystem: c.ecosystem,
-            name: c.name.clone(),
-            version: c.version.clone(),
-            arch: c.arch.clone(),
-            location: c.location.clone(),
-            size: None,
-            mode: None,
-        })
-        .collect();
-    s.packages.sort_by(|a, b| a.key().cmp(&b.key()));
-    s
-}
-
 /// Turn what the user typed into a snapshot: `lock`, a `[targets]` name, a lock or
 /// snapshot file, or a live target.
 pub(crate) async fn load_target(spec: &str, sources: &Sources) -> anyhow::Result<Snapshot> {
     if spec == "lock" {
         let lock = load_lock(&sources.lock_path, sources.manifest.as_ref())?;
-        return Ok(lock_snapshot(&lock, "lock"));
+        return Ok(lock_snapshot(&lock.components, "lock"));
     }
     if let Some(target) = sources.stage(spec) {
         let mut snapshot = load_direct(target, sources).await.with_context(|| {
@@ -170,12 +150,12 @@ pub(crate) async fn load_target(spec: &str, sources: &Sources) -> anyhow::Result
 async fn load_direct(spec: &str, sources: &Sources) -> anyhow::Result<Snapshot> {
     if spec == "lock" {
         let lock = load_lock(&sources.lock_path, sources.manifest.as_ref())?;
-        return Ok(lock_snapshot(&lock, "lock"));
+        return Ok(lock_snapshot(&lock.components, "lock"));
     }
     let path = Path::new(spec);
     if spec.ends_with(".lock") {
         let lock = load_lock(path, sources.manifest.as_ref())?;
-        return Ok(lock_snapshot(&lock, spec));
+        return Ok(lock_snapshot(&lock.components, spec));
     }
     if spec.ends_with(".json") || path.is_file() {
         let mut snapshot = Snapshot::read(path)?;
@@ -196,25 +176,6 @@ async fn collect_live(
         envsync_drift::fingerprint::fingerprint(target, &collect_options(manifest)).await?;
     snapshot.target = spec.to_string();
     Ok(snapshot)
-}
-
-/// What to collect besides the OS and global packages: the manifest's virtualenvs, Node
-/// projects, files and environment variable names, so both sides of a comparison hold
-/// the same kinds of components.
-pub(crate) fn collect_options(manifest: Option<&Manifest>) -> CollectOptions {
-    let mut opts = CollectOptions::default();
-    if let Some(m) = manifest {
-        if let Some(py) = &m.python {
-            opts.python_envs = py.venvs.iter().map(|v| v.path.clone()).collect();
-        }
-        if let Some(node) = &m.node {
-            opts.npm_projects = node.projects.iter().map(|p| p.path.clone()).collect();
-        }
-        opts.files = m.files.iter().map(|f| f.container_path.clone()).collect();
-        opts.env_names = Some(m.env.iter().map(|e| e.name.clone()).collect());
-        opts.collect_env = !m.env.is_empty();
-    }
-    opts
 }
 
 /// Parse `--ecosystem` names.

@@ -7,15 +7,16 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
-use envsync_drift::check;
+use envsync_drift::check::{self, Checked};
 use envsync_drift::compare;
+use envsync_drift::lockfile::lock_snapshot;
 use envsync_manifest::lock::location_matches;
 use envsync_manifest::manifest::normalize_name;
 use envsync_manifest::{Ecosystem, Lock, LockProblem, LockedBase, LockedComponent, Manifest};
-use envsync_provisioner::spec_from_manifest;
 
-use super::build::{build_image, fingerprint_built, load_inputs, print_drift, verify};
-use super::diff::{load_target, lock_snapshot, Sources};
+use super::build::load_inputs;
+use super::diff::{load_target, Sources};
+use crate::images::{build_and_lock, print_drift, verify, BuildSettings};
 use crate::Outcome;
 
 /// Schema id of `envsync lock --check --format json`.
@@ -142,39 +143,46 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
             ),
         }
     }
-    let spec = spec_from_manifest(&manifest, pin_lock)?;
     let docker = envsync_engine::connect().await?;
-    let (resolved, built) = build_image(&docker, &manifest, &spec, args.no_cache, text).await?;
-    let base = LockedBase {
-        image: manifest.base.image.clone(),
-        digest: resolved.base_digest.clone(),
+    let settings = BuildSettings {
+        no_cache: args.no_cache,
+        show_progress: text,
     };
-    let new_lock = fingerprint_built(&manifest, &built.tag, Some(base)).await?;
+    let built = build_and_lock(&docker, &manifest, pin_lock, settings).await?;
+    let new_lock = built.lock;
 
-    let checked = match &pins {
-        Pins::Frozen(old) => Some(verify(old, &lock_path, &built.tag, &new_lock)),
+    let checked: Vec<(Option<String>, Checked)> = match &pins {
+        Pins::Frozen(old) => verify(old, &lock_path, &new_lock),
         Pins::Target(target, pinned) => {
             // Only the pinned packages must match the target; the rest is whatever
             // those versions bring with them.
             let mut diff = compare::diff(
-                &lock_snapshot(pinned, target),
-                &lock_snapshot(&new_lock, &format!("image:{}", built.tag)),
+                &lock_snapshot(&pinned.components, target),
+                &lock_snapshot(&new_lock.components, &format!("image:{}", built.dev_tag)),
             );
             diff.drop_extra();
-            Some(check::plain(diff))
+            vec![(None, check::plain(diff))]
         }
-        _ => None,
+        _ => Vec::new(),
     };
-    if let Some(c) = checked.as_ref().filter(|c| c.failed()) {
-        print_drift(c);
+    let failed: Vec<&(Option<String>, Checked)> =
+        checked.iter().filter(|(_, c)| c.failed()).collect();
+    if !failed.is_empty() {
         let against = match &pins {
             Pins::Target(target, _) => format!("the versions `{target}` runs"),
             _ => lock_path.display().to_string(),
         };
+        let mut images = Vec::new();
+        for (service, c) in &failed {
+            print_drift(c);
+            images.push(match service {
+                None => format!("the development image ({})", c.summary().phrase()),
+                Some(name) => format!("the image of service `{name}` ({})", c.summary().phrase()),
+            });
+        }
         eprintln!(
-            "error: {} built, but not as {against} ({}, reported above); {} was not written. Run `envsync lock --update` to take the new versions on purpose",
-            built.tag,
-            c.summary().phrase(),
+            "error: {} built, but not as {against} records it; {} was not written. Run `envsync lock --update` to take the new versions on purpose",
+            images.join(" and "),
             lock_path.display()
         );
         return Ok(Outcome::Drift);
@@ -192,26 +200,39 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
                 "schema": LOCK_WRITE_SCHEMA,
                 "lock": lock_path,
                 "written": !unchanged,
-                "image": built.tag,
+                "image": built.dev_tag,
+                "services": built.services.iter().map(|(name, tag)| serde_json::json!({"name": name, "image": tag})).collect::<Vec<_>>(),
                 "components": new_lock.components.len(),
                 "declared": declared,
                 "seconds": started.elapsed().as_secs_f64(),
             });
             println!("{}", serde_json::to_string_pretty(&value)?);
         }
-        Format::Text if unchanged => println!(
-            "{} is up to date ({} components, {declared} declared; image {})",
-            lock_path.display(),
-            new_lock.components.len(),
-            built.tag
-        ),
-        Format::Text => println!(
-            "wrote {}: {} components, {declared} declared, from image {} in {:.1}s",
-            lock_path.display(),
-            new_lock.components.len(),
-            built.tag,
-            started.elapsed().as_secs_f64()
-        ),
+        Format::Text => {
+            let services: usize = new_lock.services.values().map(|s| s.components.len()).sum();
+            let hashed = new_lock
+                .components
+                .iter()
+                .chain(new_lock.services.values().flat_map(|s| &s.components))
+                .filter(|c| c.checksum.is_some())
+                .count();
+            let summary = format!(
+                "{} components ({declared} declared) in the development image {}, {services} in {} service {}, {hashed} with checksums",
+                new_lock.components.len(),
+                built.dev_tag,
+                new_lock.services.len(),
+                if new_lock.services.len() == 1 { "image" } else { "images" },
+            );
+            if unchanged {
+                println!("{} is up to date: {summary}", lock_path.display());
+            } else {
+                println!(
+                    "wrote {}: {summary}, in {:.1}s",
+                    lock_path.display(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
     }
     Ok(Outcome::Ok)
 }
@@ -276,13 +297,10 @@ async fn target_pins(manifest: &Manifest, lock_path: &Path, target: &str) -> any
                 p.version, d.constraint
             )),
             Some(p) => pins.push(LockedComponent {
-                ecosystem: p.ecosystem,
-                name: p.name.clone(),
-                version: p.version.clone(),
                 arch: p.arch.clone(),
                 location: p.location.clone(),
                 declared: true,
-                line: 0,
+                ..LockedComponent::new(p.ecosystem, &p.name, &p.version)
             }),
         }
     }

@@ -14,18 +14,18 @@ use envsync_drift::check::{self, Checked};
 use envsync_drift::{compare, CollectOptions, Snapshot, Target};
 use envsync_engine::bollard::Docker;
 use envsync_manifest::manifest::{normalize_name, Service};
-use envsync_manifest::{Constraint, Ecosystem, Lock, Manifest};
+use envsync_manifest::{Ecosystem, Lock, Manifest};
 use envsync_provisioner::env::{container_name, DEV_SERVICE};
 use envsync_provisioner::env::{DevSpec, EnvSpec, HealthSpec, PortMap, ServiceSpec, VolumeMap};
-use envsync_provisioner::middleware::{
-    service_build_spec, upstream_version, version_prefix_matches,
-};
+use envsync_provisioner::middleware::{upstream_version, version_prefix_matches};
 use envsync_provisioner::run::{self, Action};
-use envsync_provisioner::spec::{BuildSpec, Pin, Req};
+use envsync_provisioner::spec::BuildSpec;
 use envsync_provisioner::{build, image_tag, resolve_base, spec_from_manifest, BuildEvent};
 
-use super::build::print_drift;
-use super::diff::{collect_options, lock_snapshot};
+use envsync_drift::lockfile::{collect_options, lock_snapshot};
+use envsync_provisioner::from_manifest::service_recipe;
+
+use crate::images::print_drift;
 use crate::Outcome;
 
 /// Schema id of `envsync up --format json`.
@@ -110,8 +110,7 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
         let image = match &service.image {
             Some(image) => (Image::Ready(image.clone()), None),
             None => {
-                let recipe =
-                    service_build_spec(&service.name, &service.version, &service_pins(service, lock.as_ref())?)
+                let recipe = service_recipe(&manifest, service, lock.as_ref())
                         .with_context(|| {
                             format!(
                                 "{}:{}: [services.{}] has no `image`; envsync builds middleware from the base only for `postgres`, `redis` and `nginx`",
@@ -322,7 +321,7 @@ impl Verification {
 
 /// Fingerprint the development container (with the manifest's collect options) and
 /// compare it with the lock; check each service container's packages against the lock's
-/// `service:NAME` entries, or its middleware version against the manifest's `version`.
+/// image of that service, or its middleware version against the manifest's `version`.
 pub(crate) async fn verify_running(
     manifest: &Manifest,
     lock: Option<(&Lock, &Path)>,
@@ -355,7 +354,7 @@ pub(crate) async fn verify_running(
     }
     let dev_checked = match (lock, dev_snapshot) {
         (Some((lock, path)), Some(snapshot)) => {
-            let reference = lock_snapshot(lock, &path.display().to_string());
+            let reference = lock_snapshot(&lock.components, &path.display().to_string());
             Some(check::plain(compare::diff(&reference, &snapshot)))
         }
         _ => None,
@@ -392,8 +391,8 @@ async fn fingerprint_container(name: &str, options: &CollectOptions) -> anyhow::
     Ok(snapshot)
 }
 
-/// Whether `snapshot` (a service container) runs what the lock (`service:NAME` Debian
-/// entries) or, without those, the manifest's `version` says.
+/// Whether `snapshot` (a service container) runs the Debian packages the lock's image of
+/// the service records or, without one, the version the manifest's `version` says.
 fn check_service(
     manifest: &Manifest,
     service: &Service,
@@ -401,15 +400,13 @@ fn check_service(
     snapshot: &Snapshot,
 ) -> (&'static str, String) {
     let at = format!("{}:{}", manifest.file.display(), service.line);
-    let location = format!("service:{}", service.name);
     let locked: Vec<_> = lock
-        .map(|l| {
-            l.components
+        .and_then(|l| l.services.get(&service.name))
+        .map(|image| {
+            image
+                .components
                 .iter()
-                .filter(|c| {
-                    c.ecosystem == Ecosystem::Deb
-                        && c.location.as_deref() == Some(location.as_str())
-                })
+                .filter(|c| c.ecosystem == Ecosystem::Deb)
                 .collect()
         })
         .unwrap_or_default();
@@ -564,44 +561,6 @@ async fn image_for(
     Ok(Image::Ready(built.tag))
 }
 
-/// Exact versions for a service's packages: the lock's (under `service:NAME`) when it
-/// satisfies the manifest, else the manifest's own constraint.
-fn service_pins(service: &Service, lock: Option<&Lock>) -> anyhow::Result<Vec<Pin>> {
-    let location = format!("service:{}", service.name);
-    service
-        .packages
-        .iter()
-        .map(|req| {
-            let constraint = Constraint::parse(Ecosystem::Deb, &req.constraint).map_err(|e| {
-                anyhow!(
-                    "line {}: package `{}` of [services.{}]: {e}",
-                    req.line,
-                    req.name,
-                    service.name
-                )
-            })?;
-            let wanted = normalize_name(Ecosystem::Deb, &req.name);
-            let locked = lock.and_then(|l| {
-                l.components.iter().find(|c| {
-                    c.ecosystem == Ecosystem::Deb
-                        && c.location.as_deref() == Some(location.as_str())
-                        && normalize_name(Ecosystem::Deb, &c.name) == wanted
-                        && constraint.matches(&c.version)
-                })
-            });
-            Ok(match (locked, constraint.exact()) {
-                (Some(locked), _) => Pin::exact(&req.name, &locked.version),
-                (None, Some(exact)) => Pin::exact(&req.name, exact),
-                (None, None) if req.constraint.trim() == "*" => Pin::any(&req.name),
-                (None, None) => Pin {
-                    name: req.name.clone(),
-                    req: Req::Range(req.constraint.trim().to_string()),
-                },
-            })
-        })
-        .collect()
-}
-
 /// A manifest service as the provisioner runs it: the manifest's settings over the
 /// recipe's defaults (command, health check, data volume).
 fn service_spec(
@@ -723,7 +682,8 @@ mod tests {
 
     #[test]
     fn recipe_defaults_under_manifest_settings() {
-        let recipe = service_build_spec("redis", "7.0", &[]).unwrap();
+        let recipe =
+            envsync_provisioner::middleware::service_build_spec("redis", "7.0", &[]).unwrap();
         let spec = service_spec(&service(), "envsync/redis:x", Some(&recipe));
         assert_eq!(spec.command, Some(recipe.command.clone()));
         assert_eq!(spec.healthcheck, Some(recipe.healthcheck.clone()));
@@ -765,8 +725,8 @@ mod tests {
     }
 
     /// Check service `redis` of a manifest declaring `version` against a container
-    /// running the Debian packages `running` (name, version), with the lock's
-    /// `service:redis` entries `locked`.
+    /// running the Debian packages `running` (name, version), with `locked` in the
+    /// lock's image of `redis`.
     fn check_redis(
         version: &str,
         locked: &[(&str, &str)],
@@ -780,25 +740,20 @@ mod tests {
         )
         .unwrap();
         let manifest = Manifest::load(&path).unwrap();
-        let lock = Lock::new(
-            manifest.sha256.clone(),
-            envsync_manifest::LockedBase {
-                image: "envsync/debian:bookworm".into(),
-                digest: None,
-            },
-            locked
+        let base = envsync_manifest::LockedBase {
+            image: "envsync/debian:bookworm".into(),
+            digest: None,
+        };
+        let mut lock = Lock::new(manifest.sha256.clone(), base.clone(), vec![]);
+        if !locked.is_empty() {
+            let components = locked
                 .iter()
-                .map(|(name, version)| envsync_manifest::LockedComponent {
-                    ecosystem: Ecosystem::Deb,
-                    name: name.to_string(),
-                    version: version.to_string(),
-                    arch: None,
-                    location: Some("service:redis".into()),
-                    declared: true,
-                    line: 0,
+                .map(|(name, version)| {
+                    envsync_manifest::LockedComponent::new(Ecosystem::Deb, name, version)
                 })
-                .collect(),
-        );
+                .collect();
+            lock = lock.with_service("redis", base, components);
+        }
         let mut snapshot = Snapshot::new("docker:envsync-p-redis");
         for (name, version) in running {
             let package = |ecosystem, name: &str| envsync_drift::Package {
@@ -839,21 +794,6 @@ mod tests {
         assert_eq!(
             check_redis("7.0", &locked, &[("bash", "5.2.15-2+b7")]),
             "drift"
-        );
-    }
-
-    #[test]
-    fn exact_constraints_pin_exactly() {
-        let mut s = service();
-        s.packages = vec![envsync_manifest::manifest::Requirement {
-            name: "redis-server".into(),
-            constraint: "5:7.0.15-1~deb12u10".into(),
-            line: 4,
-            column: 1,
-        }];
-        assert_eq!(
-            service_pins(&s, None).unwrap(),
-            [Pin::exact("redis-server", "5:7.0.15-1~deb12u10")]
         );
     }
 }

@@ -1,34 +1,57 @@
-//! The lock (`envsync.lock`): the exact versions of everything an environment built from
-//! a manifest contains, in a canonical, sorted, one-component-per-line TOML form, and the
-//! check that it is still up to date with its manifest.
+//! The lock (`envsync.lock`): the exact versions of everything every image built from a
+//! manifest contains (the development image and each middleware service), with the
+//! checksum of each artifact, in a canonical, sorted, one-component-per-line TOML form;
+//! and the check that it is still up to date with its manifest.
 //!
 //! The same lock always serialises to the same bytes (see `docs/manifest.md`, "The lock").
+//! Reading is in [`parse`], writing in [`write`].
 
-use std::collections::HashMap;
+mod artifact;
+mod parse;
+mod write;
+
+pub use artifact::{attach_artifacts, Artifact};
+
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use toml_edit::{ImDocument, Item, TableLike, Value};
 
-use crate::diag::{LineIndex, SourceLocation};
+use crate::diag::SourceLocation;
 use crate::error::LockError;
 use crate::manifest::{normalize_name, Declared, Manifest};
 use crate::version::Ecosystem;
 
-/// The schema id written into, and required of, every lock.
-pub const LOCK_SCHEMA: &str = "envsync.lock/v1";
+/// The schema id written into every lock.
+pub const LOCK_SCHEMA: &str = "envsync.lock/v2";
+
+/// The first schema: the development image only, without checksums. Still read, so that
+/// `lock --check` can say what to do about it.
+pub const LOCK_SCHEMA_V1: &str = "envsync.lock/v1";
 
 /// A parsed lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lock {
     /// Where it was read from (empty for a lock built in memory).
     pub file: PathBuf,
+    /// The schema it was read as ([`LOCK_SCHEMA`] for a lock built in memory).
+    pub schema: &'static str,
     /// sha256 of the manifest the lock was made from.
     pub manifest_sha256: String,
+    /// The base of the development image.
     pub base: LockedBase,
-    /// Sorted by ecosystem, name, location, arch and version.
+    /// Every component of the development image, sorted by ecosystem, name, location,
+    /// arch and version.
+    pub components: Vec<LockedComponent>,
+    /// Each middleware service envsync builds, by service name.
+    pub services: BTreeMap<String, LockedImage>,
+}
+
+/// One image other than the development image: its base and every component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LockedImage {
+    pub base: LockedBase,
     pub components: Vec<LockedComponent>,
 }
 
@@ -39,6 +62,35 @@ pub struct LockedBase {
     pub digest: Option<String>,
 }
 
+/// How an artifact is identified: a Debian `.deb` or a Python wheel by the sha256 of
+/// its file, an npm tarball by its Subresource Integrity string (`sha512-<base64>`), as
+/// `package-lock.json` records it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Checksum {
+    Sha256(String),
+    Integrity(String),
+}
+
+impl Checksum {
+    /// The sha256 hex digest, when this is one.
+    pub fn sha256(&self) -> Option<&str> {
+        match self {
+            Checksum::Sha256(hex) => Some(hex),
+            Checksum::Integrity(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Checksum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Checksum::Sha256(hex) => write!(f, "sha256:{hex}"),
+            Checksum::Integrity(sri) => f.write_str(sri),
+        }
+    }
+}
+
 /// One component at its exact version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LockedComponent {
@@ -46,8 +98,14 @@ pub struct LockedComponent {
     pub name: String,
     pub version: String,
     pub arch: Option<String>,
-    /// The virtualenv or Node project directory, or `service:NAME`, as the manifest names it.
+    /// The virtualenv or Node project directory where the copy lives, as snapshots record it.
     pub location: Option<String>,
+    /// The checksum of the artifact it was installed from, when envsync knows it.
+    pub checksum: Option<Checksum>,
+    /// The artifact's file name as its source names it: a Debian pool path
+    /// (`pool/main/o/openssl/openssl_3.0.15-1~deb12u1_amd64.deb`), a wheel file name, an
+    /// npm tarball URL. Used to fetch it again.
+    pub file: Option<String>,
     /// Whether the manifest declares it (the others are dependencies).
     pub declared: bool,
     /// 1-based line in the lock file; 0 for a component built in memory.
@@ -56,6 +114,21 @@ pub struct LockedComponent {
 }
 
 impl LockedComponent {
+    /// A component at `version` with nothing else known.
+    pub fn new(ecosystem: Ecosystem, name: &str, version: &str) -> LockedComponent {
+        LockedComponent {
+            ecosystem,
+            name: name.to_string(),
+            version: version.to_string(),
+            arch: None,
+            location: None,
+            checksum: None,
+            file: None,
+            declared: false,
+            line: 0,
+        }
+    }
+
     fn sort_key(&self) -> (Ecosystem, &str, Option<&str>, Option<&str>, &str) {
         (
             self.ecosystem,
@@ -65,6 +138,12 @@ impl LockedComponent {
             &self.version,
         )
     }
+}
+
+/// Sort components into the lock's order and drop exact duplicates.
+fn canonical_order(components: &mut Vec<LockedComponent>) {
+    components.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    components.dedup_by(|a, b| a.sort_key() == b.sort_key());
 }
 
 /// Why a lock does not match its manifest.
@@ -92,6 +171,19 @@ pub enum LockProblem {
         constraint: String,
         manifest: SourceLocation,
     },
+    /// The lock was written in an earlier schema, which records neither the services'
+    /// images nor checksums.
+    OldSchema {
+        lock_file: PathBuf,
+        schema: &'static str,
+    },
+    /// A service envsync builds is not in the lock.
+    ServiceNotLocked {
+        service: String,
+        manifest: SourceLocation,
+    },
+    /// The lock records a service the manifest no longer has.
+    ServiceRemoved { service: String },
     /// The locked version no longer satisfies the manifest's constraint.
     Unsatisfied {
         ecosystem: Ecosystem,
@@ -112,7 +204,12 @@ impl LockProblem {
                 "regenerate the lock with `envsync lock` and commit both files together"
             }
             LockProblem::BaseChanged { .. } => "regenerate the lock with `envsync lock`",
-            LockProblem::Missing { .. } => "regenerate the lock with `envsync lock` to pin it",
+            LockProblem::Missing { .. } | LockProblem::ServiceNotLocked { .. } => {
+                "regenerate the lock with `envsync lock` to pin it"
+            }
+            LockProblem::OldSchema { .. } | LockProblem::ServiceRemoved { .. } => {
+                "regenerate the lock with `envsync lock` and commit it"
+            }
             LockProblem::Unsatisfied { .. } => {
                 "regenerate the lock with `envsync lock`, or relax the constraint in the manifest"
             }
@@ -162,6 +259,19 @@ impl fmt::Display for LockProblem {
                 "`{}` = `{constraint}` declared at {manifest} is not in the lock",
                 component_id(*ecosystem, name, location)
             )?,
+            LockProblem::OldSchema { lock_file, schema } => write!(
+                f,
+                "{} has schema `{schema}`, which records neither the services' images nor checksums (this envsync writes `{LOCK_SCHEMA}`)",
+                lock_file.display()
+            )?,
+            LockProblem::ServiceNotLocked { service, manifest } => write!(
+                f,
+                "[services.{service}] declared at {manifest} is not in the lock"
+            )?,
+            LockProblem::ServiceRemoved { service } => write!(
+                f,
+                "the lock records service `{service}`, which the manifest no longer declares"
+            )?,
             LockProblem::Unsatisfied {
                 ecosystem,
                 name,
@@ -192,20 +302,35 @@ fn short(sha: &str) -> &str {
 }
 
 impl Lock {
-    /// A lock built in memory; components are sorted and exact duplicates dropped.
+    /// A lock built in memory, of the development image only; components are sorted and
+    /// exact duplicates dropped.
     pub fn new(
         manifest_sha256: String,
         base: LockedBase,
         mut components: Vec<LockedComponent>,
     ) -> Lock {
-        components.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-        components.dedup_by(|a, b| a.sort_key() == b.sort_key());
+        canonical_order(&mut components);
         Lock {
             file: PathBuf::new(),
+            schema: LOCK_SCHEMA,
             manifest_sha256,
             base,
             components,
+            services: BTreeMap::new(),
         }
+    }
+
+    /// Add (or replace) the image of service `name`.
+    pub fn with_service(
+        mut self,
+        name: &str,
+        base: LockedBase,
+        mut components: Vec<LockedComponent>,
+    ) -> Lock {
+        canonical_order(&mut components);
+        self.services
+            .insert(name.to_string(), LockedImage { base, components });
+        self
     }
 
     /// Read and parse the lock at `path`.
@@ -219,256 +344,35 @@ impl Lock {
 
     /// Parse lock text; `file` is used in messages.
     pub fn parse(text: &str, file: &Path) -> Result<Lock, LockError> {
-        let index = LineIndex::new(text);
-        let pos =
-            |span: Option<std::ops::Range<usize>>| span.map_or((1, 1), |s| index.position(s.start));
-        let field = |span: Option<std::ops::Range<usize>>, message: String| {
-            let (line, column) = pos(span);
-            LockError::Field {
-                file: file.to_path_buf(),
-                line,
-                column,
-                message,
-            }
-        };
-        let doc = ImDocument::parse(text).map_err(|err| {
-            let (line, column) = pos(err.span());
-            LockError::Syntax {
-                file: file.to_path_buf(),
-                line,
-                column,
-                message: format!("TOML error: {}", err.message().trim().replace('\n', "; ")),
-            }
-        })?;
-        let root = doc.as_table();
-
-        // The schema comes first: a lock of another schema may have any other shape.
-        let Some((key, item)) = root.get_key_value("schema") else {
-            return Err(field(
-                None,
-                "missing `schema`; this is not an envsync lock".into(),
-            ));
-        };
-        let Some(schema) = item.as_str() else {
-            return Err(field(
-                item.span(),
-                format!("`schema` must be a string, found {}", kind(item)),
-            ));
-        };
-        if schema != LOCK_SCHEMA {
-            let (line, _) = pos(key.span());
-            let newer = schema
-                .strip_prefix("envsync.lock/v")
-                .and_then(|n| n.parse::<u32>().ok())
-                .is_some_and(|n| n > 1);
-            return Err(if newer {
-                LockError::FutureSchema {
-                    file: file.to_path_buf(),
-                    line,
-                    found: schema.to_string(),
-                    expected: LOCK_SCHEMA,
-                }
-            } else {
-                LockError::Schema {
-                    file: file.to_path_buf(),
-                    line,
-                    found: schema.to_string(),
-                    expected: LOCK_SCHEMA,
-                }
-            });
-        }
-
-        let manifest_sha256 = match root.get("manifest_sha256") {
-            Some(item) => match item.as_str() {
-                Some(s) if s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()) => {
-                    s.to_string()
-                }
-                _ => {
-                    return Err(field(
-                        item.span(),
-                        "`manifest_sha256` must be 64 hex digits".into(),
-                    ))
-                }
-            },
-            None => return Err(field(None, "missing `manifest_sha256`".into())),
-        };
-
-        let base = match root.get("base") {
-            Some(item) => {
-                let Some(t) = item.as_table_like() else {
-                    return Err(field(
-                        item.span(),
-                        format!("`base` must be a table, found {}", kind(item)),
-                    ));
-                };
-                let image = match t.get("image").map(|i| (i.as_str(), i)) {
-                    Some((Some(s), _)) => s.to_string(),
-                    Some((None, i)) => {
-                        return Err(field(i.span(), "`image` of `base` must be a string".into()))
-                    }
-                    None => return Err(field(item.span(), "`base` has no `image`".into())),
-                };
-                let digest = match t.get("digest").map(|i| (i.as_str(), i)) {
-                    Some((Some(s), _)) => Some(s.to_string()),
-                    Some((None, i)) => {
-                        return Err(field(
-                            i.span(),
-                            "`digest` of `base` must be a string".into(),
-                        ))
-                    }
-                    None => None,
-                };
-                LockedBase { image, digest }
-            }
-            None => return Err(field(None, "missing `base`".into())),
-        };
-
-        let mut entries: Vec<(&dyn TableLike, Option<std::ops::Range<usize>>)> = Vec::new();
-        match root.get("components") {
-            Some(Item::Value(Value::Array(array))) => {
-                for v in array.iter() {
-                    match v.as_inline_table() {
-                        Some(t) => entries.push((t, v.span())),
-                        None => {
-                            return Err(field(
-                                v.span(),
-                                format!(
-                                    "each entry of `components` must be a table, found {}",
-                                    value_kind(v)
-                                ),
-                            ))
-                        }
-                    }
-                }
-            }
-            Some(Item::ArrayOfTables(array)) => {
-                for t in array.iter() {
-                    entries.push((t, t.span()));
-                }
-            }
-            Some(item) => {
-                return Err(field(
-                    item.span(),
-                    format!(
-                        "`components` must be an array of tables, found {}",
-                        kind(item)
-                    ),
-                ))
-            }
-            None => return Err(field(None, "missing `components`".into())),
-        }
-
-        let mut components = Vec::with_capacity(entries.len());
-        for (t, span) in entries {
-            let (line, _) = pos(span.clone());
-            let text_field = |name: &str, required: bool| -> Result<Option<String>, LockError> {
-                match t.get(name) {
-                    Some(item) => match item.as_str() {
-                        Some(s) => Ok(Some(s.to_string())),
-                        None => Err(field(
-                            item.span(),
-                            format!(
-                                "`{name}` of a component must be a string, found {}",
-                                kind(item)
-                            ),
-                        )),
-                    },
-                    None if required => {
-                        Err(field(span.clone(), format!("component has no `{name}`")))
-                    }
-                    None => Ok(None),
-                }
-            };
-            let eco_text = text_field("ecosystem", true)?.unwrap_or_default();
-            let Some(ecosystem) = Ecosystem::parse(&eco_text) else {
-                let at = t.get("ecosystem").and_then(|i| i.span());
-                return Err(field(at, format!("unknown ecosystem `{eco_text}`")));
-            };
-            let name = text_field("name", true)?.unwrap_or_default();
-            let version = text_field("version", true)?.unwrap_or_default();
-            let arch = text_field("arch", false)?;
-            let location = text_field("location", false)?;
-            let declared = match t.get("declared") {
-                Some(item) => match item.as_bool() {
-                    Some(b) => b,
-                    None => {
-                        return Err(field(
-                            item.span(),
-                            format!(
-                                "`declared` of a component must be `true` or `false`, found {}",
-                                kind(item)
-                            ),
-                        ))
-                    }
-                },
-                None => false,
-            };
-            components.push(LockedComponent {
-                ecosystem,
-                name,
-                version,
-                arch,
-                location,
-                declared,
-                line,
-            });
-        }
-        let mut lock = Lock::new(manifest_sha256, base, components);
-        lock.file = file.to_path_buf();
-        Ok(lock)
+        parse::parse(text, file)
     }
 
     /// The canonical text: fixed key order, components sorted, one per line. Writing,
     /// parsing and writing again gives the same bytes.
     pub fn to_string_canonical(&self) -> String {
-        let mut components: Vec<&LockedComponent> = self.components.iter().collect();
-        components.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-        components.dedup_by(|a, b| a.sort_key() == b.sort_key());
-        let mut out = String::with_capacity(128 + components.len() * 96);
-        out.push_str(
-            "# envsync.lock: exact versions of the environment built from envsync.toml.\n",
-        );
-        out.push_str("# Written by `envsync lock`; check it with `envsync lock --check`. Do not edit by hand.\n");
-        let _ = writeln!(out, "schema = {}", quote(LOCK_SCHEMA));
-        let _ = writeln!(out, "manifest_sha256 = {}", quote(&self.manifest_sha256));
-        let _ = write!(out, "base = {{ image = {}", quote(&self.base.image));
-        if let Some(d) = &self.base.digest {
-            let _ = write!(out, ", digest = {}", quote(d));
-        }
-        out.push_str(" }\n\n");
-        if components.is_empty() {
-            out.push_str("components = []\n");
-            return out;
-        }
-        out.push_str("components = [\n");
-        for c in components {
-            let _ = write!(
-                out,
-                "  {{ ecosystem = {}, name = {}, version = {}",
-                quote(c.ecosystem.as_str()),
-                quote(&c.name),
-                quote(&c.version)
-            );
-            if let Some(a) = &c.arch {
-                let _ = write!(out, ", arch = {}", quote(a));
-            }
-            if let Some(l) = &c.location {
-                let _ = write!(out, ", location = {}", quote(l));
-            }
-            if c.declared {
-                out.push_str(", declared = true");
-            }
-            out.push_str(" },\n");
-        }
-        out.push_str("]\n");
-        out
+        write::canonical(self)
     }
 
-    /// Everything that makes this lock out of date with `manifest`: a different manifest
-    /// hash, a changed base, declared components missing from the lock, and locked
-    /// versions that no longer satisfy their declared constraint. Empty when up to date.
+    /// The components of the image of `service` (`None`: the development image).
+    pub fn image_components(&self, service: Option<&str>) -> Option<&[LockedComponent]> {
+        match service {
+            None => Some(&self.components),
+            Some(name) => self.services.get(name).map(|s| s.components.as_slice()),
+        }
+    }
+
+    /// Everything that makes this lock out of date with `manifest`: an earlier schema, a
+    /// different manifest hash, a changed base, services missing or removed, declared
+    /// components missing from the lock, and locked versions that no longer satisfy
+    /// their declared constraint. Empty when up to date.
     pub fn check(&self, manifest: &Manifest) -> Vec<LockProblem> {
         let mut problems = Vec::new();
+        if self.schema != LOCK_SCHEMA {
+            problems.push(LockProblem::OldSchema {
+                lock_file: self.file.clone(),
+                schema: self.schema,
+            });
+        }
         if self.manifest_sha256 != manifest.sha256 {
             problems.push(LockProblem::Stale {
                 lock_file: self.file.clone(),
@@ -498,37 +402,85 @@ impl Lock {
                 });
             }
         }
-        // One pass over the lock, so checking is linear in the size of both files.
-        let mut by_name: HashMap<(Ecosystem, String), Vec<&LockedComponent>> = HashMap::new();
-        for c in &self.components {
-            by_name
-                .entry((c.ecosystem, normalize_name(c.ecosystem, &c.name)))
-                .or_default()
-                .push(c);
+        // Services built from packages have an image of their own in the lock; services
+        // given by image reference run that image as it is.
+        if self.schema == LOCK_SCHEMA {
+            for service in manifest.services.iter().filter(|s| s.image.is_none()) {
+                if !self.services.contains_key(&service.name) {
+                    problems.push(LockProblem::ServiceNotLocked {
+                        service: service.name.clone(),
+                        manifest: SourceLocation {
+                            file: manifest.file.clone(),
+                            line: service.line,
+                            column: service.column,
+                        },
+                    });
+                }
+            }
+            for name in self.services.keys() {
+                if !manifest
+                    .services
+                    .iter()
+                    .any(|s| &s.name == name && s.image.is_none())
+                {
+                    problems.push(LockProblem::ServiceRemoved {
+                        service: name.clone(),
+                    });
+                }
+            }
+        }
+        // One pass over each image's components, so checking is linear in the size of
+        // both files.
+        let mut by_name: HashMap<(Option<&str>, Ecosystem, String), Vec<&LockedComponent>> =
+            HashMap::new();
+        let images = std::iter::once((None, &self.components)).chain(
+            self.services
+                .iter()
+                .map(|(name, image)| (Some(name.as_str()), &image.components)),
+        );
+        for (service, components) in images {
+            for c in components {
+                by_name
+                    .entry((service, c.ecosystem, normalize_name(c.ecosystem, &c.name)))
+                    .or_default()
+                    .push(c);
+            }
         }
         for d in manifest.declared() {
-            // Middleware services run from images of their own: the lock records the
-            // application image, and `envsync up` verifies each running service against
-            // its declared version instead.
+            let service = d
+                .location
+                .as_deref()
+                .and_then(|l| l.strip_prefix("service:"));
+            // A service's own version is checked by `envsync up` from inside the running
+            // container; its packages are checked here, in the service's image.
             if d.ecosystem == Ecosystem::Service
-                || d.location
-                    .as_deref()
-                    .is_some_and(|l| l.starts_with("service:"))
+                || (service.is_some() && self.schema != LOCK_SCHEMA)
             {
                 continue;
             }
+            if service.is_some_and(|s| !self.services.contains_key(s)) {
+                // Reported once, as ServiceNotLocked (or the service runs an image).
+                continue;
+            }
+            let location = if service.is_some() {
+                None
+            } else {
+                d.location.as_deref()
+            };
             let manifest_at = SourceLocation {
                 file: manifest.file.clone(),
                 line: d.line,
                 column: d.column,
             };
-            let key = (d.ecosystem, normalize_name(d.ecosystem, &d.name));
+            let key = (service, d.ecosystem, normalize_name(d.ecosystem, &d.name));
             let locked: Vec<&LockedComponent> = by_name
                 .get(&key)
                 .map(|cs| {
                     cs.iter()
                         .copied()
-                        .filter(|c| location_matches(d.location.as_deref(), c.location.as_deref()))
+                        .filter(|c| {
+                            service.is_some() || location_matches(location, c.location.as_deref())
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -609,48 +561,6 @@ impl Declared {
     }
 }
 
-fn kind(item: &Item) -> &'static str {
-    match item {
-        Item::None => "nothing",
-        Item::Value(v) => value_kind(v),
-        Item::Table(_) => "a table",
-        Item::ArrayOfTables(_) => "an array of tables",
-    }
-}
-
-fn value_kind(v: &Value) -> &'static str {
-    match v {
-        Value::String(_) => "a string",
-        Value::Integer(_) => "an integer",
-        Value::Float(_) => "a float",
-        Value::Boolean(_) => "a boolean",
-        Value::Datetime(_) => "a date-time",
-        Value::Array(_) => "an array",
-        Value::InlineTable(_) => "a table",
-    }
-}
-
-/// A TOML basic string: `"` and `\` escaped, control characters as escapes.
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -658,15 +568,7 @@ mod tests {
     const SHA: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     fn component(eco: Ecosystem, name: &str, version: &str) -> LockedComponent {
-        LockedComponent {
-            ecosystem: eco,
-            name: name.into(),
-            version: version.into(),
-            arch: None,
-            location: None,
-            declared: false,
-            line: 0,
-        }
+        LockedComponent::new(eco, name, version)
     }
 
     fn parse(text: &str) -> Result<Lock, LockError> {
@@ -686,6 +588,8 @@ mod tests {
         let mut openssl = component(Ecosystem::Deb, "openssl", "3.0.15-1~deb12u1");
         openssl.arch = Some("amd64".into());
         openssl.declared = true;
+        openssl.checksum = Some(Checksum::Sha256("ab".repeat(32)));
+        openssl.file = Some("pool/main/o/openssl/openssl_3.0.15-1~deb12u1_amd64.deb".into());
         let mut django = component(Ecosystem::Pypi, "django", "4.2.7");
         django.location = Some("/opt/app/venv".into());
         django.declared = true;
@@ -698,45 +602,84 @@ mod tests {
             },
             vec![django.clone(), openssl.clone(), odd, openssl],
         );
+        let mut redis = component(Ecosystem::Deb, "redis-server", "5:7.0.15-1~deb12u1");
+        redis.declared = true;
+        let mut express = component(Ecosystem::Npm, "express", "4.18.2");
+        express.checksum = Some(Checksum::Integrity("sha512-AAAA".into()));
+        let lock = lock
+            .with_service(
+                "redis",
+                LockedBase {
+                    image: "envsync/debian:bookworm".into(),
+                    digest: None,
+                },
+                vec![redis],
+            )
+            .with_service(
+                "my cache",
+                LockedBase {
+                    image: "envsync/debian:bookworm".into(),
+                    digest: None,
+                },
+                vec![express],
+            );
         let text = lock.to_string_canonical();
         assert_eq!(
             text,
             format!(
-                "# envsync.lock: exact versions of the environment built from envsync.toml.\n\
+                "# envsync.lock: exact versions and checksums of every image built from envsync.toml.\n\
                  # Written by `envsync lock`; check it with `envsync lock --check`. Do not edit by hand.\n\
-                 schema = \"envsync.lock/v1\"\n\
+                 schema = \"envsync.lock/v2\"\n\
                  manifest_sha256 = \"{SHA}\"\n\
                  base = {{ image = \"debian:bookworm\", digest = \"sha256:ab\" }}\n\
-                 \n\
                  components = [\n\
-                 \x20 {{ ecosystem = \"deb\", name = \"openssl\", version = \"3.0.15-1~deb12u1\", arch = \"amd64\", declared = true }},\n\
+                 \x20 {{ ecosystem = \"deb\", name = \"openssl\", version = \"3.0.15-1~deb12u1\", arch = \"amd64\", sha256 = \"{AB}\", file = \"pool/main/o/openssl/openssl_3.0.15-1~deb12u1_amd64.deb\", declared = true }},\n\
                  \x20 {{ ecosystem = \"pypi\", name = \"django\", version = \"4.2.7\", location = \"/opt/app/venv\", declared = true }},\n\
                  \x20 {{ ecosystem = \"env\", name = \"A\\\"B\\\\C\\n\", version = \"sha256:00\" }},\n\
-                 ]\n"
+                 ]\n\
+                 \n\
+                 [services.\"my cache\"]\n\
+                 base = {{ image = \"envsync/debian:bookworm\" }}\n\
+                 components = [\n\
+                 \x20 {{ ecosystem = \"npm\", name = \"express\", version = \"4.18.2\", integrity = \"sha512-AAAA\" }},\n\
+                 ]\n\
+                 \n\
+                 [services.redis]\n\
+                 base = {{ image = \"envsync/debian:bookworm\" }}\n\
+                 components = [\n\
+                 \x20 {{ ecosystem = \"deb\", name = \"redis-server\", version = \"5:7.0.15-1~deb12u1\", declared = true }},\n\
+                 ]\n",
+                AB = "ab".repeat(32)
             )
         );
         let parsed = parse(&text).unwrap();
         assert_eq!(parsed.to_string_canonical(), text);
         assert_eq!(parsed.components[2].name, "A\"B\\C\n");
-        assert_eq!(parsed.components[1].line, 9);
+        assert_eq!(parsed.components[1].line, 8);
+        assert_eq!(parsed.services["redis"].components[0].line, 21);
+        assert_eq!(
+            parsed.services["my cache"].components[0].checksum,
+            Some(Checksum::Integrity("sha512-AAAA".into()))
+        );
         // Any order of input lines gives the same bytes.
-        let shuffled = text.replace(
+        let shuffled = text.replacen(
             "components = [\n",
             "components = [\n  { ecosystem = \"env\", name = \"A\\\"B\\\\C\\n\", version = \"sha256:00\" },\n",
+            1,
         );
         assert_eq!(parse(&shuffled).unwrap().to_string_canonical(), text);
     }
 
     #[test]
     fn bad_locks() {
-        let head = format!("schema = \"envsync.lock/v1\"\nmanifest_sha256 = \"{SHA}\"\n");
+        let head = format!("schema = \"envsync.lock/v2\"\nmanifest_sha256 = \"{SHA}\"\n");
         check_error(
-            "schema = \"envsync.lock/v2\"\nwhatever = 1\n",
-            "envsync.lock:1: lock schema `envsync.lock/v2` was written by a newer envsync (this one reads `envsync.lock/v1`); upgrade envsync",
+            "schema = \"envsync.lock/v3\"\nwhatever = 1\n",
+            "envsync.lock:1: lock schema `envsync.lock/v3` was written by a newer envsync (this one reads `envsync.lock/v2`); upgrade envsync",
         );
         check_error(
             "\nschema = \"envsync.snapshot/v1\"\n",
-            "envsync.lock:2: schema `envsync.snapshot/v1` is not a lock schema this envsync reads; expected `envsync.lock/v1`",
+            "envsync.lock:2: schema `envsync.snapshot/v1` is not a lock schema this envsync reads; expected `envsync.lock/v2`",
         );
         check_error(
             &format!("{head}base = {{ image = \"debian:bookworm\" }}\ncomponents = [\n  {{ ecosystem = \"deb\", name = \"a\", ver"),
@@ -744,7 +687,7 @@ mod tests {
         );
         check_error(
             &format!("{head}base = {{ image = \"debian:bookworm\" }}\n"),
-            "envsync.lock:1:1: missing `components`; regenerate the lock with `envsync lock`",
+            "envsync.lock:1:1: missing field `components`; regenerate the lock with `envsync lock`",
         );
         check_error(
             &format!("{head}base = {{ image = \"debian:bookworm\" }}\ncomponents = [{{ ecosystem = \"cargo\", name = \"a\", version = \"1\" }}]\n"),
@@ -752,7 +695,7 @@ mod tests {
         );
         check_error(
             &format!("{head}base = {{ image = \"debian:bookworm\" }}\ncomponents = [{{ ecosystem = \"deb\", name = \"a\" }}]\n"),
-            "envsync.lock:4:15: component has no `version`; regenerate the lock with `envsync lock`",
+            "envsync.lock:4:15: missing field `version`; regenerate the lock with `envsync lock`",
         );
         check_error("", "envsync.lock:1:1: missing `schema`; this is not an envsync lock; regenerate the lock with `envsync lock`");
     }
@@ -784,7 +727,8 @@ mod tests {
                 component(Ecosystem::Service, "pg", "15.20"),
                 venv_django.clone(),
             ],
-        );
+        )
+        .with_service("pg", base.clone(), vec![]);
         assert_eq!(good.check(&m), []);
 
         let mut bad = Lock::new(
@@ -805,6 +749,7 @@ mod tests {
                 "envsync.lock is stale: it was made from a manifest with sha256 `ffffffffffff`, the manifest now has `".to_string()
                     + short(&m.sha256)
                     + "`; regenerate the lock with `envsync lock` and commit both files together",
+                "[services.pg] declared at envsync.toml:12:11 is not in the lock; regenerate the lock with `envsync lock` to pin it".into(),
                 "`runtime:python` is locked at `3.12.1`, which does not satisfy `3.11` declared at envsync.toml:6:1; regenerate the lock with `envsync lock`, or relax the constraint in the manifest".into(),
                 "`deb:openssl` is locked at `3.1.0-1`, which does not satisfy `3.0.*` declared at envsync.toml:8:1; regenerate the lock with `envsync lock`, or relax the constraint in the manifest".into(),
                 "`deb:libpq5` = `15.20-0+deb12u1` declared at envsync.toml:9:1 is not in the lock; regenerate the lock with `envsync lock` to pin it".into(),

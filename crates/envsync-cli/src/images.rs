@@ -1,0 +1,338 @@
+//! The environment's images, built and read back: where the provisioner (which builds)
+//! and drift (which fingerprints) meet. `envsync lock` builds every image of the
+//! manifest here and assembles the lock from what they hold; `envsync build` and
+//! `envsync up` build from it and verify against it.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use envsync_drift::check::{self, Checked};
+use envsync_drift::fingerprint::fingerprint;
+use envsync_drift::lockfile::{
+    collect_options, dev_components, lock_snapshot, service_collect_options, service_components,
+};
+use envsync_drift::{compare, Target};
+use envsync_engine::bollard::Docker;
+use envsync_manifest::lock::{attach_artifacts, LockedComponent};
+use envsync_manifest::{Ecosystem, Lock, LockedBase, Manifest};
+use envsync_provisioner::from_manifest::service_recipe;
+use envsync_provisioner::{
+    build_with_options, read_artifacts, resolve_base, spec_from_manifest, BuildEvent, BuildOptions,
+    BuildSpec, BuiltImage, ProvisionError,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// How images are built: the engine's layer cache, and progress on stderr.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BuildSettings {
+    pub no_cache: bool,
+    pub show_progress: bool,
+}
+
+/// Build `spec` (or reuse its image) with progress on stderr, and logs in
+/// `.envsync/logs` next to the manifest. `what` names the image in messages (`dev`, a
+/// service name). Returns the spec with its base resolved to an image ID, and the
+/// image. Ctrl-C abandons the build without tagging anything.
+pub(crate) async fn build_image(
+    docker: &Docker,
+    manifest: &Manifest,
+    spec: &BuildSpec,
+    what: &str,
+    settings: BuildSettings,
+) -> anyhow::Result<(BuildSpec, BuiltImage)> {
+    let project_dir = manifest
+        .file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let resolved = resolve_base(docker, spec)
+        .await
+        .map_err(|err| with_manifest_line(manifest, err))?;
+    if let (Some(wanted), Some(got)) = (&spec.base_digest, &resolved.base_digest) {
+        if wanted != got && settings.show_progress {
+            eprintln!(
+                "note: {what}: base image `{}` is now `{got}`, not the locked `{wanted}`; its packages are brought to the locked versions",
+                spec.base_image
+            );
+        }
+    }
+    let options = BuildOptions {
+        log_dir: project_dir.join(".envsync").join("logs"),
+        no_cache: settings.no_cache,
+    };
+    let progress = Progress::new(settings.show_progress, what);
+    let on_event = |event| progress.event(event);
+    let build = build_with_options(docker, &resolved, &options, &on_event);
+    let built = tokio::select! {
+        built = build => built,
+        _ = tokio::signal::ctrl_c() => {
+            progress.finish();
+            // Dropping the build closes the request: the engine stops the step, removes
+            // its container (forcerm) and never applies the tag.
+            return Err(anyhow!(
+                "build interrupted; no image was tagged and the layers already built stay cached for the next run"
+            ));
+        }
+    };
+    progress.finish();
+    let built = built
+        .map_err(|err| with_manifest_line(manifest, err))
+        .with_context(|| format!("building the image of `{what}`"))?;
+    Ok((resolved, built))
+}
+
+/// Every image of an environment, built, with the lock of what they hold.
+#[derive(Debug)]
+pub(crate) struct LockedEnvironment {
+    pub lock: Lock,
+    /// The development image's tag.
+    pub dev_tag: String,
+    /// Each service built from packages: name and image tag.
+    pub services: Vec<(String, String)>,
+}
+
+/// Build the development image and every service image of `manifest`, with the versions
+/// `pins` gives (see `spec_from_manifest`), fingerprint each, and lock every component
+/// with the checksum of the artifact the build installed it from.
+pub(crate) async fn build_and_lock(
+    docker: &Docker,
+    manifest: &Manifest,
+    pins: Option<&Lock>,
+    settings: BuildSettings,
+) -> anyhow::Result<LockedEnvironment> {
+    let spec = spec_from_manifest(manifest, pins)?;
+    let (resolved, built) = build_image(docker, manifest, &spec, "dev", settings).await?;
+    let snapshot = fingerprint_image(&built.tag, &collect_options(Some(manifest))).await?;
+    let mut components = dev_components(manifest, &snapshot);
+    attach(docker, &built.tag, &mut components).await?;
+    let mut lock = Lock::new(
+        manifest.sha256.clone(),
+        LockedBase {
+            image: manifest.base.image.clone(),
+            digest: resolved.base_digest,
+        },
+        components,
+    );
+    let mut services = Vec::new();
+    for service in manifest.services.iter().filter(|s| s.image.is_none()) {
+        let recipe = service_recipe(manifest, service, pins).with_context(|| {
+            format!(
+                "{}:{}: [services.{}]",
+                manifest.file.display(),
+                service.line,
+                service.name
+            )
+        })?;
+        let (resolved, built) =
+            build_image(docker, manifest, &recipe.build, &service.name, settings).await?;
+        let snapshot = fingerprint_image(&built.tag, &service_collect_options()).await?;
+        let mut components = service_components(service, &snapshot);
+        attach(docker, &built.tag, &mut components).await?;
+        lock = lock.with_service(
+            &service.name,
+            LockedBase {
+                image: recipe.build.base_image.clone(),
+                digest: resolved.base_digest,
+            },
+            components,
+        );
+        services.push((service.name.clone(), built.tag));
+    }
+    Ok(LockedEnvironment {
+        lock,
+        dev_tag: built.tag,
+        services,
+    })
+}
+
+/// Fingerprint the image `tag`, read without running it.
+pub(crate) async fn fingerprint_image(
+    tag: &str,
+    options: &envsync_drift::CollectOptions,
+) -> anyhow::Result<envsync_drift::Snapshot> {
+    let snapshot = fingerprint(&Target::Image(tag.to_string()), options)
+        .await
+        .with_context(|| format!("fingerprinting the built image `{tag}`"))?;
+    for warning in &snapshot.warnings {
+        eprintln!("warning: image:{tag}: {warning}");
+    }
+    Ok(snapshot)
+}
+
+/// Attach the checksums the build of `tag` recorded; warn about the Debian, Python and
+/// npm components left without one.
+async fn attach(
+    docker: &Docker,
+    tag: &str,
+    components: &mut [LockedComponent],
+) -> anyhow::Result<()> {
+    let artifacts = read_artifacts(docker, tag).await?;
+    attach_artifacts(components, &artifacts);
+    let unhashed: Vec<String> = components
+        .iter()
+        .filter(|c| c.checksum.is_none() && c.ecosystem == Ecosystem::Deb)
+        .map(|c| format!("{}={}", c.name, c.version))
+        .collect();
+    if !unhashed.is_empty() {
+        eprintln!(
+            "warning: image {tag}: {} Debian {} no package index offers any more, so the lock records no checksum for {}: {}",
+            unhashed.len(),
+            if unhashed.len() == 1 { "package is at a version" } else { "packages are at versions" },
+            if unhashed.len() == 1 { "it" } else { "them" },
+            unhashed.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Compare each image of `built` with what `lock` records: every difference is drift.
+/// One result per image that `lock` records, the development image first (`None`).
+pub(crate) fn verify(
+    lock: &Lock,
+    lock_path: &Path,
+    built: &Lock,
+) -> Vec<(Option<String>, Checked)> {
+    let reference = lock_path.display().to_string();
+    let mut results = vec![(
+        None,
+        check::plain(compare::diff(
+            &lock_snapshot(&lock.components, &reference),
+            &lock_snapshot(&built.components, "built image"),
+        )),
+    )];
+    for (name, image) in &lock.services {
+        let got = built
+            .services
+            .get(name)
+            .map(|i| i.components.as_slice())
+            .unwrap_or_default();
+        results.push((
+            Some(name.clone()),
+            check::plain(compare::diff(
+                &lock_snapshot(&image.components, &format!("{reference} [services.{name}]")),
+                &lock_snapshot(got, &format!("image of service `{name}`")),
+            )),
+        ));
+    }
+    results
+}
+
+/// Print a verification's drift as the usual table on standard output.
+pub(crate) fn print_drift(checked: &Checked) {
+    print!(
+        "{}",
+        envsync_drift::report::render(
+            envsync_drift::report::Format::Table,
+            checked,
+            crate::cmd::output::stdout_color()
+        )
+    );
+}
+
+/// Point a package error at the manifest line that declares the package.
+pub(crate) fn with_manifest_line(manifest: &Manifest, err: ProvisionError) -> anyhow::Error {
+    let located = match &err {
+        ProvisionError::VersionNotFound {
+            ecosystem, package, ..
+        }
+        | ProvisionError::PackageNotFound {
+            ecosystem, package, ..
+        } => Ecosystem::parse(ecosystem)
+            .and_then(|e| manifest.locate(e, package))
+            .map(|at| format!("{at}: `{package}`")),
+        _ => None,
+    };
+    match located {
+        Some(context) => anyhow::Error::new(err).context(context),
+        None => err.into(),
+    }
+}
+
+/// Build progress on stderr: a bar on a terminal, one line per step otherwise.
+pub(crate) struct Progress {
+    bar: Option<ProgressBar>,
+    enabled: bool,
+    /// Which image: `dev` or a service name.
+    what: String,
+    /// The current step's instruction, shortened, for the bar's message.
+    step: std::sync::Mutex<String>,
+}
+
+impl Progress {
+    fn new(enabled: bool, what: &str) -> Progress {
+        let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(0);
+            let style =
+                ProgressStyle::with_template("{spinner} [{pos}/{len}] {elapsed} {wide_msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Progress {
+            bar,
+            enabled,
+            what: what.to_string(),
+            step: std::sync::Mutex::new(String::new()),
+        }
+    }
+
+    fn event(&self, event: BuildEvent) {
+        if !self.enabled {
+            return;
+        }
+        match (&self.bar, event) {
+            (
+                Some(bar),
+                BuildEvent::Step {
+                    index,
+                    total,
+                    instruction,
+                },
+            ) => {
+                bar.set_length(total as u64);
+                bar.set_position(index.saturating_sub(1) as u64);
+                let step = format!("{}: {}", self.what, truncate(&instruction, 60));
+                bar.set_message(step.clone());
+                if let Ok(mut current) = self.step.lock() {
+                    *current = step;
+                }
+            }
+            (Some(bar), BuildEvent::Output(line)) if !line.trim().is_empty() => {
+                let step = self.step.lock().map(|s| s.clone()).unwrap_or_default();
+                bar.set_message(format!("{step} | {}", truncate(line.trim(), 60)));
+            }
+            (
+                None,
+                BuildEvent::Step {
+                    index,
+                    total,
+                    instruction,
+                },
+            ) => eprintln!(
+                "{}: [{index}/{total}] {}",
+                self.what,
+                truncate(&instruction, 160)
+            ),
+            _ => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() <= max {
+        text
+    } else {
+        let cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}

@@ -1,0 +1,162 @@
+//! Between snapshots and the lock: what to collect from an image of a manifest, a lock's
+//! image as a snapshot (so the lock compares like any target), and a fingerprinted
+//! image as the lock's components. Pure functions of their inputs.
+
+use envsync_manifest::lock::{location_matches, LockedComponent};
+use envsync_manifest::manifest::{normalize_name, Service};
+use envsync_manifest::{Declared, Ecosystem, Manifest};
+
+use crate::collect::CollectOptions;
+use crate::snapshot::{Package, Snapshot};
+
+/// What to collect from an environment of `manifest` (`None`: the defaults): its
+/// virtualenvs, Node projects, files and the environment variables it declares.
+pub fn collect_options(manifest: Option<&Manifest>) -> CollectOptions {
+    let mut opts = CollectOptions::default();
+    if let Some(m) = manifest {
+        if let Some(py) = &m.python {
+            opts.python_envs = py.venvs.iter().map(|v| v.path.clone()).collect();
+        }
+        if let Some(node) = &m.node {
+            opts.npm_projects = node.projects.iter().map(|p| p.path.clone()).collect();
+        }
+        opts.files = m.files.iter().map(|f| f.container_path.clone()).collect();
+        opts.env_names = Some(m.env.iter().map(|e| e.name.clone()).collect());
+        opts.collect_env = !m.env.is_empty();
+    }
+    opts
+}
+
+/// What to collect from the image of a middleware service: its packages, not the
+/// image's environment.
+pub fn service_collect_options() -> CollectOptions {
+    CollectOptions {
+        collect_env: false,
+        ..CollectOptions::default()
+    }
+}
+
+/// One image of a lock as a snapshot named `target`.
+pub fn lock_snapshot(components: &[LockedComponent], target: &str) -> Snapshot {
+    let mut s = Snapshot::new(target);
+    s.packages = components
+        .iter()
+        .map(|c| Package {
+            ecosystem: c.ecosystem,
+            name: c.name.clone(),
+            version: c.version.clone(),
+            arch: c.arch.clone(),
+            location: c.location.clone(),
+            size: None,
+            mode: None,
+        })
+        .collect();
+    s.packages.sort_by(|a, b| a.key().cmp(&b.key()));
+    s
+}
+
+/// Every component of the development image `snapshot`, each marked declared when the
+/// manifest declares it (same ecosystem, normalised name and location as
+/// [`envsync_manifest::Lock::check`] matches).
+pub fn dev_components(manifest: &Manifest, snapshot: &Snapshot) -> Vec<LockedComponent> {
+    let declared: Vec<&Declared> = manifest
+        .declared()
+        .iter()
+        .filter(|d| {
+            !d.location
+                .as_deref()
+                .is_some_and(|l| l.starts_with("service:"))
+        })
+        .collect();
+    components(snapshot, |p| {
+        let name = normalize_name(p.ecosystem, &p.name);
+        declared.iter().any(|d| {
+            d.ecosystem == p.ecosystem
+                && normalize_name(d.ecosystem, &d.name) == name
+                && location_matches(d.location.as_deref(), p.location.as_deref())
+        })
+    })
+}
+
+/// Every component of the image of `service`, its declared Debian packages marked.
+pub fn service_components(service: &Service, snapshot: &Snapshot) -> Vec<LockedComponent> {
+    components(snapshot, |p| {
+        p.ecosystem == Ecosystem::Deb
+            && service.packages.iter().any(|r| {
+                normalize_name(Ecosystem::Deb, &r.name) == normalize_name(Ecosystem::Deb, &p.name)
+            })
+    })
+}
+
+fn components(snapshot: &Snapshot, declared: impl Fn(&Package) -> bool) -> Vec<LockedComponent> {
+    snapshot
+        .packages
+        .iter()
+        .map(|p| LockedComponent {
+            arch: p.arch.clone(),
+            location: p.location.clone(),
+            declared: declared(p),
+            ..LockedComponent::new(p.ecosystem, &p.name, &p.version)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn package(eco: Ecosystem, name: &str, version: &str, location: Option<&str>) -> Package {
+        Package {
+            ecosystem: eco,
+            name: name.into(),
+            version: version.into(),
+            arch: None,
+            location: location.map(str::to_string),
+            size: None,
+            mode: None,
+        }
+    }
+
+    #[test]
+    fn marks_what_the_manifest_declares() {
+        let manifest = Manifest::parse(
+            "[project]\nname = \"p\"\n[base]\nimage = \"debian:bookworm\"\n[apt]\ncurl = \"*\"\n\
+             [python.venvs.\"/opt/venv\".packages]\nDjango = \"*\"\n\
+             [services.redis]\nversion = \"7.0\"\npackages = { redis-server = \"*\" }\n",
+            Path::new("envsync.toml"),
+        )
+        .unwrap();
+        let mut snapshot = Snapshot::new("image:x");
+        snapshot.packages = vec![
+            package(Ecosystem::Deb, "curl", "7.88", None),
+            package(Ecosystem::Deb, "libc6", "2.36", None),
+            package(Ecosystem::Deb, "redis-server", "7.0", None),
+            package(
+                Ecosystem::Pypi,
+                "django",
+                "4.2",
+                Some("/opt/venv/lib/python3.11/site-packages"),
+            ),
+            package(
+                Ecosystem::Pypi,
+                "django",
+                "4.2",
+                Some("/usr/local/lib/python3.11/dist-packages"),
+            ),
+        ];
+        let declared: Vec<bool> = dev_components(&manifest, &snapshot)
+            .iter()
+            .map(|c| c.declared)
+            .collect();
+        assert_eq!(declared, [true, false, false, true, false]);
+        let declared: Vec<bool> = service_components(&manifest.services[0], &snapshot)
+            .iter()
+            .map(|c| c.declared)
+            .collect();
+        assert_eq!(declared, [false, false, true, false, false]);
+        let back = lock_snapshot(&dev_components(&manifest, &snapshot), "lock");
+        assert_eq!(back.packages, snapshot.packages);
+    }
+}
