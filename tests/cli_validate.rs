@@ -250,14 +250,14 @@ fn lock_check_exit_codes() {
     // A lock from a newer envsync: error (2), naming the file and line.
     std::fs::write(
         d.join("new.lock"),
-        "# header\nschema = \"envsync.lock/v2\"\n",
+        "# header\nschema = \"envsync.lock/v3\"\n",
     )
     .unwrap();
     let out = envsync(d, &["lock", "--check", "--lock", "new.lock"]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         text(&out.stderr),
-        "error: new.lock:2: lock schema `envsync.lock/v2` was written by a newer envsync (this one reads `envsync.lock/v1`); upgrade envsync\n"
+        "error: new.lock:2: lock schema `envsync.lock/v3` was written by a newer envsync (this one reads `envsync.lock/v2`); upgrade envsync\n"
     );
 
     // A truncated lock: error (2) with its line and column.
