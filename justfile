@@ -32,8 +32,12 @@ lint:
 test: engine base-image apt-lists test-tools lint
     CI="${CI:-true}" bash scripts/run-tests.sh
 
-# What .ci/run runs on a fresh clone
-ci: test
+# An engine with no images of earlier runs (restarts envsync's own dockerd on an empty data root)
+fresh-engine:
+    @bash scripts/engine.sh --fresh
+
+# What .ci/run runs on a fresh clone: every test, from an engine that starts empty
+ci: fresh-engine test
 
 # The main job, end to end, against the real engine
 demo: engine base-image

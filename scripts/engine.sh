@@ -8,7 +8,16 @@
 #      log:      /var/log/envsync/dockerd.log
 #      pid file: /run/envsync/dockerd.pid
 # 3. Otherwise exit 1 saying what to install or start.
+#
+# `engine.sh --fresh` (what CI runs): an engine that holds no image of an earlier run.
+# envsync's own dockerd is stopped and started again on a new, empty data root under
+# /var/tmp/envsync-engine/ (the data roots of earlier fresh runs are deleted), so a
+# green run means a fresh clone passes on a machine that never built anything. An
+# engine envsync did not start is left alone: the script refuses, saying why.
 set -euo pipefail
+
+fresh=0
+[ "${1:-}" = "--fresh" ] && fresh=1
 
 log_dir=/var/log/envsync
 run_dir=/run/envsync
@@ -18,8 +27,29 @@ answers() {
   timeout 5 docker version --format '{{.Server.Version}}' >/dev/null 2>&1
 }
 
-if command -v docker >/dev/null 2>&1 && answers; then
+if [ "$fresh" = 1 ]; then
+  if answers && ! [ -f "$run_dir/dockerd.pid" ]; then
+    echo "error: --fresh: a Docker engine envsync did not start answers; stop it first, or run without --fresh" >&2
+    exit 1
+  fi
+  if [ -f "$run_dir/dockerd.pid" ] && kill -0 "$(cat "$run_dir/dockerd.pid")" 2>/dev/null; then
+    echo "stopping envsync's dockerd (pid $(cat "$run_dir/dockerd.pid")) for a fresh engine"
+    kill "$(cat "$run_dir/dockerd.pid")"
+    for _ in $(seq 1 120); do
+      kill -0 "$(cat "$run_dir/dockerd.pid")" 2>/dev/null || break
+      sleep 0.5
+    done
+  fi
+  # A dockerd that was killed can leave its mounts behind; they go first.
+  grep ' /var/tmp/envsync-engine/' /proc/mounts | awk '{ print $2 }' | sort -r | xargs -r umount -l 2>/dev/null || true
+  rm -rf /var/tmp/envsync-engine 2>/dev/null || echo "warning: could not remove every earlier data root under /var/tmp/envsync-engine" >&2
+  mkdir -p /var/tmp/envsync-engine
+  data_root=$(mktemp -d /var/tmp/envsync-engine/data.XXXXXX)
+  extra_args=(--data-root "$data_root")
+elif command -v docker >/dev/null 2>&1 && answers; then
   exit 0
+else
+  extra_args=()
 fi
 
 if [ -n "${DOCKER_HOST:-}" ] && [ "${DOCKER_HOST#unix://}" = "$DOCKER_HOST" ]; then
@@ -67,11 +97,14 @@ fi
 
 if answers; then
   :
+elif [ "$fresh" = 1 ] && pgrep -x dockerd >/dev/null 2>&1; then
+  echo "error: --fresh: a dockerd envsync did not start is still running (pid $(pgrep -x dockerd | tr '\n' ' ')); stop it first" >&2
+  exit 1
 else
   # A pid file left by a killed daemon would make dockerd refuse to start.
   rm -f /var/run/docker.pid
   echo "starting dockerd (log: $log_dir/dockerd.log, pid file: $pid_file)"
-  setsid nohup dockerd --pidfile "$pid_file" >>"$log_dir/dockerd.log" 2>&1 </dev/null &
+  setsid nohup dockerd --pidfile "$pid_file" "${extra_args[@]}" >>"$log_dir/dockerd.log" 2>&1 </dev/null &
 fi
 
 until answers; do
@@ -82,4 +115,4 @@ until answers; do
   fi
   sleep 0.5
 done
-echo "engine ready: $(docker version --format 'Docker {{.Server.Version}} (API {{.Server.APIVersion}})')"
+echo "engine ready: $(docker version --format 'Docker {{.Server.Version}} (API {{.Server.APIVersion}})'), $(docker info --format '{{.Images}} images, data root {{.DockerRootDir}}')"

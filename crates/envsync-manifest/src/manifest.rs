@@ -39,6 +39,8 @@ pub struct Manifest {
     /// Environment variables (`[env]`); snapshots hold their hashes, never the values.
     pub env: Vec<EnvVar>,
     pub build: Build,
+    /// Package sources besides the base image's own (`[sources]`).
+    pub sources: Sources,
     /// Named targets (`[targets]`), usable wherever a target is.
     pub targets: Vec<NamedTarget>,
     pub policy: Policy,
@@ -163,6 +165,47 @@ pub struct EnvVar {
 pub struct Build {
     /// Host paths of CA certificate bundles copied into builds (for TLS-intercepting proxies).
     pub ca_certificates: Vec<String>,
+}
+
+/// `[sources]`: where builds find packages besides the base image's own sources, for
+/// teams behind a mirror (Artifactory, Nexus, aptly) and for locks that must still build
+/// after upstream moved on.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sources {
+    /// Extra apt repositories, as one-line `deb` entries
+    /// (`deb [trusted=yes] http://mirror.internal/debian ./`).
+    pub apt: Vec<String>,
+    /// Signing keys of those repositories: files relative to the manifest, trusted by apt
+    /// while the image builds.
+    pub apt_keys: Vec<String>,
+    /// An archive of dated snapshots in snapshot.debian.org's layout
+    /// (`…/archive/debian/<timestamp>/`), added as a source of the base's suite.
+    pub apt_snapshot: Option<String>,
+    /// A PyPI "simple" index for pip (`--index-url`).
+    pub pypi_index: Option<String>,
+    /// An npm registry (`npm_config_registry`).
+    pub npm_registry: Option<String>,
+}
+
+impl Sources {
+    /// Every URL these sources name.
+    pub fn urls(&self) -> Vec<&str> {
+        let apt = self.apt.iter().filter_map(|line| deb_line_url(line));
+        apt.chain(self.apt_snapshot.as_deref())
+            .chain(self.pypi_index.as_deref())
+            .chain(self.npm_registry.as_deref())
+            .collect()
+    }
+}
+
+/// The repository URL of a one-line `deb` entry (`deb [options] URL suite [components]`).
+pub fn deb_line_url(line: &str) -> Option<&str> {
+    let rest = line.trim().strip_prefix("deb ")?.trim_start();
+    let rest = match rest.strip_prefix('[') {
+        Some(options) => options.split_once(']')?.1.trim_start(),
+        None => rest,
+    };
+    rest.split_whitespace().next()
 }
 
 /// One entry of `[targets]`.
@@ -445,7 +488,7 @@ fn split_image(image: &str) -> (&str, Option<&str>) {
 
 const SECTIONS: &[&str] = &[
     "project", "base", "apt", "apk", "runtimes", "python", "node", "services", "files", "env",
-    "build", "targets", "policy",
+    "build", "sources", "targets", "policy",
 ];
 
 /// Validation state: the file, its line index and the problems found so far.
@@ -562,6 +605,80 @@ impl Ctx<'_> {
         s
     }
 
+    /// `[sources]`: apt lines, key files and index URLs, each checked for its form.
+    fn sources(&mut self, t: &dyn TableLike) -> Sources {
+        const KEYS: &[&str] = &["apt", "apt_keys", "apt_snapshot", "pypi_index", "npm_registry"];
+        self.check_keys(t, "sources", KEYS);
+        let mut sources = Sources::default();
+        for (key, item) in entries(t) {
+            let span = item.span().or_else(|| key.span());
+            match key.get() {
+                "apt" => {
+                    sources.apt = self.strings(
+                        key,
+                        item,
+                        "sources",
+                        "[\"deb [trusted=yes] http://127.0.0.1:8080/ ./\"]",
+                    );
+                    for line in &sources.apt {
+                        match deb_line_url(line) {
+                            Some(url) => self.check_url(span.clone(), "apt", url),
+                            None => self.error(
+                                span.clone(),
+                                format!("`{line}` in [sources] `apt` is not a one-line `deb` entry"),
+                                "write `deb [options] URL suite [components]`, e.g. `deb http://mirror.internal/debian bookworm main`".into(),
+                            ),
+                        }
+                    }
+                }
+                "apt_keys" => {
+                    sources.apt_keys =
+                        self.strings(key, item, "sources", "[\"keys/mirror.asc\"]");
+                }
+                name @ ("apt_snapshot" | "pypi_index" | "npm_registry") => {
+                    let example = match name {
+                        "apt_snapshot" => "\"https://snapshot.debian.org/archive/debian/20250101T000000Z/\"",
+                        "pypi_index" => "\"https://pypi.internal/simple/\"",
+                        _ => "\"https://npm.internal/\"",
+                    };
+                    let Some(url) = self.string(key, item, "sources", example) else {
+                        continue;
+                    };
+                    self.check_url(span, name, url);
+                    let url = Some(url.to_string());
+                    match name {
+                        "apt_snapshot" => sources.apt_snapshot = url,
+                        "pypi_index" => sources.pypi_index = url,
+                        _ => sources.npm_registry = url,
+                    }
+                }
+                _ => {}
+            }
+        }
+        sources
+    }
+
+    /// A source URL is `http://`, `https://` or `file:` and names no credentials: those
+    /// would be written into the lock and build logs.
+    fn check_url(&mut self, span: Option<Range<usize>>, key: &str, url: &str) {
+        let rest = ["http://", "https://", "file:"]
+            .iter()
+            .find_map(|scheme| url.strip_prefix(scheme));
+        match rest {
+            None => self.error(
+                span,
+                format!("`{url}` in [sources] `{key}` is not an http, https or file URL"),
+                "write a URL such as `https://mirror.internal/debian`".into(),
+            ),
+            Some(rest) if rest.split('/').next().is_some_and(|host| host.contains('@')) => self.error(
+                span,
+                format!("`{key}` in [sources] names credentials in its URL"),
+                "remove the user and password from the URL; give them to apt, pip or npm through their own configuration (auth.conf, netrc, .npmrc)".into(),
+            ),
+            Some(_) => {}
+        }
+    }
+
     fn strings(&mut self, key: &Key, item: &Item, section: &str, example: &str) -> Vec<String> {
         let Some(array) = item.as_array() else {
             self.wrong_type(
@@ -641,6 +758,7 @@ impl Ctx<'_> {
             files: Vec::new(),
             env: Vec::new(),
             build: Build::default(),
+            sources: Sources::default(),
             targets: Vec::new(),
             policy: Policy::default(),
             declared: Vec::new(),
@@ -784,6 +902,11 @@ impl Ctx<'_> {
                     m.build.ca_certificates =
                         self.strings(k, v, "build", "[\"/etc/ssl/certs/ca-certificates.crt\"]");
                 }
+            }
+        }
+        if let Some((key, item)) = section("sources") {
+            if let Some(t) = self.table(key, item, "") {
+                m.sources = self.sources(t);
             }
         }
         if let Some((key, item)) = section("targets") {
