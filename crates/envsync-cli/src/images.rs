@@ -78,7 +78,7 @@ pub(crate) async fn build_image(
     };
     progress.finish();
     let built = built
-        .map_err(|err| with_manifest_line(manifest, err))
+        .map_err(|err| explain(manifest, &resolved, err))
         .with_context(|| format!("building the image of `{what}`"))?;
     Ok((resolved, built))
 }
@@ -229,6 +229,40 @@ pub(crate) fn print_drift(checked: &Checked) {
             crate::cmd::output::stdout_color()
         )
     );
+}
+
+/// A build error, with what the lock or manifest says about its package: a locked
+/// version the sources no longer offer names the lock, where apt looked, and the ways
+/// out; otherwise the manifest line that declares the package.
+fn explain(manifest: &Manifest, spec: &BuildSpec, err: ProvisionError) -> anyhow::Error {
+    if let (
+        Some(_),
+        ProvisionError::VersionNotFound {
+            ecosystem,
+            package,
+            wanted,
+            ..
+        },
+    ) = (&spec.locked, &err)
+    {
+        let mut looked = vec![format!(
+            "the apt sources of base image `{}`",
+            spec.base_image
+        )];
+        looked.extend(spec.sources.apt.iter().map(|l| format!("`{l}`")));
+        looked.extend(
+            spec.sources
+                .apt_snapshot
+                .iter()
+                .map(|s| format!("snapshot `{s}`")),
+        );
+        let context = format!(
+            "{ecosystem} package `{package}` is locked at `{wanted}`, which no package source offers any more (looked in {}); run `envsync fetch` while a machine still has it cached, or add a [sources] `apt_snapshot` or mirror that keeps it, or take the newer version on purpose with `envsync lock --update`",
+            looked.join(", ")
+        );
+        return anyhow::Error::new(err).context(context);
+    }
+    with_manifest_line(manifest, err)
 }
 
 /// Point a package error at the manifest line that declares the package.

@@ -607,7 +607,13 @@ impl Ctx<'_> {
 
     /// `[sources]`: apt lines, key files and index URLs, each checked for its form.
     fn sources(&mut self, t: &dyn TableLike) -> Sources {
-        const KEYS: &[&str] = &["apt", "apt_keys", "apt_snapshot", "pypi_index", "npm_registry"];
+        const KEYS: &[&str] = &[
+            "apt",
+            "apt_keys",
+            "apt_snapshot",
+            "pypi_index",
+            "npm_registry",
+        ];
         self.check_keys(t, "sources", KEYS);
         let mut sources = Sources::default();
         for (key, item) in entries(t) {
@@ -632,12 +638,13 @@ impl Ctx<'_> {
                     }
                 }
                 "apt_keys" => {
-                    sources.apt_keys =
-                        self.strings(key, item, "sources", "[\"keys/mirror.asc\"]");
+                    sources.apt_keys = self.strings(key, item, "sources", "[\"keys/mirror.asc\"]");
                 }
                 name @ ("apt_snapshot" | "pypi_index" | "npm_registry") => {
                     let example = match name {
-                        "apt_snapshot" => "\"https://snapshot.debian.org/archive/debian/20250101T000000Z/\"",
+                        "apt_snapshot" => {
+                            "\"https://snapshot.debian.org/archive/debian/20250101T000000Z/\""
+                        }
                         "pypi_index" => "\"https://pypi.internal/simple/\"",
                         _ => "\"https://npm.internal/\"",
                     };

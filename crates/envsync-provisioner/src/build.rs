@@ -73,7 +73,8 @@ pub struct BuiltImage {
 pub struct BuildOptions {
     /// Directory of the build logs (`build-<project>-<hash>.log`); created if missing.
     pub log_dir: PathBuf,
-    /// Rebuild every layer even when the engine has them cached.
+    /// Rebuild every layer even when the engine has them cached, and the image even
+    /// when one with the same content address exists.
     pub no_cache: bool,
 }
 
@@ -160,7 +161,14 @@ pub async fn build_with_options(
 ) -> Result<BuiltImage, ProvisionError> {
     let resolved = resolve_base(docker, spec).await?;
     let prepared = prepare(&resolved)?;
-    if let Some(id) = existing(docker, &prepared).await? {
+    // `no_cache` asks for every step to run again, so an image already tagged with
+    // this content address is rebuilt too.
+    let reuse = if options.no_cache {
+        None
+    } else {
+        existing(docker, &prepared).await?
+    };
+    if let Some(id) = reuse {
         progress(BuildEvent::Done {
             tag: prepared.tag.clone(),
             id: id.clone(),
@@ -338,6 +346,13 @@ async fn run_build(
         .forcerm(true)
         .nocache(options.no_cache)
         .labels(&labels)
+        // A package source on this machine's loopback is reachable from the host's
+        // network only.
+        .networkmode(if spec.sources.on_loopback() {
+            "host"
+        } else {
+            "default"
+        })
         .build();
     // Builds outlast the engine client's default request timeout.
     let long = docker.clone().with_timeout(BUILD_TIMEOUT);
@@ -420,6 +435,21 @@ fn explain_failure(state: &LineState, message: &str, log_path: &Path) -> Provisi
             found,
             log,
         },
+        Some(Diagnosis::ChecksumMismatch {
+            ecosystem,
+            package,
+            expected,
+            got,
+        }) => ProvisionError::ChecksumMismatch {
+            ecosystem: ecosystem.to_string(),
+            package,
+            expected,
+            got,
+            log,
+        },
+        Some(Diagnosis::ClosureMismatch { packages }) => {
+            ProvisionError::ClosureMismatch { packages, log }
+        }
         None => ProvisionError::StepFailed {
             step: state
                 .step

@@ -9,7 +9,8 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::dockerfile::{
-    file_context_path, generated_inputs, render_dockerfile, sorted_files, CA_CONTEXT_PATH,
+    apt_key_context_path, file_context_path, generated_inputs, render_dockerfile, sorted_files,
+    CA_CONTEXT_PATH,
 };
 use crate::error::ProvisionError;
 use crate::spec::{repository_component, BuildSpec, FileSource};
@@ -50,6 +51,10 @@ pub fn prepare(spec: &BuildSpec) -> Result<Prepared, ProvisionError> {
             }
         }
         entries.push((CA_CONTEXT_PATH.to_string(), bundle, 0o644));
+    }
+    for (index, path) in spec.sources.apt_keys.iter().enumerate() {
+        let bytes = read_input(path, "an apt signing key of [sources]")?;
+        entries.push((apt_key_context_path(index), bytes, 0o644));
     }
     for (path, bytes) in generated_inputs(spec) {
         entries.push((path, bytes, 0o644));

@@ -2,7 +2,7 @@
 //! sources no longer offer, a package that does not exist, a runtime of the wrong
 //! version. Pure functions over log lines, so every pattern is unit-tested.
 
-use crate::dockerfile::{AVAILABLE_MARKER, RUNTIME_MARKER};
+use crate::dockerfile::{AVAILABLE_MARKER, CLOSURE_MARKER, RUNTIME_MARKER};
 
 /// A cause found in a build log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,11 +23,25 @@ pub enum Diagnosis {
         wanted: String,
         found: String,
     },
+    /// A downloaded artifact's checksum is not the one the lock records.
+    ChecksumMismatch {
+        ecosystem: &'static str,
+        /// `name==version` as the installer names it.
+        package: String,
+        expected: String,
+        got: String,
+    },
+    /// A locked build left Debian packages at other versions than the lock's
+    /// (`name arch version` as locked).
+    ClosureMismatch { packages: Vec<String> },
 }
 
 /// The first fixable cause in `log`, if any.
 pub fn diagnose(log: &str) -> Option<Diagnosis> {
     let lines: Vec<&str> = log.lines().map(str::trim).collect();
+    if let Some(found) = pip_hash(&lines).or_else(|| closure(&lines)) {
+        return Some(found);
+    }
     lines.iter().find_map(|line| {
         apt_version(line, &lines)
             .or_else(|| apt_missing(line))
@@ -137,6 +151,44 @@ fn npm_missing(line: &str) -> Option<Diagnosis> {
     })
 }
 
+/// pip's `THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE`, then
+/// `iniconfig==1.1.1 from https://…:`, `Expected sha256 …`, `Got …`.
+fn pip_hash(lines: &[&str]) -> Option<Diagnosis> {
+    let start = lines
+        .iter()
+        .position(|l| l.contains("DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE"))?;
+    let rest = &lines[start + 1..];
+    let package = rest
+        .iter()
+        .find_map(|l| l.split_once(" from ").map(|(p, _)| p.trim().to_string()))?;
+    let expected = rest
+        .iter()
+        .find_map(|l| l.strip_prefix("Expected sha256"))?
+        .trim()
+        .to_string();
+    let got = rest
+        .iter()
+        .find_map(|l| l.strip_prefix("Got"))?
+        .trim()
+        .to_string();
+    Some(Diagnosis::ChecksumMismatch {
+        ecosystem: "pypi",
+        package,
+        expected,
+        got,
+    })
+}
+
+/// `envsync-closure-mismatch <name> <arch> <version>` lines.
+fn closure(lines: &[&str]) -> Option<Diagnosis> {
+    let packages: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix(CLOSURE_MARKER))
+        .map(|rest| rest.trim().to_string())
+        .collect();
+    (!packages.is_empty()).then_some(Diagnosis::ClosureMismatch { packages })
+}
+
 /// `envsync-runtime-mismatch python wanted 3.12 found 3.11.2`
 fn runtime(line: &str) -> Option<Diagnosis> {
     let rest = line.strip_prefix(RUNTIME_MARKER)?;
@@ -176,6 +228,31 @@ mod tests {
                 package: "jq".into(),
                 wanted: "9.9".into(),
                 available: versions(&["1.6-2.1+deb12u3", "1.6-2.1+deb12u2"]),
+            }),
+        );
+    }
+
+    #[test]
+    fn pip_hash_mismatch_and_closure_mismatch() {
+        check(
+            "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE. If you have updated the package versions, please update the hashes.\n\
+             \x20   iniconfig==1.1.1 from https://files.example/iniconfig-1.1.1-py2.py3-none-any.whl#sha256=99b:\n\
+             \x20       Expected sha256 6a6\n\
+             \x20            Got        99b\n",
+            Some(Diagnosis::ChecksumMismatch {
+                ecosystem: "pypi",
+                package: "iniconfig==1.1.1".into(),
+                expected: "6a6".into(),
+                got: "99b".into(),
+            }),
+        );
+        check(
+            "envsync-closure-mismatch libc6 amd64 2.36-9+deb12u9\nenvsync-closure-mismatch tzdata all 2025b-0+deb12u1\n",
+            Some(Diagnosis::ClosureMismatch {
+                packages: vec![
+                    "libc6 amd64 2.36-9+deb12u9".into(),
+                    "tzdata all 2025b-0+deb12u1".into(),
+                ],
             }),
         );
     }

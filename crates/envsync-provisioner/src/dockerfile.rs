@@ -131,6 +131,11 @@ pub fn env_of_slug(tool: &str, slug: &str) -> Option<Option<String>> {
     String::from_utf8(bytes).ok().map(Some)
 }
 
+/// Context path of the `index`-th apt signing key.
+pub fn apt_key_context_path(index: usize) -> String {
+    format!("envsync/apt-keys/{index:02}.asc")
+}
+
 /// The image reference the Dockerfile builds `FROM`: the pinned digest when known,
 /// otherwise the base image as written.
 pub fn from_reference(spec: &BuildSpec) -> &str {
@@ -173,6 +178,12 @@ pub fn render_dockerfile(spec: &BuildSpec) -> String {
             line(&format!("ARG {var}={ca}"));
         }
     }
+    if let (Some(_), Some(index)) = (&spec.python, &spec.sources.pypi_index) {
+        line(&format!("ARG PIP_INDEX_URL={index}"));
+    }
+    if let (Some(_), Some(registry)) = (&spec.node, &spec.sources.npm_registry) {
+        line(&format!("ARG npm_config_registry={registry}"));
+    }
     if spec.python.is_some() {
         line("ARG PIP_NO_CACHE_DIR=1");
         line("ARG PIP_DISABLE_PIP_VERSION_CHECK=1");
@@ -197,6 +208,12 @@ pub fn render_dockerfile(spec: &BuildSpec) -> String {
         }
     };
     let mut steps = Vec::new();
+    for index in 0..spec.sources.apt_keys.len() {
+        steps.push(format!(
+            "COPY [\"{}\", \"/etc/apt/trusted.gpg.d/envsync-{index}.asc\"]",
+            apt_key_context_path(index)
+        ));
+    }
     copy_generated(&mut steps, APT_CLOSURE_CONTEXT);
     if let Some(run) = apt_run(spec) {
         steps.push(run);
@@ -293,12 +310,28 @@ fn apt_run(spec: &BuildSpec) -> Option<String> {
     if spec.apt.is_empty() && runtimes.is_empty() && !closure {
         return None;
     }
+    let sources = &spec.sources;
+    let extra_sources = !sources.apt.is_empty() || sources.apt_snapshot.is_some();
     let apt = if spec.ca_certificates.is_empty() {
         "apt-get".to_string()
     } else {
         format!("apt-get -o Acquire::https::CAInfo={CA_DIR}/ca.pem")
     };
     let mut run = String::from("RUN set -e; export LC_ALL=C; \\\n");
+    if extra_sources {
+        let mut lines: Vec<String> = sources.apt.iter().map(|l| format!("'{l}'")).collect();
+        if let Some(snapshot) = &sources.apt_snapshot {
+            lines.push(format!(
+                "\"deb [check-valid-until=no] {} $(. /etc/os-release; echo \"$VERSION_CODENAME\") main\"",
+                snapshot.trim_end_matches('/')
+            ));
+        }
+        let _ = writeln!(
+            run,
+            "    printf '%s\\n' {} > /etc/apt/sources.list.d/envsync.list; \\",
+            lines.join(" ")
+        );
+    }
     let _ = writeln!(run, "    {apt} update -q; \\");
     if closure {
         let want = format!("{CA_DIR}/apt-closure");
@@ -390,7 +423,7 @@ fn apt_run(spec: &BuildSpec) -> Option<String> {
         run,
         "      | awk 'BEGIN {{ RS = \"\"; FS = \"\\n\" }} {{ p = v = a = h = f = \"\"; for (i = 1; i <= NF; i++) {{ if ($i ~ /^Package: /) p = substr($i, 10); else if ($i ~ /^Version: /) v = substr($i, 10); else if ($i ~ /^Architecture: /) a = substr($i, 15); else if ($i ~ /^SHA256: /) h = substr($i, 9); else if ($i ~ /^Filename: /) f = substr($i, 11) }} if (p != \"\" && h != \"\" && !seen[p \" \" a \" \" v]++) print \"deb\\t\" p \"\\t\" a \"\\t\" v \"\\t\" h \"\\t\" f }}' > {ARTIFACTS_DIR}/debs.tsv; \\"
     );
-    run.push_str("    rm -rf /var/lib/apt/lists/* /etc/apt/preferences.d/envsync-pins");
+    run.push_str("    rm -rf /var/lib/apt/lists/* /etc/apt/preferences.d/envsync-pins /etc/apt/sources.list.d/envsync.list /etc/apt/trusted.gpg.d/envsync-*.asc");
     Some(run)
 }
 
@@ -568,6 +601,13 @@ mod tests {
             ("A".into(), "say \"hi\" to $HOME".into()),
         ];
         spec.ca_certificates = vec![PathBuf::from("/etc/ssl/certs/ca-certificates.crt")];
+        spec.sources = crate::spec::SourceSpec {
+            apt: vec!["deb [trusted=yes] http://127.0.0.1:8080/ ./".into()],
+            apt_keys: vec![PathBuf::from("keys/mirror.asc")],
+            apt_snapshot: Some("https://snapshot.example/archive/debian/20250101T000000Z/".into()),
+            pypi_index: Some("https://pypi.example/simple/".into()),
+            npm_registry: Some("https://npm.example/".into()),
+        };
         spec
     }
 

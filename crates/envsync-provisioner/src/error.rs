@@ -64,6 +64,16 @@ pub enum ProvisionError {
         found: String,
         log: PathBuf,
     },
+    #[error("{ecosystem} artifact of `{package}` has sha256 `{got}`, the lock records `{expected}`: the file the source serves is not the one locked; if the new file is intended, run `envsync lock --update`; build log: `{}`", log.display())]
+    ChecksumMismatch {
+        ecosystem: String,
+        package: String,
+        expected: String,
+        got: String,
+        log: PathBuf,
+    },
+    #[error("the build could not bring {} Debian {} to the locked {}: {}; the package sources no longer offer {}: run `envsync fetch` while they still do, or add a [sources] snapshot or mirror that keeps them; build log: `{}`", packages.len(), if packages.len() == 1 { "package" } else { "packages" }, if packages.len() == 1 { "version" } else { "versions" }, packages.join(", "), if packages.len() == 1 { "it" } else { "them" }, log.display())]
+    ClosureMismatch { packages: Vec<String>, log: PathBuf },
     #[error("build step failed: `{step}`: {message}\nlast lines of the build log `{}`:\n{tail}", log.display())]
     StepFailed {
         step: String,
@@ -124,6 +134,8 @@ impl ProvisionError {
                 | ProvisionError::VersionNotFound { .. }
                 | ProvisionError::PackageNotFound { .. }
                 | ProvisionError::RuntimeMismatch { .. }
+                | ProvisionError::ChecksumMismatch { .. }
+                | ProvisionError::ClosureMismatch { .. }
                 | ProvisionError::MissingBaseImage { .. }
         )
     }

@@ -22,7 +22,7 @@ use crate::middleware::{service_build_spec, ServiceRecipe};
 use crate::run::RunError;
 use crate::spec::{
     BuildSpec, FileSource, FileSpec, LockedDeb, LockedSet, LockedWheel, NodeSpec, PackageSet, Pin,
-    PythonSpec, Req,
+    PythonSpec, Req, SourceSpec,
 };
 
 /// The build input for `manifest`, with exact versions from `lock` where it has them.
@@ -124,6 +124,7 @@ pub fn spec_from_manifest(
             }
         })
         .collect();
+    spec.sources = source_spec(manifest);
     if let Some(lock) = lock.filter(|l| locks_this(l, manifest)) {
         let venvs: Vec<&str> = manifest
             .python
@@ -172,6 +173,7 @@ pub fn service_recipe(
         })
         .collect::<Result<Vec<Pin>, RunError>>()?;
     let mut recipe = service_build_spec(&service.name, &service.version, &pins)?;
+    recipe.build.sources = source_spec(manifest);
     if let Some(image) = locked_image.filter(|_| lock.is_some_and(|l| locks_this(l, manifest))) {
         if image.base.image == recipe.build.base_image {
             recipe.build.base_digest = image.base.digest.clone();
@@ -179,6 +181,23 @@ pub fn service_recipe(
         recipe.build.locked = Some(locked_set(&image.components, &[]));
     }
     Ok(recipe)
+}
+
+/// The manifest's `[sources]`, key files resolved against the manifest's directory.
+fn source_spec(manifest: &Manifest) -> SourceSpec {
+    let dir = manifest
+        .file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let sources = &manifest.sources;
+    SourceSpec {
+        apt: sources.apt.clone(),
+        apt_keys: sources.apt_keys.iter().map(|k| dir.join(k)).collect(),
+        apt_snapshot: sources.apt_snapshot.clone(),
+        pypi_index: sources.pypi_index.clone(),
+        npm_registry: sources.npm_registry.clone(),
+    }
 }
 
 /// Whether `lock` was made from this very manifest, in the current schema, so that the

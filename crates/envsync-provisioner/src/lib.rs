@@ -35,5 +35,5 @@ pub use from_manifest::spec_from_manifest;
 pub use plan::{emit_context, plan};
 pub use spec::{
     BuildSpec, FileSource, FileSpec, LockedDeb, LockedSet, LockedWheel, NodeSpec, PackageSet, Pin,
-    PythonSpec, Req,
+    PythonSpec, Req, SourceSpec,
 };

@@ -39,6 +39,42 @@ pub struct BuildSpec {
     /// at other versions is brought to the locked ones) and these wheels by hash,
     /// resolving nothing anew.
     pub locked: Option<LockedSet>,
+    /// Package sources besides the base image's own.
+    pub sources: SourceSpec,
+}
+
+/// Where a build finds packages besides the base image's sources. Used while the image
+/// builds only: the final image keeps neither the extra apt sources nor the keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceSpec {
+    /// One-line `deb` entries.
+    pub apt: Vec<String>,
+    /// Host files of the signing keys of those repositories (armored or binary).
+    pub apt_keys: Vec<PathBuf>,
+    /// Base URL of a dated snapshot archive, added for the base's suite (`main`).
+    pub apt_snapshot: Option<String>,
+    /// pip's index URL.
+    pub pypi_index: Option<String>,
+    /// npm's registry URL.
+    pub npm_registry: Option<String>,
+}
+
+impl SourceSpec {
+    /// Whether a source is on this machine's loopback (`127.0.0.1`, `localhost`,
+    /// `[::1]`): the build then runs on the host's network to reach it.
+    pub fn on_loopback(&self) -> bool {
+        self.apt
+            .iter()
+            .map(String::as_str)
+            .chain(self.apt_snapshot.as_deref())
+            .chain(self.pypi_index.as_deref())
+            .chain(self.npm_registry.as_deref())
+            .any(|text| {
+                ["127.", "localhost", "[::1]"]
+                    .iter()
+                    .any(|host| text.contains(&format!("://{host}")))
+            })
+    }
 }
 
 /// What a lock records of one image, as the build installs it.
@@ -185,6 +221,7 @@ impl BuildSpec {
             env: Vec::new(),
             ca_certificates: Vec::new(),
             locked: None,
+            sources: SourceSpec::default(),
         }
     }
 
@@ -231,6 +268,24 @@ impl BuildSpec {
             }
             check_pins("node", &node.packages, is_npm_name_char, is_version_char)?;
             check_sets("node project", &node.projects, is_npm_name_char)?;
+        }
+        for line in &self.sources.apt {
+            if line.contains(['\n', '\r', '\'', '\\']) || !line.starts_with("deb ") {
+                return Err(invalid(
+                    "apt source",
+                    line,
+                    "write one `deb [options] URL suite [components]` line without quotes or backslashes",
+                ));
+            }
+        }
+        for (field, url) in [
+            ("apt snapshot", &self.sources.apt_snapshot),
+            ("pypi index", &self.sources.pypi_index),
+            ("npm registry", &self.sources.npm_registry),
+        ] {
+            if let Some(url) = url {
+                check_text(field, url, is_url_char)?;
+            }
         }
         if let Some(locked) = &self.locked {
             for deb in &locked.debs {
@@ -435,6 +490,10 @@ fn check_container_path(field: &str, path: &str) -> Result<(), ProvisionError> {
 
 fn is_reference_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':' | '@')
+}
+
+fn is_url_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&()*+,;=%".contains(c) && c != '\''
 }
 
 fn is_deb_name_char(c: char) -> bool {

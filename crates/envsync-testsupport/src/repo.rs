@@ -22,6 +22,8 @@ pub struct FakeDeb {
     pub version: String,
     /// The `Depends:` field, e.g. `envsync-demo-tools (= 1.0-1)`.
     pub depends: Option<String>,
+    /// The `Source:` field: binary packages built from one source share it.
+    pub source: Option<String>,
 }
 
 impl FakeDeb {
@@ -30,7 +32,13 @@ impl FakeDeb {
             name: name.to_string(),
             version: version.to_string(),
             depends: None,
+            source: None,
         }
+    }
+
+    pub fn source(mut self, source: &str) -> FakeDeb {
+        self.source = Some(source.to_string());
+        self
     }
 
     pub fn depends(mut self, depends: &str) -> FakeDeb {
@@ -212,6 +220,9 @@ fn build_deb(dpkg_deb: &Path, deb: &FakeDeb, file: &Path) -> Result<()> {
     );
     if let Some(depends) = &deb.depends {
         let _ = writeln!(control, "Depends: {depends}");
+    }
+    if let Some(source) = &deb.source {
+        let _ = writeln!(control, "Source: {source}");
     }
     control.push_str(
         "Section: misc\nPriority: optional\nDescription: fake package for envsync tests\n",

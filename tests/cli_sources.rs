@@ -1,0 +1,127 @@
+//! End-to-end tests of locks against package sources the test controls: a local apt
+//! repository on 127.0.0.1 (`envsync_testsupport::AptRepo`) named in `[sources]`, so
+//! that no expectation depends on what Debian's mirror serves today.
+//!
+//! The repository serves two point releases of one source package, `envsync-demo`, whose
+//! `envsync-demo-server` depends on `envsync-demo-tools (= same version)`: pinning the
+//! older server must bring the older tools with it, although apt's candidate for the
+//! tools is the newer one.
+
+use std::path::Path;
+use std::process::Command;
+
+use envsync_manifest::{Ecosystem, Lock};
+use envsync_testsupport::{base_image, AptRepo, FakeDeb};
+
+const SERVER: &str = "envsync-demo-server";
+const TOOLS: &str = "envsync-demo-tools";
+
+fn envsync(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_envsync"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run envsync");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    eprintln!("$ envsync {}\n{stdout}{stderr}", args.join(" "));
+    (out.status.code().unwrap_or(-1), stdout, stderr)
+}
+
+/// Both binary packages of source `envsync-demo` at `version`.
+fn release(version: &str) -> Vec<FakeDeb> {
+    vec![
+        FakeDeb::new(SERVER, version)
+            .source("envsync-demo")
+            .depends(&format!("{TOOLS} (= {version})")),
+        FakeDeb::new(TOOLS, version).source("envsync-demo"),
+    ]
+}
+
+fn manifest(project: &str, repo: &AptRepo, server: &str) -> String {
+    format!(
+        r#"[project]
+name = "{project}"
+
+[base]
+image = "envsync/debian:bookworm"
+
+[apt]
+{SERVER} = "{server}"
+
+[sources]
+apt = ["{}"]
+"#,
+        repo.deb_line()
+    )
+}
+
+/// The locked version and sha256 of Debian package `name` in the development image.
+fn locked(lock: &Lock, name: &str) -> (String, Option<String>) {
+    let c = lock
+        .components
+        .iter()
+        .find(|c| c.ecosystem == Ecosystem::Deb && c.name == name)
+        .unwrap_or_else(|| panic!("`{name}` is not in the lock"));
+    (
+        c.version.clone(),
+        c.checksum
+            .as_ref()
+            .and_then(|s| s.sha256())
+            .map(str::to_string),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_older_point_release_with_exact_sibling_dependencies_locks_and_rebuilds() {
+    base_image().await;
+    let mut repo = AptRepo::start(&[release("1.0-1"), release("1.0-2")].concat())
+        .expect("start the apt repository");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("envsync.toml"),
+        manifest("envsync-e2e-sources", &repo, "1.0-1"),
+    )
+    .unwrap();
+
+    // The older server is locked with the older tools it requires, each with the sha256
+    // of the .deb the repository serves.
+    let (code, stdout, stderr) = envsync(d, &["lock"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let lock = Lock::load(&d.join("envsync.lock")).unwrap();
+    for name in [SERVER, TOOLS] {
+        let sha = repo.sha256_of(name, "1.0-1").unwrap();
+        assert_eq!(
+            locked(&lock, name),
+            ("1.0-1".to_string(), Some(sha)),
+            "{name}"
+        );
+    }
+    let declared: Vec<&str> = lock
+        .components
+        .iter()
+        .filter(|c| c.declared)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(declared, [SERVER]);
+
+    // A rebuild without the engine's cache installs exactly the locked closure.
+    let (code, stdout, stderr) = envsync(d, &["build", "--no-cache"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("verified: the image holds exactly"),
+        "{stdout}"
+    );
+
+    // The repository moves on: 1.0-1 is gone. A rebuild from the lock cannot install
+    // it and says so, naming the package, its locked version and the way out.
+    repo.replace(&release("1.0-2")).unwrap();
+    let (code, stdout, stderr) = envsync(d, &["build", "--no-cache"]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stderr.contains(&format!("`{SERVER}`")), "{stderr}");
+    assert!(stderr.contains("1.0-1"), "{stderr}");
+    assert!(stderr.contains("envsync fetch"), "{stderr}");
+}
