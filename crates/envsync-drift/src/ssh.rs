@@ -101,4 +101,20 @@ mod tests {
         assert_eq!(tail, ["2222", "--", "deploy@prod", "sh", "-s"]);
         assert!(args.contains(&"BatchMode=yes".to_string()));
     }
+
+    /// OpenSSH stops reading options at `--`: it comes right before the destination,
+    /// whatever the destination, and nothing after it starts with `-` but the remote
+    /// command's own `-s`.
+    #[test]
+    fn options_end_before_the_destination() {
+        for (user, host, port, destination) in [
+            (None, "prod", None, "prod"),
+            (Some("deploy"), "10.0.0.7", Some(22), "deploy@10.0.0.7"),
+            (Some("root"), "::1", Some(2222), "root@::1"),
+        ] {
+            let (_, args) = ssh_command(user, host, port);
+            let end = args.iter().position(|a| a == "--").expect("`--` is there");
+            assert_eq!(args[end + 1..], [destination, "sh", "-s"]);
+        }
+    }
 }
