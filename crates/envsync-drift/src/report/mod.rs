@@ -17,7 +17,7 @@ use std::fmt;
 use crate::check::Checked;
 use crate::fleet::Fleet;
 
-pub use escape::{escape, escape_lines};
+pub use escape::{escape, escape_lines, json_pretty};
 
 /// The schema id of diff and check reports.
 pub const DIFF_SCHEMA: &str = "envsync.diff/v1";
