@@ -11,6 +11,7 @@ use anyhow::{anyhow, Context};
 use envsync_drift::check::{self, Checked};
 use envsync_drift::compare;
 use envsync_drift::fingerprint::fingerprint;
+use envsync_drift::report::{escape, escape_lines};
 use envsync_drift::{Snapshot, Target};
 use envsync_manifest::lock::location_matches;
 use envsync_manifest::manifest::normalize_name;
@@ -135,7 +136,7 @@ pub(crate) fn load_inputs(
         Ok(m) => m,
         Err(errors) => {
             for error in &errors.errors {
-                eprintln!("error: {error}");
+                eprintln!("error: {}", escape_lines(&error.to_string()));
             }
             return Err(anyhow!(
                 "{} is not valid; fix it before building (`envsync validate` lists the problems)",
@@ -223,7 +224,7 @@ pub(crate) async fn fingerprint_built(
         .await
         .with_context(|| format!("fingerprinting the built image `{tag}`"))?;
     for warning in &snapshot.warnings {
-        eprintln!("warning: image:{tag}: {warning}");
+        eprintln!("warning: image:{tag}: {}", escape(warning));
     }
     let base = base.unwrap_or_else(|| LockedBase {
         image: manifest.base.image.clone(),
@@ -349,7 +350,7 @@ fn report(
                 "seconds": elapsed.as_secs_f64(),
                 "verify": verify,
             });
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            println!("{}", envsync_drift::report::json_pretty(&value)?);
         }
         Format::Text => {
             if built.reused {
@@ -437,7 +438,7 @@ impl Progress {
             }
             (Some(bar), BuildEvent::Output(line)) if !line.trim().is_empty() => {
                 let step = self.step.lock().map(|s| s.clone()).unwrap_or_default();
-                bar.set_message(format!("{step} | {}", truncate(line.trim(), 60)));
+                bar.set_message(format!("{step} | {}", escape(&truncate(line.trim(), 60))));
             }
             (
                 None,

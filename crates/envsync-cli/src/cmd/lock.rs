@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context};
 use envsync_drift::check;
 use envsync_drift::compare;
+use envsync_drift::report::escape_lines;
 use envsync_manifest::lock::location_matches;
 use envsync_manifest::manifest::normalize_name;
 use envsync_manifest::{Ecosystem, Lock, LockProblem, LockedBase, LockedComponent, Manifest};
@@ -197,7 +198,7 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
                 "declared": declared,
                 "seconds": started.elapsed().as_secs_f64(),
             });
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            println!("{}", envsync_drift::report::json_pretty(&value)?);
         }
         Format::Text if unchanged => println!(
             "{} is up to date ({} components, {declared} declared; image {})",
@@ -322,7 +323,7 @@ fn check_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
         Ok(m) => m,
         Err(errors) => {
             for error in &errors.errors {
-                eprintln!("error: {error}");
+                eprintln!("error: {}", escape_lines(&error.to_string()));
             }
             return Err(anyhow!(
                 "{} is not valid; fix it before checking the lock (`envsync validate` lists the problems)",
@@ -409,7 +410,7 @@ fn print_json(
         up_to_date,
         problems: list,
     };
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    println!("{}", envsync_drift::report::json_pretty(&report)?);
     Ok(())
 }
 

@@ -81,7 +81,7 @@ pub async fn run(args: &StatusArgs) -> anyhow::Result<Outcome> {
                 "services": services,
                 "verify": verify,
             });
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            println!("{}", envsync_drift::report::json_pretty(&json)?);
         }
         StatusFormat::Table if services.is_empty() => {
             println!("project `{project}`: nothing running; start it with `envsync up`");
