@@ -91,7 +91,7 @@ pub async fn run(args: &BuildArgs) -> anyhow::Result<Outcome> {
         // A stale lock still pins what the manifest allows; the verification below
         // reports whatever else the build came out with.
         for problem in lock.check(&manifest) {
-            eprintln!("warning: {problem}");
+            eprintln!("warning: {}", escape(&problem.to_string()));
         }
     }
 

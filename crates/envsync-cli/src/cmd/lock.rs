@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context};
 use envsync_drift::check;
 use envsync_drift::compare;
-use envsync_drift::report::escape_lines;
+use envsync_drift::report::{escape, escape_lines};
 use envsync_manifest::lock::location_matches;
 use envsync_manifest::manifest::normalize_name;
 use envsync_manifest::{Ecosystem, Lock, LockProblem, LockedBase, LockedComponent, Manifest};
@@ -354,7 +354,7 @@ fn check_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
         Format::Json => print_json(&lock_path, problems.is_empty(), &problems, None)?,
         Format::Text => {
             for problem in &problems {
-                println!("{problem}");
+                println!("{}", escape(&problem.to_string()));
             }
             if problems.is_empty() {
                 println!(
