@@ -447,7 +447,7 @@ impl Progress {
                     total,
                     instruction,
                 },
-            ) => eprintln!("[{index}/{total}] {}", truncate(&instruction, 160)),
+            ) => eprintln!("[{index}/{total}] {}", escape(&truncate(&instruction, 160))),
             _ => {}
         }
     }

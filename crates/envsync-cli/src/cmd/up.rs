@@ -179,7 +179,8 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
         return Ok(if changed { Outcome::Drift } else { Outcome::Ok });
     }
 
-    let progress = |line: &str| eprintln!("{line}");
+    // Progress quotes container names and health check output.
+    let progress = |line: &str| eprintln!("{}", escape(line));
     let report = run::up(&docker, &spec, &progress)
         .await
         .with_context(|| format!("bringing up project `{}`", spec.project))?;
@@ -555,7 +556,10 @@ async fn image_for(
             index,
             total,
             instruction,
-        } => eprintln!("{what}: building image, step {index}/{total}: {instruction}"),
+        } => eprintln!(
+            "{what}: building image, step {index}/{total}: {}",
+            escape(&instruction)
+        ),
         BuildEvent::Done {
             tag, reused: false, ..
         } => eprintln!("{what}: built image `{tag}`"),
