@@ -105,6 +105,9 @@ fn diff_of_hostile_snapshots_prints_no_control_characters() {
             "\\u{1b}]0;PWNED\\u{7}"
         };
         assert!(stdout.contains(shown), "{format}:\n{stdout}");
+        if format == "junit" {
+            quick_junit::Report::deserialize_from_str(&stdout).expect("the JUnit XML parses");
+        }
     }
     let out = envsync(dir.path(), &["diff", "a.json", "b.json", "a.json"]);
     assert_eq!(out.status.code(), Some(1), "fleet: drift");
