@@ -1,7 +1,8 @@
 //! Collection from a server over SSH: ONE call of the system `ssh` with the user's own
 //! configuration, keys and known hosts, the collection script on its stdin.
 //!
-//! `ssh -o BatchMode=yes -o ConnectTimeout=10 [-F $ENVSYNC_SSH_CONFIG] [-p PORT] [USER@]HOST sh -s`.
+//! `ssh -o BatchMode=yes -o ConnectTimeout=10 [-F $ENVSYNC_SSH_CONFIG] [-p PORT] -- [USER@]HOST sh -s`;
+//! the destination was checked by `envsync_manifest::destination` when the target was parsed.
 //! `ENVSYNC_SSH` names another ssh program; `ENVSYNC_SSH_CONFIG` an ssh config file
 //! (passed as `-F`), for when the default `~/.ssh/config` is not the one to use.
 
