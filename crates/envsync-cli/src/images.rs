@@ -13,6 +13,7 @@ use envsync_drift::fingerprint::fingerprint;
 use envsync_drift::lockfile::{
     collect_options, dev_components, lock_snapshot, service_collect_options, service_components,
 };
+use envsync_drift::report::escape;
 use envsync_drift::{compare, Target};
 use envsync_engine::bollard::Docker;
 use envsync_manifest::lock::{attach_artifacts, LockedComponent};
@@ -156,7 +157,7 @@ pub(crate) async fn fingerprint_image(
         .await
         .with_context(|| format!("fingerprinting the built image `{tag}`"))?;
     for warning in &snapshot.warnings {
-        eprintln!("warning: image:{tag}: {warning}");
+        eprintln!("warning: image:{tag}: {}", escape(warning));
     }
     Ok(snapshot)
 }

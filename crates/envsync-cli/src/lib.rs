@@ -1,7 +1,8 @@
 //! The envsync command line: argument parsing, dispatch to the library crates, output and exit codes.
 //!
 //! Exit codes are the contract of every comparing command: `0` parity, `1` drift,
-//! `2` error. Errors are printed once, with their cause chain, on stderr.
+//! `2` error. Errors are printed once, with their cause chain, on stderr, with any
+//! control character in them written out visibly (they often quote a target).
 
 use std::process::ExitCode;
 
@@ -126,7 +127,10 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(outcome) => ExitCode::from(outcome.code()),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!(
+                "error: {}",
+                envsync_drift::report::escape_lines(&format!("{err:#}"))
+            );
             ExitCode::from(EXIT_ERROR)
         }
     }

@@ -1,23 +1,34 @@
 //! The one error type of the drift crate: every variant names the target, file, line or
 //! field that caused it, and says what to do about it.
+//!
+//! Messages quote what the user typed and what a target said (container states, ssh
+//! output, paths, parse errors); every such value is [escaped](escape) where the message
+//! is written, so an error about a hostile target cannot drive the terminal either.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::report::escape;
+
+/// A path as a message shows it.
+fn shown(path: &Path) -> String {
+    escape(&path.display().to_string()).into_owned()
+}
 
 /// Everything that can go wrong collecting, reading or comparing snapshots.
 #[derive(Debug, thiserror::Error)]
 pub enum DriftError {
-    #[error("cannot understand target `{text}`: {reason}; use `local`, `local:/path`, `docker:NAME`, `image:REF`, `ssh://[user@]host[:port]` or `FILE.json`")]
+    #[error("cannot understand target `{}`: {}; use `local`, `local:/path`, `docker:NAME`, `image:REF`, `ssh://[user@]host[:port]` or `FILE.json`", escape(.text), escape(.reason))]
     TargetSyntax { text: String, reason: String },
 
-    #[error("cannot read snapshot `{}`", .path.display())]
+    #[error("cannot read snapshot `{}`", shown(.path))]
     SnapshotRead {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
 
-    #[error("`{source_name}` is not a valid snapshot at line {line}, column {column}: {message}")]
+    #[error("`{}` is not a valid snapshot at line {line}, column {column}: {}", escape(.source_name), escape(.message))]
     SnapshotParse {
         source_name: String,
         line: usize,
@@ -25,61 +36,95 @@ pub enum DriftError {
         message: String,
     },
 
-    #[error("`{source_name}` has schema `{found}`; this envsync reads `{expected}`")]
+    #[error("`{}` has schema `{}`; this envsync reads `{expected}`", escape(.source_name), escape(.found))]
     SnapshotSchema {
         source_name: String,
         found: String,
         expected: &'static str,
     },
 
-    #[error("cannot reach the Docker engine for target `{target}`")]
+    #[error("cannot reach the Docker engine for target `{}`", escape(.target))]
     Engine {
         target: String,
         #[source]
         source: envsync_engine::EngineError,
     },
 
-    #[error("Docker engine request for target `{target}` failed: {message}")]
+    #[error("Docker engine request for target `{}` failed: {}", escape(.target), escape(.message))]
     Docker { target: String, message: String },
 
-    #[error("container `{name}` does not exist; list containers with `docker ps -a`")]
+    #[error("container `{}` does not exist; list containers with `docker ps -a`", escape(.name))]
     ContainerNotFound { name: String },
 
-    #[error("container `{name}` is {state}, not running; start it with `docker start {name}`")]
+    #[error("container `{0}` is {1}, not running; start it with `docker start {0}`", escape(.name), escape(.state))]
     ContainerNotRunning { name: String, state: String },
 
-    #[error("image `{reference}` does not exist in the engine; build or load it first")]
+    #[error("image `{}` does not exist in the engine; build or load it first", escape(.reference))]
     ImageNotFound { reference: String },
 
-    #[error("ssh to `{target}` failed (exit {code}): {stderr}")]
+    #[error("ssh to `{}` failed (exit {code}): {}", escape(.target), escape(.stderr))]
     Ssh {
         target: String,
         code: String,
         stderr: String,
     },
 
-    #[error("cannot run `{program}`: {message}")]
+    #[error("cannot run `{}`: {}", escape(.program), escape(.message))]
     Command { program: String, message: String },
 
-    #[error("`{program}` did not finish within {}s", .after.as_secs())]
+    #[error("`{}` did not finish within {}s", escape(.program), .after.as_secs())]
     CommandTimeout { program: String, after: Duration },
 
-    #[error("collecting `{target}` did not finish within {}s; raise the timeout or check the target", .after.as_secs())]
+    #[error("collecting `{}` did not finish within {}s; raise the timeout or check the target", escape(.target), .after.as_secs())]
     Timeout { target: String, after: Duration },
 
-    #[error("collecting `{target}` produced more than {limit} bytes; the target holds too much or is hostile")]
+    #[error("collecting `{}` produced more than {limit} bytes; the target holds too much or is hostile", escape(.target))]
     TooLarge { target: String, limit: u64 },
 
-    #[error("cannot read `{}`", .path.display())]
+    #[error("cannot read `{}`", shown(.path))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
 
-    #[error("`{}` is not a directory holding a root filesystem", .path.display())]
+    #[error("`{}` is not a directory holding a root filesystem", shown(.path))]
     NotARoot { path: PathBuf },
 
-    #[error("collection output from `{target}` is malformed: {message}")]
+    #[error("collection output from `{}` is malformed: {}", escape(.target), escape(.message))]
     Malformed { target: String, message: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(err: DriftError, expected: &str) {
+        assert_eq!(err.to_string(), expected);
+    }
+
+    #[test]
+    fn target_text_is_escaped() {
+        check(
+            DriftError::Ssh {
+                target: "ssh://h".into(),
+                code: "255".into(),
+                stderr: "\x1b]0;PWNED\x07denied\r\n".into(),
+            },
+            "ssh to `ssh://h` failed (exit 255): \\u{1b}]0;PWNED\\u{7}denied\\r\\n",
+        );
+        check(
+            DriftError::ContainerNotRunning {
+                name: "web\x1b[2J".into(),
+                state: "exited\u{202E}".into(),
+            },
+            "container `web\\u{1b}[2J` is exited\\u{202e}, not running; start it with `docker start web\\u{1b}[2J`",
+        );
+        check(
+            DriftError::NotARoot {
+                path: PathBuf::from("/srv/\x07root"),
+            },
+            "`/srv/\\u{7}root` is not a directory holding a root filesystem",
+        );
+    }
 }

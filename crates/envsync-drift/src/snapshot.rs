@@ -152,7 +152,8 @@ impl Snapshot {
     /// normalised snapshot always gives the same bytes.
     pub fn to_json_pretty(&self) -> String {
         // Serialising plain data with string keys cannot fail.
-        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        // Escaped as reports are: a snapshot is printed to terminals too.
+        let mut text = crate::report::json_pretty(self).unwrap_or_default();
         text.push('\n');
         text
     }

@@ -1,7 +1,8 @@
 //! Collection from a server over SSH: ONE call of the system `ssh` with the user's own
 //! configuration, keys and known hosts, the collection script on its stdin.
 //!
-//! `ssh -o BatchMode=yes -o ConnectTimeout=10 [-F $ENVSYNC_SSH_CONFIG] [-p PORT] [USER@]HOST sh -s`.
+//! `ssh -o BatchMode=yes -o ConnectTimeout=10 [-F $ENVSYNC_SSH_CONFIG] [-p PORT] -- [USER@]HOST sh -s`;
+//! the destination was checked by `envsync_manifest::destination` when the target was parsed.
 //! `ENVSYNC_SSH` names another ssh program; `ENVSYNC_SSH_CONFIG` an ssh config file
 //! (passed as `-F`), for when the default `~/.ssh/config` is not the one to use.
 
@@ -100,5 +101,21 @@ mod tests {
             .collect();
         assert_eq!(tail, ["2222", "--", "deploy@prod", "sh", "-s"]);
         assert!(args.contains(&"BatchMode=yes".to_string()));
+    }
+
+    /// OpenSSH stops reading options at `--`: it comes right before the destination,
+    /// whatever the destination, and nothing after it starts with `-` but the remote
+    /// command's own `-s`.
+    #[test]
+    fn options_end_before_the_destination() {
+        for (user, host, port, destination) in [
+            (None, "prod", None, "prod"),
+            (Some("deploy"), "10.0.0.7", Some(22), "deploy@10.0.0.7"),
+            (Some("root"), "::1", Some(2222), "root@::1"),
+        ] {
+            let (_, args) = ssh_command(user, host, port);
+            let end = args.iter().position(|a| a == "--").expect("`--` is there");
+            assert_eq!(args[end + 1..], [destination, "sh", "-s"]);
+        }
     }
 }

@@ -5,6 +5,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use envsync_manifest::destination::{parse_ssh_destination, SshDestination};
+
 use crate::error::DriftError;
 
 /// Where a snapshot comes from. Named targets from a manifest's `[targets]` and the word
@@ -80,54 +82,13 @@ impl Target {
     }
 }
 
+/// `ssh://` targets accept exactly what the manifest's `[targets]` accepts: host names,
+/// IPv4 and bracketed IPv6 addresses, ports 1-65535 and conservative user names, so no
+/// part of a target can be read by `ssh` as an option or by a shell as a command.
 fn parse_ssh(text: &str, rest: &str) -> Result<Target, DriftError> {
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    let (user, hostport) = match rest.rsplit_once('@') {
-        Some((u, h)) => {
-            if u.is_empty() {
-                return Err(syntax(text, "the user before `@` is empty"));
-            }
-            (Some(u.to_string()), h)
-        }
-        None => (None, rest),
-    };
-    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-        let (host, after) = v6
-            .split_once(']')
-            .ok_or_else(|| syntax(text, "an IPv6 address needs a closing `]`"))?;
-        match after {
-            "" => (host.to_string(), None),
-            p => match p.strip_prefix(':') {
-                Some(p) => (host.to_string(), Some(parse_port(text, p)?)),
-                None => return Err(syntax(text, "only `:PORT` may follow `]`")),
-            },
-        }
-    } else {
-        match hostport.split_once(':') {
-            Some((h, p)) => (h.to_string(), Some(parse_port(text, p)?)),
-            None => (hostport.to_string(), None),
-        }
-    };
-    if host.is_empty() || host.contains(['/', ' ', '@']) || host.starts_with('-') {
-        return Err(syntax(text, "the host is empty or not a host name"));
-    }
-    if user
-        .as_deref()
-        .is_some_and(|u| u.starts_with('-') || u.contains([' ', '/']))
-    {
-        return Err(syntax(text, "the user is not a user name"));
-    }
+    let SshDestination { user, host, port } =
+        parse_ssh_destination(rest).map_err(|e| syntax(text, &e.to_string()))?;
     Ok(Target::Ssh { user, host, port })
-}
-
-fn parse_port(text: &str, p: &str) -> Result<u16, DriftError> {
-    match p.parse::<u16>() {
-        Ok(port) if port > 0 => Ok(port),
-        _ => Err(syntax(
-            text,
-            &format!("`{p}` is not a port number (1-65535)"),
-        )),
-    }
 }
 
 impl fmt::Display for Target {
@@ -170,6 +131,13 @@ mod tests {
     fn bad(input: &str) {
         let err = Target::parse(input).expect_err(input);
         assert!(err.to_string().contains(&format!("`{input}`")), "{err}");
+    }
+
+    /// The whole message for a refused target, minus the list of forms that ends it.
+    fn refused(input: &str, expected: &str) {
+        let err = Target::parse(input).expect_err(input).to_string();
+        let (head, _) = err.split_once("; use `local`").expect("the forms follow");
+        assert_eq!(head, expected, "{input}");
     }
 
     #[test]
@@ -222,6 +190,13 @@ mod tests {
             "ssh://-oProxyCommand=x",
             "prod",
             "ssh://[::1",
+            "ssh://a$(touch x)",
+            "ssh://h;reboot",
+            "ssh://h`id`",
+            "ssh://-l@h",
+            "ssh://h:+22",
+            "ssh://10.0.0.256",
+            "ssh://::1",
         ] {
             if t.is_empty() {
                 assert!(Target::parse(t).is_err());
@@ -229,5 +204,33 @@ mod tests {
                 bad(t);
             }
         }
+    }
+
+    #[test]
+    fn ssh_targets_name_what_is_wrong() {
+        refused(
+            "ssh://a$(touch x)",
+            "cannot understand target `ssh://a$(touch x)`: the host `a$(touch x)` is not a host name: use ASCII letters, digits, `-` and `.` (RFC 1123)",
+        );
+        refused(
+            "ssh://-oProxyCommand=x",
+            "cannot understand target `ssh://-oProxyCommand=x`: the host `-oProxyCommand=x` is not a host name: use ASCII letters, digits, `-` and `.` (RFC 1123)",
+        );
+        refused(
+            "ssh://host:99999",
+            "cannot understand target `ssh://host:99999`: `99999` is not a port number (1-65535)",
+        );
+        refused(
+            "ssh://h\x1b]0;PWNED\x07",
+            "cannot understand target `ssh://h\\u{1b}]0;PWNED\\u{7}`: the host `h\\u{1b}]0;PWNED\\u{7}` is not a host name: use ASCII letters, digits, `-` and `.` (RFC 1123)",
+        );
+        check(
+            "ssh://ci_bot@db.example.org:2222",
+            Target::Ssh {
+                user: Some("ci_bot".into()),
+                host: "db.example.org".into(),
+                port: Some(2222),
+            },
+        );
     }
 }

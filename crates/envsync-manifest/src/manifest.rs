@@ -1584,7 +1584,16 @@ impl Ctx<'_> {
             else {
                 continue;
             };
-            if !is_target(target) {
+            if let Some(Err(e)) = target
+                .strip_prefix("ssh://")
+                .map(crate::destination::parse_ssh_destination)
+            {
+                self.error(
+                    item.span(),
+                    format!("target `{target}` of `{name}` in [targets] is not a valid ssh destination: {e}"),
+                    "write `ssh://[user@]host[:port]` with a host name, an IPv4 address or an IPv6 address in brackets".into(),
+                );
+            } else if !is_target(target) {
                 self.error(
                     item.span(),
                     format!("target `{target}` of `{name}` in [targets] is not a target envsync can read"),
@@ -2001,9 +2010,7 @@ fn is_target(target: &str) -> bool {
         return is_image_ref(image);
     }
     if let Some(rest) = target.strip_prefix("ssh://") {
-        let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-        let host = host.split(':').next().unwrap_or_default();
-        return !host.is_empty() && !rest.contains(char::is_whitespace) && !rest.contains('/');
+        return crate::destination::parse_ssh_destination(rest).is_ok();
     }
     target.ends_with(".json") && target.len() > 5
 }
@@ -2309,6 +2316,25 @@ mod tests {
              `etc/a.ini` in [files] is not an absolute path in the environment at envsync.toml:9:1; write the destination as an absolute path, e.g. `\"/etc/app/a.ini\"`\n\
              local file `/abs/a.ini` of `etc/a.ini` in [files] is not a path relative to the manifest at envsync.toml:9:15; keep the file next to the manifest and write its relative path, e.g. `\"config/settings.ini\"`",
         );
+    }
+
+    #[test]
+    fn ssh_targets_are_host_names() {
+        const HINT: &str = "write `ssh://[user@]host[:port]` with a host name, an IPv4 address or an IPv6 address in brackets";
+        check(
+            "[targets]\nprod = \"ssh://a$(touch x)\"\nopt = \"ssh://-oProxyCommand=x\"\nport = \"ssh://deploy@host:99999\"\nuser = \"ssh://-l@host\"\n",
+            &format!(
+                "target `ssh://a$(touch x)` of `prod` in [targets] is not a valid ssh destination: the host `a$(touch x)` is not a host name: use ASCII letters, digits, `-` and `.` (RFC 1123) at envsync.toml:6:8; {HINT}\n\
+                 target `ssh://-oProxyCommand=x` of `opt` in [targets] is not a valid ssh destination: the host `-oProxyCommand=x` is not a host name: use ASCII letters, digits, `-` and `.` (RFC 1123) at envsync.toml:7:7; {HINT}\n\
+                 target `ssh://deploy@host:99999` of `port` in [targets] is not a valid ssh destination: `99999` is not a port number (1-65535) at envsync.toml:8:8; {HINT}\n\
+                 target `ssh://-l@host` of `user` in [targets] is not a valid ssh destination: the user `-l` is not a user name: use ASCII letters, digits, `.`, `_` and `-`, not starting with `-` at envsync.toml:9:8; {HINT}"
+            ),
+        );
+        let m = parse(&format!(
+            "{HEAD}[targets]\nprod = \"ssh://deploy@prod-api-1\"\nv4 = \"ssh://10.0.0.7:2222\"\nv6 = \"ssh://root@[::1]:22\"\n"
+        ))
+        .unwrap();
+        assert_eq!(m.targets.len(), 3);
     }
 
     #[test]

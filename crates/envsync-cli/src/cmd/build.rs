@@ -10,6 +10,7 @@ use anyhow::{anyhow, Context};
 use envsync_drift::check::{self, Checked};
 use envsync_drift::compare;
 use envsync_drift::lockfile::{collect_options, dev_components, lock_snapshot};
+use envsync_drift::report::{escape, escape_lines};
 use envsync_manifest::{Lock, Manifest};
 use envsync_provisioner::{
     emit_context, plan, resolve_base, spec_from_manifest, BuildSpec, BuiltImage,
@@ -83,7 +84,7 @@ pub async fn run(args: &BuildArgs) -> anyhow::Result<Outcome> {
         // A stale lock still pins what the manifest allows; the verification below
         // reports whatever else the build came out with.
         for problem in lock.check(&manifest) {
-            eprintln!("warning: {problem}");
+            eprintln!("warning: {}", escape(&problem.to_string()));
         }
     }
 
@@ -132,7 +133,7 @@ pub(crate) fn load_inputs(
         Ok(m) => m,
         Err(errors) => {
             for error in &errors.errors {
-                eprintln!("error: {error}");
+                eprintln!("error: {}", escape_lines(&error.to_string()));
             }
             return Err(anyhow!(
                 "{} is not valid; fix it before building (`envsync validate` lists the problems)",
@@ -208,7 +209,7 @@ fn report(
                 "seconds": elapsed.as_secs_f64(),
                 "verify": verify,
             });
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            println!("{}", envsync_drift::report::json_pretty(&value)?);
         }
         Format::Text => {
             if built.reused {

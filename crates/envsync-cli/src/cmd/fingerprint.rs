@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use envsync_drift::report::escape;
 use envsync_drift::{fingerprint, CollectOptions, Snapshot, Target};
 
 use crate::Outcome;
@@ -118,12 +119,13 @@ pub async fn run(args: &FingerprintArgs) -> anyhow::Result<Outcome> {
         None => print!("{text}"),
     }
     for w in &snapshot.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", escape(w));
     }
     Ok(Outcome::Ok)
 }
 
-/// Counts per ecosystem, then every component.
+/// Counts per ecosystem, then every component. Everything but the counts came from the
+/// target, so every such text is escaped.
 pub fn table(snapshot: &Snapshot) -> String {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for p in &snapshot.packages {
@@ -136,8 +138,9 @@ pub fn table(snapshot: &Snapshot) -> String {
             .unwrap_or_else(|| format!("{} {}", o.id, o.version_id.as_deref().unwrap_or("")))
     });
     out.push_str(&format!(
-        "{}: {os}, {} components\n",
-        snapshot.target,
+        "{}: {}, {} components\n",
+        escape(&snapshot.target),
+        escape(&os),
         snapshot.packages.len()
     ));
     let mut summary = Table::new();
@@ -158,17 +161,20 @@ pub fn table(snapshot: &Snapshot) -> String {
         "location",
     ]);
     for p in &snapshot.packages {
-        let version = if p.version.len() > 23 && p.version.starts_with("sha256:") {
-            format!("{}…", &p.version[..19])
-        } else {
-            p.version.clone()
+        // `get`, not slicing: a version from a target may hold a multi-byte character
+        // at byte 19.
+        let version = match p.version.get(..19) {
+            Some(head) if p.version.len() > 23 && head.starts_with("sha256:") => {
+                format!("{head}…")
+            }
+            _ => p.version.clone(),
         };
         list.add_row(vec![
             p.ecosystem.to_string(),
-            p.name.clone(),
-            version,
-            p.arch.clone().unwrap_or_default(),
-            p.location.clone().unwrap_or_default(),
+            escape(&p.name).into_owned(),
+            escape(&version).into_owned(),
+            escape(p.arch.as_deref().unwrap_or_default()).into_owned(),
+            escape(p.location.as_deref().unwrap_or_default()).into_owned(),
         ]);
     }
     out.push_str(&list.to_string());

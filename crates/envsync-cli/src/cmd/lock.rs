@@ -10,6 +10,7 @@ use anyhow::{anyhow, bail, Context};
 use envsync_drift::check::{self, Checked};
 use envsync_drift::compare;
 use envsync_drift::lockfile::lock_snapshot;
+use envsync_drift::report::{escape, escape_lines};
 use envsync_manifest::lock::location_matches;
 use envsync_manifest::manifest::normalize_name;
 use envsync_manifest::{Ecosystem, Lock, LockProblem, LockedBase, LockedComponent, Manifest};
@@ -206,7 +207,7 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
                 "declared": declared,
                 "seconds": started.elapsed().as_secs_f64(),
             });
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            println!("{}", envsync_drift::report::json_pretty(&value)?);
         }
         Format::Text => {
             let services: usize = new_lock.services.values().map(|s| s.components.len()).sum();
@@ -340,7 +341,7 @@ fn check_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
         Ok(m) => m,
         Err(errors) => {
             for error in &errors.errors {
-                eprintln!("error: {error}");
+                eprintln!("error: {}", escape_lines(&error.to_string()));
             }
             return Err(anyhow!(
                 "{} is not valid; fix it before checking the lock (`envsync validate` lists the problems)",
@@ -371,7 +372,7 @@ fn check_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
         Format::Json => print_json(&lock_path, problems.is_empty(), &problems, None)?,
         Format::Text => {
             for problem in &problems {
-                println!("{problem}");
+                println!("{}", escape(&problem.to_string()));
             }
             if problems.is_empty() {
                 println!(
@@ -427,7 +428,7 @@ fn print_json(
         up_to_date,
         problems: list,
     };
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    println!("{}", envsync_drift::report::json_pretty(&report)?);
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 
 use anyhow::{anyhow, bail, Context};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use envsync_drift::report::escape;
 use envsync_manifest::Manifest;
 use envsync_provisioner::run::{self, ServiceStatus};
 
@@ -81,7 +82,7 @@ pub async fn run(args: &StatusArgs) -> anyhow::Result<Outcome> {
                 "services": services,
                 "verify": verify,
             });
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            println!("{}", envsync_drift::report::json_pretty(&json)?);
         }
         StatusFormat::Table if services.is_empty() => {
             println!("project `{project}`: nothing running; start it with `envsync up`");
@@ -114,15 +115,16 @@ fn table(services: &[ServiceStatus], verification: Option<&Verification>) -> Tab
             .map(|p| format!("127.0.0.1:{}->{}", p.host, p.container))
             .collect::<Vec<_>>()
             .join(", ");
+        // Image, state and health are what the engine reports: escaped like target text.
         let mut row = vec![
-            s.service.as_str(),
-            s.image.as_str(),
-            s.state.as_str(),
-            s.health.as_deref().unwrap_or("-"),
-            ports.as_str(),
+            escape(&s.service),
+            escape(&s.image),
+            escape(&s.state),
+            escape(s.health.as_deref().unwrap_or("-")),
+            escape(&ports),
         ];
         if let Some(v) = verification {
-            row.push(v.parity(&s.service));
+            row.push(escape(v.parity(&s.service)));
         }
         table.add_row(row);
     }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use envsync_drift::check::{self, Checked};
+use envsync_drift::report::escape;
 use envsync_drift::{compare, CollectOptions, Snapshot, Target};
 use envsync_engine::bollard::Docker;
 use envsync_manifest::manifest::{normalize_name, Service};
@@ -177,7 +178,8 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
         return Ok(if changed { Outcome::Drift } else { Outcome::Ok });
     }
 
-    let progress = |line: &str| eprintln!("{line}");
+    // Progress quotes container names and health check output.
+    let progress = |line: &str| eprintln!("{}", escape(line));
     let report = run::up(&docker, &spec, &progress)
         .await
         .with_context(|| format!("bringing up project `{}`", spec.project))?;
@@ -202,7 +204,7 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
                 "total_ms": report.total_time.as_secs_f64() * 1000.0,
                 "verify": verify,
             });
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            println!("{}", envsync_drift::report::json_pretty(&json)?);
         }
         UpFormat::Text => {
             for action in &report.actions {
@@ -292,7 +294,9 @@ impl Verification {
             };
             println!(
                 "{word}: service {} ({}): {}",
-                s.service, s.container, s.detail
+                s.service,
+                s.container,
+                escape(&s.detail)
             );
         }
     }
@@ -386,7 +390,7 @@ async fn fingerprint_container(name: &str, options: &CollectOptions) -> anyhow::
         .await
         .with_context(|| format!("verifying: fingerprinting container `{name}`"))?;
     for warning in &snapshot.warnings {
-        eprintln!("warning: docker:{name}: {warning}");
+        eprintln!("warning: docker:{name}: {}", escape(warning));
     }
     Ok(snapshot)
 }
@@ -496,7 +500,7 @@ fn print_lines(
                 "actions": actions,
                 "lines": lines,
             });
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            println!("{}", envsync_drift::report::json_pretty(&json)?);
         }
         UpFormat::Text => {
             for line in lines {
@@ -549,7 +553,10 @@ async fn image_for(
             index,
             total,
             instruction,
-        } => eprintln!("{what}: building image, step {index}/{total}: {instruction}"),
+        } => eprintln!(
+            "{what}: building image, step {index}/{total}: {}",
+            escape(&instruction)
+        ),
         BuildEvent::Done {
             tag, reused: false, ..
         } => eprintln!("{what}: built image `{tag}`"),

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
+use envsync_drift::report::escape_lines;
 use envsync_manifest::{Diagnostic, Manifest};
 
 use crate::Outcome;
@@ -61,11 +62,11 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
                 schema: VALIDATE_SCHEMA,
                 errors: &errors,
             };
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            println!("{}", envsync_drift::report::json_pretty(&report)?);
         }
         Format::Text => {
             for error in &errors {
-                eprintln!("error: {error}");
+                eprintln!("error: {}", escape_lines(&error.to_string()));
             }
             if let (Some(m), true) = (&manifest, errors.is_empty()) {
                 println!(

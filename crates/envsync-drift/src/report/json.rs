@@ -62,7 +62,7 @@ fn plain_entry<'a>(target: Option<&'a str>, drift: &'a Drift) -> Entry<'a> {
 fn to_text(value: &impl Serialize) -> String {
     // Serialising these plain structs (strings, numbers, enums with unit variants) to a
     // String cannot fail: serde_json only errors on non-string map keys or IO.
-    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    let mut text = super::json_pretty(value).unwrap_or_default();
     text.push('\n');
     text
 }

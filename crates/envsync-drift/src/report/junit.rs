@@ -12,9 +12,12 @@ use std::fmt::Write as _;
 use crate::check::{Checked, Finding, Mode, Status};
 use crate::fleet::Fleet;
 
-/// Escape text for an XML attribute or element, dropping characters XML 1.0 forbids
-/// (control characters such as ANSI escapes) rather than writing an unreadable file.
+/// Escape text for an XML attribute or element. Control and bidi characters are first
+/// written out visibly, as in every report (see [`super::escape`]); line breaks stay.
+/// What XML 1.0 forbids besides them (the noncharacters U+FFFE and U+FFFF) is written
+/// out the same way, so the file always parses and shows what the target held.
 pub fn escape(text: &str) -> String {
+    let text = super::escape_lines(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -23,8 +26,8 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            '\u{FFFE}' => out.push_str("\\u{fffe}"),
+            '\u{FFFF}' => out.push_str("\\u{ffff}"),
             c => out.push(c),
         }
     }
@@ -303,7 +306,11 @@ mod tests {
             "a<b & \"c\" 'd'>",
             "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;",
         );
-        check("\x1b[31mred\x1b[0m\tok\n", "[31mred[0m\tok\n");
+        check(
+            "\x1b[31mred\x1b[0m\tok\n",
+            "\\u{1b}[31mred\\u{1b}[0m\\tok\n",
+        );
+        check("\x1b]0;PWNED\x07\u{FFFE}", "\\u{1b}]0;PWNED\\u{7}\\u{fffe}");
         check("3.0.15-1~deb12u1 ↑", "3.0.15-1~deb12u1 ↑");
     }
 }

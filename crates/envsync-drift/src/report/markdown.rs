@@ -1,28 +1,37 @@
 //! Markdown for pull-request comments and CI step summaries: a verdict line, a table of
-//! the drift that counts, and ignored drift and expired ignores listed apart.
+//! the drift that counts, and ignored drift and expired ignores listed apart. All text
+//! from a target passes through [`cell`], which also [escapes](escape) control and bidi
+//! characters: the report is often read raw, on a terminal or in a CI log.
 
 use crate::check::{Checked, Mode, Status};
 use crate::compare::short_version;
 use crate::fleet::Fleet;
 
+use super::escape;
 use super::table::change_text;
+
+/// One line with no control character: line breaks become spaces (a row is one line),
+/// everything else unsafe is [escaped](escape) for whoever reads the Markdown raw.
+fn one_line(text: &str) -> String {
+    escape(&text.replace(['\n', '\r'], " ")).into_owned()
+}
 
 /// Make text safe inside a table cell: no pipes or newlines break the row.
 fn cell(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
+    one_line(text).replace('\\', "\\\\").replace('|', "\\|")
 }
 
-/// Inline code that survives backticks in the text.
+/// Inline code that survives backticks in the text. Backslashes are literal inside code
+/// spans, so only pipes are escaped (GFM reads `\|` in a table cell as `|` even there).
 fn code(text: &str) -> String {
     if text.is_empty() {
         return String::new();
     }
+    let inner = one_line(text).replace('|', "\\|");
     if text.contains('`') {
-        format!("`` {} ``", cell(text))
+        format!("`` {inner} ``")
     } else {
-        format!("`{}`", cell(text))
+        format!("`{inner}`")
     }
 }
 
@@ -113,7 +122,7 @@ pub fn render(c: &Checked) -> String {
             if let Some(ig) = &f.ignored_by {
                 out.push_str(&format!(" — {} ({}", cell(&ig.reason), cell(&ig.place())));
                 if let Some(until) = &ig.until {
-                    out.push_str(&format!(", until {until}"));
+                    out.push_str(&format!(", until {}", cell(until)));
                 }
                 out.push(')');
             }
@@ -129,7 +138,7 @@ pub fn render(c: &Checked) -> String {
                 "- {} at {} expired on {} — {}\n",
                 code(&ig.component),
                 cell(&ig.place()),
-                ig.until.as_deref().unwrap_or("?"),
+                cell(ig.until.as_deref().unwrap_or("?")),
                 cell(&ig.reason)
             ));
         }
@@ -192,5 +201,8 @@ mod tests {
         check("a|b\nc", "`a\\|b c`");
         check("x`y", "`` x`y ``");
         check("", "");
+        check("C:\\temp", "`C:\\temp`");
+        check("\x1b]0;PWNED\x07", "`\\u{1b}]0;PWNED\\u{7}`");
+        check("a\u{202E}b", "`a\\u{202e}b`");
     }
 }

@@ -2,8 +2,11 @@
 //! a table for terminals, JSON (`envsync.diff/v1`), JUnit XML and Markdown.
 //!
 //! Every renderer is a pure function returning the whole text, so several formats can
-//! be written from one run and golden files stay byte-stable (no timestamps).
+//! be written from one run and golden files stay byte-stable (no timestamps). Text from
+//! a target reaches the table and Markdown only through [`escape`]; JSON and JUnit
+//! escape it with their own syntax.
 
+pub mod escape;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -13,6 +16,8 @@ use std::fmt;
 
 use crate::check::Checked;
 use crate::fleet::Fleet;
+
+pub use escape::{escape, escape_lines, json_pretty};
 
 /// The schema id of diff and check reports.
 pub const DIFF_SCHEMA: &str = "envsync.diff/v1";
@@ -72,5 +77,114 @@ pub fn render_fleet(format: Format, fleet: &Fleet, color: bool) -> String {
         Format::Json => json::render_fleet(fleet),
         Format::Junit => junit::render_fleet(fleet),
         Format::Markdown => markdown::render_fleet(fleet),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{evaluate, plain, FailRule, Rules};
+    use crate::compare::diff;
+    use crate::fleet::FleetTarget;
+    use crate::snapshot::{Package, Snapshot};
+    use envsync_manifest::policy::{Date, DriftKind};
+    use envsync_manifest::Ecosystem;
+
+    /// The title-setting and screen-clearing sequences of the issue, as a package name
+    /// and a version, plus a C1 control, DEL and a right-to-left override.
+    const TITLE: &str = "\x1b]0;PWNED\x07";
+    const CLEAR: &str = "\x1b[2J";
+
+    fn snap(target: &str, packages: &[(&str, &str)]) -> Snapshot {
+        let mut s = Snapshot::new(target);
+        s.packages = packages
+            .iter()
+            .map(|(name, version)| Package {
+                ecosystem: Ecosystem::Deb,
+                name: name.to_string(),
+                version: version.to_string(),
+                arch: None,
+                location: None,
+                size: None,
+                mode: None,
+            })
+            .collect();
+        s.packages.sort_by(|a, b| a.key().cmp(&b.key()));
+        s
+    }
+
+    fn hostile() -> (Snapshot, Snapshot) {
+        let reference = snap(
+            &format!("ref{CLEAR}.json"),
+            &[(TITLE, "1.0"), ("openssl", CLEAR), ("gone\u{202E}txt", "1")],
+        );
+        let other = snap(
+            "\u{202E}other.json",
+            &[
+                (TITLE, "2.0\u{9b}"),
+                ("openssl", "3.0\x7f"),
+                ("new\r\n", CLEAR),
+            ],
+        );
+        (reference, other)
+    }
+
+    /// No byte of `text` may be a control or bidi character other than a line break,
+    /// and the hostile name must still be there, written out.
+    fn assert_safe(what: &str, text: &str) {
+        let bad: Vec<char> = text
+            .chars()
+            .filter(|&c| c != '\n' && escape::is_unsafe(c))
+            .collect();
+        assert!(bad.is_empty(), "{what} holds raw {bad:?}:\n{text}");
+        assert!(text.contains("\\u{1b}]0;PWNED\\u{7}"), "{what}:\n{text}");
+    }
+
+    #[test]
+    fn pair_reports_hold_no_raw_control_characters() {
+        let (reference, other) = hostile();
+        let plain = plain(diff(&reference, &other));
+        let all = [DriftKind::Missing, DriftKind::Extra, DriftKind::Changed];
+        let rules = Rules {
+            fail_on: all.into_iter().map(FailRule::Kind).collect(),
+            ignore: Vec::new(),
+            ignore_file: None,
+        };
+        let checked = evaluate(
+            diff(&reference, &other),
+            &rules,
+            Date::from_unix_days(0),
+            &|_| None,
+        );
+        for c in [&plain, &checked] {
+            assert_safe("table", &table::render(c, false));
+            assert_safe("markdown", &markdown::render(c));
+            assert_safe("junit", &junit::render(c));
+            let colored = table::render(c, true);
+            for raw in [TITLE, CLEAR, "\u{9b}", "\x7f", "\u{202E}", "\r"] {
+                assert!(!colored.contains(raw), "coloured table holds {raw:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn fleet_reports_hold_no_raw_control_characters() {
+        let (reference, other) = hostile();
+        let fleet = Fleet {
+            reference: reference.target.clone(),
+            targets: vec![
+                FleetTarget {
+                    name: other.target.clone(),
+                    result: Ok(diff(&reference, &other)),
+                },
+                FleetTarget {
+                    name: format!("ssh://h{CLEAR}"),
+                    result: Err(format!("ssh said {TITLE}\r\nbye")),
+                },
+            ],
+        };
+        assert_safe("fleet table", &table::render_fleet(&fleet, false));
+        assert_safe("fleet markdown", &markdown::render_fleet(&fleet));
+        assert_safe("fleet junit", &junit::render_fleet(&fleet));
     }
 }

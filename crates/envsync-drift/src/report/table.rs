@@ -1,6 +1,8 @@
 //! The report for people: a table of drift, notes on where each drift comes from and how
 //! to fix it, and a one-line verdict. Colour only when the caller says the output is a
-//! terminal that wants it.
+//! terminal that wants it. Every piece of text that came from a target (names,
+//! versions, target names, error messages) goes through [`escape`], so what a target
+//! holds can never move the cursor, retitle the terminal or reorder a row.
 
 use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
 use envsync_manifest::policy::DriftKind;
@@ -8,6 +10,13 @@ use envsync_manifest::policy::DriftKind;
 use crate::check::{Checked, Finding, Mode, Status};
 use crate::compare::{short_version, size_str, Drift};
 use crate::fleet::{self, arrow, Fleet};
+
+use super::escape;
+
+/// A cell holding text that may have come from a target.
+fn text_cell(text: &str) -> Cell {
+    Cell::new(escape(text))
+}
 
 fn new_table(header: Vec<String>, color: bool) -> Table {
     let mut table = Table::new();
@@ -30,7 +39,7 @@ fn new_table(header: Vec<String>, color: bool) -> Table {
     table.set_header(
         header
             .into_iter()
-            .map(|h| paint(Cell::new(h), color, None, true)),
+            .map(|h| paint(text_cell(&h), color, None, true)),
     );
     table
 }
@@ -79,7 +88,10 @@ fn verdict_line(text: String, failed: bool, color: bool) -> String {
 }
 
 fn dash(v: Option<&str>) -> String {
-    v.map_or_else(|| "-".to_string(), |v| short_version(v).into_owned())
+    v.map_or_else(
+        || "-".to_string(),
+        |v| escape(&short_version(v)).into_owned(),
+    )
 }
 
 /// The table of a diff or a check.
@@ -94,12 +106,14 @@ pub fn render(c: &Checked, color: bool) -> String {
     if check {
         out.push_str(&format!(
             "checked:  {}\nexpected: {}\n",
-            c.diff.other, c.diff.reference
+            escape(&c.diff.other),
+            escape(&c.diff.reference)
         ));
     } else {
         out.push_str(&format!(
             "reference: {}\nother:     {}\n",
-            c.diff.reference, c.diff.other
+            escape(&c.diff.reference),
+            escape(&c.diff.other)
         ));
     }
     if !shown.is_empty() {
@@ -121,7 +135,7 @@ pub fn render(c: &Checked, color: bool) -> String {
                     false,
                 ));
             }
-            row.push(Cell::new(d.label()));
+            row.push(text_cell(&d.label()));
             let kind_color = if check { None } else { Some(Color::Red) };
             row.push(paint(Cell::new(d.kind.as_str()), color, kind_color, false));
             row.push(Cell::new(dash(d.left.as_deref())));
@@ -154,7 +168,7 @@ pub fn render(c: &Checked, color: bool) -> String {
                 if let Some(fix) = &f.fix {
                     line.push_str(&format!("; fix: {fix}"));
                 }
-                line
+                escape(&line).into_owned()
             })
             .collect();
         if !notes.is_empty() {
@@ -172,27 +186,30 @@ pub fn render(c: &Checked, color: bool) -> String {
         if !ignored.is_empty() {
             out.push_str("ignored:\n");
             for f in ignored {
-                out.push_str(&format!("  {} {}", f.drift.label(), f.drift.describe()));
+                let mut line = format!("  {} {}", f.drift.label(), f.drift.describe());
                 if let Some(ig) = &f.ignored_by {
-                    out.push_str(&format!(" — {} ({}", ig.reason, ig.place()));
+                    line.push_str(&format!(" — {} ({}", ig.reason, ig.place()));
                     if let Some(until) = &ig.until {
-                        out.push_str(&format!(", until {until}"));
+                        line.push_str(&format!(", until {until}"));
                     }
-                    out.push(')');
+                    line.push(')');
                 }
+                out.push_str(&escape(&line));
                 out.push('\n');
             }
         }
         if !c.expired.is_empty() {
             out.push_str("expired ignores (remove them or extend `until`):\n");
             for ig in &c.expired {
-                out.push_str(&format!(
-                    "  `{}` at {} expired on {} — {}\n",
+                let line = format!(
+                    "  `{}` at {} expired on {} — {}",
                     ig.component,
                     ig.place(),
                     ig.until.as_deref().unwrap_or("?"),
                     ig.reason
-                ));
+                );
+                out.push_str(&escape(&line));
+                out.push('\n');
             }
         }
     }
@@ -204,13 +221,13 @@ pub fn render(c: &Checked, color: bool) -> String {
 /// summary row per target.
 pub fn render_fleet(f: &Fleet, color: bool) -> String {
     let mut out = String::new();
-    out.push_str(&format!("reference: {}\n", f.reference));
+    out.push_str(&format!("reference: {}\n", escape(&f.reference)));
     let mut header = vec!["component".to_string(), f.reference.clone()];
     header.extend(f.targets.iter().map(|t| t.name.clone()));
     let mut table = new_table(header, color);
     for row in f.rows() {
         let mut cells = vec![
-            Cell::new(row.id()),
+            text_cell(&row.id()),
             Cell::new(dash(row.reference.as_deref())),
         ];
         for cell in &row.cells {
@@ -219,7 +236,7 @@ pub fn render_fleet(f: &Fleet, color: bool) -> String {
                 fleet::Cell::Error => Some(Color::Magenta),
                 _ => Some(Color::Red),
             };
-            cells.push(paint(Cell::new(cell.text()), color, fg, false));
+            cells.push(paint(text_cell(&cell.text()), color, fg, false));
         }
         table.add_row(cells);
     }
@@ -233,7 +250,7 @@ pub fn render_fleet(f: &Fleet, color: bool) -> String {
             (None, Err(e)) => format!("error: {e}"),
             (None, Ok(_)) => String::new(),
         };
-        summary.push(Cell::new(text));
+        summary.push(text_cell(&text));
     }
     table.add_row(summary);
     out.push_str(&table.to_string());
