@@ -116,12 +116,61 @@ async fn an_older_point_release_with_exact_sibling_dependencies_locks_and_rebuil
         "{stdout}"
     );
 
-    // The repository moves on: 1.0-1 is gone. A rebuild from the lock cannot install
-    // it and says so, naming the package, its locked version and the way out.
+    // Every artifact the lock names goes into an artifact cache of the test's own.
+    let cache = d.join("cache");
+    let cache_arg = cache.display().to_string();
+    let (code, stdout, stderr) = envsync(d, &["fetch", "--artifacts", &cache_arg]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for name in [SERVER, TOOLS] {
+        let sha = repo.sha256_of(name, "1.0-1").unwrap();
+        assert!(
+            cache.join("sha256").join(&sha).is_file(),
+            "{name} is cached"
+        );
+    }
+    let (code, stdout, _) = envsync(d, &["fetch", "--artifacts", &cache_arg]);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("0 artifacts fetched"), "{stdout}");
+
+    // The repository moves on: 1.0-1 is gone, 1.0-2 replaces it.
     repo.replace(&release("1.0-2")).unwrap();
-    let (code, stdout, stderr) = envsync(d, &["build", "--no-cache"]);
+
+    // With the cache, a rebuild from the lock still installs 1.0-1, online and offline.
+    let (code, stdout, stderr) = envsync(d, &["build", "--no-cache", "--artifacts", &cache_arg]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stderr.contains("building again with the"), "{stderr}");
+    assert!(
+        stdout.contains("verified: the image holds exactly"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = envsync(
+        d,
+        &[
+            "build",
+            "--offline",
+            "--no-cache",
+            "--artifacts",
+            &cache_arg,
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("verified: the image holds exactly"),
+        "{stdout}"
+    );
+
+    // Without it, the rebuild cannot install 1.0-1 and says so, naming the package, its
+    // locked version, where apt looked and the ways out.
+    let empty = d.join("empty-cache").display().to_string();
+    let (code, stdout, stderr) = envsync(d, &["build", "--no-cache", "--artifacts", &empty]);
     assert_eq!(code, 2, "{stdout}{stderr}");
-    assert!(stderr.contains(&format!("`{SERVER}`")), "{stderr}");
-    assert!(stderr.contains("1.0-1"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("`{SERVER}` is locked at `1.0-1`")),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&repo.deb_line()), "{stderr}");
     assert!(stderr.contains("envsync fetch"), "{stderr}");
+    let (code, _, stderr) = envsync(d, &["build", "--offline", "--artifacts", &empty]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains(&format!("deb {SERVER}=1.0-1")), "{stderr}");
 }

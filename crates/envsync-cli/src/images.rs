@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context};
+use anyhow::{anyhow, bail, Context};
 use envsync_drift::check::{self, Checked};
 use envsync_drift::fingerprint::fingerprint;
 use envsync_drift::lockfile::{
@@ -18,6 +18,7 @@ use envsync_drift::{compare, Target};
 use envsync_engine::bollard::Docker;
 use envsync_manifest::lock::{attach_artifacts, LockedComponent};
 use envsync_manifest::{Ecosystem, Lock, LockedBase, Manifest};
+use envsync_provisioner::cache::{context_artifacts, ArtifactCache};
 use envsync_provisioner::from_manifest::service_recipe;
 use envsync_provisioner::{
     build_with_options, read_artifacts, resolve_base, spec_from_manifest, BuildEvent, BuildOptions,
@@ -25,11 +26,26 @@ use envsync_provisioner::{
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// How images are built: the engine's layer cache, and progress on stderr.
-#[derive(Debug, Clone, Copy)]
+/// How images are built: the engine's layer cache, progress on stderr, and the
+/// artifact cache a locked build falls back to (or, `offline`, takes everything from).
+#[derive(Debug, Clone)]
 pub(crate) struct BuildSettings {
     pub no_cache: bool,
     pub show_progress: bool,
+    pub offline: bool,
+    pub cache: Option<ArtifactCache>,
+}
+
+impl BuildSettings {
+    /// Online builds with the user's artifact cache as the fallback.
+    pub fn new(no_cache: bool, show_progress: bool) -> BuildSettings {
+        BuildSettings {
+            no_cache,
+            show_progress,
+            offline: false,
+            cache: ArtifactCache::user_default().ok(),
+        }
+    }
 }
 
 /// Build `spec` (or reuse its image) with progress on stderr, and logs in
@@ -41,7 +57,7 @@ pub(crate) async fn build_image(
     manifest: &Manifest,
     spec: &BuildSpec,
     what: &str,
-    settings: BuildSettings,
+    settings: &BuildSettings,
 ) -> anyhow::Result<(BuildSpec, BuiltImage)> {
     let project_dir = manifest
         .file
@@ -59,29 +75,99 @@ pub(crate) async fn build_image(
             );
         }
     }
-    let options = BuildOptions {
+    let mut options = BuildOptions {
         log_dir: project_dir.join(".envsync").join("logs"),
         no_cache: settings.no_cache,
+        ..BuildOptions::default()
     };
+    if settings.offline {
+        options.offline = true;
+        options.artifacts = offline_artifacts(&resolved, settings.cache.as_ref(), what)?;
+    }
+    let mut built = build_once(docker, &resolved, &options, settings, what).await;
+    // A locked version the sources no longer serve: build again with what the artifact
+    // cache holds of the lock.
+    if let (Err(err), Some(locked), Some(cache), false) =
+        (&built, &resolved.locked, &settings.cache, settings.offline)
+    {
+        if matches!(
+            err,
+            ProvisionError::VersionNotFound { .. } | ProvisionError::ClosureMismatch { .. }
+        ) {
+            let (artifacts, _) = context_artifacts(cache, locked);
+            if !artifacts.is_empty() {
+                if settings.show_progress {
+                    eprintln!(
+                        "note: {what}: the package sources no longer serve every locked version; building again with the {} locked artifacts in {}",
+                        artifacts.len(),
+                        cache.root().display()
+                    );
+                }
+                options.artifacts = artifacts;
+                built = build_once(docker, &resolved, &options, settings, what).await;
+            }
+        }
+    }
+    let built = built
+        .map_err(|err| explain(manifest, &resolved, err))
+        .with_context(|| format!("building the image of `{what}`"))?;
+    Ok((resolved, built))
+}
+
+/// One build, with progress; Ctrl-C abandons it without tagging anything.
+async fn build_once(
+    docker: &Docker,
+    spec: &BuildSpec,
+    options: &BuildOptions,
+    settings: &BuildSettings,
+    what: &str,
+) -> Result<BuiltImage, ProvisionError> {
     let progress = Progress::new(settings.show_progress, what);
     let on_event = |event| progress.event(event);
-    let build = build_with_options(docker, &resolved, &options, &on_event);
+    let build = build_with_options(docker, spec, options, &on_event);
     let built = tokio::select! {
         built = build => built,
         _ = tokio::signal::ctrl_c() => {
             progress.finish();
             // Dropping the build closes the request: the engine stops the step, removes
             // its container (forcerm) and never applies the tag.
-            return Err(anyhow!(
-                "build interrupted; no image was tagged and the layers already built stay cached for the next run"
-            ));
+            eprintln!("build interrupted; no image was tagged and the layers already built stay cached for the next run");
+            std::process::exit(130);
         }
     };
     progress.finish();
-    let built = built
-        .map_err(|err| explain(manifest, &resolved, err))
-        .with_context(|| format!("building the image of `{what}`"))?;
-    Ok((resolved, built))
+    built
+}
+
+/// Every artifact an offline build of `spec` needs, from `cache`; an error naming each
+/// one the cache lacks, and the ways to get it.
+fn offline_artifacts(
+    spec: &BuildSpec,
+    cache: Option<&ArtifactCache>,
+    what: &str,
+) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let Some(locked) = &spec.locked else {
+        bail!("{what}: an offline build needs a lock made from this manifest (its exact artifacts); run `envsync lock` first");
+    };
+    if spec
+        .node
+        .as_ref()
+        .is_some_and(|n| !n.packages.is_empty() || !n.projects.is_empty())
+    {
+        bail!("{what}: npm packages are installed from the registry; `--offline` cannot build an image with [node] packages yet");
+    }
+    let cache = cache.ok_or_else(|| anyhow!("no artifact cache: set ENVSYNC_CACHE_DIR"))?;
+    let (artifacts, missing) = context_artifacts(cache, locked);
+    if !missing.is_empty() {
+        bail!(
+            "{what}: the artifact cache {} lacks {} locked {}: {}; run `envsync fetch` where the package sources (or a cache holding them) are reachable, or point `--artifacts` at a directory `envsync vendor` wrote",
+            cache.root().display(),
+            missing.len(),
+            if missing.len() == 1 { "artifact" } else { "artifacts" },
+            missing.join(", ")
+        );
+    }
+    Ok(artifacts)
 }
 
 /// Every image of an environment, built, with the lock of what they hold.
@@ -104,7 +190,7 @@ pub(crate) async fn build_and_lock(
     settings: BuildSettings,
 ) -> anyhow::Result<LockedEnvironment> {
     let spec = spec_from_manifest(manifest, pins)?;
-    let (resolved, built) = build_image(docker, manifest, &spec, "dev", settings).await?;
+    let (resolved, built) = build_image(docker, manifest, &spec, "dev", &settings).await?;
     let snapshot = fingerprint_image(&built.tag, &collect_options(Some(manifest))).await?;
     let mut components = dev_components(manifest, &snapshot);
     attach(docker, &built.tag, &mut components).await?;
@@ -127,7 +213,7 @@ pub(crate) async fn build_and_lock(
             )
         })?;
         let (resolved, built) =
-            build_image(docker, manifest, &recipe.build, &service.name, settings).await?;
+            build_image(docker, manifest, &recipe.build, &service.name, &settings).await?;
         let snapshot = fingerprint_image(&built.tag, &service_collect_options()).await?;
         let mut components = service_components(service, &snapshot);
         attach(docker, &built.tag, &mut components).await?;
@@ -258,7 +344,7 @@ fn explain(manifest: &Manifest, spec: &BuildSpec, err: ProvisionError) -> anyhow
                 .map(|s| format!("snapshot `{s}`")),
         );
         let context = format!(
-            "{ecosystem} package `{package}` is locked at `{wanted}`, which no package source offers any more (looked in {}); run `envsync fetch` while a machine still has it cached, or add a [sources] `apt_snapshot` or mirror that keeps it, or take the newer version on purpose with `envsync lock --update`",
+            "{ecosystem} package `{package}` is locked at `{wanted}`, which no package source offers any more (looked in {}); run `envsync fetch` where it is still cached or served, or add a [sources] `apt_snapshot` or mirror that keeps it, or take the newer version on purpose with `envsync lock --update`",
             looked.join(", ")
         );
         return anyhow::Error::new(err).context(context);

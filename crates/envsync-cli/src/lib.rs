@@ -57,7 +57,7 @@ enum Command {
     Engine,
     /// Build the environment's image from the manifest (exact versions from envsync.lock), or reuse it when unchanged
     #[command(
-        after_help = "The image is tagged envsync/<project>:<hash of every build input>; with unchanged inputs nothing is built. The full build log is written to .envsync/logs/ next to the manifest.\n\nWith a lock, the image is fingerprinted after the build and compared with it: any component that differs fails the build (exit 1) with a drift report naming it; --no-verify skips that.\n\nExit codes: 0 built or up to date (and matching the lock), 1 built but different from the lock, 2 error (a failing step, a pinned version the package sources lack, a missing base image, no engine).\n\nExamples:\n  envsync build\n  envsync build --dry-run -m manifests/benefits-api/envsync.toml\n  envsync build --format json\n  envsync build --no-cache\n  envsync build --no-verify"
+        after_help = "The image is tagged envsync/<project>:<hash of every build input>; with unchanged inputs nothing is built. The full build log is written to .envsync/logs/ next to the manifest.\n\nWith a lock, the image is fingerprinted after the build and compared with it: any component that differs fails the build (exit 1) with a drift report naming it; --no-verify skips that.\n\nExit codes: 0 built or up to date (and matching the lock), 1 built but different from the lock, 2 error (a failing step, a pinned version the package sources lack, a missing base image, no engine).\n\nExamples:\n  envsync build\n  envsync build --dry-run -m manifests/benefits-api/envsync.toml\n  envsync build --format json\n  envsync build --no-cache\n  envsync build --no-verify\n  envsync fetch && envsync build --offline --no-cache"
     )]
     Build(cmd::build::BuildArgs),
     /// Check a manifest and list every problem, each with its line and a fix
@@ -70,6 +70,29 @@ enum Command {
         after_help = "Without --check: builds the image (reusing it when unchanged), fingerprints it and writes envsync.lock with every installed component (declared and transitive) and the base image ID. When the lock was made from this very manifest, its exact versions are rebuilt and the image must match it (else exit 1 with a drift report, nothing written); --update resolves the manifest afresh. --from TARGET pins each declared apt, Python and npm package to the version TARGET runs first (the manifest stays unchanged). The same inputs always give byte-identical output.\n\nExit codes: 0 written or up to date, 1 out of date (--check) or the build differs from the lock or the target, 2 error (including a declared package TARGET lacks).\n\nExamples:\n  envsync lock\n  envsync lock --from docker:billing-prod\n  envsync lock --from prod\n  envsync lock --update\n  envsync lock --check\n  envsync lock --check -m manifests/benefits-api/envsync.toml\n  envsync lock --check --lock ci/envsync.lock --format json"
     )]
     Lock(cmd::lock::LockArgs),
+    /// Download every .deb and wheel the lock names, by sha256, into the artifact cache
+    #[command(
+        after_help = "Inside a container of each image built from the lock, apt and pip download exactly the locked files through the image's sources and [sources]; each file is kept only when its sha256 is the locked one. The cache ($ENVSYNC_CACHE_DIR, else $XDG_CACHE_HOME/envsync/artifacts, else ~/.cache/envsync/artifacts) is shared by every project. Builds from the lock take from it what the package sources no longer serve; `envsync build --offline` takes everything from it.
+
+Exit codes: 0 every artifact cached, 2 error (an artifact no source serves with the locked checksum, named).
+
+Examples:
+  envsync fetch
+  envsync fetch -m manifests/benefits-api/envsync.toml
+  envsync fetch --artifacts /srv/envsync-cache --format json"
+    )]
+    Fetch(cmd::fetch::FetchArgs),
+    /// Write every artifact the lock names into a directory a team can share or commit
+    #[command(
+        after_help = "DIR gets the artifact cache's layout (sha256/<hex>) and a SHA256SUMS file (`cd DIR && sha256sum -c SHA256SUMS` checks it). Artifacts already in the user's cache are copied; the rest are fetched. On an air-gapped machine: `envsync build --offline --artifacts DIR`.
+
+Exit codes: 0 written, 2 error.
+
+Examples:
+  envsync vendor vendor/artifacts
+  envsync vendor /mnt/usb/benefits-api -m manifests/benefits-api/envsync.toml"
+    )]
+    Vendor(cmd::fetch::VendorArgs),
     /// Compare environments package by package: two give a table, more a fleet matrix
     #[command(
         after_help = "Targets: FILE.json (a saved snapshot), `lock` (envsync.lock), a name from the manifest's [targets], or a live target (local, local:/path, docker:NAME, image:REF, ssh://[user@]host[:port]). The first target is the reference.\n\nExit codes: 0 parity, 1 drift found, 2 error (any target that could not be collected; the others are still reported).\n\nExamples:\n  envsync diff lock prod.json\n  envsync diff base.json web-1.json web-2.json web-3.json --jobs 4\n  envsync diff a.json b.json --format json\n  envsync diff a.json b.json --junit drift.xml --markdown summary.md\n  envsync diff a.json b.json --ecosystem deb,pypi --ignore-extra"
@@ -147,6 +170,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Build(args) => runtime.block_on(cmd::build::run(&args)),
         Command::Validate(args) => cmd::validate::run(&args),
         Command::Lock(args) => runtime.block_on(cmd::lock::run(&args)),
+        Command::Fetch(args) => runtime.block_on(cmd::fetch::run(&args)),
+        Command::Vendor(args) => runtime.block_on(cmd::fetch::vendor(&args)),
         Command::Diff(args) => runtime.block_on(cmd::diff::run(&args)),
         Command::Check(args) => runtime.block_on(cmd::check::run(&args)),
         Command::Fingerprint(args) => runtime.block_on(cmd::fingerprint::run(&args)),

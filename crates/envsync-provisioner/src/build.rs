@@ -76,6 +76,13 @@ pub struct BuildOptions {
     /// Rebuild every layer even when the engine has them cached, and the image even
     /// when one with the same content address exists.
     pub no_cache: bool,
+    /// Artifacts from the cache added to the context of a locked build (context path,
+    /// bytes; see [`crate::cache::context_artifacts`]): what the build installs from
+    /// them, it does not download.
+    pub artifacts: Vec<(String, Vec<u8>)>,
+    /// Build without any network: everything a locked build installs comes from
+    /// `artifacts`.
+    pub offline: bool,
 }
 
 impl Default for BuildOptions {
@@ -83,6 +90,8 @@ impl Default for BuildOptions {
         BuildOptions {
             log_dir: std::env::temp_dir().join("envsync-logs"),
             no_cache: false,
+            artifacts: Vec::new(),
+            offline: false,
         }
     }
 }
@@ -339,6 +348,15 @@ async fn run_build(
     .map_err(log_error)?;
 
     let labels = image_labels(&spec.project, &prepared.sha256);
+    let mut build_args = HashMap::new();
+    if options.offline {
+        build_args.insert("PIP_NO_INDEX".to_string(), "1".to_string());
+    }
+    let context = if options.artifacts.is_empty() {
+        prepared.context.clone()
+    } else {
+        crate::context::context_with_artifacts(spec, &options.artifacts)?
+    };
     let build_options = BuildImageOptionsBuilder::default()
         .dockerfile("Dockerfile")
         .t(&prepared.tag)
@@ -356,7 +374,7 @@ async fn run_build(
         .build();
     // Builds outlast the engine client's default request timeout.
     let long = docker.clone().with_timeout(BUILD_TIMEOUT);
-    let body = bollard::body_full(prepared.context.clone().into());
+    let body = bollard::body_full(context.into());
     let mut stream = long.build_image(build_options, None, Some(body));
 
     let mut state = LineState::default();

@@ -35,6 +35,51 @@ pub const TAG_HEX_LEN: usize = 16;
 /// Validate `spec`, render its Dockerfile, read every input and pack the context.
 pub fn prepare(spec: &BuildSpec) -> Result<Prepared, ProvisionError> {
     spec.validate()?;
+    let (dockerfile, entries) = entries(spec)?;
+    let context = pack(&entries)?;
+    let mut hasher = Sha256::new();
+    hasher.update(&context);
+    // The base digest is part of the address even when the Dockerfile names the base
+    // by reference only, so a rebuilt base gives a new tag.
+    hasher.update(b"\0base-digest\0");
+    hasher.update(spec.base_digest.as_deref().unwrap_or("").as_bytes());
+    let sha256 = hex::encode(hasher.finalize());
+    let tag = format!(
+        "envsync/{}:{}",
+        repository_component(&spec.project),
+        &sha256[..TAG_HEX_LEN]
+    );
+    Ok(Prepared {
+        dockerfile,
+        entries: entries
+            .iter()
+            .map(|(path, bytes, _)| (path.clone(), bytes.len() as u64))
+            .collect(),
+        context,
+        sha256,
+        tag,
+    })
+}
+
+/// The context of `spec` with `artifacts` (context path, bytes) added: artifacts from
+/// the cache are identified by the checksums the context already holds, so they do not
+/// change the content address.
+pub fn context_with_artifacts(
+    spec: &BuildSpec,
+    artifacts: &[(String, Vec<u8>)],
+) -> Result<Vec<u8>, ProvisionError> {
+    let (_, mut entries) = entries(spec)?;
+    entries.extend(
+        artifacts
+            .iter()
+            .map(|(path, bytes)| (path.clone(), bytes.clone(), 0o644)),
+    );
+    pack(&entries)
+}
+
+/// The Dockerfile and every context entry (path, bytes, mode) of `spec`.
+#[allow(clippy::type_complexity)]
+fn entries(spec: &BuildSpec) -> Result<(String, Vec<(String, Vec<u8>, u32)>), ProvisionError> {
     let dockerfile = render_dockerfile(spec);
     let mut entries: Vec<(String, Vec<u8>, u32)> = vec![(
         "Dockerfile".to_string(),
@@ -66,29 +111,7 @@ pub fn prepare(spec: &BuildSpec) -> Result<Prepared, ProvisionError> {
         };
         entries.push((file_context_path(index), bytes, file.mode));
     }
-    let context = pack(&entries)?;
-    let mut hasher = Sha256::new();
-    hasher.update(&context);
-    // The base digest is part of the address even when the Dockerfile names the base
-    // by reference only, so a rebuilt base gives a new tag.
-    hasher.update(b"\0base-digest\0");
-    hasher.update(spec.base_digest.as_deref().unwrap_or("").as_bytes());
-    let sha256 = hex::encode(hasher.finalize());
-    let tag = format!(
-        "envsync/{}:{}",
-        repository_component(&spec.project),
-        &sha256[..TAG_HEX_LEN]
-    );
-    Ok(Prepared {
-        dockerfile,
-        entries: entries
-            .iter()
-            .map(|(path, bytes, _)| (path.clone(), bytes.len() as u64))
-            .collect(),
-        context,
-        sha256,
-        tag,
-    })
+    Ok((dockerfile, entries))
 }
 
 /// The build context tar for `spec`.

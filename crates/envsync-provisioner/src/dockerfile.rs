@@ -17,6 +17,7 @@
 
 use std::fmt::Write as _;
 
+use crate::cache::ARTIFACTS_CONTEXT_DIR;
 use crate::spec::{BuildSpec, FileSpec, PackageSet, Pin, Req};
 
 /// Where the CA bundle lives inside the image while it builds; removed before files
@@ -41,6 +42,9 @@ pub const ARTIFACTS_DIR: &str = "/var/lib/envsync";
 
 /// Context path of the locked Debian package list (`name arch version` lines).
 pub const APT_CLOSURE_CONTEXT: &str = "envsync/apt-closure";
+
+/// Context path of the locked `.deb` checksums (`name arch version sha256` lines).
+pub const APT_HASHES_CONTEXT: &str = "envsync/apt-hashes";
 
 /// Prefix of the line a runtime version check prints when Debian's runtime is not
 /// the one wanted: `envsync-runtime-mismatch <runtime> wanted <w> found <f>`.
@@ -78,7 +82,25 @@ pub fn generated_inputs(spec: &BuildSpec) -> Vec<(String, Vec<u8>)> {
         lines.sort();
         lines.dedup();
         inputs.push((APT_CLOSURE_CONTEXT.to_string(), lines.concat().into_bytes()));
+        let mut hashes: Vec<String> = locked
+            .debs
+            .iter()
+            .filter_map(|d| {
+                let sha = d.sha256.as_deref()?;
+                Some(format!("{} {} {} {sha}\n", d.name, d.arch, d.version))
+            })
+            .collect();
+        hashes.sort();
+        hashes.dedup();
+        inputs.push((APT_HASHES_CONTEXT.to_string(), hashes.concat().into_bytes()));
     }
+    // The directory a build from the artifact cache fills; present (with this note) in
+    // every locked build, so the Dockerfile and the tag do not depend on the cache.
+    inputs.push((
+        format!("{ARTIFACTS_CONTEXT_DIR}/README"),
+        b"Artifacts from envsync's cache, for builds the package sources can no longer serve.\n"
+            .to_vec(),
+    ));
     for env in python_envs(spec) {
         let mut lines: Vec<String> = locked
             .wheels
@@ -184,6 +206,10 @@ pub fn render_dockerfile(spec: &BuildSpec) -> String {
     if let (Some(_), Some(registry)) = (&spec.node, &spec.sources.npm_registry) {
         line(&format!("ARG npm_config_registry={registry}"));
     }
+    if spec.python.is_some() && spec.locked.is_some() {
+        // Set (to 1) by an offline build: wheels come from the build's artifacts only.
+        line("ARG PIP_NO_INDEX");
+    }
     if spec.python.is_some() {
         line("ARG PIP_NO_CACHE_DIR=1");
         line("ARG PIP_DISABLE_PIP_VERSION_CHECK=1");
@@ -214,7 +240,13 @@ pub fn render_dockerfile(spec: &BuildSpec) -> String {
             apt_key_context_path(index)
         ));
     }
+    if spec.locked.is_some() {
+        steps.push(format!(
+            "COPY [\"{ARTIFACTS_CONTEXT_DIR}\", \"{CA_DIR}/artifacts\"]"
+        ));
+    }
     copy_generated(&mut steps, APT_CLOSURE_CONTEXT);
+    copy_generated(&mut steps, APT_HASHES_CONTEXT);
     if let Some(run) = apt_run(spec) {
         steps.push(run);
     }
@@ -332,13 +364,24 @@ fn apt_run(spec: &BuildSpec) -> Option<String> {
             lines.join(" ")
         );
     }
-    let _ = writeln!(run, "    {apt} update -q; \\");
     if closure {
-        let want = format!("{CA_DIR}/apt-closure");
-        let have = "dpkg-query -W -f='${Package} ${Architecture} ${Version}\\n' | sort";
+        // An offline build has no network: what it installs comes from its artifacts.
         let _ = writeln!(
             run,
-            "    todo=\"$({have} | comm -23 {want} - | awk -v native=\"$(dpkg --print-architecture)\" '{{ if ($2 == \"all\" || $2 == native) print $1 \"=\" $3; else print $1 \":\" $2 \"=\" $3 }}')\"; \\"
+            "    {apt} update -q || echo 'envsync: apt-get update failed; installing from the build artifacts only'; \\"
+        );
+    } else {
+        let _ = writeln!(run, "    {apt} update -q; \\");
+    }
+    if closure {
+        let want = format!("{CA_DIR}/apt-closure");
+        let hashes = format!("{CA_DIR}/apt-hashes");
+        let have = "dpkg-query -W -f='${Package} ${Architecture} ${Version}\\n' | sort";
+        // Each package not yet at its locked version: the build's artifact when it has
+        // one (a .deb from the cache), else `name=version` from the sources.
+        let _ = writeln!(
+            run,
+            "    todo=\"$({have} | comm -23 {want} - | awk -v native=\"$(dpkg --print-architecture)\" -v dir={CA_DIR}/artifacts 'NR == FNR {{ h[$1 \" \" $2 \" \" $3] = $4; next }} {{ k = $1 \" \" $2 \" \" $3; f = dir \"/\" h[k] \".deb\"; if (h[k] != \"\" && (getline line < f) >= 0) {{ close(f); print f }} else if ($2 == \"all\" || $2 == native) print $1 \"=\" $3; else print $1 \":\" $2 \"=\" $3 }}' {hashes} -)\"; \\"
         );
         let _ = writeln!(
             run,
@@ -346,7 +389,7 @@ fn apt_run(spec: &BuildSpec) -> Option<String> {
         );
         let _ = writeln!(
             run,
-            "      || {{ rc=$?; for p in $(echo \"$todo\" | sed 's/[:=].*//'); do echo \"{AVAILABLE_MARKER} apt $p: $(apt-cache madison \"$p\" | awk '{{print $3}}' | tr '\\n' ' ')\"; done; exit $rc; }}; fi; \\"
+            "      || {{ rc=$?; for p in $(echo \"$todo\" | grep -v '^/' | sed 's/[:=].*//'); do echo \"{AVAILABLE_MARKER} apt $p: $(apt-cache madison \"$p\" | awk '{{print $3}}' | tr '\\n' ' ')\"; done; exit $rc; }}; fi; \\"
         );
         let _ = writeln!(
             run,
@@ -477,7 +520,7 @@ fn pip_run(spec: &BuildSpec, pins: &[Pin], env: Option<&str>) -> Option<String> 
         Some(path) => (format!("{}/bin/python", shell_quote(path)), ""),
     };
     let what = if locked {
-        format!("--no-deps --require-hashes -r {CA_DIR}/{slug}.txt")
+        format!("--no-deps --require-hashes --find-links {CA_DIR}/artifacts -r {CA_DIR}/{slug}.txt")
     } else {
         let reqs: Vec<String> = sorted_pins(pins).into_iter().map(pip_requirement).collect();
         reqs.join(" ")
@@ -636,6 +679,7 @@ mod tests {
             name: name.into(),
             arch: arch.into(),
             version: version.into(),
+            sha256: (name != "tzdata").then(|| name.repeat(64).chars().take(64).collect()),
         };
         spec.locked = Some(LockedSet {
             debs: vec![
@@ -648,6 +692,7 @@ mod tests {
                 name: "six".into(),
                 version: "1.16.0".into(),
                 sha256: "cd".repeat(32),
+                file: Some("six-1.16.0-py2.py3-none-any.whl".into()),
             }],
         });
         insta::assert_snapshot!(render_dockerfile(&spec));
@@ -665,7 +710,7 @@ mod tests {
             "jq amd64 1.6-2.1+deb12u3\nlibc6 amd64 2.36-9+deb12u9\ntzdata all 2025b-0+deb12u1\n"
         );
         assert_eq!(
-            String::from_utf8_lossy(&inputs[1].1),
+            String::from_utf8_lossy(&inputs[3].1),
             format!("six==1.16.0 --hash=sha256:{}\n", "cd".repeat(32))
         );
     }

@@ -219,6 +219,11 @@ pub fn locked_set(components: &[LockedComponent], venvs: &[&str]) -> LockedSet {
                 name: c.name.clone(),
                 arch: c.arch.clone()?,
                 version: c.version.clone(),
+                sha256: c
+                    .checksum
+                    .as_ref()
+                    .and_then(|s| s.sha256())
+                    .map(str::to_string),
             })
         })
         .collect();
@@ -238,6 +243,7 @@ pub fn locked_set(components: &[LockedComponent], venvs: &[&str]) -> LockedSet {
                 name: c.name.clone(),
                 version: c.version.clone(),
                 sha256,
+                file: c.file.clone(),
             })
         })
         .collect();

@@ -8,10 +8,12 @@
 
 pub mod artifacts;
 pub mod build;
+pub mod cache;
 pub mod context;
 pub mod diagnose;
 pub mod dockerfile;
 pub mod error;
+pub mod fetch;
 pub mod from_manifest;
 pub mod plan;
 pub mod spec;

@@ -93,6 +93,8 @@ pub struct LockedDeb {
     /// `amd64`, `all`, ...: as `dpkg-query` prints `${Architecture}`.
     pub arch: String,
     pub version: String,
+    /// The sha256 of its `.deb`, when the lock records one.
+    pub sha256: Option<String>,
 }
 
 /// One Python package pinned to the wheel it was installed from.
@@ -103,6 +105,8 @@ pub struct LockedWheel {
     pub name: String,
     pub version: String,
     pub sha256: String,
+    /// The wheel's file name, when the lock records it.
+    pub file: Option<String>,
 }
 
 /// One package and the version wanted.

@@ -72,7 +72,7 @@ fn options() -> (tempfile::TempDir, BuildOptions) {
     let dir = tempfile::tempdir().expect("temp dir");
     let options = BuildOptions {
         log_dir: dir.path().join("logs"),
-        no_cache: false,
+        ..BuildOptions::default()
     };
     (dir, options)
 }

@@ -16,6 +16,8 @@ use envsync_provisioner::{
     emit_context, plan, resolve_base, spec_from_manifest, BuildSpec, BuiltImage,
 };
 
+use envsync_provisioner::cache::ArtifactCache;
+
 use crate::images::{build_image, fingerprint_image, print_drift, BuildSettings};
 use crate::Outcome;
 
@@ -38,9 +40,19 @@ pub struct BuildArgs {
     /// The lock whose exact versions are built [default: envsync.lock next to the manifest, when it exists]
     #[arg(long = "lock", value_name = "PATH")]
     pub lock: Option<PathBuf>,
-    /// Run every step again instead of using the engine's layer cache
+    /// Run every step again instead of using the engine's layer cache (and rebuild an
+    /// image that exists)
     #[arg(long)]
     pub no_cache: bool,
+    /// Build with no network at all: every .deb and wheel of the lock comes from the
+    /// artifact cache (`envsync fetch` fills it); fails naming what the cache lacks
+    #[arg(long)]
+    pub offline: bool,
+    /// The artifact cache to use [default: $ENVSYNC_CACHE_DIR, else
+    /// $XDG_CACHE_HOME/envsync/artifacts, else ~/.cache/envsync/artifacts]; a directory
+    /// `envsync vendor` wrote works too
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
     /// Output format: `text` or `json`
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -89,11 +101,12 @@ pub async fn run(args: &BuildArgs) -> anyhow::Result<Outcome> {
     }
 
     let docker = envsync_engine::connect().await?;
-    let settings = BuildSettings {
-        no_cache: args.no_cache,
-        show_progress: args.format == Format::Text,
-    };
-    let (_, built) = build_image(&docker, &manifest, &spec, "dev", settings).await?;
+    let mut settings = BuildSettings::new(args.no_cache, args.format == Format::Text);
+    settings.offline = args.offline;
+    if let Some(dir) = &args.artifacts {
+        settings.cache = Some(ArtifactCache::at(dir));
+    }
+    let (_, built) = build_image(&docker, &manifest, &spec, "dev", &settings).await?;
     let verified = match (&lock, args.no_verify) {
         (Some(lock), false) => {
             let snapshot = fingerprint_image(&built.tag, &collect_options(Some(&manifest))).await?;

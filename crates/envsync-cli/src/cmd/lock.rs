@@ -145,10 +145,7 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
         }
     }
     let docker = envsync_engine::connect().await?;
-    let settings = BuildSettings {
-        no_cache: args.no_cache,
-        show_progress: text,
-    };
+    let settings = BuildSettings::new(args.no_cache, text);
     let built = build_and_lock(&docker, &manifest, pin_lock, settings).await?;
     let new_lock = built.lock;
 

@@ -5,6 +5,7 @@ pub mod check;
 pub mod diff;
 pub mod down;
 pub mod exec;
+pub mod fetch;
 pub mod fingerprint;
 pub mod lock;
 pub mod output;

@@ -1,0 +1,372 @@
+//! Fetching a lock's artifacts into the [`ArtifactCache`]: inside a container of the
+//! image built from the lock, apt and pip download exactly the locked `.deb`s and
+//! wheels, through the image's own sources plus `[sources]` (so mirrors, proxies and
+//! credentials configured for apt and pip apply); envsync copies the files out and keeps
+//! each one whose sha256 is a locked one. Nothing is installed, and the container is
+//! removed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+
+use crate::cache::ArtifactCache;
+use crate::error::ProvisionError;
+use crate::spec::{LockedSet, SourceSpec};
+
+/// How long one image's downloads may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// What a fetch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FetchReport {
+    /// Artifacts downloaded and stored.
+    pub fetched: usize,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Artifacts the cache already held.
+    pub reused: usize,
+    /// Artifacts no source served with the locked checksum: `deb name=version`,
+    /// `pypi name==version`.
+    pub missing: Vec<String>,
+}
+
+impl FetchReport {
+    /// Add another image's report.
+    pub fn add(&mut self, other: FetchReport) {
+        self.fetched += other.fetched;
+        self.bytes += other.bytes;
+        self.reused += other.reused;
+        self.missing.extend(other.missing);
+    }
+}
+
+/// One artifact to download, by the name its package manager knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Wanted {
+    /// `deb name=version` or `pypi name==version`, for reports.
+    id: String,
+    sha256: String,
+}
+
+/// Download every artifact of `locked` the cache lacks, inside a container of `image`
+/// (which must have apt, and pip when wheels are locked), and store them in `cache`.
+pub async fn fetch_artifacts(
+    docker: &Docker,
+    image: &str,
+    locked: &LockedSet,
+    sources: &SourceSpec,
+    ca_bundle: Option<&[u8]>,
+    cache: &ArtifactCache,
+) -> Result<FetchReport, ProvisionError> {
+    let mut report = FetchReport::default();
+    let mut debs = Vec::new();
+    let mut wheels = Vec::new();
+    let mut wanted: HashMap<String, Wanted> = HashMap::new();
+    for deb in &locked.debs {
+        let Some(sha) = &deb.sha256 else { continue };
+        if cache.contains(sha) {
+            report.reused += 1;
+            continue;
+        }
+        // `apt-get download` takes `name=version`; `name:arch=version` for a foreign
+        // architecture is the same file as the native one here (one arch per image).
+        debs.push(format!("{}={}", deb.name, deb.version));
+        wanted.insert(
+            sha.to_ascii_lowercase(),
+            Wanted {
+                id: format!("deb {}={}", deb.name, deb.version),
+                sha256: sha.to_ascii_lowercase(),
+            },
+        );
+    }
+    let mut seen_wheels = BTreeMap::new();
+    for wheel in &locked.wheels {
+        if cache.contains(&wheel.sha256) {
+            report.reused += 1;
+            continue;
+        }
+        if seen_wheels
+            .insert(wheel.sha256.to_ascii_lowercase(), ())
+            .is_none()
+        {
+            wheels.push(format!(
+                "{}=={} --hash=sha256:{}",
+                wheel.name, wheel.version, wheel.sha256
+            ));
+            wanted.insert(
+                wheel.sha256.to_ascii_lowercase(),
+                Wanted {
+                    id: format!("pypi {}=={}", wheel.name, wheel.version),
+                    sha256: wheel.sha256.to_ascii_lowercase(),
+                },
+            );
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(report);
+    }
+    debs.sort();
+    debs.dedup();
+
+    let files = inputs(&debs, &wheels, sources, ca_bundle)?;
+    let out = run_fetch(docker, image, sources, &files).await?;
+    // Matched by checksum: the file names are the package managers' own.
+    for (_, bytes) in out {
+        let sha = hex::encode(Sha256::digest(&bytes));
+        if let Some(w) = wanted.remove(&sha) {
+            cache.insert(&w.sha256, &bytes)?;
+            report.fetched += 1;
+            report.bytes += bytes.len() as u64;
+        }
+    }
+    let mut missing: Vec<String> = wanted.into_values().map(|w| w.id).collect();
+    missing.sort();
+    report.missing = missing;
+    Ok(report)
+}
+
+/// The files the fetch script reads, as (path under `/envsync-fetch`, bytes).
+fn inputs(
+    debs: &[String],
+    wheels: &[String],
+    sources: &SourceSpec,
+    ca_bundle: Option<&[u8]>,
+) -> Result<Vec<(String, Vec<u8>)>, ProvisionError> {
+    let lines = |items: &[String]| items.iter().map(|i| format!("{i}\n")).collect::<String>();
+    let mut apt_sources: Vec<String> = sources.apt.clone();
+    if let Some(snapshot) = &sources.apt_snapshot {
+        apt_sources.push(format!(
+            "deb [check-valid-until=no] {} SUITE main",
+            snapshot.trim_end_matches('/')
+        ));
+    }
+    let mut files = vec![
+        ("fetch.sh".to_string(), FETCH_SCRIPT.as_bytes().to_vec()),
+        ("debs.txt".to_string(), lines(debs).into_bytes()),
+        ("req.txt".to_string(), lines(wheels).into_bytes()),
+        ("sources.list".to_string(), lines(&apt_sources).into_bytes()),
+        ("ca.pem".to_string(), ca_bundle.unwrap_or_default().to_vec()),
+    ];
+    for (index, path) in sources.apt_keys.iter().enumerate() {
+        let bytes = std::fs::read(path).map_err(|source| ProvisionError::ReadInput {
+            path: path.clone(),
+            what: "an apt signing key of [sources]".into(),
+            source,
+        })?;
+        files.push((format!("keys/envsync-{index}.asc"), bytes));
+    }
+    Ok(files)
+}
+
+/// Downloads with apt and pip into `/envsync-fetch/out`; prints a warning line for each
+/// artifact it could not get. One `apt-get download` for everything, then one per
+/// package only when that fails, so a single missing version does not hide the rest.
+const FETCH_SCRIPT: &str = r#"set -u
+cd /envsync-fetch
+mkdir -p out
+if [ -s sources.list ]; then
+  suite="$(. /etc/os-release; echo "${VERSION_CODENAME:-stable}")"
+  sed "s/ SUITE / $suite /" sources.list > /etc/apt/sources.list.d/envsync-fetch.list
+fi
+for key in keys/*.asc; do [ -f "$key" ] && cp "$key" /etc/apt/trusted.gpg.d/; done
+ca=""
+if [ -s ca.pem ]; then
+  ca="-o Acquire::https::CAInfo=/envsync-fetch/ca.pem"
+  export PIP_CERT=/envsync-fetch/ca.pem
+fi
+if [ -s debs.txt ]; then
+  apt-get $ca update -q >/dev/null 2>&1 || echo "envsync-fetch-warning apt-get update failed"
+  cd out
+  if ! xargs apt-get $ca download -q < ../debs.txt >/dev/null 2>&1; then
+    while read -r pv; do
+      [ -n "$pv" ] || continue
+      apt-get $ca download -q "$pv" >/dev/null 2>&1 || echo "envsync-fetch-warning cannot download deb $pv"
+    done < ../debs.txt
+  fi
+  cd ..
+fi
+if [ -s req.txt ]; then
+  if ! python3 -m pip download -q --no-deps --require-hashes -r req.txt -d out >/dev/null 2>&1; then
+    while read -r req; do
+      [ -n "$req" ] || continue
+      printf '%s\n' "$req" > one.txt
+      python3 -m pip download -q --no-deps --require-hashes -r one.txt -d out >/dev/null 2>&1 \
+        || echo "envsync-fetch-warning cannot download pypi ${req%% *}"
+    done < req.txt
+  fi
+fi
+exit 0
+"#;
+
+/// Run the fetch script in a container of `image` and return the files it downloaded.
+async fn run_fetch(
+    docker: &Docker,
+    image: &str,
+    sources: &SourceSpec,
+    files: &[(String, Vec<u8>)],
+) -> Result<Vec<(String, Vec<u8>)>, ProvisionError> {
+    let engine = |action: String| move |source| ProvisionError::Docker { action, source };
+    let mut env = Vec::new();
+    if let Some(index) = &sources.pypi_index {
+        env.push(format!("PIP_INDEX_URL={index}"));
+    }
+    let body = ContainerCreateBody {
+        image: Some(image.to_string()),
+        entrypoint: Some(vec![]),
+        cmd: Some(vec!["sh".into(), "/envsync-fetch/fetch.sh".into()]),
+        user: Some("0".into()),
+        env: Some(env),
+        host_config: Some(HostConfig {
+            network_mode: sources.on_loopback().then(|| "host".to_string()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let created = docker
+        .create_container(Some(CreateContainerOptionsBuilder::default().build()), body)
+        .await
+        .map_err(engine(format!(
+            "creating a container of `{image}` to fetch artifacts"
+        )))?;
+    let id = created.id;
+    let result = async {
+        let mut archive = tar::Builder::new(Vec::new());
+        for (path, bytes) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(0);
+            archive
+                .append_data(
+                    &mut header,
+                    format!("envsync-fetch/{path}"),
+                    bytes.as_slice(),
+                )
+                .map_err(|source| ProvisionError::Context {
+                    path: path.clone(),
+                    source,
+                })?;
+        }
+        let tar = archive
+            .into_inner()
+            .map_err(|source| ProvisionError::Context {
+                path: "envsync-fetch".into(),
+                source,
+            })?;
+        docker
+            .upload_to_container(
+                &id,
+                Some(UploadToContainerOptionsBuilder::default().path("/").build()),
+                bollard::body_full(tar.into()),
+            )
+            .await
+            .map_err(engine(format!(
+                "copying the fetch inputs into a container of `{image}`"
+            )))?;
+        docker
+            .start_container(
+                &id,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await
+            .map_err(engine(format!("starting the fetch container of `{image}`")))?;
+        let mut wait =
+            docker.wait_container(&id, Some(WaitContainerOptionsBuilder::default().build()));
+        match tokio::time::timeout(FETCH_TIMEOUT, wait.next()).await {
+            Err(_) => {
+                return Err(ProvisionError::InvalidSpec {
+                    field: format!("fetch in `{image}`"),
+                    value: String::new(),
+                    reason: format!(
+                        "downloads did not finish within {} minutes",
+                        FETCH_TIMEOUT.as_secs() / 60
+                    ),
+                })
+            }
+            Ok(Some(Err(source))) => {
+                return Err(ProvisionError::Docker {
+                    action: format!("waiting for the fetch container of `{image}`"),
+                    source,
+                })
+            }
+            Ok(_) => {}
+        }
+        drop(wait);
+        log_lines(docker, &id).await;
+        download_out(docker, &id, image).await
+    }
+    .await;
+    let _ = docker
+        .remove_container(
+            &id,
+            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+        )
+        .await;
+    result
+}
+
+/// Print the script's warnings. Missing artifacts are not read from its output: they
+/// are the locked checksums no downloaded file has.
+async fn log_lines(docker: &Docker, id: &str) {
+    let options = LogsOptionsBuilder::default().stdout(true).build();
+    let mut logs = docker.logs(id, Some(options));
+    while let Some(Ok(chunk)) = logs.next().await {
+        for line in chunk.to_string().lines() {
+            if let Some(rest) = line.strip_prefix("envsync-fetch-warning ") {
+                eprintln!("warning: fetch: {rest}");
+            }
+        }
+    }
+}
+
+/// The files in `/envsync-fetch/out` of container `id`.
+async fn download_out(
+    docker: &Docker,
+    id: &str,
+    image: &str,
+) -> Result<Vec<(String, Vec<u8>)>, ProvisionError> {
+    let options = DownloadFromContainerOptionsBuilder::new()
+        .path("/envsync-fetch/out")
+        .build();
+    let mut stream = docker.download_from_container(id, Some(options));
+    let mut data = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let bytes = chunk.map_err(|source| ProvisionError::Docker {
+            action: format!("copying the downloads out of the fetch container of `{image}`"),
+            source,
+        })?;
+        data.extend_from_slice(&bytes);
+    }
+    let mut files = Vec::new();
+    let mut archive = tar::Archive::new(data.as_slice());
+    let context = |source| ProvisionError::Context {
+        path: "envsync-fetch/out".into(),
+        source,
+    };
+    for entry in archive.entries().map_err(context)? {
+        let mut entry = entry.map_err(context)?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = entry
+            .path()
+            .map_err(context)?
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string);
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).map_err(context)?;
+        if let Some(name) = name {
+            files.push((name, bytes));
+        }
+    }
+    Ok(files)
+}
