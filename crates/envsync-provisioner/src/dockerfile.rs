@@ -702,8 +702,19 @@ mod tests {
             names,
             [
                 "envsync/apt-closure",
+                "envsync/apt-hashes",
+                "envsync/artifacts/README",
                 "envsync/pip-env-2f6f70742f76656e76.txt"
             ]
+        );
+        // Packages without a locked checksum have no line in the hashes list.
+        assert_eq!(
+            String::from_utf8_lossy(&inputs[1].1),
+            format!(
+                "jq amd64 1.6-2.1+deb12u3 {}\nlibc6 amd64 2.36-9+deb12u9 {}\n",
+                "jq".repeat(32),
+                "libc6".repeat(13).get(..64).unwrap_or_default()
+            )
         );
         assert_eq!(
             String::from_utf8_lossy(&inputs[0].1),
