@@ -28,12 +28,21 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# Documentation as CI checks it: doctests (nextest skips them) and rustdoc with warnings denied
+docs:
+    cargo test --doc --workspace --locked
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+# Dependencies a crate declares but never names (installs cargo-machete once when missing)
+unused-deps:
+    bash scripts/machete.sh
+
 # Every test, the Docker ones included (starts the engine and builds the base image first)
 test: engine base-image apt-lists test-tools lint
     CI="${CI:-true}" bash scripts/run-tests.sh
 
-# What .ci/run runs on a fresh clone
-ci: test
+# What .ci/run runs on a fresh clone: the cheap static checks first, then every test
+ci: lint docs unused-deps test
 
 # The main job, end to end, against the real engine
 demo: engine base-image
