@@ -28,6 +28,15 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# Documentation as CI checks it: doctests (nextest skips them) and rustdoc with warnings denied
+docs:
+    cargo test --doc --workspace --locked
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+# Dependencies a crate declares but never names (installs cargo-machete once when missing)
+unused-deps:
+    bash scripts/machete.sh
+
 # Every test, the Docker ones included (starts the engine and builds the base image first)
 test: engine base-image apt-lists test-tools lint
     CI="${CI:-true}" bash scripts/run-tests.sh
@@ -36,8 +45,9 @@ test: engine base-image apt-lists test-tools lint
 fresh-engine:
     @bash scripts/engine.sh --fresh
 
-# What .ci/run runs on a fresh clone: every test, from an engine that starts empty
-ci: fresh-engine test
+# What .ci/run runs on a fresh clone: the cheap static checks first, then every test from an
+# engine that starts empty
+ci: lint docs unused-deps fresh-engine test
 
 # The main job, end to end, against the real engine
 demo: engine base-image

@@ -3,25 +3,13 @@
 //! their direction; putting them back makes it pass.
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::Command;
 
 use envsync_testsupport::{fixture_image, TestContainer};
 use serde_json::Value;
 
-fn envsync(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_envsync"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("running envsync");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod util;
+
+use util::envsync;
 
 /// The failing drift of a `check --format json` report as (id, kind, direction).
 fn failing(report: &str) -> BTreeSet<(String, String, String)> {

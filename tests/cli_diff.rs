@@ -5,26 +5,13 @@
 //! bad input.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use assert_cmd::Command;
+mod util;
+
+use util::{code, envsync_output, text};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
-}
-
-/// Run envsync in `dir` with `args`; NO_COLOR keeps the table plain even on a terminal.
-fn envsync(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_envsync"))
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .expect("run envsync")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("utf-8 output")
 }
 
 /// Compare `actual` with tests/golden/expected/`name`, or write it when UPDATE_GOLDEN is set.
@@ -46,10 +33,6 @@ fn golden(name: &str, actual: &str) {
         "{} differs; if the change is intended, run with UPDATE_GOLDEN=1 and review",
         path.display()
     );
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code")
 }
 
 /// Check a JUnit document with a real parser and the structure Jenkins and GitLab read:
@@ -115,7 +98,7 @@ fn diff_writes_every_format_in_one_run() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let file = |n: &str| tmp.path().join(n).display().to_string();
     let (json, junit, md) = (file("d.json"), file("d.xml"), file("d.md"));
-    let out = envsync(
+    let out = envsync_output(
         &golden_dir(),
         &[
             "diff",
@@ -171,7 +154,7 @@ fn diff_writes_every_format_in_one_run() {
 
 #[test]
 fn diff_format_json_to_stdout_matches_the_file_report() {
-    let out = envsync(
+    let out = envsync_output(
         &golden_dir(),
         &["diff", "prod.json", "dev.json", "--format", "json"],
     );
@@ -181,7 +164,7 @@ fn diff_format_json_to_stdout_matches_the_file_report() {
 
 #[test]
 fn diff_of_identical_snapshots_is_parity() {
-    let out = envsync(&golden_dir(), &["diff", "prod.json", "prod.json"]);
+    let out = envsync_output(&golden_dir(), &["diff", "prod.json", "prod.json"]);
     assert_eq!(code(&out), 0, "stderr: {}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
@@ -192,7 +175,7 @@ fn diff_of_identical_snapshots_is_parity() {
 
 #[test]
 fn diff_filters_ecosystems_and_extra() {
-    let out = envsync(
+    let out = envsync_output(
         &golden_dir(),
         &[
             "diff",
@@ -215,7 +198,7 @@ fn diff_filters_ecosystems_and_extra() {
         .collect();
     assert_eq!(names, ["django"]);
 
-    let out = envsync(
+    let out = envsync_output(
         &golden_dir(),
         &["diff", "prod.json", "dev.json", "--ecosystem", "debian"],
     );
@@ -226,12 +209,12 @@ fn diff_filters_ecosystems_and_extra() {
 #[test]
 fn diff_reads_the_lock_and_manifest_stages() {
     // The lock pins what prod.json holds, and `prod` is prod.json in [targets].
-    let by_file = envsync(
+    let by_file = envsync_output(
         &golden_dir(),
         &["diff", "prod.json", "dev.json", "--format", "json"],
     );
     for reference in ["lock", "prod"] {
-        let out = envsync(
+        let out = envsync_output(
             &golden_dir(),
             &["diff", reference, "dev.json", "--format", "json"],
         );
@@ -248,7 +231,7 @@ fn check_judges_drift_by_policy() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let file = |n: &str| tmp.path().join(n).display().to_string();
     let (json, junit, md) = (file("c.json"), file("c.xml"), file("c.md"));
-    let out = envsync(
+    let out = envsync_output(
         &golden_dir(),
         &[
             "check",
@@ -323,7 +306,7 @@ fn check_judges_drift_by_policy() {
 fn check_fail_on_flag_overrides_the_policy() {
     // Only major changes fail: django 4 -> 5. The expired ignore still fails the check,
     // so look at the statuses rather than the exit code.
-    let out = envsync(
+    let out = envsync_output(
         &golden_dir(),
         &[
             "check",
@@ -349,14 +332,14 @@ fn check_fail_on_flag_overrides_the_policy() {
     assert_eq!(failing, ["django"]);
 
     // Against itself with no drift the check passes.
-    let out = envsync(
+    let out = envsync_output(
         &golden_dir(),
         &["check", "--target", "prod.json", "--as-of", "2026-01-01"],
     );
     assert_eq!(code(&out), 0, "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stdout).ends_with("— PASS\n"));
 
-    let out = envsync(
+    let out = envsync_output(
         &golden_dir(),
         &["check", "--target", "dev.json", "--fail-on", "missing,huge"],
     );
@@ -388,7 +371,7 @@ fn fleet_reports_every_target_and_exits_2_when_one_fails() {
 
     let json = tmp.path().join("fleet.json").display().to_string();
     let junit = tmp.path().join("fleet.xml").display().to_string();
-    let out = envsync(
+    let out = envsync_output(
         tmp.path(),
         &[
             "diff",
@@ -483,7 +466,7 @@ fn bad_input_is_an_error_naming_the_file() {
         ("missing.json", &["missing.json"]),
     ];
     for (file, needles) in cases {
-        let out = envsync(dir, &["diff", "prod.json", file]);
+        let out = envsync_output(dir, &["diff", "prod.json", file]);
         assert_eq!(code(&out), 2, "{file}");
         let stderr = text(&out.stderr);
         for needle in needles {
@@ -508,7 +491,7 @@ fn bad_input_is_an_error_naming_the_file() {
         &["diff", "lock", "dev.json"][..],
         &["check", "--target", "dev.json"][..],
     ] {
-        let out = envsync(dir, args);
+        let out = envsync_output(dir, args);
         assert_eq!(code(&out), 2, "{args:?}");
         let stderr = text(&out.stderr);
         assert!(

@@ -8,13 +8,15 @@
 //! package, runtimes, pip and npm pins, CA) so the engine's apt layer is shared.
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::Command;
 
 use bollard::models::HostConfig;
 use envsync_manifest::{Ecosystem, Lock};
 use envsync_testsupport::{base_image, TestContainer, HOST_CA_BUNDLE};
 use serde_json::Value;
+
+mod util;
+
+use util::{envsync, snapshot_rows, Row};
 
 const APT_PACKAGE: &str = "jq";
 const PIP_PACKAGE: (&str, &str) = ("iniconfig", "2.0.0");
@@ -25,23 +27,6 @@ const NPM_PACKAGE: (&str, &str) = ("is-number", "7.0.0");
 /// Outside `/opt`, `/srv` and `/app`, whose container collection currently drops
 /// virtualenvs named below them (listed twice, read back as hard links).
 const VENV: &str = "/venv";
-
-/// `(ecosystem, name, version, arch, location)`.
-type Row = (String, String, String, Option<String>, Option<String>);
-
-fn envsync(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_envsync"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run envsync");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    eprintln!("$ envsync {}\n{stdout}{stderr}", args.join(" "));
-    (out.status.code().unwrap_or(-1), stdout, stderr)
-}
 
 /// The version bookworm's sources offer now, asked of apt inside the base image.
 async fn candidate(base: &str, package: &str) -> String {
@@ -97,24 +82,6 @@ fn rows_of_lock(lock: &Lock) -> BTreeSet<Row> {
                 c.version.clone(),
                 c.arch.clone(),
                 c.location.clone(),
-            )
-        })
-        .collect()
-}
-
-fn rows_of_snapshot(snapshot: &Value) -> BTreeSet<Row> {
-    let field = |p: &Value, k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
-    snapshot["packages"]
-        .as_array()
-        .expect("packages")
-        .iter()
-        .map(|p| {
-            (
-                field(p, "ecosystem").expect("ecosystem"),
-                field(p, "name").expect("name"),
-                field(p, "version").expect("version"),
-                field(p, "arch"),
-                field(p, "location"),
             )
         })
         .collect()
@@ -224,7 +191,12 @@ async fn lock_records_the_image_and_frozen_builds_verify_it() {
     );
     assert_eq!(code, 0);
     let snapshot: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(rows_of_snapshot(&snapshot), rows_of_lock(&lock));
+    assert_eq!(
+        snapshot_rows(&snapshot)
+            .into_iter()
+            .collect::<BTreeSet<Row>>(),
+        rows_of_lock(&lock)
+    );
 
     // 2. Unchanged inputs: byte-identical lock, and it says so; `--check` agrees.
     let (code, stdout, _) = envsync(d, &["lock"]);

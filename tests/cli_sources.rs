@@ -7,28 +7,14 @@
 //! older server must bring the older tools with it, although apt's candidate for the
 //! tools is the newer one.
 
-use std::path::Path;
-use std::process::Command;
+mod util;
 
 use envsync_manifest::{Ecosystem, Lock};
 use envsync_testsupport::{base_image, AptRepo, FakeDeb};
+use util::envsync;
 
 const SERVER: &str = "envsync-demo-server";
 const TOOLS: &str = "envsync-demo-tools";
-
-fn envsync(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_envsync"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run envsync");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    eprintln!("$ envsync {}\n{stdout}{stderr}", args.join(" "));
-    (out.status.code().unwrap_or(-1), stdout, stderr)
-}
 
 /// Both binary packages of source `envsync-demo` at `version`.
 fn release(version: &str) -> Vec<FakeDeb> {

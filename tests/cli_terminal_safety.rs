@@ -2,8 +2,10 @@
 //! targets are host names: the built binary run on hostile saved snapshots, targets and
 //! manifests in a temporary directory, its raw output bytes checked.
 
+mod util;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::json;
 
@@ -13,10 +15,9 @@ const TITLE: &str = "\x1b]0;PWNED\x07";
 const CLEAR: &str = "\x1b[2J";
 
 fn envsync(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_envsync"))
+    util::envsync_command()
         .args(args)
         .current_dir(dir)
-        .env("NO_COLOR", "1")
         // Should a destination ever get through, nothing is contacted.
         .env("ENVSYNC_SSH", "false")
         .output()

@@ -7,24 +7,14 @@
 //! The manifest declares nothing beyond the base image, so the image build is only
 //! labels on the base: the test costs seconds, not an apt install.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use envsync_testsupport::{base_image, unique_name};
 
-fn envsync(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_envsync"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run envsync");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    eprintln!("$ envsync {}\n{stdout}{stderr}", args.join(" "));
-    (out.status.code().unwrap_or(-1), stdout, stderr)
-}
+mod util;
+
+use util::envsync;
 
 /// Takes the project down (volumes too) and removes its image however the test ends.
 struct Down(PathBuf, String);

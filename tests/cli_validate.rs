@@ -2,21 +2,12 @@
 //! on manifests and locks in a temporary directory, as a user runs it.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use envsync_manifest::{Ecosystem, Lock, LockedBase, LockedComponent, Manifest};
 
-fn envsync(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_envsync"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the envsync binary runs")
-}
+mod util;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use util::{envsync_output, text};
 
 /// A manifest with five distinct mistakes, on lines 7, 11, 19, 23 and 26.
 const FIVE_MISTAKES: &str = r#"[project]
@@ -51,12 +42,12 @@ ignore = [{ component = "deb:tzdata", until = "2099-03-01" }]
 fn five_mistakes_are_all_reported_with_lines_and_fixes() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("envsync.toml"), FIVE_MISTAKES).unwrap();
-    let out = envsync(dir.path(), &["validate"]);
+    let out = envsync_output(dir.path(), &["validate"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "");
     insta::assert_snapshot!("five_mistakes_stderr", text(&out.stderr));
 
-    let out = envsync(dir.path(), &["validate", "--format", "json"]);
+    let out = envsync_output(dir.path(), &["validate", "--format", "json"]);
     assert_eq!(out.status.code(), Some(2));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["schema"], "envsync.validate/v1");
@@ -74,7 +65,7 @@ fn five_mistakes_are_all_reported_with_lines_and_fixes() {
 #[test]
 fn example_manifest_validates_clean() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = envsync(
+    let out = envsync_output(
         root,
         // A fixed day: the example's ignore expires like real ones do.
         &[
@@ -91,7 +82,7 @@ fn example_manifest_validates_clean() {
         text(&out.stdout),
         "manifests/benefits-api/envsync.toml is valid: 28 components declared, 3 services, 4 targets\n"
     );
-    let out = envsync(
+    let out = envsync_output(
         root,
         &[
             "validate",
@@ -113,7 +104,7 @@ fn example_manifest_validates_clean() {
 #[test]
 fn validate_reports_syntax_errors_missing_files_and_absent_manifests() {
     let dir = tempfile::tempdir().unwrap();
-    let out = envsync(dir.path(), &["validate"]);
+    let out = envsync_output(dir.path(), &["validate"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).starts_with("error: cannot read manifest: "),
@@ -126,7 +117,7 @@ fn validate_reports_syntax_errors_missing_files_and_absent_manifests() {
         "[project]\nname = \"a\"\n[base\n",
     )
     .unwrap();
-    let out = envsync(dir.path(), &["validate"]);
+    let out = envsync_output(dir.path(), &["validate"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(stderr.starts_with("error: TOML error: "), "{stderr}");
@@ -140,7 +131,7 @@ fn validate_reports_syntax_errors_missing_files_and_absent_manifests() {
         "[project]\nname = \"a\"\n[base]\nimage = \"debian:bookworm\"\n[files]\n\"/etc/a.ini\" = \"config/a.ini\"\n",
     )
     .unwrap();
-    let out = envsync(dir.path(), &["validate"]);
+    let out = envsync_output(dir.path(), &["validate"]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         text(&out.stderr),
@@ -149,7 +140,7 @@ fn validate_reports_syntax_errors_missing_files_and_absent_manifests() {
     );
     std::fs::create_dir(dir.path().join("config")).unwrap();
     std::fs::write(dir.path().join("config/a.ini"), "x=1\n").unwrap();
-    let out = envsync(dir.path(), &["validate"]);
+    let out = envsync_output(dir.path(), &["validate"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
@@ -191,7 +182,7 @@ fn lock_check_exit_codes() {
     );
     let before = std::fs::read(d.join("envsync.lock")).unwrap();
 
-    let out = envsync(d, &["lock", "--check"]);
+    let out = envsync_output(d, &["lock", "--check"]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -210,7 +201,7 @@ fn lock_check_exit_codes() {
         SMALL.replace("~=4.2", "~=5.0") + "requests = \"==2.31.0\"\n",
     )
     .unwrap();
-    let out = envsync(d, &["lock", "--check"]);
+    let out = envsync_output(d, &["lock", "--check"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
@@ -223,7 +214,7 @@ fn lock_check_exit_codes() {
         "envsync.lock is out of date with envsync.toml: 3 problems"
     );
 
-    let out = envsync(d, &["lock", "--check", "--format", "json"]);
+    let out = envsync_output(d, &["lock", "--check", "--format", "json"]);
     assert_eq!(out.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["schema"], "envsync.lock-check/v1");
@@ -240,7 +231,7 @@ fn lock_check_exit_codes() {
     assert_eq!(std::fs::read(d.join("envsync.lock")).unwrap(), before);
 
     // No lock at all: out of date (1).
-    let out = envsync(d, &["lock", "--check", "--lock", "other.lock"]);
+    let out = envsync_output(d, &["lock", "--check", "--lock", "other.lock"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stdout),
@@ -253,7 +244,7 @@ fn lock_check_exit_codes() {
         "# header\nschema = \"envsync.lock/v3\"\n",
     )
     .unwrap();
-    let out = envsync(d, &["lock", "--check", "--lock", "new.lock"]);
+    let out = envsync_output(d, &["lock", "--check", "--lock", "new.lock"]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         text(&out.stderr),
@@ -263,7 +254,7 @@ fn lock_check_exit_codes() {
     // A truncated lock: error (2) with its line and column.
     let truncated = &before[..before.len() - 20];
     std::fs::write(d.join("cut.lock"), truncated).unwrap();
-    let out = envsync(d, &["lock", "--check", "--lock", "cut.lock"]);
+    let out = envsync_output(d, &["lock", "--check", "--lock", "cut.lock"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).starts_with("error: cut.lock:"),
@@ -273,7 +264,7 @@ fn lock_check_exit_codes() {
 
     // An invalid manifest: error (2), its problems listed.
     std::fs::write(d.join("envsync.toml"), "[project]\nnme = \"x\"\n").unwrap();
-    let out = envsync(d, &["lock", "--check"]);
+    let out = envsync_output(d, &["lock", "--check"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr)
@@ -286,14 +277,14 @@ fn lock_check_exit_codes() {
 #[test]
 fn lock_without_a_manifest_names_it() {
     let dir = tempfile::tempdir().unwrap();
-    let out = envsync(dir.path(), &["lock"]);
+    let out = envsync_output(dir.path(), &["lock"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("envsync.toml"),
         "{}",
         text(&out.stderr)
     );
-    let help = envsync(dir.path(), &["lock", "--help"]);
+    let help = envsync_output(dir.path(), &["lock", "--help"]);
     assert_eq!(help.status.code(), Some(0));
     assert!(text(&help.stdout).contains("envsync lock --check"));
 }
@@ -301,7 +292,7 @@ fn lock_without_a_manifest_names_it() {
 #[test]
 fn example_manifest_fails_once_its_ignore_expires() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = envsync(
+    let out = envsync_output(
         root,
         &[
             "validate",

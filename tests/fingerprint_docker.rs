@@ -5,55 +5,25 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
 use envsync_testsupport::{docker, fixture_image, TestContainer};
 use futures_util::StreamExt;
 use serde_json::Value;
 
-/// `(ecosystem, name, version, arch, location)` of one snapshot entry.
-type Row = (String, String, String, Option<String>, Option<String>);
+mod util;
 
-fn envsync(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_envsync"))
-        .args(args)
-        .output()
-        .expect("run envsync");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use util::{envsync_command, run, snapshot_rows, Row};
 
 /// Fingerprint `target` as JSON and return the snapshot.
 fn fingerprint(target: &str, extra: &[&str]) -> Value {
     let mut args = vec!["fingerprint", target, "--format", "json"];
     args.extend_from_slice(extra);
-    let (code, stdout, stderr) = envsync(&args);
+    let (code, stdout, stderr) = run(envsync_command().args(&args));
     assert_eq!(code, 0, "envsync fingerprint {target} failed: {stderr}");
     let snap: Value = serde_json::from_str(&stdout).expect("snapshot JSON");
     assert_eq!(snap["schema"], "envsync.snapshot/v1");
     assert_eq!(snap["target"], target);
     snap
-}
-
-fn rows(snap: &Value) -> Vec<Row> {
-    let s = |v: &Value| v.as_str().map(str::to_string);
-    snap["packages"]
-        .as_array()
-        .expect("packages")
-        .iter()
-        .map(|p| {
-            (
-                s(&p["ecosystem"]).unwrap_or_default(),
-                s(&p["name"]).unwrap_or_default(),
-                s(&p["version"]).unwrap_or_default(),
-                s(&p["arch"]),
-                s(&p["location"]),
-            )
-        })
-        .collect()
 }
 
 /// `(name, version)` pairs of one ecosystem whose location satisfies `at`.
@@ -121,7 +91,7 @@ async fn container_inventory_matches_the_native_tools_inside_it() {
         &format!("docker:{}", c.name()),
         &["--file", "/etc/app/settings.ini"],
     );
-    let rows = rows(&snap);
+    let rows = snapshot_rows(&snap);
     assert_eq!(snap["os"]["id"], "debian");
     assert_eq!(snap["os"]["version_id"], "12");
 
@@ -293,14 +263,14 @@ async fn image_container_and_exported_directory_agree() {
     let from_container = fingerprint(&format!("docker:{}", c.name()), &extra);
     let from_image = fingerprint(&format!("image:{image}"), &extra);
     assert_eq!(
-        without_env(rows(&from_image)),
-        without_env(rows(&from_container)),
+        without_env(snapshot_rows(&from_image)),
+        without_env(snapshot_rows(&from_container)),
         "image: and docker: differ"
     );
     assert_eq!(from_image["os"], from_container["os"]);
     // The image's configured environment is the container's.
     let env = |s: &Value| {
-        rows(s)
+        snapshot_rows(s)
             .into_iter()
             .filter(|r| r.0 == "env")
             .collect::<Vec<_>>()
@@ -311,8 +281,8 @@ async fn image_container_and_exported_directory_agree() {
     export_container(c.name(), dir.path()).await;
     let from_dir = fingerprint(&format!("local:{}", dir.path().display()), &extra);
     assert_eq!(
-        without_env(rows(&from_dir)),
-        without_env(rows(&from_container)),
+        without_env(snapshot_rows(&from_dir)),
+        without_env(snapshot_rows(&from_container)),
         "local:/path and docker: differ"
     );
     assert!(from_dir["packages"]
@@ -324,14 +294,15 @@ async fn image_container_and_exported_directory_agree() {
     // A saved snapshot reads back as itself.
     let saved = dir.path().join("saved.json");
     let saved_s = saved.display().to_string();
-    let (code, _, stderr) = envsync(&[
+    let (code, _, stderr) = run(envsync_command().args([
         "fingerprint",
         &format!("docker:{}", c.name()),
         "-o",
         &saved_s,
-    ]);
+    ]));
     assert_eq!(code, 0, "{stderr}");
-    let (code, reread, stderr) = envsync(&["fingerprint", &saved_s, "--format", "json"]);
+    let (code, reread, stderr) =
+        run(envsync_command().args(["fingerprint", &saved_s, "--format", "json"]));
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
         reread,
@@ -343,16 +314,18 @@ async fn image_container_and_exported_directory_agree() {
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_targets_exit_2_naming_them() {
     docker().await;
-    let (code, _, stderr) = envsync(&["fingerprint", "docker:envsync-test-no-such-container"]);
+    let (code, _, stderr) =
+        run(envsync_command().args(["fingerprint", "docker:envsync-test-no-such-container"]));
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("envsync-test-no-such-container"),
         "{stderr}"
     );
-    let (code, _, stderr) = envsync(&["fingerprint", "image:envsync-test/no-such-image:1"]);
+    let (code, _, stderr) =
+        run(envsync_command().args(["fingerprint", "image:envsync-test/no-such-image:1"]));
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("envsync-test/no-such-image:1"), "{stderr}");
-    let (code, _, stderr) = envsync(&["fingerprint", "bogus-target"]);
+    let (code, _, stderr) = run(envsync_command().args(["fingerprint", "bogus-target"]));
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("bogus-target"), "{stderr}");
 }
@@ -378,7 +351,8 @@ async fn stopped_container_is_an_error() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let (code, _, stderr) = envsync(&["fingerprint", &format!("docker:{}", c.name())]);
+    let (code, _, stderr) =
+        run(envsync_command().args(["fingerprint", &format!("docker:{}", c.name())]));
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains(c.name()) && stderr.contains("not running"),
@@ -393,7 +367,7 @@ async fn container_without_a_shell_is_read_through_the_archive_api() {
     let from_container = fingerprint(&format!("docker:{}", c.name()), &[]);
     let from_image = fingerprint(&format!("image:{image}"), &[]);
     let debs = |s: &Value| {
-        rows(s)
+        snapshot_rows(s)
             .into_iter()
             .filter(|r| r.0 == "deb")
             .collect::<Vec<_>>()

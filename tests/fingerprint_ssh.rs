@@ -11,18 +11,18 @@ use bollard::models::{HostConfig, PortBinding};
 use envsync_testsupport::{docker, fixture_image, fixture_image_with_args, TestContainer};
 use serde_json::Value;
 
+mod util;
+
+use util::{envsync_command, run};
+
+/// Run envsync with `args`, giving it `ssh_config` as its ssh configuration when set.
 fn envsync(args: &[&str], ssh_config: Option<&Path>) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_envsync"));
+    let mut cmd = envsync_command();
     cmd.args(args);
     if let Some(cfg) = ssh_config {
         cmd.env("ENVSYNC_SSH_CONFIG", cfg);
     }
-    let out = cmd.output().expect("run envsync");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run(&mut cmd)
 }
 
 /// Packages other than environment variables (an ssh session's environment is not the

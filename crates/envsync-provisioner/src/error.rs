@@ -123,24 +123,6 @@ fn available_text(available: &[String]) -> String {
     text
 }
 
-impl ProvisionError {
-    /// Whether the error is about the inputs (fixable in the manifest) rather than the
-    /// engine or the machine.
-    pub fn is_input_error(&self) -> bool {
-        matches!(
-            self,
-            ProvisionError::InvalidSpec { .. }
-                | ProvisionError::ReadInput { .. }
-                | ProvisionError::VersionNotFound { .. }
-                | ProvisionError::PackageNotFound { .. }
-                | ProvisionError::RuntimeMismatch { .. }
-                | ProvisionError::ChecksumMismatch { .. }
-                | ProvisionError::ClosureMismatch { .. }
-                | ProvisionError::MissingBaseImage { .. }
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,8 @@
 //! an in-memory build context, content-addressed tags and cached, explained builds.
 //!
 //! Entry points: [`BuildSpec`] (the input, independent of the manifest format),
-//! [`render_dockerfile`], [`build_context`], [`image_tag`], [`plan`], and the async
-//! [`build`] / [`build_with_options`]. [`spec_from_manifest`] maps a manifest onto a
+//! [`render_dockerfile`], [`build_context`], [`image_tag`], [`plan()`], and the async
+//! [`build()`] / [`build_with_options`]. [`spec_from_manifest`] maps a manifest onto a
 //! spec. This crate is the only one that creates or removes images and containers.
 
 pub mod artifacts;

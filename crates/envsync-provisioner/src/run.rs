@@ -25,7 +25,7 @@ use futures_util::future::try_join_all;
 use serde::Serialize;
 
 use crate::env::{container_name, network_name, valid_name, EnvSpec, HealthSpec, DEV_SERVICE};
-use crate::health::{log_tail, wait_ready};
+use crate::health::wait_ready;
 use crate::labels::{
     dev_config, diff_reasons, project_container_filter, project_filter, project_labels,
     service_config, stored_config, EffectiveConfig, Role, LABEL_CONFIG_SHA256, LABEL_ROLE,
@@ -1261,11 +1261,6 @@ pub async fn exec(
         .await
         .map_err(|e| engine_error("inspecting a command in container", &name, e))?;
     Ok(inspect.exit_code.unwrap_or(-1))
-}
-
-/// The last log lines of a project's service container (for reports and tests).
-pub async fn service_logs(docker: &Docker, project: &str, service: &str) -> String {
-    log_tail(docker, &container_name(project, service)).await
 }
 
 #[cfg(test)]

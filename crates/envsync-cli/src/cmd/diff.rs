@@ -212,13 +212,15 @@ async fn load_all(
 ) -> Vec<anyhow::Result<Snapshot>> {
     let permits = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
     let mut set = tokio::task::JoinSet::new();
+    let mut rows = HashMap::new();
     for (i, spec) in specs.iter().enumerate() {
         let (spec, sources, permits) = (spec.clone(), sources.clone(), permits.clone());
-        set.spawn(async move {
+        let task = set.spawn(async move {
             // The semaphore is never closed, so acquiring only waits.
             let _permit = permits.acquire_owned().await;
             (i, load_target(&spec, &sources).await)
         });
+        rows.insert(task.id(), i);
     }
     let mut results: HashMap<usize, anyhow::Result<Snapshot>> = HashMap::new();
     while let Some(joined) = set.join_next().await {
@@ -227,9 +229,17 @@ async fn load_all(
                 results.insert(i, r);
             }
             Err(e) => {
-                // A collector task that panicked: report it on no particular row, it
-                // would otherwise vanish. Rows without a result get this error below.
-                tracing::error!("target collection task failed: {e}");
+                // A collector task that panicked: its row says so, with the panic's
+                // message, rather than the error being lost.
+                if let Some(&i) = rows.get(&e.id()) {
+                    results.insert(
+                        i,
+                        Err(anyhow!(
+                            "collecting `{}` stopped unexpectedly: {e}",
+                            specs[i]
+                        )),
+                    );
+                }
             }
         }
     }

@@ -22,8 +22,8 @@ pub enum FingerprintFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct FingerprintArgs {
-    /// What to fingerprint: local, local:/path, docker:NAME, image:REF,
-    /// ssh://[user@]host[:port], FILE.json, or a name from the manifest's [targets]
+    /// What to fingerprint: `local`, `local:/path`, `docker:NAME`, `image:REF`,
+    /// `ssh://[user@]host[:port]`, `FILE.json`, or a name from the manifest's `[targets]`
     #[arg(value_name = "TARGET")]
     pub target: String,
     /// Output format [default: json when writing to a file or a pipe, table on a terminal]
@@ -50,7 +50,7 @@ pub struct FingerprintArgs {
     /// Time limit for the whole collection, in seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub timeout: u64,
-    /// The manifest whose [targets] names TARGET may be
+    /// The manifest whose `[targets]` names TARGET may be
     #[arg(
         short = 'm',
         long = "manifest",

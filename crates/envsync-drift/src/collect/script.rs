@@ -14,8 +14,6 @@
 //! nothing on the target; it finds candidate files with `find` and leaves the exact
 //! selection to [`Selector::classify`], the same rule every transport applies.
 
-use std::io::Read;
-
 use super::tarball::{read_tar, Budget};
 use super::{parse_env, FileSet, Selector, FIXED_DIRS, FIXED_FILES, RPM_DATABASES};
 use crate::error::DriftError;
@@ -172,22 +170,6 @@ pub fn parse_output(
         files.entries.insert(path, entry);
     }
     Ok(Some(files))
-}
-
-/// Read everything from `reader` up to `limit` bytes; more is an error naming `target`.
-pub fn read_bounded<R: Read>(reader: R, target: &str, limit: u64) -> Result<Vec<u8>, DriftError> {
-    let mut out = Vec::new();
-    reader
-        .take(limit + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| malformed(target, e.to_string()))?;
-    if out.len() as u64 > limit {
-        return Err(DriftError::TooLarge {
-            target: target.to_string(),
-            limit,
-        });
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -3,162 +3,47 @@
 //! `failure` whose message is the change (`changed: 3.0.11-1~deb12u2 -> 3.0.15-1~deb12u1
 //! (newer, patch)`). No timestamps or durations, so the same input gives the same bytes.
 //!
-//! Shape: `testsuites[name,tests,failures,errors,skipped] > testsuite[name,tests,
-//! failures,errors,skipped] > testcase[name,classname] > failure[message,type] |
+//! Shape: `testsuites[name,tests,failures,errors] > testsuite[name,tests,disabled,errors,
+//! failures,skipped] > testcase[name,classname] > failure[message,type] |
 //! error[message,type] | skipped[message] | system-out`.
+//!
+//! The document is written by `quick-junit`, the model and serializer nextest uses, so
+//! escaping and the removal of characters XML cannot carry (ANSI escapes, control
+//! characters) are its, not ours.
 
-use std::fmt::Write as _;
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::check::{Checked, Finding, Mode, Status};
 use crate::fleet::Fleet;
 
-/// Escape text for an XML attribute or element. Control and bidi characters are first
-/// written out visibly, as in every report (see [`super::escape`]); line breaks stay.
-/// What XML 1.0 forbids besides them (the noncharacters U+FFFE and U+FFFF) is written
-/// out the same way, so the file always parses and shows what the target held.
-pub fn escape(text: &str) -> String {
-    let text = super::escape_lines(text);
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\u{FFFE}' => out.push_str("\\u{fffe}"),
-            '\u{FFFF}' => out.push_str("\\u{ffff}"),
-            c => out.push(c),
-        }
+/// A failure (`failure` with a `type`), with what to do about it as its text when there
+/// is anything to say.
+fn failure(message: String, kind: &str, body: &str) -> TestCaseStatus {
+    let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+    status.set_message(shown(&message)).set_type(kind);
+    if !body.is_empty() {
+        status.set_description(shown(body));
     }
-    out
+    status
 }
 
-enum Outcome {
-    Pass,
-    Failure {
-        message: String,
-        kind: String,
-        body: String,
-    },
-    Error {
-        message: String,
-    },
-    Skipped {
-        message: String,
-    },
-    Warning {
-        text: String,
-    },
+fn case(name: String, classname: &str, status: TestCaseStatus) -> TestCase {
+    let mut case = TestCase::new(shown(&name), status);
+    case.set_classname(classname);
+    case
 }
 
-struct Case {
-    name: String,
-    classname: String,
-    outcome: Outcome,
+/// Text from a target, its control characters written out visibly before quick-junit
+/// sees it (quick-junit would drop them, hiding what the target held).
+fn shown(text: &str) -> String {
+    super::escape_lines(text).into_owned()
 }
 
-struct Suite {
-    name: String,
-    cases: Vec<Case>,
-}
-
-impl Suite {
-    fn count(&self, pred: impl Fn(&Outcome) -> bool) -> usize {
-        self.cases.iter().filter(|c| pred(&c.outcome)).count()
-    }
-}
-
-fn failures(o: &Outcome) -> bool {
-    matches!(o, Outcome::Failure { .. })
-}
-fn errors(o: &Outcome) -> bool {
-    matches!(o, Outcome::Error { .. })
-}
-fn skipped(o: &Outcome) -> bool {
-    matches!(o, Outcome::Skipped { .. })
-}
-
-fn write_suites(name: &str, suites: &[Suite]) -> String {
-    let total = |pred: &dyn Fn(&Suite) -> usize| suites.iter().map(pred).sum::<usize>();
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    // Writing into a String cannot fail; the fmt::Result is ignored on purpose.
-    let _ = writeln!(
-        x,
-        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">",
-        escape(name),
-        total(&|s| s.cases.len()),
-        total(&|s| s.count(failures)),
-        total(&|s| s.count(errors)),
-        total(&|s| s.count(skipped)),
-    );
-    for s in suites {
-        let _ = writeln!(
-            x,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">",
-            escape(&s.name),
-            s.cases.len(),
-            s.count(failures),
-            s.count(errors),
-            s.count(skipped),
-        );
-        for c in &s.cases {
-            let open = format!(
-                "    <testcase name=\"{}\" classname=\"{}\"",
-                escape(&c.name),
-                escape(&c.classname)
-            );
-            match &c.outcome {
-                Outcome::Pass => {
-                    let _ = writeln!(x, "{open}/>");
-                }
-                Outcome::Failure {
-                    message,
-                    kind,
-                    body,
-                } => {
-                    let _ = writeln!(
-                        x,
-                        "{open}>\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>",
-                        escape(message),
-                        escape(kind),
-                        escape(body)
-                    );
-                }
-                Outcome::Error { message } => {
-                    let _ = writeln!(
-                        x,
-                        "{open}>\n      <error message=\"{}\" type=\"collect\">{}</error>\n    </testcase>",
-                        escape(message),
-                        escape(message)
-                    );
-                }
-                Outcome::Skipped { message } => {
-                    let _ = writeln!(
-                        x,
-                        "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>",
-                        escape(message)
-                    );
-                }
-                Outcome::Warning { text } => {
-                    let _ = writeln!(
-                        x,
-                        "{open}>\n      <system-out>{}</system-out>\n    </testcase>",
-                        escape(text)
-                    );
-                }
-            }
-        }
-        x.push_str("  </testsuite>\n");
-    }
-    x.push_str("</testsuites>\n");
-    x
-}
-
-fn finding_case(f: &Finding) -> Case {
+fn finding_case(f: &Finding) -> TestCase {
     let d = &f.drift;
     let message = d.describe();
-    let outcome = match f.status {
+    let mut system_out = None;
+    let status = match f.status {
         Status::Fail => {
             let mut body = Vec::new();
             if let Some(v) = &f.violates {
@@ -177,77 +62,98 @@ fn finding_case(f: &Finding) -> Case {
             if let Some(fix) = &f.fix {
                 body.push(format!("fix: {fix}"));
             }
-            Outcome::Failure {
-                message,
-                kind: d.kind.as_str().to_string(),
-                body: body.join("\n"),
-            }
+            failure(message, d.kind.as_str(), &body.join("\n"))
         }
-        Status::Warn => Outcome::Warning {
-            text: format!("warning: {message}"),
-        },
+        Status::Warn => {
+            system_out = Some(format!("warning: {message}"));
+            TestCaseStatus::success()
+        }
         Status::Ignored => {
             let why = f
                 .ignored_by
                 .as_ref()
                 .map(|ig| format!(" — ignored: {} ({})", ig.reason, ig.place()))
                 .unwrap_or_default();
-            Outcome::Skipped {
-                message: format!("{message}{why}"),
-            }
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(shown(&format!("{message}{why}")));
+            status
         }
     };
-    Case {
-        name: d.label(),
-        classname: d.ecosystem.as_str().to_string(),
-        outcome,
+    let mut case = case(d.label(), d.ecosystem.as_str(), status);
+    if let Some(text) = system_out {
+        case.set_system_out(shown(&text));
     }
+    case
 }
 
-fn cases(c: &Checked) -> Vec<Case> {
-    let mut cases: Vec<(String, Case)> = c
+fn cases(c: &Checked) -> Vec<TestCase> {
+    let mut cases: Vec<(&str, String, TestCase)> = c
         .diff
         .same
         .iter()
         .map(|s| {
+            let eco = s.ecosystem.as_str();
             (
+                eco,
                 s.label(),
-                Case {
-                    name: s.label(),
-                    classname: s.ecosystem.as_str().to_string(),
-                    outcome: Outcome::Pass,
-                },
+                case(s.label(), eco, TestCaseStatus::success()),
             )
         })
         .chain(
             c.findings
                 .iter()
-                .map(|f| (f.drift.label(), finding_case(f))),
+                .map(|f| (f.drift.ecosystem.as_str(), f.drift.label(), finding_case(f))),
         )
         .collect();
     // One order for all: by ecosystem (classname), then the component label.
-    cases.sort_by(|a, b| (&a.1.classname, &a.0).cmp(&(&b.1.classname, &b.0)));
-    let mut cases: Vec<Case> = cases.into_iter().map(|(_, c)| c).collect();
+    cases.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    let mut cases: Vec<TestCase> = cases.into_iter().map(|(_, _, c)| c).collect();
     for ig in &c.expired {
-        cases.push(Case {
-            name: format!("ignore {}", ig.component),
-            classname: "policy".to_string(),
-            outcome: Outcome::Failure {
-                message: format!(
+        cases.push(case(
+            format!("ignore {}", ig.component),
+            "policy",
+            failure(
+                format!(
                     "ignore `{}` at {} expired on {}",
                     ig.component,
                     ig.place(),
                     ig.until.as_deref().unwrap_or("?")
                 ),
-                kind: "expired-ignore".to_string(),
-                body: format!(
+                "expired-ignore",
+                &format!(
                     "reason: {}\nfix: remove the ignore or extend `until`",
                     ig.reason
                 ),
-            },
-        });
+            ),
+        ));
     }
     cases
+}
+
+/// A suite of `cases`. quick-junit counts skipped cases as `disabled`; CI servers read
+/// `skipped`, so the suite carries that count too.
+fn suite(name: String, cases: Vec<TestCase>) -> TestSuite {
+    let skipped = cases
+        .iter()
+        .filter(|c| matches!(c.status, TestCaseStatus::Skipped { .. }))
+        .count();
+    let mut suite = TestSuite::new(shown(&name));
+    suite.add_test_cases(cases);
+    suite
+        .extra
+        .insert("skipped".into(), skipped.to_string().into());
+    suite
+}
+
+fn write(name: &str, suites: Vec<TestSuite>) -> String {
+    let mut report = Report::new(name);
+    report.add_test_suites(suites);
+    // Serializing into memory has no I/O that could fail, and every string went through
+    // quick-junit's `XmlString`, which holds only characters XML can carry. What XML
+    // allows but a terminal obeys (DEL, C1 and bidi controls) is then written out
+    // visibly, as in every report; the markup itself holds none of them.
+    let xml = report.to_string().expect("a JUnit report serializes");
+    super::escape_lines(&xml).into_owned()
 }
 
 /// JUnit XML for a diff or a check.
@@ -256,40 +162,35 @@ pub fn render(c: &Checked) -> String {
         Mode::Diff => "diff",
         Mode::Check => "check",
     };
-    let suite = Suite {
-        name: format!("envsync {command} {} vs {}", c.diff.other, c.diff.reference),
-        cases: cases(c),
-    };
-    write_suites(&format!("envsync {command}"), &[suite])
+    let name = format!("envsync {command} {} vs {}", c.diff.other, c.diff.reference);
+    write(&format!("envsync {command}"), vec![suite(name, cases(c))])
 }
 
 /// JUnit XML for a fleet: one suite per target; a target that could not be collected is
 /// a suite with one `error` case.
 pub fn render_fleet(f: &Fleet) -> String {
-    let suites: Vec<Suite> = f
+    let suites: Vec<TestSuite> = f
         .targets
         .iter()
         .map(|t| {
             let name = format!("envsync diff {} vs {}", t.name, f.reference);
             match &t.result {
-                Ok(diff) => Suite {
-                    name,
-                    cases: cases(&crate::check::plain(diff.clone())),
-                },
-                Err(err) => Suite {
-                    name,
-                    cases: vec![Case {
-                        name: format!("collect {}", t.name),
-                        classname: "target".to_string(),
-                        outcome: Outcome::Error {
-                            message: err.clone(),
-                        },
-                    }],
-                },
+                Ok(diff) => suite(name, cases(&crate::check::plain(diff.clone()))),
+                Err(err) => {
+                    let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+                    status
+                        .set_message(shown(err))
+                        .set_type("collect")
+                        .set_description(shown(err));
+                    suite(
+                        name,
+                        vec![case(format!("collect {}", t.name), "target", status)],
+                    )
+                }
             }
         })
         .collect();
-    write_suites("envsync diff", &suites)
+    write("envsync diff", suites)
 }
 
 #[cfg(test)]
@@ -297,7 +198,15 @@ mod tests {
     use super::*;
 
     fn check(input: &str, expected: &str) {
-        assert_eq!(escape(input), expected);
+        let mut suite = TestSuite::new("s");
+        suite.add_test_case(case(
+            "c".into(),
+            "k",
+            failure(input.to_string(), "changed", ""),
+        ));
+        let xml = write("r", vec![suite]);
+        let message = format!("<failure message=\"{expected}\" type=\"changed\"/>");
+        assert!(xml.contains(&message), "{message} not in\n{xml}");
     }
 
     #[test]
@@ -306,11 +215,10 @@ mod tests {
             "a<b & \"c\" 'd'>",
             "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;",
         );
-        check(
-            "\x1b[31mred\x1b[0m\tok\n",
-            "\\u{1b}[31mred\\u{1b}[0m\\tok\n",
-        );
-        check("\x1b]0;PWNED\x07\u{FFFE}", "\\u{1b}]0;PWNED\\u{7}\\u{fffe}");
+        // Control characters a target put in a name or version are written out
+        // visibly, as in every report: the file shows what the target held and a
+        // terminal printing it obeys nothing.
+        check("\x1b[31mred\x1b[0m ok\t", "\\u{1b}[31mred\\u{1b}[0m ok\\t");
         check("3.0.15-1~deb12u1 ↑", "3.0.15-1~deb12u1 ↑");
     }
 }

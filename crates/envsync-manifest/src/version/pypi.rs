@@ -229,10 +229,6 @@ impl Version {
         self.post.is_some()
     }
 
-    pub fn has_local(&self) -> bool {
-        self.local.is_some()
-    }
-
     /// The version without its local part.
     pub fn public(&self) -> Version {
         Version {

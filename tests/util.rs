@@ -1,0 +1,82 @@
+//! What every end-to-end test of the `envsync` binary needs: the built binary run as a
+//! user runs it, its output as text, and a snapshot's packages as comparable rows.
+//! Each test file says `mod util;` (ripgrep's shape); a helper a second file needs
+//! belongs here, not in a copy.
+
+// Each test binary compiles this module and uses only part of it.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// `(ecosystem, name, version, arch, location)` of one snapshot or lock entry.
+pub type Row = (String, String, String, Option<String>, Option<String>);
+
+/// The built binary as a command. NO_COLOR keeps tables plain even on a terminal.
+pub fn envsync_command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_envsync"));
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+/// Run envsync in `dir` with `args` and return everything it wrote and its status.
+pub fn envsync_output(dir: &Path, args: &[&str]) -> Output {
+    envsync_command()
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run envsync")
+}
+
+/// Run envsync in `dir` with `args`: see [`run`].
+pub fn envsync(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    run(envsync_command().args(args).current_dir(dir))
+}
+
+/// Run `cmd` and return its exit code (-1 when a signal ended it), standard output and
+/// standard error. Both are echoed to the test's own standard error, so a failing test
+/// shows the whole session.
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().expect("run envsync");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    let args: Vec<String> = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    eprintln!("$ envsync {}\n{stdout}{stderr}", args.join(" "));
+    (out.status.code().unwrap_or(-1), stdout, stderr)
+}
+
+/// Output bytes as text; envsync writes UTF-8.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("utf-8 output")
+}
+
+/// The exit code of a run that was not ended by a signal.
+pub fn code(out: &Output) -> i32 {
+    out.status.code().expect("exit code")
+}
+
+/// The packages of a snapshot (`envsync fingerprint --format json`) as rows, in order.
+pub fn snapshot_rows(snapshot: &Value) -> Vec<Row> {
+    let field = |p: &Value, k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
+    snapshot["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| {
+            (
+                field(p, "ecosystem").expect("ecosystem"),
+                field(p, "name").expect("name"),
+                field(p, "version").expect("version"),
+                field(p, "arch"),
+                field(p, "location"),
+            )
+        })
+        .collect()
+}
