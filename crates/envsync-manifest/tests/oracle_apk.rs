@@ -1,13 +1,14 @@
 //! Oracle: apk ordering, fuzzy matching and validity against test data in apk-tools' own
 //! format (`test/unit/version.data` of the apk-tools repository, read the way its
 //! `test/unit/version_test.c` reads it). apk-tools itself is not packaged where the tests
-//! run, so its data stands in for it:
+//! run, so its data stands in for it, and every run checks:
 //!
-//! - `tests/data/apk-versions.data`, cases written for envsync, always;
-//! - apk-tools' own file, when there is one: the path in `ENVSYNC_APK_VERSION_DATA`, else
-//!   `shared/data/apk-tools/version.data` beside the repository. Code and data fetched
-//!   from other repositories are not committed here, so that file is provided from
-//!   outside; when it is missing the test says so and runs envsync's cases only.
+//! - `tests/data/apk-versions.data`, cases written for envsync;
+//! - `tests/data/apk-tools-version.data`, apk-tools' own `test/unit/version.data`, kept
+//!   unchanged below a header naming its repository, commit and license (GPL-2.0-only;
+//!   test data only);
+//! - in addition, when `ENVSYNC_APK_VERSION_DATA` names a file (another apk-tools
+//!   revision, say), that file too.
 
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
@@ -101,41 +102,50 @@ fn run(path: &Path) -> (usize, Vec<String>) {
     (cases, bad)
 }
 
-fn upstream_data() -> PathBuf {
-    match std::env::var_os("ENVSYNC_APK_VERSION_DATA") {
-        Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/data/apk-tools/version.data"),
-    }
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 #[test]
 fn apk_matches_apk_tools_version_data() {
-    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/apk-versions.data");
+    let ours = data("apk-versions.data");
     let (cases, mut bad) = run(&ours);
     assert!(cases > 80, "only {cases} cases in `{}`", ours.display());
-    let upstream = upstream_data();
-    let upstream_report = if upstream.exists() {
-        let (n, more) = run(&upstream);
-        assert!(n > 500, "only {n} cases in `{}`", upstream.display());
-        bad.extend(more);
-        format!("{n} lines of apk-tools' `{}` agree", upstream.display())
-    } else {
+    let upstream = data("apk-tools-version.data");
+    let (upstream_cases, more) = run(&upstream);
+    assert!(
+        upstream_cases > 500,
+        "only {upstream_cases} cases in `{}`",
+        upstream.display()
+    );
+    bad.extend(more);
+    let mut report = format!(
+        "apk oracle: {cases} cases of envsync's apk-versions.data and {upstream_cases} of \
+         apk-tools' test/unit/version.data ({}) checked",
+        upstream.display()
+    );
+    if let Some(extra) = std::env::var_os("ENVSYNC_APK_VERSION_DATA") {
+        let extra = PathBuf::from(extra);
         assert!(
-            std::env::var_os("ENVSYNC_APK_VERSION_DATA").is_none(),
+            extra.exists(),
             "ENVSYNC_APK_VERSION_DATA names `{}`, which does not exist",
-            upstream.display()
+            extra.display()
         );
-        format!(
-            "apk-tools' own version.data not run: no file at `{}` (set ENVSYNC_APK_VERSION_DATA)",
-            upstream.display()
-        )
-    };
+        let (n, more) = run(&extra);
+        assert!(n > 500, "only {n} cases in `{}`", extra.display());
+        bad.extend(more);
+        report.push_str(&format!(
+            "; {n} of `{}` (ENVSYNC_APK_VERSION_DATA)",
+            extra.display()
+        ));
+    }
     assert!(
         bad.is_empty(),
         "{} lines where envsync's apk ordering disagrees:\n{}",
         bad.len(),
         bad.join("\n")
     );
-    println!("apk oracle: {cases} cases of envsync's apk-versions.data agree; {upstream_report}");
+    println!("{report}; all agree");
 }
