@@ -9,12 +9,15 @@
 
 mod util;
 
+use bollard::models::HostConfig;
 use envsync_manifest::{Ecosystem, Lock};
-use envsync_testsupport::{base_image, AptRepo, FakeDeb};
+use envsync_testsupport::{base_image, AptRepo, FakeDeb, TestContainer};
 use util::envsync;
 
 const SERVER: &str = "envsync-demo-server";
 const TOOLS: &str = "envsync-demo-tools";
+/// A library of another source package, which the server needs at any version.
+const LIB: &str = "envsync-demo-lib";
 
 /// Both binary packages of source `envsync-demo` at `version`.
 fn release(version: &str) -> Vec<FakeDeb> {
@@ -42,6 +45,23 @@ apt = ["{}"]
 "#,
         repo.deb_line()
     )
+}
+
+/// Every build log of the project in `dir`, for a failing test's message.
+fn build_logs(dir: &std::path::Path) -> String {
+    let mut text = String::new();
+    if let Ok(entries) = std::fs::read_dir(dir.join(".envsync/logs")) {
+        for entry in entries.flatten() {
+            let log = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            text.push_str(&format!("\n--- {}\n", entry.path().display()));
+            for line in tail.into_iter().rev() {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+    }
+    text
 }
 
 /// The locked version and sha256 of Debian package `name` in the development image.
@@ -159,4 +179,79 @@ async fn an_older_point_release_with_exact_sibling_dependencies_locks_and_rebuil
     let (code, _, stderr) = envsync(d, &["build", "--offline", "--artifacts", &empty]);
     assert_eq!(code, 2);
     assert!(stderr.contains(&format!("deb {SERVER}=1.0-1")), "{stderr}");
+}
+
+/// `lock --from docker:NAME` pins the whole closure, not only what the manifest
+/// declares: a dependency the manifest never names (`envsync-demo-lib`, from another
+/// source package) takes the version production runs, so `diff lock docker:NAME` shows
+/// no `changed` line.
+#[tokio::test(flavor = "multi_thread")]
+async fn lock_from_a_production_container_pins_its_dependencies_too() {
+    let base = base_image().await;
+    let lib = |version: &str| FakeDeb::new(LIB, version).source("envsync-demo-lib");
+    let with_lib = |debs: Vec<FakeDeb>| -> Vec<FakeDeb> {
+        debs.into_iter()
+            .map(|d| match d.name.as_str() {
+                SERVER => {
+                    let depends = format!(
+                        "{}, {LIB} (>= 1.0-1)",
+                        d.depends.clone().unwrap_or_default()
+                    );
+                    d.depends(&depends)
+                }
+                _ => d,
+            })
+            .collect()
+    };
+    let served = [
+        with_lib(release("1.0-1")),
+        with_lib(release("1.0-2")),
+        vec![lib("1.0-1"), lib("1.0-2")],
+    ]
+    .concat();
+    let repo = AptRepo::start(&served).expect("start the apt repository");
+
+    // "Production": the base image with the older release and the older library.
+    let host = HostConfig {
+        network_mode: Some("host".to_string()),
+        ..Default::default()
+    };
+    let prod = TestContainer::run_with(&base, "sources-prod", &["sleep", "600"], host).await;
+    let installed = prod
+        .sh(&format!(
+            "echo '{}' > /etc/apt/sources.list.d/test.list && apt-get update -qq >/dev/null 2>&1 \
+             && apt-get install -y -qq --no-install-recommends {SERVER}=1.0-1 {TOOLS}=1.0-1 {LIB}=1.0-1 >/dev/null 2>&1 \
+             && rm /etc/apt/sources.list.d/test.list && dpkg-query -W -f='${{Version}}' {LIB}",
+            repo.deb_line()
+        ))
+        .await;
+    assert_eq!(installed.trim(), "1.0-1");
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("envsync.toml"),
+        manifest("envsync-e2e-sources-from", &repo, "*"),
+    )
+    .unwrap();
+    let target = format!("docker:{}", prod.name());
+    let (code, stdout, stderr) = envsync(d, &["lock", "--from", &target]);
+    assert_eq!(code, 0, "{stdout}{stderr}{}", build_logs(d));
+    let lock = Lock::load(&d.join("envsync.lock")).unwrap();
+    for name in [SERVER, TOOLS, LIB] {
+        assert_eq!(locked(&lock, name).0, "1.0-1", "{name}");
+    }
+    let (code, stdout, stderr) = envsync(d, &["diff", "lock", &target, "--format", "json"]);
+    assert!(code == 0 || code == 1, "{stdout}{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("diff JSON");
+    let changed: Vec<&serde_json::Value> = report["drift"]
+        .as_array()
+        .expect("drift")
+        .iter()
+        .filter(|d| d["kind"] == "changed")
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "changed lines after lock --from: {changed:?}"
+    );
 }

@@ -11,15 +11,16 @@ use anyhow::{anyhow, bail, Context};
 use envsync_drift::check::{self, Checked};
 use envsync_drift::fingerprint::fingerprint;
 use envsync_drift::lockfile::{
-    collect_options, dev_components, lock_snapshot, service_collect_options, service_components,
+    collect_options, dev_components, lock_snapshot, pinned_to_target, service_collect_options,
+    service_components,
 };
 use envsync_drift::report::escape;
-use envsync_drift::{compare, Target};
+use envsync_drift::{compare, Snapshot, Target};
 use envsync_engine::bollard::Docker;
 use envsync_manifest::lock::{attach_artifacts, LockedComponent};
 use envsync_manifest::{Ecosystem, Lock, LockedBase, Manifest};
 use envsync_provisioner::cache::{context_artifacts, ArtifactCache};
-use envsync_provisioner::from_manifest::service_recipe;
+use envsync_provisioner::from_manifest::{pin_to_components, service_recipe};
 use envsync_provisioner::{
     build_with_options, read_artifacts, resolve_base, spec_from_manifest, BuildEvent, BuildOptions,
     BuildSpec, BuiltImage, ProvisionError,
@@ -183,15 +184,37 @@ pub(crate) struct LockedEnvironment {
 /// Build the development image and every service image of `manifest`, with the versions
 /// `pins` gives (see `spec_from_manifest`), fingerprint each, and lock every component
 /// with the checksum of the artifact the build installed it from.
+///
+/// With `target` (`lock --from TARGET`), the development image is then built again with
+/// the target's version of every Debian and Python package both have, so the lock
+/// differs from the target only in what one of them lacks.
 pub(crate) async fn build_and_lock(
     docker: &Docker,
     manifest: &Manifest,
     pins: Option<&Lock>,
+    target: Option<&Snapshot>,
     settings: BuildSettings,
 ) -> anyhow::Result<LockedEnvironment> {
     let spec = spec_from_manifest(manifest, pins)?;
-    let (resolved, built) = build_image(docker, manifest, &spec, "dev", &settings).await?;
-    let snapshot = fingerprint_image(&built.tag, &collect_options(Some(manifest))).await?;
+    let options = collect_options(Some(manifest));
+    let (mut resolved, mut built) = build_image(docker, manifest, &spec, "dev", &settings).await?;
+    let mut snapshot = fingerprint_image(&built.tag, &options).await?;
+    if let Some(target) = target {
+        let (pinned, changed) = pinned_to_target(&dev_components(manifest, &snapshot), target);
+        if changed > 0 {
+            if settings.show_progress {
+                eprintln!(
+                    "dev: {changed} more {} run at other versions in `{}`; building again with those",
+                    if changed == 1 { "package" } else { "packages" },
+                    target.target
+                );
+            }
+            let mut again = spec.clone();
+            pin_to_components(&mut again, &pinned);
+            (resolved, built) = build_image(docker, manifest, &again, "dev", &settings).await?;
+            snapshot = fingerprint_image(&built.tag, &options).await?;
+        }
+    }
     let mut components = dev_components(manifest, &snapshot);
     attach(docker, &built.tag, &mut components).await?;
     let mut lock = Lock::new(

@@ -255,6 +255,12 @@ impl Diff {
     pub fn drop_extra(&mut self) {
         self.drift.retain(|d| d.kind != DriftKind::Extra);
     }
+
+    /// Remove the components only the reference has, for comparisons where only what
+    /// both sides have matters.
+    pub fn drop_missing(&mut self) {
+        self.drift.retain(|d| d.kind != DriftKind::Missing);
+    }
 }
 
 /// Whether an ecosystem's `version` field holds a content hash rather than a version.

@@ -88,6 +88,46 @@ pub fn service_components(service: &Service, snapshot: &Snapshot) -> Vec<LockedC
     })
 }
 
+/// `components` (of an image built from a manifest) with the versions `target` runs of
+/// every Debian and Python package both have (same ecosystem, name, and architecture or
+/// location): what `envsync lock --from TARGET` builds again, so that the lock and the
+/// target differ only in what the target has and the manifest does not declare. Returns
+/// the components and how many took the target's version.
+pub fn pinned_to_target(
+    components: &[LockedComponent],
+    target: &Snapshot,
+) -> (Vec<LockedComponent>, usize) {
+    let mut changed = 0;
+    let pinned = components
+        .iter()
+        .map(|c| {
+            let theirs = target.packages.iter().find(|p| {
+                p.ecosystem == c.ecosystem
+                    && matches!(c.ecosystem, Ecosystem::Deb | Ecosystem::Pypi)
+                    && normalize_name(p.ecosystem, &p.name) == normalize_name(c.ecosystem, &c.name)
+                    && match c.ecosystem {
+                        Ecosystem::Deb => p.arch == c.arch,
+                        _ => p.location == c.location,
+                    }
+            });
+            match theirs {
+                Some(p) if p.version != c.version => {
+                    changed += 1;
+                    LockedComponent {
+                        version: p.version.clone(),
+                        // The artifact of another version is another file.
+                        checksum: None,
+                        file: None,
+                        ..c.clone()
+                    }
+                }
+                _ => c.clone(),
+            }
+        })
+        .collect();
+    (pinned, changed)
+}
+
 fn components(snapshot: &Snapshot, declared: impl Fn(&Package) -> bool) -> Vec<LockedComponent> {
     snapshot
         .packages
@@ -158,5 +198,44 @@ mod tests {
         assert_eq!(declared, [false, false, true, false, false]);
         let back = lock_snapshot(&dev_components(&manifest, &snapshot), "lock");
         assert_eq!(back.packages, snapshot.packages);
+    }
+
+    #[test]
+    fn takes_the_targets_versions_of_what_both_have() {
+        let site = "/opt/venv/lib/python3.11/site-packages";
+        let mut ours = vec![
+            LockedComponent::new(Ecosystem::Deb, "perl-base", "5.36.0-7+deb12u3"),
+            LockedComponent::new(Ecosystem::Deb, "curl", "7.88"),
+            LockedComponent::new(Ecosystem::Pypi, "six", "1.16.0"),
+            LockedComponent::new(Ecosystem::Npm, "dayjs", "1.11.13"),
+        ];
+        ours[0].arch = Some("amd64".into());
+        ours[1].arch = Some("amd64".into());
+        ours[2].location = Some(site.into());
+        ours[0].checksum = Some(envsync_manifest::lock::Checksum::Sha256("ab".repeat(32)));
+        let mut target = Snapshot::new("docker:prod");
+        let mut perl = package(Ecosystem::Deb, "perl-base", "5.36.0-7+deb12u4", None);
+        perl.arch = Some("amd64".into());
+        target.packages = vec![
+            perl,
+            package(Ecosystem::Pypi, "six", "1.15.0", Some(site)),
+            package(Ecosystem::Npm, "dayjs", "1.11.10", None),
+            package(Ecosystem::Deb, "only-there", "1", None),
+        ];
+        let (pinned, changed) = pinned_to_target(&ours, &target);
+        let got: Vec<String> = pinned
+            .iter()
+            .map(|c| format!("{}={} {}", c.name, c.version, c.checksum.is_some()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "perl-base=5.36.0-7+deb12u4 false",
+                "curl=7.88 false",
+                "six=1.15.0 false",
+                "dayjs=1.11.13 false"
+            ]
+        );
+        assert_eq!(changed, 2);
     }
 }

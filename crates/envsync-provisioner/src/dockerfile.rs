@@ -92,6 +92,9 @@ pub fn generated_inputs(spec: &BuildSpec) -> Vec<(String, Vec<u8>)> {
             .collect();
         hashes.sort();
         hashes.dedup();
+        // Never empty: the build's awk tells this file from its standard input by
+        // `NR == FNR`, which an empty first file would break.
+        hashes.insert(0, "# name arch version sha256\n".to_string());
         inputs.push((APT_HASHES_CONTEXT.to_string(), hashes.concat().into_bytes()));
     }
     // The directory a build from the artifact cache fills; present (with this note) in
@@ -711,7 +714,7 @@ mod tests {
         assert_eq!(
             String::from_utf8_lossy(&inputs[1].1),
             format!(
-                "jq amd64 1.6-2.1+deb12u3 {}\nlibc6 amd64 2.36-9+deb12u9 {}\n",
+                "# name arch version sha256\njq amd64 1.6-2.1+deb12u3 {}\nlibc6 amd64 2.36-9+deb12u9 {}\n",
                 "jq".repeat(32),
                 "libc6".repeat(13).get(..64).unwrap_or_default()
             )

@@ -183,6 +183,34 @@ pub fn service_recipe(
     Ok(recipe)
 }
 
+/// `spec` pinned to `components` (an image's components at the versions wanted, as
+/// `envsync lock --from TARGET` derives them): every Debian package as the closure to
+/// install, and every Python package of the system Python or a virtualenv of `spec` as
+/// an exact pin beside the declared ones (pip resolves them together).
+pub fn pin_to_components(spec: &mut BuildSpec, components: &[LockedComponent]) {
+    let mut locked = locked_set(components, &[]);
+    locked.wheels.clear();
+    spec.locked = Some(locked);
+    let Some(python) = spec.python.as_mut() else {
+        return;
+    };
+    for c in components.iter().filter(|c| c.ecosystem == Ecosystem::Pypi) {
+        let location = c.location.as_deref();
+        let set = match python
+            .venvs
+            .iter_mut()
+            .find(|v| location_matches(Some(&v.path), location))
+        {
+            Some(venv) => &mut venv.packages,
+            None if location.is_some_and(|l| l.starts_with("/usr/local/")) => &mut python.packages,
+            None => continue,
+        };
+        let wanted = normalize_name(Ecosystem::Pypi, &c.name);
+        set.retain(|p| normalize_name(Ecosystem::Pypi, &p.name) != wanted);
+        set.push(Pin::exact(&c.name, &c.version));
+    }
+}
+
 /// The manifest's `[sources]`, key files resolved against the manifest's directory.
 fn source_spec(manifest: &Manifest) -> SourceSpec {
     let dir = manifest

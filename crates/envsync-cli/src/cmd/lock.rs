@@ -11,6 +11,7 @@ use envsync_drift::check::{self, Checked};
 use envsync_drift::compare;
 use envsync_drift::lockfile::lock_snapshot;
 use envsync_drift::report::{escape, escape_lines};
+use envsync_drift::Snapshot;
 use envsync_manifest::lock::location_matches;
 use envsync_manifest::manifest::normalize_name;
 use envsync_manifest::{Ecosystem, Lock, LockProblem, LockedBase, LockedComponent, Manifest};
@@ -92,8 +93,9 @@ enum Pins {
     Frozen(Lock),
     /// The existing lock of an earlier manifest: its versions the manifest still allows.
     Kept(Lock),
-    /// `--from TARGET`: the target's versions of every declared package.
-    Target(String, Lock),
+    /// `--from TARGET`: the target's versions of every declared package, and the target
+    /// itself, whose versions the rest of the closure takes where it has the package.
+    Target(String, Lock, Box<Snapshot>),
 }
 
 /// Build, fingerprint and write the lock.
@@ -115,8 +117,8 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
     let text = args.format == Format::Text;
     let pins = match (&args.from, existing) {
         (Some(target), _) => {
-            let pins = target_pins(&manifest, &lock_path, target).await?;
-            Pins::Target(target.clone(), pins)
+            let (pins, snapshot) = target_pins(&manifest, &lock_path, target).await?;
+            Pins::Target(target.clone(), pins, Box::new(snapshot))
         }
         (None, Some(_)) if args.update => Pins::Manifest,
         (None, Some(lock)) if lock.manifest_sha256 == manifest.sha256 => Pins::Frozen(lock),
@@ -125,7 +127,7 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
     };
     let pin_lock = match &pins {
         Pins::Manifest => None,
-        Pins::Frozen(l) | Pins::Kept(l) | Pins::Target(_, l) => Some(l),
+        Pins::Frozen(l) | Pins::Kept(l) | Pins::Target(_, l, _) => Some(l),
     };
     if text {
         match &pins {
@@ -138,7 +140,7 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
                 "{} was made from an earlier manifest: keeping the locked versions the manifest still allows",
                 lock_path.display()
             ),
-            Pins::Target(target, l) => eprintln!(
+            Pins::Target(target, l, _) => eprintln!(
                 "pinning {} declared packages to the versions `{target}` runs",
                 l.components.len()
             ),
@@ -146,19 +148,24 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
     }
     let docker = envsync_engine::connect().await?;
     let settings = BuildSettings::new(args.no_cache, text);
-    let built = build_and_lock(&docker, &manifest, pin_lock, settings).await?;
+    let target_snapshot = match &pins {
+        Pins::Target(_, _, snapshot) => Some(snapshot.as_ref()),
+        _ => None,
+    };
+    let built = build_and_lock(&docker, &manifest, pin_lock, target_snapshot, settings).await?;
     let new_lock = built.lock;
 
     let checked: Vec<(Option<String>, Checked)> = match &pins {
         Pins::Frozen(old) => verify(old, &lock_path, &new_lock),
-        Pins::Target(target, pinned) => {
-            // Only the pinned packages must match the target; the rest is whatever
-            // those versions bring with them.
+        Pins::Target(_, _, snapshot) => {
+            // Everything both have must be at the target's version; what only one of
+            // them has is not drift here.
             let mut diff = compare::diff(
-                &lock_snapshot(&pinned.components, target),
+                snapshot,
                 &lock_snapshot(&new_lock.components, &format!("image:{}", built.dev_tag)),
             );
             diff.drop_extra();
+            diff.drop_missing();
             vec![(None, check::plain(diff))]
         }
         _ => Vec::new(),
@@ -167,7 +174,7 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
         checked.iter().filter(|(_, c)| c.failed()).collect();
     if !failed.is_empty() {
         let against = match &pins {
-            Pins::Target(target, _) => format!("the versions `{target}` runs"),
+            Pins::Target(target, _, _) => format!("the versions `{target}` runs"),
             _ => lock_path.display().to_string(),
         };
         let mut images = Vec::new();
@@ -252,7 +259,11 @@ fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
 /// The versions TARGET runs of every apt, Python and npm package the manifest declares,
 /// as a lock `spec_from_manifest` pins from. Fails naming each declared package TARGET
 /// lacks, or runs at a version the manifest's constraint excludes.
-async fn target_pins(manifest: &Manifest, lock_path: &Path, target: &str) -> anyhow::Result<Lock> {
+async fn target_pins(
+    manifest: &Manifest,
+    lock_path: &Path,
+    target: &str,
+) -> anyhow::Result<(Lock, Snapshot)> {
     let sources = Sources {
         manifest: Some(manifest.clone()),
         manifest_path: manifest.file.clone(),
@@ -322,14 +333,17 @@ async fn target_pins(manifest: &Manifest, lock_path: &Path, target: &str) -> any
             excluded.join("; ")
         );
     }
-    Ok(Lock::new(
-        manifest.sha256.clone(),
+    // Not a lock of this manifest (no manifest hash): it pins declared versions only,
+    // and the closure comes from the image built with them.
+    let pins = Lock::new(
+        String::new(),
         LockedBase {
             image: manifest.base.image.clone(),
             digest: manifest.base.digest.clone(),
         },
         pins,
-    ))
+    );
+    Ok((pins, snapshot))
 }
 
 /// Run `envsync lock --check`.
@@ -453,7 +467,7 @@ mod tests {
         .unwrap();
         let target = snapshot.display().to_string();
         let got = match target_pins(&manifest, &dir.path().join("envsync.lock"), &target).await {
-            Ok(lock) => lock
+            Ok((lock, _)) => lock
                 .components
                 .iter()
                 .map(|c| format!("{}:{}={}", c.ecosystem, c.name, c.version))
