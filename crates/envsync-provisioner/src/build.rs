@@ -366,11 +366,14 @@ async fn run_build(
         .labels(&labels)
         // A package source on this machine's loopback is reachable from the host's
         // network only.
-        .networkmode(if spec.sources.on_loopback() {
+        .networkmode(if options.offline {
+            "none"
+        } else if spec.sources.on_loopback() {
             "host"
         } else {
             "default"
         })
+        .buildargs(&build_args)
         .build();
     // Builds outlast the engine client's default request timeout.
     let long = docker.clone().with_timeout(BUILD_TIMEOUT);
