@@ -255,3 +255,85 @@ async fn lock_from_a_production_container_pins_its_dependencies_too() {
         "changed lines after lock --from: {changed:?}"
     );
 }
+
+/// `lock --update NAME` takes only NAME (and what it requires) out of the lock: after
+/// the repository publishes new releases of everything, the named server moves, its
+/// exact-version sibling and its library follow, and every other line of the lock is
+/// byte-identical.
+#[tokio::test(flavor = "multi_thread")]
+async fn lock_update_moves_only_the_named_component_and_what_it_requires() {
+    base_image().await;
+    const EXTRA: &str = "envsync-demo-extra";
+    let lib = |version: &str| FakeDeb::new(LIB, version).source("envsync-demo-lib");
+    let extra = |version: &str| FakeDeb::new(EXTRA, version).source("envsync-demo-extra");
+    let server_needs_lib = |debs: Vec<FakeDeb>| -> Vec<FakeDeb> {
+        debs.into_iter()
+            .map(|d| match d.name.as_str() {
+                SERVER => {
+                    let depends = format!(
+                        "{}, {LIB} (>= 1.0-1)",
+                        d.depends.clone().unwrap_or_default()
+                    );
+                    d.depends(&depends)
+                }
+                _ => d,
+            })
+            .collect()
+    };
+    let mut repo = AptRepo::start(
+        &[
+            server_needs_lib(release("1.0-1")),
+            vec![lib("1.0-1"), extra("1.0-1")],
+        ]
+        .concat(),
+    )
+    .expect("start the apt repository");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = manifest("envsync-e2e-sources-update", &repo, "*")
+        .replace("[sources]", &format!("{EXTRA} = \"*\"\n\n[sources]"));
+    std::fs::write(d.join("envsync.toml"), text).unwrap();
+    let (code, stdout, stderr) = envsync(d, &["lock"]);
+    assert_eq!(code, 0, "{stdout}{stderr}{}", build_logs(d));
+    let before = std::fs::read_to_string(d.join("envsync.lock")).unwrap();
+
+    repo.replace(
+        &[
+            server_needs_lib(release("1.0-1")),
+            server_needs_lib(release("1.0-2")),
+            vec![lib("1.0-1"), lib("1.0-2"), extra("1.0-1"), extra("1.0-2")],
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = envsync(d, &["lock", "--update", SERVER]);
+    assert_eq!(code, 0, "{stdout}{stderr}{}", build_logs(d));
+    let after = std::fs::read_to_string(d.join("envsync.lock")).unwrap();
+    let lock = Lock::parse(&after, std::path::Path::new("envsync.lock")).unwrap();
+    for (name, version) in [
+        (SERVER, "1.0-2"),
+        (TOOLS, "1.0-2"),
+        (LIB, "1.0-2"),
+        (EXTRA, "1.0-1"),
+    ] {
+        assert_eq!(locked(&lock, name).0, version, "{name}");
+    }
+    // Every line that does not name a moved package is as it was.
+    let moved = [SERVER, TOOLS, LIB];
+    let unchanged = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !moved.iter().any(|m| l.contains(&format!("name = \"{m}\""))))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(unchanged(&before), unchanged(&after));
+    assert!(
+        stderr.contains(&format!("deb:{SERVER} 1.0-1 -> 1.0-2")),
+        "{stderr}"
+    );
+
+    // A name the lock does not hold is an error naming it.
+    let (code, _, stderr) = envsync(d, &["lock", "--update", "no-such-package"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("`no-such-package`"), "{stderr}");
+}

@@ -20,7 +20,7 @@ use envsync_engine::bollard::Docker;
 use envsync_manifest::lock::{attach_artifacts, LockedComponent};
 use envsync_manifest::{Ecosystem, Lock, LockedBase, Manifest};
 use envsync_provisioner::cache::{context_artifacts, ArtifactCache};
-use envsync_provisioner::from_manifest::{pin_to_components, service_recipe};
+use envsync_provisioner::from_manifest::{pin_to_components, service_recipe, take_out_of_lock};
 use envsync_provisioner::{
     build_with_options, read_artifacts, resolve_base, spec_from_manifest, BuildEvent, BuildOptions,
     BuildSpec, BuiltImage, ProvisionError,
@@ -171,6 +171,16 @@ fn offline_artifacts(
     Ok(artifacts)
 }
 
+/// What a lock is built from: the versions to pin (see `spec_from_manifest`), a target
+/// whose versions the closure takes (`lock --from`), and components taken out of the
+/// lock to be resolved again (`lock --update NAME…`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LockPlan<'a> {
+    pub pins: Option<&'a Lock>,
+    pub target: Option<&'a Snapshot>,
+    pub update: &'a [(Option<Ecosystem>, String)],
+}
+
 /// Every image of an environment, built, with the lock of what they hold.
 #[derive(Debug)]
 pub(crate) struct LockedEnvironment {
@@ -191,11 +201,20 @@ pub(crate) struct LockedEnvironment {
 pub(crate) async fn build_and_lock(
     docker: &Docker,
     manifest: &Manifest,
-    pins: Option<&Lock>,
-    target: Option<&Snapshot>,
+    plan: LockPlan<'_>,
     settings: BuildSettings,
 ) -> anyhow::Result<LockedEnvironment> {
-    let spec = spec_from_manifest(manifest, pins)?;
+    let LockPlan {
+        pins,
+        target,
+        update,
+    } = plan;
+    let mut matched = Vec::new();
+    let mut spec = spec_from_manifest(manifest, pins)?;
+    if !update.is_empty() {
+        let unlocked = spec_from_manifest(manifest, None)?;
+        matched.extend(take_out_of_lock(&mut spec, &unlocked, update));
+    }
     let options = collect_options(Some(manifest));
     let (mut resolved, mut built) = build_image(docker, manifest, &spec, "dev", &settings).await?;
     let mut snapshot = fingerprint_image(&built.tag, &options).await?;
@@ -227,14 +246,19 @@ pub(crate) async fn build_and_lock(
     );
     let mut services = Vec::new();
     for service in manifest.services.iter().filter(|s| s.image.is_none()) {
-        let recipe = service_recipe(manifest, service, pins).with_context(|| {
+        let at = || {
             format!(
                 "{}:{}: [services.{}]",
                 manifest.file.display(),
                 service.line,
                 service.name
             )
-        })?;
+        };
+        let mut recipe = service_recipe(manifest, service, pins).with_context(at)?;
+        if !update.is_empty() {
+            let unlocked = service_recipe(manifest, service, None).with_context(at)?;
+            matched.extend(take_out_of_lock(&mut recipe.build, &unlocked.build, update));
+        }
         let (resolved, built) =
             build_image(docker, manifest, &recipe.build, &service.name, &settings).await?;
         let snapshot = fingerprint_image(&built.tag, &service_collect_options()).await?;
@@ -249,6 +273,25 @@ pub(crate) async fn build_and_lock(
             components,
         );
         services.push((service.name.clone(), built.tag));
+    }
+    let unmatched: Vec<String> = update
+        .iter()
+        .filter(|(eco, name)| {
+            !matched.iter().any(|m| {
+                let (e, n) = m.split_once(':').unwrap_or_default();
+                n == name && eco.is_none_or(|eco| eco.as_str() == e)
+            })
+        })
+        .map(|(eco, name)| match eco {
+            Some(e) => format!("`{e}:{name}`"),
+            None => format!("`{name}`"),
+        })
+        .collect();
+    if !unmatched.is_empty() {
+        bail!(
+            "`--update`: the lock has no Debian or Python package {}; name packages as the lock lists them",
+            unmatched.join(", ")
+        );
     }
     Ok(LockedEnvironment {
         lock,

@@ -116,7 +116,10 @@ pub fn parse_records(tar_bytes: &[u8]) -> Result<Vec<Artifact>, String> {
             .map_err(|e| format!("`{name}`: {e}"))?;
         if name == "debs.tsv" {
             artifacts.extend(parse_debs(&text));
-        } else if let Some(slug) = name.strip_suffix(".json") {
+        } else if let Some(slug) = name
+            .strip_suffix(".update.json")
+            .or_else(|| name.strip_suffix(".json"))
+        {
             if let Some(env) = env_of_slug("pip", slug) {
                 artifacts
                     .extend(parse_pip_report(&text, env).map_err(|e| format!("`{name}`: {e}"))?);

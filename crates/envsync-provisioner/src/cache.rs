@@ -186,6 +186,7 @@ mod tests {
                 sha256: sha_w.clone(),
                 file: Some("w-2-py3-none-any.whl".into()),
             }],
+            ..LockedSet::default()
         };
         let (entries, missing) = context_artifacts(&cache, &locked);
         let names: Vec<&str> = entries.iter().map(|(p, _)| p.as_str()).collect();

@@ -386,17 +386,43 @@ fn apt_run(spec: &BuildSpec) -> Option<String> {
             run,
             "    todo=\"$({have} | comm -23 {want} - | awk -v native=\"$(dpkg --print-architecture)\" -v dir={CA_DIR}/artifacts 'NR == FNR {{ h[$1 \" \" $2 \" \" $3] = $4; next }} {{ k = $1 \" \" $2 \" \" $3; f = dir \"/\" h[k] \".deb\"; if (h[k] != \"\" && (getline line < f) >= 0) {{ close(f); print f }} else if ($2 == \"all\" || $2 == native) print $1 \"=\" $3; else print $1 \":\" $2 \"=\" $3 }}' {hashes} -)\"; \\"
         );
+        let updates: Vec<String> = spec
+            .locked
+            .iter()
+            .flat_map(|l| sorted_pins(&l.update_debs))
+            .map(|pin| match &pin.req {
+                Req::Exact(v) => shell_quote(&format!("{}={v}", pin.name)),
+                Req::Any | Req::Range(_) => shell_quote(&pin.name),
+            })
+            .collect();
+        let mut wrong_filter = String::new();
+        if !updates.is_empty() {
+            // Taken out of the lock on purpose, with what they require: apt simulates the
+            // update alone, and every package it would install or change floats with it
+            // (out of the closure's exact versions); the rest stays as locked.
+            let updates = updates.join(" ");
+            let _ = writeln!(
+                run,
+                "    float=\" $({apt} -s install --no-install-recommends {updates} | awk '/^Inst / {{ print $2 }}' | tr '\\n' ' ') \"; \\"
+            );
+            let _ = writeln!(
+                run,
+                "    todo=\"$(echo \"$todo\" | awk -v f=\"$float\" '{{ n = $0; sub(/[:=].*/, \"\", n); if (index(f, \" \" n \" \") == 0) print }}') {updates}\"; \\"
+            );
+            wrong_filter =
+                " | awk -v f=\"$float\" '{ if (index(f, \" \" $1 \" \") == 0) print }'".to_string();
+        }
         let _ = writeln!(
             run,
             "    if [ -n \"$todo\" ]; then {apt} install -y -q --no-install-recommends --allow-downgrades $todo \\"
         );
         let _ = writeln!(
             run,
-            "      || {{ rc=$?; for p in $(echo \"$todo\" | grep -v '^/' | sed 's/[:=].*//'); do echo \"{AVAILABLE_MARKER} apt $p: $(apt-cache madison \"$p\" | awk '{{print $3}}' | tr '\\n' ' ')\"; done; exit $rc; }}; fi; \\"
+            "      || {{ rc=$?; for p in $(echo $todo | tr ' ' '\\n' | grep -v '^/' | sed 's/[:=].*//'); do echo \"{AVAILABLE_MARKER} apt $p: $(apt-cache madison \"$p\" | awk '{{print $3}}' | tr '\\n' ' ')\"; done; exit $rc; }}; fi; \\"
         );
         let _ = writeln!(
             run,
-            "    wrong=\"$({have} | comm -23 {want} -)\"; if [ -n \"$wrong\" ]; then echo \"$wrong\" | sed 's/^/{CLOSURE_MARKER} /'; exit 1; fi; \\"
+            "    wrong=\"$({have} | comm -23 {want} -{wrong_filter})\"; if [ -n \"$wrong\" ]; then echo \"$wrong\" | sed 's/^/{CLOSURE_MARKER} /'; exit 1; fi; \\"
         );
     }
     let mut args: Vec<String> = sorted_pins(&spec.apt)
@@ -511,26 +537,53 @@ fn npm_spec(pin: &Pin) -> String {
 /// the versions on offer in its own error, so no extra lookup is needed.
 fn pip_run(spec: &BuildSpec, pins: &[Pin], env: Option<&str>) -> Option<String> {
     let slug = env_slug("pip", env);
-    let locked = spec
+    let hashed = spec
         .locked
         .as_ref()
         .is_some_and(|l| l.wheels.iter().any(|w| w.env.as_deref() == env));
-    if pins.is_empty() && !locked {
+    let updating = spec
+        .locked
+        .as_ref()
+        .is_some_and(|l| l.update_wheels.iter().any(|(e, _)| e.as_deref() == env));
+    if pins.is_empty() && !hashed && !updating {
         return None;
     }
     let (python, extra) = match env {
         None => ("python3".to_string(), " --break-system-packages"),
         Some(path) => (format!("{}/bin/python", shell_quote(path)), ""),
     };
-    let what = if locked {
-        format!("--no-deps --require-hashes --find-links {CA_DIR}/artifacts -r {CA_DIR}/{slug}.txt")
+    let install = if hashed {
+        format!(
+            "{python} -m pip install{extra} --report {ARTIFACTS_DIR}/{slug}.json --no-deps --require-hashes --find-links {CA_DIR}/artifacts -r {CA_DIR}/{slug}.txt"
+        )
+    } else if spec.locked.is_some() && pins.is_empty() {
+        // Locked, and every wheel of this environment is being updated.
+        "true".to_string()
     } else {
         let reqs: Vec<String> = sorted_pins(pins).into_iter().map(pip_requirement).collect();
-        reqs.join(" ")
+        format!(
+            "{python} -m pip install{extra} --report {ARTIFACTS_DIR}/{slug}.json {}",
+            reqs.join(" ")
+        )
     };
-    Some(format!(
-        "RUN mkdir -p {ARTIFACTS_DIR} && {python} -m pip install{extra} --report {ARTIFACTS_DIR}/{slug}.json {what}"
-    ))
+    let mut run = format!("RUN mkdir -p {ARTIFACTS_DIR} && {install}");
+    let updates: Vec<String> = spec
+        .locked
+        .iter()
+        .flat_map(|l| l.update_wheels.iter())
+        .filter(|(e, _)| e.as_deref() == env)
+        .map(|(_, pin)| pip_requirement(pin))
+        .collect();
+    if !updates.is_empty() {
+        // Taken out of the lock on purpose: upgraded with what they require; the report
+        // keeps their checksums.
+        let _ = write!(
+            run,
+            " \\\n && {python} -m pip install{extra} --upgrade --report {ARTIFACTS_DIR}/{slug}.update.json {}",
+            updates.join(" ")
+        );
+    }
+    Some(run)
 }
 
 /// `npm install -g` (or `--prefix DIR`, which writes `DIR/package-lock.json`), then the
@@ -697,6 +750,8 @@ mod tests {
                 sha256: "cd".repeat(32),
                 file: Some("six-1.16.0-py2.py3-none-any.whl".into()),
             }],
+            update_debs: vec![Pin::any("curl")],
+            update_wheels: vec![(Some("/opt/venv".into()), Pin::any("six"))],
         });
         insta::assert_snapshot!(render_dockerfile(&spec));
         let inputs = generated_inputs(&spec);

@@ -183,6 +183,70 @@ pub fn service_recipe(
     Ok(recipe)
 }
 
+/// Take the packages called `names` (`NAME`, or `deb:NAME` / `pypi:NAME`) out of the
+/// locked closure of `spec`, to be resolved again (`envsync lock --update NAME…`): a
+/// Debian package at the version the manifest pins, else the sources' candidate, in
+/// the closure's own transaction; a Python package upgraded with what it requires.
+/// `unlocked` is the same image's spec without a lock, whose pins are the manifest's
+/// own constraints. Everything else stays as locked. Returns the names that matched.
+pub fn take_out_of_lock(
+    spec: &mut BuildSpec,
+    unlocked: &BuildSpec,
+    names: &[(Option<Ecosystem>, String)],
+) -> Vec<String> {
+    let Some(locked) = spec.locked.as_mut() else {
+        return Vec::new();
+    };
+    let mut matched = Vec::new();
+    for (ecosystem, name) in names {
+        let wants = |eco: Ecosystem, other: &str| {
+            ecosystem.is_none_or(|e| e == eco)
+                && normalize_name(eco, other) == normalize_name(eco, name)
+        };
+        if locked.debs.iter().any(|d| wants(Ecosystem::Deb, &d.name)) {
+            locked.debs.retain(|d| !wants(Ecosystem::Deb, &d.name));
+            let pin = unlocked
+                .apt
+                .iter()
+                .find(|p| wants(Ecosystem::Deb, &p.name))
+                .cloned()
+                .unwrap_or_else(|| Pin::any(name));
+            locked.update_debs.push(pin);
+            matched.push(format!("deb:{name}"));
+        }
+        let envs: Vec<Option<String>> = locked
+            .wheels
+            .iter()
+            .filter(|w| wants(Ecosystem::Pypi, &w.name))
+            .map(|w| w.env.clone())
+            .collect();
+        if !envs.is_empty() {
+            locked.wheels.retain(|w| !wants(Ecosystem::Pypi, &w.name));
+            for env in envs {
+                let declared = unlocked.python.as_ref().and_then(|python| {
+                    let pins = match &env {
+                        None => Some(&python.packages),
+                        Some(path) => python
+                            .venvs
+                            .iter()
+                            .find(|v| &v.path == path)
+                            .map(|v| &v.packages),
+                    };
+                    pins?
+                        .iter()
+                        .find(|p| wants(Ecosystem::Pypi, &p.name))
+                        .cloned()
+                });
+                locked
+                    .update_wheels
+                    .push((env, declared.unwrap_or_else(|| Pin::any(name))));
+            }
+            matched.push(format!("pypi:{name}"));
+        }
+    }
+    matched
+}
+
 /// `spec` pinned to `components` (an image's components at the versions wanted, as
 /// `envsync lock --from TARGET` derives them): every Debian package as the closure to
 /// install, and every Python package of the system Python or a virtualenv of `spec` as
@@ -275,7 +339,11 @@ pub fn locked_set(components: &[LockedComponent], venvs: &[&str]) -> LockedSet {
             })
         })
         .collect();
-    LockedSet { debs, wheels }
+    LockedSet {
+        debs,
+        wheels,
+        ..LockedSet::default()
+    }
 }
 
 fn sets(

@@ -84,6 +84,13 @@ pub struct LockedSet {
     pub debs: Vec<LockedDeb>,
     /// Python packages with the sha256 of the wheel they were installed from.
     pub wheels: Vec<LockedWheel>,
+    /// Debian packages taken out of the lock on purpose (`envsync lock --update NAME`):
+    /// installed in the same transaction as the closure, at the version the manifest
+    /// pins or else the sources' candidate.
+    pub update_debs: Vec<Pin>,
+    /// Python packages taken out of the lock on purpose, by environment (`None`: the
+    /// system Python): upgraded after the locked wheels, with what they require.
+    pub update_wheels: Vec<(Option<String>, Pin)>,
 }
 
 /// One Debian package at its exact version.

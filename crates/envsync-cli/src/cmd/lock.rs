@@ -15,10 +15,11 @@ use envsync_drift::Snapshot;
 use envsync_manifest::lock::location_matches;
 use envsync_manifest::manifest::normalize_name;
 use envsync_manifest::{Ecosystem, Lock, LockProblem, LockedBase, LockedComponent, Manifest};
+use envsync_provisioner::from_manifest::locks_this;
 
 use super::build::load_inputs;
 use super::diff::{load_target, Sources};
-use crate::images::{build_and_lock, print_drift, verify, BuildSettings};
+use crate::images::{build_and_lock, print_drift, verify, BuildSettings, LockPlan};
 use crate::Outcome;
 
 /// Schema id of `envsync lock --check --format json`.
@@ -37,10 +38,12 @@ pub struct LockArgs {
     /// `[targets]`), then build with those pins and lock the result
     #[arg(long, value_name = "TARGET")]
     pub from: Option<String>,
-    /// Resolve the manifest's constraints afresh instead of keeping the versions the
-    /// existing lock records (for taking updates on purpose)
-    #[arg(long, conflicts_with = "from")]
-    pub update: bool,
+    /// Take updates on purpose. Without COMPONENTs, resolve the manifest's constraints
+    /// afresh instead of keeping the versions the lock records; with them (`openssl`,
+    /// `deb:openssl`, `pypi:django`), update only those (and what they require), leaving
+    /// every other line of the lock as it is
+    #[arg(long, conflicts_with = "from", num_args = 0.., value_name = "COMPONENT")]
+    pub update: Option<Vec<String>>,
     /// Run every build step again instead of using the engine's layer cache
     #[arg(long)]
     pub no_cache: bool,
@@ -96,6 +99,8 @@ enum Pins {
     /// `--from TARGET`: the target's versions of every declared package, and the target
     /// itself, whose versions the rest of the closure takes where it has the package.
     Target(String, Lock, Box<Snapshot>),
+    /// `--update COMPONENT…`: this very manifest's lock, the named components taken out.
+    Update(Lock, Vec<(Option<Ecosystem>, String)>),
 }
 
 /// Build, fingerprint and write the lock.
@@ -120,14 +125,36 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
             let (pins, snapshot) = target_pins(&manifest, &lock_path, target).await?;
             Pins::Target(target.clone(), pins, Box::new(snapshot))
         }
-        (None, Some(_)) if args.update => Pins::Manifest,
+        (None, Some(lock)) if args.update.as_ref().is_some_and(|names| !names.is_empty()) => {
+            if !locks_this(&lock, &manifest) {
+                bail!(
+                    "{} is not the lock of {} as it is now (`envsync lock --check` says why): `--update COMPONENT` updates a current lock; run `envsync lock` first, or `envsync lock --update` to resolve everything",
+                    lock_path.display(),
+                    manifest.file.display()
+                );
+            }
+            let names = args
+                .update
+                .iter()
+                .flatten()
+                .map(|n| parse_component(n))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Pins::Update(lock, names)
+        }
+        (None, None) if args.update.as_ref().is_some_and(|names| !names.is_empty()) => {
+            bail!(
+                "{} does not exist: `--update COMPONENT` updates an existing lock; run `envsync lock` first",
+                lock_path.display()
+            )
+        }
+        (None, Some(_)) if args.update.is_some() => Pins::Manifest,
         (None, Some(lock)) if lock.manifest_sha256 == manifest.sha256 => Pins::Frozen(lock),
         (None, Some(lock)) => Pins::Kept(lock),
         (None, None) => Pins::Manifest,
     };
     let pin_lock = match &pins {
         Pins::Manifest => None,
-        Pins::Frozen(l) | Pins::Kept(l) | Pins::Target(_, l, _) => Some(l),
+        Pins::Frozen(l) | Pins::Kept(l) | Pins::Target(_, l, _) | Pins::Update(l, _) => Some(l),
     };
     if text {
         match &pins {
@@ -144,6 +171,18 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
                 "pinning {} declared packages to the versions `{target}` runs",
                 l.components.len()
             ),
+            Pins::Update(_, names) => eprintln!(
+                "updating {}; every other component stays as {} records it",
+                names
+                    .iter()
+                    .map(|(e, n)| match e {
+                        Some(e) => format!("`{e}:{n}`"),
+                        None => format!("`{n}`"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                lock_path.display()
+            ),
         }
     }
     let docker = envsync_engine::connect().await?;
@@ -152,8 +191,20 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
         Pins::Target(_, _, snapshot) => Some(snapshot.as_ref()),
         _ => None,
     };
-    let built = build_and_lock(&docker, &manifest, pin_lock, target_snapshot, settings).await?;
+    let update: &[(Option<Ecosystem>, String)] = match &pins {
+        Pins::Update(_, names) => names,
+        _ => &[],
+    };
+    let plan = LockPlan {
+        pins: pin_lock,
+        target: target_snapshot,
+        update,
+    };
+    let built = build_and_lock(&docker, &manifest, plan, settings).await?;
     let new_lock = built.lock;
+    if let Pins::Update(old, _) = &pins {
+        report_updates(old, &new_lock);
+    }
 
     let checked: Vec<(Option<String>, Checked)> = match &pins {
         Pins::Frozen(old) => verify(old, &lock_path, &new_lock),
@@ -240,6 +291,60 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// `NAME` or `ECOSYSTEM:NAME` (`deb:openssl`, `pypi:django`).
+fn parse_component(text: &str) -> anyhow::Result<(Option<Ecosystem>, String)> {
+    match text.split_once(':') {
+        Some((eco, name)) => match Ecosystem::parse(eco) {
+            Some(e @ (Ecosystem::Deb | Ecosystem::Pypi)) if !name.is_empty() => {
+                Ok((Some(e), name.to_string()))
+            }
+            Some(e) => bail!(
+                "`--update {text}`: `{e}` components are not updated one by one; write `deb:NAME` or `pypi:NAME`, or `--update` alone to resolve everything"
+            ),
+            None => bail!("`--update {text}`: unknown ecosystem `{eco}`; write `deb:NAME`, `pypi:NAME` or just `NAME`"),
+        },
+        None if !text.is_empty() => Ok((None, text.to_string())),
+        None => bail!("`--update` takes component names, e.g. `--update openssl pypi:django`"),
+    }
+}
+
+/// Print every component whose version changed between `old` and `new`, image by image.
+fn report_updates(old: &Lock, new: &Lock) {
+    let images = std::iter::once((
+        "development image".to_string(),
+        &old.components,
+        &new.components,
+    ))
+    .chain(old.services.iter().filter_map(|(name, image)| {
+        let now = new.services.get(name)?;
+        Some((
+            format!("service `{name}`"),
+            &image.components,
+            &now.components,
+        ))
+    }));
+    for (what, before, after) in images {
+        for c in after {
+            let was = before.iter().find(|b| {
+                b.ecosystem == c.ecosystem
+                    && b.name == c.name
+                    && b.location == c.location
+                    && b.arch == c.arch
+            });
+            match was {
+                Some(b) if b.version != c.version => {
+                    eprintln!(
+                        "{what}: {}:{} {} -> {}",
+                        c.ecosystem, c.name, b.version, c.version
+                    )
+                }
+                None => eprintln!("{what}: {}:{} {} (new)", c.ecosystem, c.name, c.version),
+                _ => {}
+            }
+        }
+    }
 }
 
 /// Write through a temporary file beside `path`, so an interrupted run never leaves a

@@ -21,12 +21,12 @@ use envsync_provisioner::env::{DevSpec, EnvSpec, HealthSpec, PortMap, ServiceSpe
 use envsync_provisioner::middleware::{upstream_version, version_prefix_matches};
 use envsync_provisioner::run::{self, Action};
 use envsync_provisioner::spec::BuildSpec;
-use envsync_provisioner::{build, image_tag, resolve_base, spec_from_manifest, BuildEvent};
+use envsync_provisioner::{image_tag, resolve_base, spec_from_manifest};
 
 use envsync_drift::lockfile::{collect_options, lock_snapshot};
 use envsync_provisioner::from_manifest::service_recipe;
 
-use crate::images::print_drift;
+use crate::images::{build_image, print_drift, BuildSettings};
 use crate::Outcome;
 
 /// Schema id of `envsync up --format json`.
@@ -120,14 +120,15 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
                                 service.name
                             )
                         })?;
-                let image = image_for(&docker, &recipe.build, args.check, &service.name).await?;
+                let image =
+                    image_for(&docker, &manifest, &recipe.build, args.check, &service.name).await?;
                 (image, Some(recipe))
             }
         };
         service_images.push(image);
     }
     let dev_build = spec_from_manifest(&manifest, lock.as_ref())?;
-    let dev_image = image_for(&docker, &dev_build, args.check, "dev").await?;
+    let dev_image = image_for(&docker, &manifest, &dev_build, args.check, "dev").await?;
 
     let services = manifest
         .services
@@ -537,6 +538,7 @@ pub(crate) fn load_lock(
 /// Build `spec` (or reuse its image); with `check`, only find out whether it would be built.
 async fn image_for(
     docker: &Docker,
+    manifest: &Manifest,
     spec: &BuildSpec,
     check: bool,
     what: &str,
@@ -548,23 +550,16 @@ async fn image_for(
             Err(_) => Image::WouldBuild(tag),
         });
     }
-    let progress = |event: BuildEvent| match event {
-        BuildEvent::Step {
-            index,
-            total,
-            instruction,
-        } => eprintln!(
-            "{what}: building image, step {index}/{total}: {}",
-            escape(&instruction)
-        ),
-        BuildEvent::Done {
-            tag, reused: false, ..
-        } => eprintln!("{what}: built image `{tag}`"),
-        _ => {}
-    };
-    let built = build(docker, spec, &progress)
-        .await
-        .with_context(|| format!("building the image of `{what}`"))?;
+    // Built as `envsync build` builds: progress, logs beside the manifest, and the
+    // artifact cache for locked versions the sources no longer serve.
+    let (_, built) = build_image(
+        docker,
+        manifest,
+        spec,
+        what,
+        &BuildSettings::new(false, true),
+    )
+    .await?;
     Ok(Image::Ready(built.tag))
 }
 
