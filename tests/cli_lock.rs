@@ -217,6 +217,13 @@ async fn lock_records_the_image_and_frozen_builds_verify_it() {
         "{stdout}"
     );
 
+    // The image a build from the lock makes: its closure is installed by the locked
+    // list, so its Dockerfile (and tag) differs from the first build's, which resolved.
+    let (code, stdout, _) = envsync(d, &["build", "--format", "json", "--no-verify"]);
+    assert_eq!(code, 0);
+    let built: Value = serde_json::from_str(&stdout).unwrap();
+    let tag = built["tag"].as_str().unwrap().to_string();
+
     // 3b. On an engine without the image, a rebuild from the committed lock with no
     // layer cache reproduces the same inventory: the verification passes again.
     let docker = envsync_testsupport::docker().await;

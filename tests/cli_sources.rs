@@ -337,3 +337,57 @@ async fn lock_update_moves_only_the_named_component_and_what_it_requires() {
     assert_eq!(code, 2);
     assert!(stderr.contains("`no-such-package`"), "{stderr}");
 }
+
+/// A middleware service pinned to an older point release whose exact-version sibling
+/// has a newer candidate locks, builds and comes up healthy, verified against its
+/// section of the lock, with the older version inside.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_with_an_older_point_release_comes_up_from_the_lock() {
+    base_image().await;
+    let repo = AptRepo::start(&[release("1.0-1"), release("1.0-2")].concat())
+        .expect("start the apt repository");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let project = format!("envsync-e2e-sources-svc-{}", std::process::id());
+    std::fs::write(
+        d.join("envsync.toml"),
+        format!(
+            r#"[project]
+name = "{project}"
+
+[base]
+image = "envsync/debian:bookworm"
+
+[services.redis]
+version = "7"
+packages = {{ {SERVER} = "1.0-1" }}
+
+[sources]
+apt = ["{}"]
+"#,
+            repo.deb_line()
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = envsync(d, &["lock"]);
+    assert_eq!(code, 0, "{stdout}{stderr}{}", build_logs(d));
+    let lock = Lock::load(&d.join("envsync.lock")).unwrap();
+    let redis = &lock.services["redis"];
+    let version = |name: &str| {
+        redis
+            .components
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.version.clone())
+    };
+    assert_eq!(version(SERVER).as_deref(), Some("1.0-1"));
+    assert_eq!(version(TOOLS).as_deref(), Some("1.0-1"));
+    assert!(version("redis-server").is_some(), "the service's own package is locked");
+
+    let (code, stdout, stderr) = envsync(d, &["up"]);
+    let (down, _, _) = envsync(d, &["down"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(down, 0);
+    assert!(stdout.contains("locked packages as in the lock"), "{stdout}");
+    assert!(stderr.contains("redis: healthy"), "{stderr}");
+}

@@ -258,7 +258,15 @@ fn parse_npm_lock(text: &str, env: Option<String>) -> Result<Vec<Artifact>, Stri
                 arch: None,
                 env: env.clone(),
                 checksum: Checksum::Integrity(entry.integrity?),
-                file: entry.resolved,
+                // The tarball's file name, not the registry's URL: a lock names files,
+                // never the hosts they came from.
+                file: entry
+                    .resolved
+                    .as_deref()
+                    .and_then(|url| url.split(['#', '?']).next())
+                    .and_then(|url| url.rsplit('/').next())
+                    .filter(|f| !f.is_empty())
+                    .map(str::to_string),
             })
         })
         .collect())
@@ -330,7 +338,7 @@ mod tests {
                 format!("deb:openssl=3.0.15-1~deb12u1 env=None sha256:{sha} Some(\"pool/main/o/openssl/openssl_3.0.15-1~deb12u1_amd64.deb\")"),
                 format!("pypi:Django=4.2.16 env=Some(\"/opt/venv\") sha256:{sha} Some(\"Django-4.2.16-py3-none-any.whl\")"),
                 "npm:@scope/b=2.0.0 env=None sha512-YmFy None".to_string(),
-                "npm:dayjs=1.11.13 env=None sha512-Zm9v Some(\"https://registry.example/dayjs/-/dayjs-1.11.13.tgz\")".to_string(),
+                "npm:dayjs=1.11.13 env=None sha512-Zm9v Some(\"dayjs-1.11.13.tgz\")".to_string(),
             ]
         );
         assert_eq!(parse_records(&[]).unwrap(), []);
