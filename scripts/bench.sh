@@ -7,6 +7,7 @@
 #   fingerprint  `envsync fingerprint docker:…` vs dpkg-query/pip list/npm ls via docker exec (goal >= 5x)
 #   build        `envsync build` vs `docker build` of the generated context, cold and no-change
 #   up           `envsync up` with nothing to do vs `devcontainer up` (goal >= 10x)
+#   offline      lock, fetch into a fresh cache, `build --offline --no-cache` vs the online rebuild
 #
 #   scripts/bench.sh               # all of them
 #   scripts/bench.sh diff up       # some of them
@@ -16,7 +17,7 @@ cd "$root"
 export ENVSYNC_BIN="${ENVSYNC_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/envsync}"
 
 selected=("$@")
-[ ${#selected[@]} -gt 0 ] || selected=(manifest diff fingerprint build up)
+[ ${#selected[@]} -gt 0 ] || selected=(manifest diff fingerprint build up offline)
 
 for name in "${selected[@]}"; do
   echo
@@ -27,6 +28,7 @@ for name in "${selected[@]}"; do
     fingerprint) bash scripts/bench-fingerprint.sh "${BENCH_RUNS:-10}" ;;
     build) bash scripts/bench-build.sh ;;
     up) bash scripts/bench-up.sh ;;
-    *) echo "error: unknown benchmark \`$name\`; choose from manifest diff fingerprint build up" >&2; exit 2 ;;
+    offline) bash scripts/bench-offline.sh ;;
+    *) echo "error: unknown benchmark \`$name\`; choose from manifest diff fingerprint build up offline" >&2; exit 2 ;;
   esac
 done
