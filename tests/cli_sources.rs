@@ -382,12 +382,18 @@ apt = ["{}"]
     };
     assert_eq!(version(SERVER).as_deref(), Some("1.0-1"));
     assert_eq!(version(TOOLS).as_deref(), Some("1.0-1"));
-    assert!(version("redis-server").is_some(), "the service's own package is locked");
+    assert!(
+        version("redis-server").is_some(),
+        "the service's own package is locked"
+    );
 
     let (code, stdout, stderr) = envsync(d, &["up"]);
     let (down, _, _) = envsync(d, &["down"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(down, 0);
-    assert!(stdout.contains("locked packages as in the lock"), "{stdout}");
+    assert!(
+        stdout.contains("locked packages as in the lock"),
+        "{stdout}"
+    );
     assert!(stderr.contains("redis: healthy"), "{stderr}");
 }

@@ -116,6 +116,11 @@ pub fn parse_records(tar_bytes: &[u8]) -> Result<Vec<Artifact>, String> {
             .map_err(|e| format!("`{name}`: {e}"))?;
         if name == "debs.tsv" {
             artifacts.extend(parse_debs(&text));
+        } else if let Some(env) = name
+            .strip_suffix(".tsv")
+            .and_then(|stem| env_of_slug("wheels", stem))
+        {
+            artifacts.extend(parse_bundled_wheels(&text, env));
         } else if let Some(slug) = name
             .strip_suffix(".update.json")
             .or_else(|| name.strip_suffix(".json"))
@@ -154,6 +159,28 @@ fn parse_debs(text: &str) -> Vec<Artifact> {
                 env: None,
                 checksum: Checksum::Sha256(sha.to_ascii_lowercase()),
                 file: file.filter(|f| !f.is_empty()).map(str::to_string),
+            })
+        })
+        .collect()
+}
+
+/// `pypi <name> <version> <sha256> <file>`, tab-separated: the wheels a new virtualenv
+/// was given from Debian's bundled copies.
+fn parse_bundled_wheels(text: &str, env: Option<String>) -> Vec<Artifact> {
+    text.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let ["pypi", name, version, sha, file] = fields.as_slice() else {
+                return None;
+            };
+            is_sha256(sha).then(|| Artifact {
+                ecosystem: Ecosystem::Pypi,
+                name: name.to_string(),
+                version: version.to_string(),
+                arch: None,
+                env: env.clone(),
+                checksum: Checksum::Sha256(sha.to_ascii_lowercase()),
+                file: Some(file.to_string()),
             })
         })
         .collect()
@@ -321,6 +348,10 @@ mod tests {
             (&pip_name, &pip),
             (&npm_name, npm),
             ("envsync/unrelated.json", "not json"),
+            (
+                &format!("envsync/{}.tsv", env_slug("wheels", Some("/opt/venv"))),
+                &format!("pypi\tpip\t23.0.1\t{sha}\tpip-23.0.1-py3-none-any.whl\n"),
+            ),
         ]);
         let got: Vec<String> = parse_records(&tar)
             .unwrap()
@@ -339,6 +370,7 @@ mod tests {
                 format!("pypi:Django=4.2.16 env=Some(\"/opt/venv\") sha256:{sha} Some(\"Django-4.2.16-py3-none-any.whl\")"),
                 "npm:@scope/b=2.0.0 env=None sha512-YmFy None".to_string(),
                 "npm:dayjs=1.11.13 env=None sha512-Zm9v Some(\"dayjs-1.11.13.tgz\")".to_string(),
+                format!("pypi:pip=23.0.1 env=Some(\"/opt/venv\") sha256:{sha} Some(\"pip-23.0.1-py3-none-any.whl\")"),
             ]
         );
         assert_eq!(parse_records(&[]).unwrap(), []);

@@ -40,6 +40,9 @@ pub const CLOSURE_MARKER: &str = "envsync-closure-mismatch";
 /// (`pip-*.json`) and npm's lockfiles (`npm-*.json`). `envsync lock` reads them back.
 pub const ARTIFACTS_DIR: &str = "/var/lib/envsync";
 
+/// Where Debian keeps the wheels `python3 -m venv` installs pip and setuptools from.
+pub const BUNDLED_WHEELS: &str = "/usr/share/python-wheels";
+
 /// Context path of the locked Debian package list (`name arch version` lines).
 pub const APT_CLOSURE_CONTEXT: &str = "envsync/apt-closure";
 
@@ -262,7 +265,13 @@ pub fn render_dockerfile(spec: &BuildSpec) -> String {
         for venv in sorted_sets(&python.venvs) {
             let slug = env_slug("pip", Some(&venv.path));
             copy_generated(&mut steps, &format!("envsync/{slug}.txt"));
-            let create = format!("python3 -m venv {}", shell_quote(&venv.path));
+            // A new virtualenv gets pip and setuptools from the wheels Debian bundles;
+            // their sha256 is recorded like any installed wheel's.
+            let create = format!(
+                "python3 -m venv {} \\\n && mkdir -p {ARTIFACTS_DIR} && for w in {BUNDLED_WHEELS}/*.whl; do [ -f \"$w\" ] || continue; f=\"${{w##*/}}\"; printf 'pypi\\t%s\\t%s\\t%s\\t%s\\n' \"${{f%%-*}}\" \"$(echo \"$f\" | cut -d- -f2)\" \"$(sha256sum \"$w\" | cut -d' ' -f1)\" \"$f\"; done > {ARTIFACTS_DIR}/{}.tsv",
+                shell_quote(&venv.path),
+                env_slug("wheels", Some(&venv.path))
+            );
             steps.push(match pip_run(spec, &venv.packages, Some(&venv.path)) {
                 Some(install) => format!("RUN {create} \\\n && {}", &install[4..]),
                 None => format!("RUN {create}"),
@@ -554,7 +563,7 @@ fn pip_run(spec: &BuildSpec, pins: &[Pin], env: Option<&str>) -> Option<String> 
     };
     let install = if hashed {
         format!(
-            "{python} -m pip install{extra} --report {ARTIFACTS_DIR}/{slug}.json --no-deps --require-hashes --find-links {CA_DIR}/artifacts -r {CA_DIR}/{slug}.txt"
+            "{python} -m pip install{extra} --report {ARTIFACTS_DIR}/{slug}.json --no-deps --require-hashes --find-links {CA_DIR}/artifacts --find-links {BUNDLED_WHEELS} -r {CA_DIR}/{slug}.txt"
         )
     } else if spec.locked.is_some() && pins.is_empty() {
         // Locked, and every wheel of this environment is being updated.
