@@ -194,11 +194,13 @@ if [ -s debs.txt ]; then
   cd ..
 fi
 if [ -s req.txt ]; then
-  if ! python3 -m pip download -q --no-deps --require-hashes --find-links /usr/share/python-wheels -r req.txt -d out >/dev/null 2>&1; then
+  # The wheels Debian bundles for new virtualenvs are not the index's files: copy them.
+  cp /usr/share/python-wheels/*.whl out/ 2>/dev/null || true
+  if ! python3 -m pip download -q --no-deps --require-hashes -r req.txt -d out >/dev/null 2>&1; then
     while read -r req; do
       [ -n "$req" ] || continue
       printf '%s\n' "$req" > one.txt
-      python3 -m pip download -q --no-deps --require-hashes --find-links /usr/share/python-wheels -r one.txt -d out >/dev/null 2>&1 \
+      python3 -m pip download -q --no-deps --require-hashes -r one.txt -d out >/dev/null 2>&1 \
         || echo "envsync-fetch-warning cannot download pypi ${req%% *}"
     done < req.txt
   fi
