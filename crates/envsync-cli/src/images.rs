@@ -150,13 +150,6 @@ fn offline_artifacts(
     let Some(locked) = &spec.locked else {
         bail!("{what}: an offline build needs a lock made from this manifest (its exact artifacts); run `envsync lock` first");
     };
-    if spec
-        .node
-        .as_ref()
-        .is_some_and(|n| !n.packages.is_empty() || !n.projects.is_empty())
-    {
-        bail!("{what}: npm packages are installed from the registry; `--offline` cannot build an image with [node] packages yet");
-    }
     let cache = cache.ok_or_else(|| anyhow!("no artifact cache: set ENVSYNC_CACHE_DIR"))?;
     let (artifacts, missing) = context_artifacts(cache, locked);
     if !missing.is_empty() {

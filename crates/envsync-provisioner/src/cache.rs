@@ -1,5 +1,6 @@
-//! The artifact cache: `.deb`s and wheels a lock names, stored by their sha256
-//! (`<root>/sha256/<hex>`), verified on the way in and on the way out, and shared by
+//! The artifact cache: `.deb`s, wheels and npm tarballs a lock names, stored by their
+//! checksum (`<root>/sha256/<hex>`; npm's sha512 integrity as `<root>/sha512/<hex>`),
+//! verified on the way in and on the way out, and shared by
 //! every project of a user. `envsync fetch` fills it, `envsync vendor DIR` copies a
 //! lock's artifacts into a directory of the same layout, and builds from a lock take
 //! from it what the package sources no longer offer (or everything, `--offline`).
@@ -53,9 +54,11 @@ impl ArtifactCache {
         &self.root
     }
 
-    /// Where the artifact with `sha256` is (or would be) stored.
-    pub fn path(&self, sha256: &str) -> PathBuf {
-        self.root.join("sha256").join(sha256.to_ascii_lowercase())
+    /// Where the artifact with checksum `key` (64 hex digits: sha256; 128: sha512) is
+    /// (or would be) stored.
+    pub fn path(&self, key: &str) -> PathBuf {
+        let algorithm = if key.len() == 128 { "sha512" } else { "sha256" };
+        self.root.join(algorithm).join(key.to_ascii_lowercase())
     }
 
     /// Whether the artifact is stored.
@@ -66,7 +69,7 @@ impl ArtifactCache {
     /// Store `bytes` as the artifact with `sha256`, refusing bytes of another checksum.
     /// Written to a unique temporary file and renamed, so readers never see half a file.
     pub fn insert(&self, sha256: &str, bytes: &[u8]) -> Result<PathBuf, ProvisionError> {
-        let got = hex::encode(Sha256::digest(bytes));
+        let got = digest_like(sha256, bytes);
         if !got.eq_ignore_ascii_case(sha256) {
             return Err(ProvisionError::InvalidSpec {
                 field: "artifact".into(),
@@ -93,10 +96,31 @@ impl ArtifactCache {
     /// damaged (a damaged file is reported to stderr by the caller's build failing).
     pub fn read(&self, sha256: &str) -> Option<Vec<u8>> {
         let bytes = std::fs::read(self.path(sha256)).ok()?;
-        hex::encode(Sha256::digest(&bytes))
+        digest_like(sha256, &bytes)
             .eq_ignore_ascii_case(sha256)
             .then_some(bytes)
     }
+}
+
+/// The hex digest of `bytes` by the algorithm `key` is of (sha512 for 128 hex digits,
+/// else sha256).
+fn digest_like(key: &str, bytes: &[u8]) -> String {
+    if key.len() == 128 {
+        hex::encode(sha2::Sha512::digest(bytes))
+    } else {
+        hex::encode(Sha256::digest(bytes))
+    }
+}
+
+/// The cache key of npm's integrity string `sha512-<base64>`: its digest in hex.
+pub fn integrity_key(integrity: &str) -> Option<String> {
+    use base64::Engine as _;
+    let b64 = integrity
+        .split_whitespace()
+        .next()?
+        .strip_prefix("sha512-")?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    (bytes.len() == 64).then(|| hex::encode(bytes))
 }
 
 /// The build-context entries of every artifact of `locked` the cache holds: `.deb`s as
@@ -122,6 +146,17 @@ pub fn context_artifacts(
                 entries.push((format!("{ARTIFACTS_CONTEXT_DIR}/{file}"), bytes))
             }
             _ => missing.push(format!("pypi {}=={}", wheel.name, wheel.version)),
+        }
+    }
+    for tarball in &locked.tarballs {
+        let dir = crate::dockerfile::env_slug("npm", tarball.project.as_deref());
+        let file = tarball.file.as_deref().filter(|f| is_plain_file_name(f));
+        let bytes = integrity_key(&tarball.integrity).and_then(|key| cache.read(&key));
+        match (file, bytes) {
+            (Some(file), Some(bytes)) => {
+                entries.push((format!("{ARTIFACTS_CONTEXT_DIR}/{dir}/{file}"), bytes))
+            }
+            _ => missing.push(format!("npm {}@{}", tarball.name, tarball.version)),
         }
     }
     entries.sort();
@@ -157,6 +192,39 @@ mod tests {
         // A damaged file is not served.
         std::fs::write(cache.path(&sha), b"tampered").unwrap();
         assert_eq!(cache.read(&sha), None);
+    }
+
+    #[test]
+    fn npm_tarballs_are_kept_by_their_sha512_integrity() {
+        use base64::Engine as _;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ArtifactCache::at(dir.path());
+        let digest = sha2::Sha512::digest(b"tarball");
+        let integrity = format!(
+            "sha512-{}",
+            base64::engine::general_purpose::STANDARD.encode(digest)
+        );
+        let key = integrity_key(&integrity).unwrap();
+        assert_eq!(key, hex::encode(digest));
+        assert_eq!(integrity_key("sha1-AAAA"), None);
+        cache.insert(&key, b"tarball").unwrap();
+        assert!(cache.path(&key).starts_with(dir.path().join("sha512")));
+        let locked = LockedSet {
+            tarballs: vec![crate::spec::LockedTarball {
+                project: Some("/srv/app".into()),
+                name: "dayjs".into(),
+                version: "1.11.13".into(),
+                integrity,
+                file: Some("dayjs-1.11.13.tgz".into()),
+            }],
+            ..LockedSet::default()
+        };
+        let (entries, missing) = context_artifacts(&cache, &locked);
+        assert_eq!(missing, Vec::<String>::new());
+        assert_eq!(
+            entries[0].0,
+            "envsync/artifacts/npm-env-2f7372762f617070/dayjs-1.11.13.tgz"
+        );
     }
 
     #[test]

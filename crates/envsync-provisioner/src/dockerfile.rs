@@ -280,10 +280,10 @@ pub fn render_dockerfile(spec: &BuildSpec) -> String {
     }
     if let Some(node) = &spec.node {
         if !node.packages.is_empty() {
-            steps.push(npm_run(&node.packages, None));
+            steps.push(npm_run(spec, &node.packages, None));
         }
         for project in sorted_sets(&node.projects) {
-            steps.push(npm_run(&project.packages, Some(&project.path)));
+            steps.push(npm_run(spec, &project.packages, Some(&project.path)));
         }
     }
     for step in &steps {
@@ -599,7 +599,7 @@ fn pip_run(spec: &BuildSpec, pins: &[Pin], env: Option<&str>) -> Option<String> 
 /// lockfile npm wrote (with each package's `integrity`) is kept in [`ARTIFACTS_DIR`]. On
 /// failure, `npm view NAME versions` lists what the registry offers for every pinned
 /// package.
-fn npm_run(pins: &[Pin], prefix: Option<&str>) -> String {
+fn npm_run(spec: &BuildSpec, pins: &[Pin], prefix: Option<&str>) -> String {
     let specs: Vec<String> = sorted_pins(pins).into_iter().map(npm_spec).collect();
     let slug = env_slug("npm", prefix);
     let (install, lockfile) = match prefix {
@@ -622,11 +622,32 @@ fn npm_run(pins: &[Pin], prefix: Option<&str>) -> String {
         "mkdir -p {ARTIFACTS_DIR} && {{ cp {lockfile} {ARTIFACTS_DIR}/{slug}.json 2>/dev/null || true; }}"
     );
     let pinned = pinned_names(pins);
-    if pinned.is_empty() {
-        return format!("RUN {install} && {keep}");
+    let install = if pinned.is_empty() {
+        install
+    } else {
+        format!(
+            "{install} \\\n      || {{ rc=$?; for p in {pinned}; do echo \"{AVAILABLE_MARKER} npm $p: $(npm view \"$p\" versions --json 2>/dev/null | tr -d '[]\" \\n' | tr ',' ' ')\"; done; exit $rc; }}"
+        )
+    };
+    let has_tarballs = spec
+        .locked
+        .as_ref()
+        .is_some_and(|l| l.tarballs.iter().any(|t| t.project.as_deref() == prefix));
+    if !has_tarballs {
+        return format!("RUN set -e; {install}; \\\n    {keep}");
     }
+    // A build from the artifact cache has the locked tarballs: installed from them,
+    // with no registry; otherwise from the registry as declared.
+    let tarballs = format!("{CA_DIR}/artifacts/{slug}");
+    let from_tarballs = match prefix {
+        None => format!("npm install -g --offline {tarballs}/*.tgz"),
+        Some(dir) => {
+            let dir = shell_quote(dir);
+            format!("mkdir -p {dir} && npm install --prefix {dir} --save-exact --offline {tarballs}/*.tgz")
+        }
+    };
     format!(
-        "RUN {install} \\\n      || {{ rc=$?; for p in {pinned}; do echo \"{AVAILABLE_MARKER} npm $p: $(npm view \"$p\" versions --json 2>/dev/null | tr -d '[]\" \\n' | tr ',' ' ')\"; done; exit $rc; }}; \\\n    {keep}"
+        "RUN set -e; if ls {tarballs}/*.tgz >/dev/null 2>&1; then {from_tarballs}; else {install}; fi; \\\n    {keep}"
     )
 }
 
@@ -758,6 +779,13 @@ mod tests {
                 version: "1.16.0".into(),
                 sha256: "cd".repeat(32),
                 file: Some("six-1.16.0-py2.py3-none-any.whl".into()),
+            }],
+            tarballs: vec![crate::spec::LockedTarball {
+                project: Some("/srv/app".into()),
+                name: "express".into(),
+                version: "4.18.2".into(),
+                integrity: "sha512-AAAA".into(),
+                file: Some("express-4.18.2.tgz".into()),
             }],
             update_debs: vec![Pin::any("curl")],
             update_wheels: vec![(Some("/opt/venv".into()), Pin::any("six"))],

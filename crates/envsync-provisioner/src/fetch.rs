@@ -17,7 +17,7 @@ use bollard::Docker;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
-use crate::cache::ArtifactCache;
+use crate::cache::{integrity_key, ArtifactCache};
 use crate::error::ProvisionError;
 use crate::spec::{LockedSet, SourceSpec};
 
@@ -51,8 +51,9 @@ impl FetchReport {
 /// One artifact to download, by the name its package manager knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Wanted {
-    /// `deb name=version` or `pypi name==version`, for reports.
+    /// `deb name=version`, `pypi name==version` or `npm name@version`, for reports.
     id: String,
+    /// Its cache key: the sha256 (or, for npm, the sha512) in hex.
     sha256: String,
 }
 
@@ -110,18 +111,42 @@ pub async fn fetch_artifacts(
             );
         }
     }
+    let mut npm = Vec::new();
+    for tarball in &locked.tarballs {
+        let Some(key) = integrity_key(&tarball.integrity) else {
+            continue;
+        };
+        if cache.contains(&key) {
+            report.reused += 1;
+            continue;
+        }
+        npm.push(format!("{}@{}", tarball.name, tarball.version));
+        wanted.insert(
+            key.clone(),
+            Wanted {
+                id: format!("npm {}@{}", tarball.name, tarball.version),
+                sha256: key,
+            },
+        );
+    }
     if wanted.is_empty() {
         return Ok(report);
     }
+    npm.sort();
+    npm.dedup();
     debs.sort();
     debs.dedup();
 
-    let files = inputs(&debs, &wheels, sources, ca_bundle)?;
+    let files = inputs(&debs, &wheels, &npm, sources, ca_bundle)?;
     let out = run_fetch(docker, image, sources, &files).await?;
     // Matched by checksum: the file names are the package managers' own.
     for (_, bytes) in out {
-        let sha = hex::encode(Sha256::digest(&bytes));
-        if let Some(w) = wanted.remove(&sha) {
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let found = wanted.remove(&sha256).or_else(|| {
+            let sha512 = hex::encode(sha2::Sha512::digest(&bytes));
+            wanted.remove(&sha512)
+        });
+        if let Some(w) = found {
             cache.insert(&w.sha256, &bytes)?;
             report.fetched += 1;
             report.bytes += bytes.len() as u64;
@@ -137,6 +162,7 @@ pub async fn fetch_artifacts(
 fn inputs(
     debs: &[String],
     wheels: &[String],
+    npm: &[String],
     sources: &SourceSpec,
     ca_bundle: Option<&[u8]>,
 ) -> Result<Vec<(String, Vec<u8>)>, ProvisionError> {
@@ -152,6 +178,7 @@ fn inputs(
         ("fetch.sh".to_string(), FETCH_SCRIPT.as_bytes().to_vec()),
         ("debs.txt".to_string(), lines(debs).into_bytes()),
         ("req.txt".to_string(), lines(wheels).into_bytes()),
+        ("npm.txt".to_string(), lines(npm).into_bytes()),
         ("sources.list".to_string(), lines(&apt_sources).into_bytes()),
         ("ca.pem".to_string(), ca_bundle.unwrap_or_default().to_vec()),
     ];
@@ -180,7 +207,7 @@ for key in keys/*.asc; do [ -f "$key" ] && cp "$key" /etc/apt/trusted.gpg.d/; do
 ca=""
 if [ -s ca.pem ]; then
   ca="-o Acquire::https::CAInfo=/envsync-fetch/ca.pem"
-  export PIP_CERT=/envsync-fetch/ca.pem
+  export PIP_CERT=/envsync-fetch/ca.pem NODE_EXTRA_CA_CERTS=/envsync-fetch/ca.pem npm_config_cafile=/envsync-fetch/ca.pem
 fi
 if [ -s debs.txt ]; then
   apt-get $ca update -q >/dev/null 2>&1 || echo "envsync-fetch-warning apt-get update failed"
@@ -205,6 +232,16 @@ if [ -s req.txt ]; then
     done < req.txt
   fi
 fi
+if [ -s npm.txt ]; then
+  cd out
+  if ! xargs npm pack --silent < ../npm.txt >/dev/null 2>&1; then
+    while read -r spec; do
+      [ -n "$spec" ] || continue
+      npm pack --silent "$spec" >/dev/null 2>&1 || echo "envsync-fetch-warning cannot download npm $spec"
+    done < ../npm.txt
+  fi
+  cd ..
+fi
 exit 0
 "#;
 
@@ -219,6 +256,9 @@ async fn run_fetch(
     let mut env = Vec::new();
     if let Some(index) = &sources.pypi_index {
         env.push(format!("PIP_INDEX_URL={index}"));
+    }
+    if let Some(registry) = &sources.npm_registry {
+        env.push(format!("npm_config_registry={registry}"));
     }
     let body = ContainerCreateBody {
         image: Some(image.to_string()),

@@ -21,8 +21,8 @@ use crate::error::ProvisionError;
 use crate::middleware::{service_build_spec, ServiceRecipe};
 use crate::run::RunError;
 use crate::spec::{
-    BuildSpec, FileSource, FileSpec, LockedDeb, LockedSet, LockedWheel, NodeSpec, PackageSet, Pin,
-    PythonSpec, Req, SourceSpec,
+    BuildSpec, FileSource, FileSpec, LockedDeb, LockedSet, LockedTarball, LockedWheel, NodeSpec,
+    PackageSet, Pin, PythonSpec, Req, SourceSpec,
 };
 
 /// The build input for `manifest`, with exact versions from `lock` where it has them.
@@ -131,7 +131,12 @@ pub fn spec_from_manifest(
             .iter()
             .flat_map(|p| p.venvs.iter().map(|v| v.path.as_str()))
             .collect();
-        spec.locked = Some(locked_set(&lock.components, &venvs));
+        let projects: Vec<&str> = manifest
+            .node
+            .iter()
+            .flat_map(|n| n.projects.iter().map(|p| p.path.as_str()))
+            .collect();
+        spec.locked = Some(locked_set(&lock.components, &venvs, &projects));
     }
     Ok(spec)
 }
@@ -178,7 +183,7 @@ pub fn service_recipe(
         if image.base.image == recipe.build.base_image {
             recipe.build.base_digest = image.base.digest.clone();
         }
-        recipe.build.locked = Some(locked_set(&image.components, &[]));
+        recipe.build.locked = Some(locked_set(&image.components, &[], &[]));
     }
     Ok(recipe)
 }
@@ -252,7 +257,7 @@ pub fn take_out_of_lock(
 /// install, and every Python package of the system Python or a virtualenv of `spec` as
 /// an exact pin beside the declared ones (pip resolves them together).
 pub fn pin_to_components(spec: &mut BuildSpec, components: &[LockedComponent]) {
-    let mut locked = locked_set(components, &[]);
+    let mut locked = locked_set(components, &[], &[]);
     locked.wheels.clear();
     spec.locked = Some(locked);
     let Some(python) = spec.python.as_mut() else {
@@ -302,7 +307,7 @@ pub fn locks_this(lock: &Lock, manifest: &Manifest) -> bool {
 /// package, and the Python packages that carry the sha256 of their wheel, in the system
 /// Python or the virtualenv (one of `venvs`) whose directory holds them. Python packages
 /// without a wheel checksum came with a Debian package or the virtualenv itself.
-pub fn locked_set(components: &[LockedComponent], venvs: &[&str]) -> LockedSet {
+pub fn locked_set(components: &[LockedComponent], venvs: &[&str], projects: &[&str]) -> LockedSet {
     let debs = components
         .iter()
         .filter(|c| c.ecosystem == Ecosystem::Deb)
@@ -339,9 +344,38 @@ pub fn locked_set(components: &[LockedComponent], venvs: &[&str]) -> LockedSet {
             })
         })
         .collect();
+    // npm packages at the top of a project's (or the global) node_modules, with their
+    // integrity: what a build from the artifact cache installs from tarballs.
+    let tarballs = components
+        .iter()
+        .filter(|c| c.ecosystem == Ecosystem::Npm)
+        .filter_map(|c| {
+            let integrity = match c.checksum.as_ref()? {
+                envsync_manifest::lock::Checksum::Integrity(sri) => sri.clone(),
+                envsync_manifest::lock::Checksum::Sha256(_) => return None,
+            };
+            let location = c.location.as_deref()?;
+            let project = match projects
+                .iter()
+                .find(|p| location == format!("{}/node_modules", p.trim_end_matches('/')))
+            {
+                Some(p) => Some(p.to_string()),
+                None if location == "/usr/local/lib/node_modules" => None,
+                None => return None,
+            };
+            Some(LockedTarball {
+                project,
+                name: c.name.clone(),
+                version: c.version.clone(),
+                integrity,
+                file: c.file.clone(),
+            })
+        })
+        .collect();
     LockedSet {
         debs,
         wheels,
+        tarballs,
         ..LockedSet::default()
     }
 }
@@ -510,7 +544,7 @@ TZ = "UTC"
                 "case \"$found\" in 18|18.*)",
                 "python3 -m pip install --break-system-packages --report /var/lib/envsync/pip-system.json 'django~=4.2.7' requests==2.31.0",
                 "/opt/venv/bin/python -m pip install --report /var/lib/envsync/pip-env-2f6f70742f76656e76.json six==1.16.0",
-                "RUN npm install -g is-number@7.0.0",
+                "RUN set -e; npm install -g is-number@7.0.0",
                 "COPY [\"files/0000\", \"/etc/app/app.ini\"]",
                 "ENV TZ=\"UTC\"",
             ],

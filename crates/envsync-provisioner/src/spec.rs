@@ -84,6 +84,9 @@ pub struct LockedSet {
     pub debs: Vec<LockedDeb>,
     /// Python packages with the sha256 of the wheel they were installed from.
     pub wheels: Vec<LockedWheel>,
+    /// npm packages with the integrity of their tarball, installed from the tarballs
+    /// when the build has them (from the artifact cache).
+    pub tarballs: Vec<LockedTarball>,
     /// Debian packages taken out of the lock on purpose (`envsync lock --update NAME`):
     /// installed in the same transaction as the closure, at the version the manifest
     /// pins or else the sources' candidate.
@@ -102,6 +105,19 @@ pub struct LockedDeb {
     pub version: String,
     /// The sha256 of its `.deb`, when the lock records one.
     pub sha256: Option<String>,
+}
+
+/// One npm package pinned to the tarball it was installed from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LockedTarball {
+    /// `None`: npm's global directory; `Some(path)`: the Node project at `path`.
+    pub project: Option<String>,
+    pub name: String,
+    pub version: String,
+    /// `sha512-<base64>`, as package-lock.json records it.
+    pub integrity: String,
+    /// The tarball's file name.
+    pub file: Option<String>,
 }
 
 /// One Python package pinned to the wheel it was installed from.

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use envsync_manifest::Manifest;
-use envsync_provisioner::cache::ArtifactCache;
+use envsync_provisioner::cache::{integrity_key, ArtifactCache};
 use envsync_provisioner::fetch::{fetch_artifacts, FetchReport};
 use envsync_provisioner::from_manifest::{locks_this, service_recipe};
 use envsync_provisioner::{spec_from_manifest, BuildSpec};
@@ -110,7 +110,9 @@ async fn fetch_into(args: &FetchArgs, cache: &ArtifactCache) -> anyhow::Result<O
         if text {
             eprintln!(
                 "{what}: fetching {} artifacts in {}",
-                locked.debs.iter().filter(|d| d.sha256.is_some()).count() + locked.wheels.len(),
+                locked.debs.iter().filter(|d| d.sha256.is_some()).count()
+                    + locked.wheels.len()
+                    + locked.tarballs.len(),
                 built.tag
             );
         }
@@ -208,15 +210,22 @@ fn copy_cached(args: &FetchArgs, from: &ArtifactCache, to: &ArtifactCache) -> an
     let (_, images) = locked_images(args)?;
     for (_, spec) in &images {
         let Some(locked) = &spec.locked else { continue };
-        let shas = locked
+        let keys: Vec<String> = locked
             .debs
             .iter()
-            .filter_map(|d| d.sha256.as_deref())
-            .chain(locked.wheels.iter().map(|w| w.sha256.as_str()));
-        for sha in shas {
-            if !to.contains(sha) {
-                if let Some(bytes) = from.read(sha) {
-                    to.insert(sha, &bytes)?;
+            .filter_map(|d| d.sha256.clone())
+            .chain(locked.wheels.iter().map(|w| w.sha256.clone()))
+            .chain(
+                locked
+                    .tarballs
+                    .iter()
+                    .filter_map(|t| integrity_key(&t.integrity)),
+            )
+            .collect();
+        for key in &keys {
+            if !to.contains(key) {
+                if let Some(bytes) = from.read(key) {
+                    to.insert(key, &bytes)?;
                 }
             }
         }
@@ -235,6 +244,20 @@ fn write_sums(dir: &std::path::Path) -> anyhow::Result<()> {
         Err(_) => Vec::new(),
     };
     names.sort();
+    // npm tarballs are kept by their sha512: `sha512sum -c SHA512SUMS` checks them.
+    let mut npm: Vec<String> = match std::fs::read_dir(dir.join("sha512")) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.len() == 128)
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    npm.sort();
+    if !npm.is_empty() {
+        let sums: String = npm.iter().map(|n| format!("{n}  sha512/{n}\n")).collect();
+        let path = dir.join("SHA512SUMS");
+        std::fs::write(&path, sums).with_context(|| format!("writing `{}`", path.display()))?;
+    }
     let text: String = names.iter().map(|n| format!("{n}  sha256/{n}\n")).collect();
     let path = dir.join("SHA256SUMS");
     std::fs::write(&path, text).with_context(|| format!("writing `{}`", path.display()))
