@@ -2,7 +2,7 @@
 //! field that caused it, and says what to do about it.
 //!
 //! Messages quote what the user typed and what a target said (container states, ssh
-//! output, paths, parse errors); every such value is [escaped](escape) where the message
+//! output, paths, parse errors); every such value is [escaped](crate::report::escape()) where the message
 //! is written, so an error about a hostile target cannot drive the terminal either.
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! Markdown for pull-request comments and CI step summaries: a verdict line, a table of
 //! the drift that counts, and ignored drift and expired ignores listed apart. All text
-//! from a target passes through [`cell`], which also [escapes](escape) control and bidi
+//! from a target passes through `cell`, which also [escapes](escape()) control and bidi
 //! characters: the report is often read raw, on a terminal or in a CI log.
 
 use crate::check::{Checked, Mode, Status};

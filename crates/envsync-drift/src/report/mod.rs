@@ -3,7 +3,7 @@
 //!
 //! Every renderer is a pure function returning the whole text, so several formats can
 //! be written from one run and golden files stay byte-stable (no timestamps). Text from
-//! a target reaches the table and Markdown only through [`escape`]; JSON and JUnit
+//! a target reaches the table and Markdown only through [`escape()`]; JSON and JUnit
 //! escape it with their own syntax.
 
 pub mod escape;

@@ -1,7 +1,7 @@
 //! The report for people: a table of drift, notes on where each drift comes from and how
 //! to fix it, and a one-line verdict. Colour only when the caller says the output is a
 //! terminal that wants it. Every piece of text that came from a target (names,
-//! versions, target names, error messages) goes through [`escape`], so what a target
+//! versions, target names, error messages) goes through [`escape()`], so what a target
 //! holds can never move the cursor, retitle the terminal or reorder a row.
 
 use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};

@@ -4,7 +4,7 @@
 //! and the check that it is still up to date with its manifest.
 //!
 //! The same lock always serialises to the same bytes (see `docs/manifest.md`, "The lock").
-//! Reading is in [`parse`], writing in [`write`].
+//! Reading is in `lock/parse.rs`, writing in `lock/write.rs`.
 
 mod artifact;
 mod parse;
