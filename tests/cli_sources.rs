@@ -47,6 +47,22 @@ apt = ["{}"]
     )
 }
 
+/// `debs` with the server also depending on the library (any version).
+fn server_needs_lib(debs: Vec<FakeDeb>) -> Vec<FakeDeb> {
+    debs.into_iter()
+        .map(|d| match d.name.as_str() {
+            SERVER => {
+                let depends = format!(
+                    "{}, {LIB} (>= 1.0-1)",
+                    d.depends.clone().unwrap_or_default()
+                );
+                d.depends(&depends)
+            }
+            _ => d,
+        })
+        .collect()
+}
+
 /// Every build log of the project in `dir`, for a failing test's message.
 fn build_logs(dir: &std::path::Path) -> String {
     let mut text = String::new();
@@ -189,23 +205,9 @@ async fn an_older_point_release_with_exact_sibling_dependencies_locks_and_rebuil
 async fn lock_from_a_production_container_pins_its_dependencies_too() {
     let base = base_image().await;
     let lib = |version: &str| FakeDeb::new(LIB, version).source("envsync-demo-lib");
-    let with_lib = |debs: Vec<FakeDeb>| -> Vec<FakeDeb> {
-        debs.into_iter()
-            .map(|d| match d.name.as_str() {
-                SERVER => {
-                    let depends = format!(
-                        "{}, {LIB} (>= 1.0-1)",
-                        d.depends.clone().unwrap_or_default()
-                    );
-                    d.depends(&depends)
-                }
-                _ => d,
-            })
-            .collect()
-    };
     let served = [
-        with_lib(release("1.0-1")),
-        with_lib(release("1.0-2")),
+        server_needs_lib(release("1.0-1")),
+        server_needs_lib(release("1.0-2")),
         vec![lib("1.0-1"), lib("1.0-2")],
     ]
     .concat();
@@ -266,20 +268,6 @@ async fn lock_update_moves_only_the_named_component_and_what_it_requires() {
     const EXTRA: &str = "envsync-demo-extra";
     let lib = |version: &str| FakeDeb::new(LIB, version).source("envsync-demo-lib");
     let extra = |version: &str| FakeDeb::new(EXTRA, version).source("envsync-demo-extra");
-    let server_needs_lib = |debs: Vec<FakeDeb>| -> Vec<FakeDeb> {
-        debs.into_iter()
-            .map(|d| match d.name.as_str() {
-                SERVER => {
-                    let depends = format!(
-                        "{}, {LIB} (>= 1.0-1)",
-                        d.depends.clone().unwrap_or_default()
-                    );
-                    d.depends(&depends)
-                }
-                _ => d,
-            })
-            .collect()
-    };
     let mut repo = AptRepo::start(
         &[
             server_needs_lib(release("1.0-1")),
@@ -396,4 +384,49 @@ apt = ["{}"]
         "{stdout}"
     );
     assert!(stderr.contains("redis: healthy"), "{stderr}");
+}
+
+/// Two `envsync lock` runs at once in one project: the second waits for the first (the
+/// project lock), both succeed, and the lock on disk is whole: it parses and a third run
+/// finds it up to date. No temporary file is left beside it.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_locks_leave_a_whole_lock() {
+    base_image().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("envsync.toml"),
+        "[project]\nname = \"envsync-e2e-concurrent\"\n\n[base]\nimage = \"envsync/debian:bookworm\"\n",
+    )
+    .unwrap();
+    let spawn = || {
+        util::envsync_command()
+            .arg("lock")
+            .current_dir(d)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start envsync lock")
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let out = child.wait_with_output().expect("envsync lock finishes");
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Lock::load(&d.join("envsync.lock")).expect("the lock is whole");
+    let (code, stdout, stderr) = envsync(d, &["lock"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("envsync.lock is up to date"), "{stdout}");
+    let leftovers: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp") || n.ends_with(".tmp"))
+        .collect();
+    assert_eq!(leftovers, Vec::<String>::new());
 }

@@ -100,6 +100,7 @@ pub async fn run(args: &BuildArgs) -> anyhow::Result<Outcome> {
         }
     }
 
+    let _project = crate::project_lock::acquire(&args.manifest)?;
     let docker = envsync_engine::connect().await?;
     let mut settings = BuildSettings::new(args.no_cache, args.format == Format::Text);
     settings.offline = args.offline;

@@ -98,6 +98,7 @@ pub async fn vendor(args: &VendorArgs) -> anyhow::Result<Outcome> {
 async fn fetch_into(args: &FetchArgs, cache: &ArtifactCache) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let text = args.format == Format::Text;
+    let _project = crate::project_lock::acquire(&args.manifest)?;
     let (manifest, images) = locked_images(args)?;
     let docker = envsync_engine::connect().await?;
     let settings = BuildSettings::new(false, text);

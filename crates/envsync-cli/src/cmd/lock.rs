@@ -106,6 +106,7 @@ enum Pins {
 /// Build, fingerprint and write the lock.
 async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
     let started = Instant::now();
+    let _project = crate::project_lock::acquire(&args.manifest)?;
     let (manifest, lock_path, existing) = load_inputs(&args.manifest, args.lock.as_deref())
         .or_else(|err| {
             // A lock named with `--lock` need not exist yet: it is about to be written.
@@ -350,15 +351,21 @@ fn report_updates(old: &Lock, new: &Lock) {
 /// Write through a temporary file beside `path`, so an interrupted run never leaves a
 /// half-written lock.
 fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
-    let tmp = path.with_extension("lock.tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write `{}`", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| {
-        format!(
-            "cannot replace `{}` with `{}`",
-            path.display(),
-            tmp.display()
-        )
-    })
+    use std::io::Write as _;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    // A unique temporary file, flushed to disk, then renamed over the lock: readers see
+    // the old lock or the new one, never a part of either.
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a temporary file in `{}`", dir.display()))?;
+    tmp.write_all(text.as_bytes())
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write `{}`", tmp.path().display()))?;
+    tmp.persist(path)
+        .map(drop)
+        .with_context(|| format!("cannot replace `{}`", path.display()))
 }
 
 /// The versions TARGET runs of every apt, Python and npm package the manifest declares,

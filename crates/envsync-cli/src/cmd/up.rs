@@ -103,6 +103,12 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("/"));
+    // `up --check` changes nothing, so it does not wait for a running `up`.
+    let _project = if args.check {
+        None
+    } else {
+        Some(crate::project_lock::acquire(&args.manifest)?)
+    };
     let docker = envsync_engine::connect().await?;
 
     // Images first: each is content-addressed, so an unchanged one costs a lookup.
