@@ -24,6 +24,9 @@ const PIP_PACKAGE: (&str, &str) = ("iniconfig", "2.0.0");
 const PIP_OTHER: &str = "1.1.1";
 const VENV_PACKAGE: (&str, &str) = ("six", "1.16.0");
 const NPM_PACKAGE: (&str, &str) = ("is-number", "7.0.0");
+/// A Node project: a build from the lock installs it with `npm ci` from a generated
+/// package-lock.json.
+const NPM_PROJECT: &str = "/srv/lock-e2e";
 /// Outside `/opt`, `/srv` and `/app`, whose container collection currently drops
 /// virtualenvs named below them (listed twice, read back as hard links).
 const VENV: &str = "/venv";
@@ -65,10 +68,19 @@ packages = {{ {} = "{pip_constraint}" }}
 [node]
 packages = {{ "{}" = "{}" }}
 
+[node.projects."{NPM_PROJECT}".packages]
+"{}" = "{}"
+
 [build]
 ca_certificates = ["{HOST_CA_BUNDLE}"]
 "#,
-        PIP_PACKAGE.0, VENV_PACKAGE.0, VENV_PACKAGE.1, NPM_PACKAGE.0, NPM_PACKAGE.1
+        PIP_PACKAGE.0,
+        VENV_PACKAGE.0,
+        VENV_PACKAGE.1,
+        NPM_PACKAGE.0,
+        NPM_PACKAGE.1,
+        NPM_PACKAGE.0,
+        NPM_PACKAGE.1
     )
 }
 
@@ -184,6 +196,8 @@ async fn lock_records_the_image_and_frozen_builds_verify_it() {
             &format!("image:{tag}"),
             "--python-env",
             VENV,
+            "--npm-project",
+            NPM_PROJECT,
             "--no-env",
             "-f",
             "json",

@@ -17,7 +17,7 @@ use envsync_drift::lockfile::{
 use envsync_drift::report::escape;
 use envsync_drift::{compare, Snapshot, Target};
 use envsync_engine::bollard::Docker;
-use envsync_manifest::lock::{attach_artifacts, LockedComponent};
+use envsync_manifest::lock::{attach_artifacts, carry_over_checksums, LockedComponent};
 use envsync_manifest::{Ecosystem, Lock, LockedBase, Manifest};
 use envsync_provisioner::cache::{context_artifacts, ArtifactCache};
 use envsync_provisioner::from_manifest::{pin_to_components, service_recipe, take_out_of_lock};
@@ -228,7 +228,8 @@ pub(crate) async fn build_and_lock(
         }
     }
     let mut components = dev_components(manifest, &snapshot);
-    attach(docker, &built.tag, &mut components).await?;
+    let earlier = pins.map(|l| l.components.as_slice());
+    attach(docker, &built.tag, &mut components, earlier).await?;
     let mut lock = Lock::new(
         manifest.sha256.clone(),
         LockedBase {
@@ -256,7 +257,10 @@ pub(crate) async fn build_and_lock(
             build_image(docker, manifest, &recipe.build, &service.name, &settings).await?;
         let snapshot = fingerprint_image(&built.tag, &service_collect_options()).await?;
         let mut components = service_components(service, &snapshot);
-        attach(docker, &built.tag, &mut components).await?;
+        let earlier = pins
+            .and_then(|l| l.services.get(&service.name))
+            .map(|i| i.components.as_slice());
+        attach(docker, &built.tag, &mut components, earlier).await?;
         lock = lock.with_service(
             &service.name,
             LockedBase {
@@ -307,15 +311,22 @@ pub(crate) async fn fingerprint_image(
     Ok(snapshot)
 }
 
-/// Attach the checksums the build of `tag` recorded; warn about the Debian, Python and
-/// npm components left without one.
+/// Attach the checksums the build of `tag` recorded (and, for what it could not record,
+/// those `earlier` holds for the same versions); warn about the Debian packages left
+/// without one.
 async fn attach(
     docker: &Docker,
     tag: &str,
     components: &mut [LockedComponent],
+    earlier: Option<&[LockedComponent]>,
 ) -> anyhow::Result<()> {
     let artifacts = read_artifacts(docker, tag).await?;
     attach_artifacts(components, &artifacts);
+    // An image built offline recorded no index checksums; the lock it was built from
+    // holds them for the very same versions.
+    if let Some(earlier) = earlier {
+        carry_over_checksums(components, earlier);
+    }
     let unhashed: Vec<String> = components
         .iter()
         .filter(|c| c.checksum.is_none() && c.ecosystem == Ecosystem::Deb)

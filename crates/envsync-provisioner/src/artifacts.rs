@@ -278,22 +278,29 @@ fn parse_npm_lock(text: &str, env: Option<String>) -> Result<Vec<Artifact>, Stri
             if entry.link || name.is_empty() {
                 return None;
             }
+            let version = entry.version?;
+            // The tarball's file name, not the registry's URL: a lock names files, never
+            // the hosts they came from. A lockfile envsync generated has no `resolved`:
+            // then the registry's own name, `<name without scope>-<version>.tgz`.
+            let file = entry
+                .resolved
+                .as_deref()
+                .and_then(|url| url.split(['#', '?']).next())
+                .and_then(|url| url.rsplit('/').next())
+                .filter(|f| !f.is_empty())
+                .map(str::to_string)
+                .unwrap_or_else(|| {
+                    let bare = name.rsplit('/').next().unwrap_or(&name);
+                    format!("{bare}-{version}.tgz")
+                });
             Some(Artifact {
                 ecosystem: Ecosystem::Npm,
+                checksum: Checksum::Integrity(entry.integrity?),
                 name,
-                version: entry.version?,
+                version,
                 arch: None,
                 env: env.clone(),
-                checksum: Checksum::Integrity(entry.integrity?),
-                // The tarball's file name, not the registry's URL: a lock names files,
-                // never the hosts they came from.
-                file: entry
-                    .resolved
-                    .as_deref()
-                    .and_then(|url| url.split(['#', '?']).next())
-                    .and_then(|url| url.rsplit('/').next())
-                    .filter(|f| !f.is_empty())
-                    .map(str::to_string),
+                file: Some(file),
             })
         })
         .collect())
@@ -368,7 +375,7 @@ mod tests {
             [
                 format!("deb:openssl=3.0.15-1~deb12u1 env=None sha256:{sha} Some(\"pool/main/o/openssl/openssl_3.0.15-1~deb12u1_amd64.deb\")"),
                 format!("pypi:Django=4.2.16 env=Some(\"/opt/venv\") sha256:{sha} Some(\"Django-4.2.16-py3-none-any.whl\")"),
-                "npm:@scope/b=2.0.0 env=None sha512-YmFy None".to_string(),
+                "npm:@scope/b=2.0.0 env=None sha512-YmFy Some(\"b-2.0.0.tgz\")".to_string(),
                 "npm:dayjs=1.11.13 env=None sha512-Zm9v Some(\"dayjs-1.11.13.tgz\")".to_string(),
                 format!("pypi:pip=23.0.1 env=Some(\"/opt/venv\") sha256:{sha} Some(\"pip-23.0.1-py3-none-any.whl\")"),
             ]

@@ -216,6 +216,7 @@ mod tests {
                 version: "1.11.13".into(),
                 integrity,
                 file: Some("dayjs-1.11.13.tgz".into()),
+                path: "node_modules/dayjs".into(),
             }],
             ..LockedSet::default()
         };

@@ -100,6 +100,19 @@ pub fn generated_inputs(spec: &BuildSpec) -> Vec<(String, Vec<u8>)> {
         hashes.insert(0, "# name arch version sha256\n".to_string());
         inputs.push((APT_HASHES_CONTEXT.to_string(), hashes.concat().into_bytes()));
     }
+    if let Some(node) = &spec.node {
+        for project in sorted_sets(&node.projects) {
+            if let Some(files) = npm_project_files(spec, project) {
+                let dir = env_slug("npm", Some(&project.path));
+                inputs.push((format!("envsync/{dir}/package-lock.json"), files.lockfile));
+                inputs.push((
+                    format!("envsync/{dir}/package-lock.offline.json"),
+                    files.offline_lockfile,
+                ));
+                inputs.push((format!("envsync/{dir}/package.json"), files.package));
+            }
+        }
+    }
     // The directory a build from the artifact cache fills; present (with this note) in
     // every locked build, so the Dockerfile and the tag do not depend on the cache.
     inputs.push((
@@ -124,6 +137,77 @@ pub fn generated_inputs(spec: &BuildSpec) -> Vec<(String, Vec<u8>)> {
         ));
     }
     inputs
+}
+
+/// The `package.json` and `package-lock.json` a locked build installs Node project
+/// `project` from with `npm ci`: the declared packages at their locked versions, and
+/// every locked package of the project's tree with its integrity. `None` when the lock
+/// lacks the project or one of its declared packages.
+fn npm_project_files(spec: &BuildSpec, project: &PackageSet) -> Option<NpmProjectFiles> {
+    use std::collections::BTreeMap;
+    let tarballs: Vec<_> = spec
+        .locked
+        .as_ref()?
+        .tarballs
+        .iter()
+        .filter(|t| t.project.as_deref() == Some(project.path.as_str()))
+        .collect();
+    if tarballs.is_empty() {
+        return None;
+    }
+    let mut dependencies = BTreeMap::new();
+    for pin in &project.packages {
+        let top = format!("node_modules/{}", pin.name);
+        let locked = tarballs.iter().find(|t| t.path == top)?;
+        dependencies.insert(pin.name.clone(), locked.version.clone());
+    }
+    let mut packages = BTreeMap::new();
+    packages.insert(
+        String::new(),
+        serde_json::json!({ "name": "envsync-project", "dependencies": dependencies }),
+    );
+    for t in &tarballs {
+        packages.insert(
+            t.path.clone(),
+            serde_json::json!({ "version": t.version, "integrity": t.integrity }),
+        );
+    }
+    // The same tree for a build that has the tarballs: each resolved to its file in the
+    // build's artifacts, so `npm ci --offline` needs no registry.
+    let slug = env_slug("npm", Some(&project.path));
+    let mut offline = packages.clone();
+    for t in &tarballs {
+        if let (Some(file), Some(entry)) = (&t.file, offline.get_mut(&t.path)) {
+            entry["resolved"] = format!("file:{CA_DIR}/artifacts/{slug}/{file}").into();
+        }
+    }
+    let package = serde_json::json!({ "name": "envsync-project", "dependencies": dependencies });
+    let lockfile = |packages| {
+        serde_json::json!({
+            "name": "envsync-project",
+            "lockfileVersion": 3,
+            "requires": true,
+            "packages": packages,
+        })
+    };
+    let text = |v: &serde_json::Value| {
+        let mut t = serde_json::to_string_pretty(v).unwrap_or_default();
+        t.push('\n');
+        t.into_bytes()
+    };
+    Some(NpmProjectFiles {
+        package: text(&package),
+        lockfile: text(&lockfile(packages)),
+        offline_lockfile: text(&lockfile(offline)),
+    })
+}
+
+/// What a locked Node project is installed from.
+struct NpmProjectFiles {
+    package: Vec<u8>,
+    lockfile: Vec<u8>,
+    /// The lockfile with every package resolved to its tarball in the build.
+    offline_lockfile: Vec<u8>,
 }
 
 /// The Python environments of `spec`: the system one (`None`) and each virtualenv.
@@ -283,7 +367,11 @@ pub fn render_dockerfile(spec: &BuildSpec) -> String {
             steps.push(npm_run(spec, &node.packages, None));
         }
         for project in sorted_sets(&node.projects) {
-            steps.push(npm_run(spec, &project.packages, Some(&project.path)));
+            if npm_project_files(spec, project).is_some() {
+                steps.push(npm_ci_run(project));
+            } else {
+                steps.push(npm_run(spec, &project.packages, Some(&project.path)));
+            }
         }
     }
     for step in &steps {
@@ -651,6 +739,25 @@ fn npm_run(spec: &BuildSpec, pins: &[Pin], prefix: Option<&str>) -> String {
     )
 }
 
+/// A locked Node project: its generated `package.json` and `package-lock.json` copied
+/// in, then `npm ci`, which installs exactly that tree and checks each tarball's
+/// integrity. With the locked tarballs in the build (from the artifact cache), the
+/// lockfile resolving each package to its tarball is used, and nothing is fetched
+/// (`--offline`).
+fn npm_ci_run(project: &PackageSet) -> String {
+    let slug = env_slug("npm", Some(&project.path));
+    let dir = shell_quote(&project.path);
+    let tarballs = format!("{CA_DIR}/artifacts/{slug}");
+    format!(
+        "COPY [\"envsync/{slug}/\", \"{}/\"]\n\
+         RUN set -e; cd {dir}; \\\n    \
+         if ls {tarballs}/*.tgz >/dev/null 2>&1; then cp package-lock.offline.json package-lock.json; npm ci --offline; else npm ci; fi; \\\n    \
+         rm -f package-lock.offline.json; \
+         mkdir -p {ARTIFACTS_DIR} && cp package-lock.json {ARTIFACTS_DIR}/{slug}.json",
+        project.path
+    )
+}
+
 /// Quote `text` for /bin/sh when it holds anything but plainly safe characters.
 pub fn shell_quote(text: &str) -> String {
     let safe = !text.is_empty()
@@ -786,6 +893,7 @@ mod tests {
                 version: "4.18.2".into(),
                 integrity: "sha512-AAAA".into(),
                 file: Some("express-4.18.2.tgz".into()),
+                path: "node_modules/express".into(),
             }],
             update_debs: vec![Pin::any("curl")],
             update_wheels: vec![(Some("/opt/venv".into()), Pin::any("six"))],
@@ -798,9 +906,29 @@ mod tests {
             [
                 "envsync/apt-closure",
                 "envsync/apt-hashes",
+                "envsync/npm-env-2f7372762f617070/package-lock.json",
+                "envsync/npm-env-2f7372762f617070/package-lock.offline.json",
+                "envsync/npm-env-2f7372762f617070/package.json",
                 "envsync/artifacts/README",
                 "envsync/pip-env-2f6f70742f76656e76.txt"
             ]
+        );
+        // The Node project's tree as npm ci reads it: the declared package at its locked
+        // version, every locked package with its integrity.
+        let lockfile: serde_json::Value = serde_json::from_slice(&inputs[2].1).unwrap();
+        assert_eq!(lockfile["lockfileVersion"], 3);
+        assert_eq!(
+            lockfile["packages"][""]["dependencies"]["express"],
+            "4.18.2"
+        );
+        assert_eq!(
+            lockfile["packages"]["node_modules/express"]["integrity"],
+            "sha512-AAAA"
+        );
+        let offline: serde_json::Value = serde_json::from_slice(&inputs[3].1).unwrap();
+        assert_eq!(
+            offline["packages"]["node_modules/express"]["resolved"],
+            "file:/usr/local/share/envsync-build/artifacts/npm-env-2f7372762f617070/express-4.18.2.tgz"
         );
         // Packages without a locked checksum have no line in the hashes list.
         assert_eq!(
@@ -816,7 +944,7 @@ mod tests {
             "jq amd64 1.6-2.1+deb12u3\nlibc6 amd64 2.36-9+deb12u9\ntzdata all 2025b-0+deb12u1\n"
         );
         assert_eq!(
-            String::from_utf8_lossy(&inputs[3].1),
+            String::from_utf8_lossy(&inputs[6].1),
             format!("six==1.16.0 --hash=sha256:{}\n", "cd".repeat(32))
         );
     }

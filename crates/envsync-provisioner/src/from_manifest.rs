@@ -344,8 +344,8 @@ pub fn locked_set(components: &[LockedComponent], venvs: &[&str], projects: &[&s
             })
         })
         .collect();
-    // npm packages at the top of a project's (or the global) node_modules, with their
-    // integrity: what a build from the artifact cache installs from tarballs.
+    // npm packages with their integrity: each project's whole tree (its generated
+    // package-lock.json) and the global directory's top level.
     let tarballs = components
         .iter()
         .filter(|c| c.ecosystem == Ecosystem::Npm)
@@ -355,12 +355,18 @@ pub fn locked_set(components: &[LockedComponent], venvs: &[&str], projects: &[&s
                 envsync_manifest::lock::Checksum::Sha256(_) => return None,
             };
             let location = c.location.as_deref()?;
-            let project = match projects
-                .iter()
-                .find(|p| location == format!("{}/node_modules", p.trim_end_matches('/')))
-            {
-                Some(p) => Some(p.to_string()),
-                None if location == "/usr/local/lib/node_modules" => None,
+            // A project's packages, nested ones included (they go into its generated
+            // package-lock.json); the global directory's top level.
+            let (project, path) = match projects.iter().find_map(|p| {
+                let p = p.trim_end_matches('/');
+                let rest = location.strip_prefix(p)?.strip_prefix('/')?;
+                (rest == "node_modules" || rest.starts_with("node_modules/"))
+                    .then(|| (p.to_string(), format!("{rest}/{}", c.name)))
+            }) {
+                Some((p, path)) => (Some(p), path),
+                None if location == "/usr/local/lib/node_modules" => {
+                    (None, format!("node_modules/{}", c.name))
+                }
                 None => return None,
             };
             Some(LockedTarball {
@@ -369,6 +375,7 @@ pub fn locked_set(components: &[LockedComponent], venvs: &[&str], projects: &[&s
                 version: c.version.clone(),
                 integrity,
                 file: c.file.clone(),
+                path,
             })
         })
         .collect();

@@ -118,6 +118,9 @@ pub struct LockedTarball {
     pub integrity: String,
     /// The tarball's file name.
     pub file: Option<String>,
+    /// Where npm puts it, relative to the project (`node_modules/a/node_modules/b`), as
+    /// a `package-lock.json` keys its packages.
+    pub path: String,
 }
 
 /// One Python package pinned to the wheel it was installed from.

@@ -63,6 +63,32 @@ pub fn attach_artifacts(components: &mut [LockedComponent], artifacts: &[Artifac
     attached
 }
 
+/// Give each component without a checksum the one `earlier` (a lock) records for the
+/// very same component at the very same version: an image built from that lock without
+/// the package indexes (offline) installed exactly those files. Returns how many.
+pub fn carry_over_checksums(
+    components: &mut [LockedComponent],
+    earlier: &[LockedComponent],
+) -> usize {
+    let mut carried = 0;
+    for c in components.iter_mut().filter(|c| c.checksum.is_none()) {
+        let same = earlier.iter().find(|e| {
+            e.ecosystem == c.ecosystem
+                && e.name == c.name
+                && e.version == c.version
+                && e.arch == c.arch
+                && e.location == c.location
+                && e.checksum.is_some()
+        });
+        if let Some(e) = same {
+            c.checksum = e.checksum.clone();
+            c.file = e.file.clone();
+            carried += 1;
+        }
+    }
+    carried
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +159,18 @@ mod tests {
             ]
         );
         assert_eq!(components[0].file.as_deref(), Some("openssl.file"));
+
+        // What an offline build could not record comes from the lock it was built from,
+        // for the same version only.
+        let mut earlier = components.clone();
+        earlier[1].checksum = Some(Checksum::Sha256("curl".into()));
+        earlier[3].version = "4.2.17".into();
+        earlier[3].checksum = Some(Checksum::Sha256("other".into()));
+        assert_eq!(carry_over_checksums(&mut components, &earlier), 1);
+        assert_eq!(
+            components[1].checksum,
+            Some(Checksum::Sha256("curl".into()))
+        );
+        assert_eq!(components[3].checksum, None);
     }
 }

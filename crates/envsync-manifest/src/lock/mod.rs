@@ -10,7 +10,7 @@ mod artifact;
 mod parse;
 mod write;
 
-pub use artifact::{attach_artifacts, Artifact};
+pub use artifact::{attach_artifacts, carry_over_checksums, Artifact};
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
