@@ -148,10 +148,18 @@ async fn lock_records_the_image_and_frozen_builds_verify_it() {
             && c.version == VENV_PACKAGE.1
             && c.declared
             && c.location.as_deref() == Some("/venv/lib/python3.11/site-packages")));
+    // Declared twice: globally and in the Node project, each copy locked with its
+    // integrity, the project's in its own node_modules.
     assert_eq!(
         locked(&lock, Ecosystem::Npm, NPM_PACKAGE.0),
-        [(NPM_PACKAGE.1.to_string(), true)]
+        [
+            (NPM_PACKAGE.1.to_string(), true),
+            (NPM_PACKAGE.1.to_string(), true)
+        ]
     );
+    assert!(lock.components.iter().any(|c| c.ecosystem == Ecosystem::Npm
+        && c.location.as_deref() == Some(&format!("{NPM_PROJECT}/node_modules"))
+        && c.checksum.is_some()));
     // Transitive: jq's library, and the Python runtime the manifest asks for.
     assert!(locked(&lock, Ecosystem::Deb, "libjq1")
         .iter()

@@ -74,7 +74,10 @@ pub async fn docker() -> Docker {
 /// Remove test containers whose creating process is gone (a test run killed before
 /// its `Drop`s ran).
 async fn sweep_stale(docker: &Docker) {
-    let filters = HashMap::from([("label".to_string(), vec![LABEL_TEST.to_string()])]);
+    // Only containers a test started carry the pid label. Fixture images carry
+    // LABEL_TEST, and the intermediate containers of a build FROM one inherit it: a sweep
+    // by LABEL_TEST alone removed a fixture build running in another test process.
+    let filters = HashMap::from([("label".to_string(), vec![LABEL_TEST_PID.to_string()])]);
     let options = ListContainersOptionsBuilder::default()
         .all(true)
         .filters(&filters)
@@ -88,8 +91,8 @@ async fn sweep_stale(docker: &Docker) {
             .as_ref()
             .and_then(|l| l.get(LABEL_TEST_PID))
             .and_then(|p| p.parse::<u32>().ok());
-        let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
-        if !alive {
+        let stale = pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists());
+        if stale {
             if let Some(id) = c.id {
                 let rm = RemoveContainerOptionsBuilder::default()
                     .force(true)
