@@ -20,6 +20,12 @@ use std::fmt::Write as _;
 use crate::cache::ARTIFACTS_CONTEXT_DIR;
 use crate::spec::{BuildSpec, FileSpec, PackageSet, Pin, Req};
 
+mod apt;
+mod npm;
+
+use apt::apt_run;
+use npm::{npm_ci_run, npm_project_files, npm_run};
+
 /// Where the CA bundle lives inside the image while it builds; removed before files
 /// and environment are added.
 pub const CA_DIR: &str = "/usr/local/share/envsync-build";
@@ -137,77 +143,6 @@ pub fn generated_inputs(spec: &BuildSpec) -> Vec<(String, Vec<u8>)> {
         ));
     }
     inputs
-}
-
-/// The `package.json` and `package-lock.json` a locked build installs Node project
-/// `project` from with `npm ci`: the declared packages at their locked versions, and
-/// every locked package of the project's tree with its integrity. `None` when the lock
-/// lacks the project or one of its declared packages.
-fn npm_project_files(spec: &BuildSpec, project: &PackageSet) -> Option<NpmProjectFiles> {
-    use std::collections::BTreeMap;
-    let tarballs: Vec<_> = spec
-        .locked
-        .as_ref()?
-        .tarballs
-        .iter()
-        .filter(|t| t.project.as_deref() == Some(project.path.as_str()))
-        .collect();
-    if tarballs.is_empty() {
-        return None;
-    }
-    let mut dependencies = BTreeMap::new();
-    for pin in &project.packages {
-        let top = format!("node_modules/{}", pin.name);
-        let locked = tarballs.iter().find(|t| t.path == top)?;
-        dependencies.insert(pin.name.clone(), locked.version.clone());
-    }
-    let mut packages = BTreeMap::new();
-    packages.insert(
-        String::new(),
-        serde_json::json!({ "name": "envsync-project", "dependencies": dependencies }),
-    );
-    for t in &tarballs {
-        packages.insert(
-            t.path.clone(),
-            serde_json::json!({ "version": t.version, "integrity": t.integrity }),
-        );
-    }
-    // The same tree for a build that has the tarballs: each resolved to its file in the
-    // build's artifacts, so `npm ci --offline` needs no registry.
-    let slug = env_slug("npm", Some(&project.path));
-    let mut offline = packages.clone();
-    for t in &tarballs {
-        if let (Some(file), Some(entry)) = (&t.file, offline.get_mut(&t.path)) {
-            entry["resolved"] = format!("file:{CA_DIR}/artifacts/{slug}/{file}").into();
-        }
-    }
-    let package = serde_json::json!({ "name": "envsync-project", "dependencies": dependencies });
-    let lockfile = |packages| {
-        serde_json::json!({
-            "name": "envsync-project",
-            "lockfileVersion": 3,
-            "requires": true,
-            "packages": packages,
-        })
-    };
-    let text = |v: &serde_json::Value| {
-        let mut t = serde_json::to_string_pretty(v).unwrap_or_default();
-        t.push('\n');
-        t.into_bytes()
-    };
-    Some(NpmProjectFiles {
-        package: text(&package),
-        lockfile: text(&lockfile(packages)),
-        offline_lockfile: text(&lockfile(offline)),
-    })
-}
-
-/// What a locked Node project is installed from.
-struct NpmProjectFiles {
-    package: Vec<u8>,
-    lockfile: Vec<u8>,
-    /// The lockfile with every package resolved to its tarball in the build.
-    offline_lockfile: Vec<u8>,
 }
 
 /// The Python environments of `spec`: the system one (`None`) and each virtualenv.
@@ -408,201 +343,6 @@ fn sorted_pins(pins: &[Pin]) -> Vec<&Pin> {
     sorted
 }
 
-/// Debian packages the runtimes need, unless the spec already lists them.
-fn runtime_packages(spec: &BuildSpec) -> Vec<&'static str> {
-    let mut wanted = Vec::new();
-    if let Some(python) = &spec.python {
-        wanted.extend(["python3", "python3-pip"]);
-        if !python.venvs.is_empty() {
-            wanted.push("python3-venv");
-        }
-    }
-    if spec.node.is_some() {
-        wanted.extend(["nodejs", "npm"]);
-    }
-    wanted
-        .into_iter()
-        .filter(|name| !spec.apt.iter().any(|pin| pin.name == *name))
-        .collect()
-}
-
-/// The single apt layer: update, install, check the runtime versions, record the
-/// artifacts of every installed package, clean the lists.
-///
-/// Without a lock, the declared packages are installed (exact versions where pinned);
-/// an exact pin also pins the other binary packages of its source package at the same
-/// version (apt preferences, `Package: src:NAME`), so that exact-version dependencies
-/// such as `redis-tools (= ${binary:Version})` follow an older pin instead of breaking
-/// on a newer candidate. With a lock, exactly the locked list is installed in one
-/// transaction (downgrades allowed, nothing resolved anew) and then compared with what
-/// dpkg has: any package not at its locked version fails the build, named.
-fn apt_run(spec: &BuildSpec) -> Option<String> {
-    let runtimes = runtime_packages(spec);
-    let closure = spec.locked.as_ref().is_some_and(|l| !l.debs.is_empty());
-    if spec.apt.is_empty() && runtimes.is_empty() && !closure {
-        return None;
-    }
-    let sources = &spec.sources;
-    let extra_sources = !sources.apt.is_empty() || sources.apt_snapshot.is_some();
-    let apt = if spec.ca_certificates.is_empty() {
-        "apt-get".to_string()
-    } else {
-        format!("apt-get -o Acquire::https::CAInfo={CA_DIR}/ca.pem")
-    };
-    let mut run = String::from("RUN set -e; export LC_ALL=C; \\\n");
-    if extra_sources {
-        let mut lines: Vec<String> = sources.apt.iter().map(|l| format!("'{l}'")).collect();
-        if let Some(snapshot) = &sources.apt_snapshot {
-            lines.push(format!(
-                "\"deb [check-valid-until=no] {} $(. /etc/os-release; echo \"$VERSION_CODENAME\") main\"",
-                snapshot.trim_end_matches('/')
-            ));
-        }
-        let _ = writeln!(
-            run,
-            "    printf '%s\\n' {} > /etc/apt/sources.list.d/envsync.list; \\",
-            lines.join(" ")
-        );
-    }
-    if closure {
-        // An offline build has no network: what it installs comes from its artifacts.
-        let _ = writeln!(
-            run,
-            "    {apt} update -q || echo 'envsync: apt-get update failed; installing from the build artifacts only'; \\"
-        );
-    } else {
-        let _ = writeln!(run, "    {apt} update -q; \\");
-    }
-    if closure {
-        let want = format!("{CA_DIR}/apt-closure");
-        let hashes = format!("{CA_DIR}/apt-hashes");
-        let have = "dpkg-query -W -f='${Package} ${Architecture} ${Version}\\n' | sort";
-        // Each package not yet at its locked version: the build's artifact when it has
-        // one (a .deb from the cache), else `name=version` from the sources.
-        let _ = writeln!(
-            run,
-            "    todo=\"$({have} | comm -23 {want} - | awk -v native=\"$(dpkg --print-architecture)\" -v dir={CA_DIR}/artifacts 'NR == FNR {{ h[$1 \" \" $2 \" \" $3] = $4; next }} {{ k = $1 \" \" $2 \" \" $3; f = dir \"/\" h[k] \".deb\"; if (h[k] != \"\" && (getline line < f) >= 0) {{ close(f); print f }} else if ($2 == \"all\" || $2 == native) print $1 \"=\" $3; else print $1 \":\" $2 \"=\" $3 }}' {hashes} -)\"; \\"
-        );
-        let updates: Vec<String> = spec
-            .locked
-            .iter()
-            .flat_map(|l| sorted_pins(&l.update_debs))
-            .map(|pin| match &pin.req {
-                Req::Exact(v) => shell_quote(&format!("{}={v}", pin.name)),
-                Req::Any | Req::Range(_) => shell_quote(&pin.name),
-            })
-            .collect();
-        let mut wrong_filter = String::new();
-        if !updates.is_empty() {
-            // Taken out of the lock on purpose, with what they require: apt simulates the
-            // update alone, and every package it would install or change floats with it
-            // (out of the closure's exact versions); the rest stays as locked.
-            let updates = updates.join(" ");
-            let _ = writeln!(
-                run,
-                "    float=\" $({apt} -s install --no-install-recommends {updates} | awk '/^Inst / {{ print $2 }}' | tr '\\n' ' ') \"; \\"
-            );
-            let _ = writeln!(
-                run,
-                "    todo=\"$(echo \"$todo\" | awk -v f=\"$float\" '{{ n = $0; sub(/[:=].*/, \"\", n); if (index(f, \" \" n \" \") == 0) print }}') {updates}\"; \\"
-            );
-            wrong_filter =
-                " | awk -v f=\"$float\" '{ if (index(f, \" \" $1 \" \") == 0) print }'".to_string();
-        }
-        let _ = writeln!(
-            run,
-            "    if [ -n \"$todo\" ]; then {apt} install -y -q --no-install-recommends --allow-downgrades $todo \\"
-        );
-        let _ = writeln!(
-            run,
-            "      || {{ rc=$?; for p in $(echo $todo | tr ' ' '\\n' | grep -v '^/' | sed 's/[:=].*//'); do echo \"{AVAILABLE_MARKER} apt $p: $(apt-cache madison \"$p\" | awk '{{print $3}}' | tr '\\n' ' ')\"; done; exit $rc; }}; fi; \\"
-        );
-        let _ = writeln!(
-            run,
-            "    wrong=\"$({have} | comm -23 {want} -{wrong_filter})\"; if [ -n \"$wrong\" ]; then echo \"$wrong\" | sed 's/^/{CLOSURE_MARKER} /'; exit 1; fi; \\"
-        );
-    }
-    let mut args: Vec<String> = sorted_pins(&spec.apt)
-        .into_iter()
-        .map(|pin| match &pin.req {
-            Req::Exact(v) => shell_quote(&format!("{}={v}", pin.name)),
-            // apt installs exactly one version or the candidate; ranges take the
-            // candidate and the lock records which version that was.
-            Req::Any | Req::Range(_) => shell_quote(&pin.name),
-        })
-        .collect();
-    args.extend(runtimes.iter().map(|name| name.to_string()));
-    let exact: Vec<String> = sorted_pins(&spec.apt)
-        .into_iter()
-        .filter_map(|pin| {
-            pin.exact_version()
-                .map(|v| shell_quote(&format!("{}={v}", pin.name)))
-        })
-        .collect();
-    if !closure && !exact.is_empty() {
-        let _ = writeln!(
-            run,
-            "    for pv in {}; do p=\"${{pv%%=*}}\"; v=\"${{pv#*=}}\"; src=\"$(apt-cache show \"$pv\" 2>/dev/null | sed -n 's/^Source: \\([^ ]*\\).*/\\1/p' | head -n 1)\"; printf 'Package: src:%s\\nPin: version %s\\nPin-Priority: 1001\\n\\n' \"${{src:-$p}}\" \"$v\"; done > /etc/apt/preferences.d/envsync-pins; \\",
-            exact.join(" ")
-        );
-    }
-    // With a closure the declared packages and runtimes are in it, at their locked
-    // versions: installing them by name again could only move them to the candidate.
-    if !args.is_empty() && !closure {
-        let _ = write!(
-            run,
-            "    {apt} install -y -q --no-install-recommends {}",
-            args.join(" ")
-        );
-        let pinned = pinned_names(&spec.apt);
-        if pinned.is_empty() {
-            run.push_str("; \\\n");
-        } else {
-            let _ = write!(
-                run,
-                " \\\n      || {{ rc=$?; for p in {pinned}; do echo \"{AVAILABLE_MARKER} apt $p: $(apt-cache madison \"$p\" | awk '{{print $3}}' | tr '\\n' ' ')\"; done; exit $rc; }}; \\\n"
-            );
-        }
-    }
-    if let Some(version) = spec.python.as_ref().and_then(|p| p.version.as_deref()) {
-        let _ = writeln!(
-            run,
-            "    {}; \\",
-            runtime_check(
-                "python",
-                version,
-                "python3 -c 'import platform; print(platform.python_version())'"
-            )
-        );
-    }
-    if let Some(version) = spec.node.as_ref().and_then(|n| n.version.as_deref()) {
-        let _ = writeln!(
-            run,
-            "    {}; \\",
-            runtime_check("node", version, "node -p process.versions.node")
-        );
-    }
-    // The sha256 and pool path of every installed package's .deb, from the index apt
-    // has right now (a package no index offers any more is recorded without one).
-    let _ = writeln!(
-        run,
-        "    mkdir -p {ARTIFACTS_DIR}; dpkg-query -W -f='${{Package}}:${{Architecture}}=${{Version}}\\n' | sed 's/:all=/=/' | xargs -r apt-cache show --no-all-versions 2>/dev/null \\"
-    );
-    let _ = writeln!(
-        run,
-        "      | awk 'BEGIN {{ RS = \"\"; FS = \"\\n\" }} {{ p = v = a = h = f = \"\"; for (i = 1; i <= NF; i++) {{ if ($i ~ /^Package: /) p = substr($i, 10); else if ($i ~ /^Version: /) v = substr($i, 10); else if ($i ~ /^Architecture: /) a = substr($i, 15); else if ($i ~ /^SHA256: /) h = substr($i, 9); else if ($i ~ /^Filename: /) f = substr($i, 11) }} if (p != \"\" && h != \"\" && !seen[p \" \" a \" \" v]++) print \"deb\\t\" p \"\\t\" a \"\\t\" v \"\\t\" h \"\\t\" f }}' > {ARTIFACTS_DIR}/debs.tsv; \\"
-    );
-    run.push_str("    rm -rf /var/lib/apt/lists/* /etc/apt/preferences.d/envsync-pins /etc/apt/sources.list.d/envsync.list /etc/apt/trusted.gpg.d/envsync-*.asc");
-    Some(run)
-}
-
-fn runtime_check(runtime: &str, wanted: &str, probe: &str) -> String {
-    let wanted_q = shell_quote(wanted);
-    format!(
-        "found=\"$({probe})\"; case \"$found\" in {wanted_q}|{wanted_q}.*) ;; *) echo \"{RUNTIME_MARKER} {runtime} wanted {wanted} found $found\"; exit 1;; esac"
-    )
-}
-
 fn pinned_names(pins: &[Pin]) -> String {
     sorted_pins(pins)
         .into_iter()
@@ -617,13 +357,6 @@ fn pip_requirement(pin: &Pin) -> String {
         Req::Any => shell_quote(&pin.name),
         Req::Exact(v) => shell_quote(&format!("{}=={v}", pin.name)),
         Req::Range(r) => shell_quote(&format!("{}{}", pin.name, r.replace(' ', ""))),
-    }
-}
-
-fn npm_spec(pin: &Pin) -> String {
-    match &pin.req {
-        Req::Any => shell_quote(&pin.name),
-        Req::Exact(v) | Req::Range(v) => shell_quote(&format!("{}@{v}", pin.name)),
     }
 }
 
@@ -681,81 +414,6 @@ fn pip_run(spec: &BuildSpec, pins: &[Pin], env: Option<&str>) -> Option<String> 
         );
     }
     Some(run)
-}
-
-/// `npm install -g` (or `--prefix DIR`, which writes `DIR/package-lock.json`), then the
-/// lockfile npm wrote (with each package's `integrity`) is kept in [`ARTIFACTS_DIR`]. On
-/// failure, `npm view NAME versions` lists what the registry offers for every pinned
-/// package.
-fn npm_run(spec: &BuildSpec, pins: &[Pin], prefix: Option<&str>) -> String {
-    let specs: Vec<String> = sorted_pins(pins).into_iter().map(npm_spec).collect();
-    let slug = env_slug("npm", prefix);
-    let (install, lockfile) = match prefix {
-        None => (
-            format!("npm install -g {}", specs.join(" ")),
-            "\"$(npm root -g)/.package-lock.json\"".to_string(),
-        ),
-        Some(dir) => {
-            let dir = shell_quote(dir);
-            (
-                format!(
-                    "mkdir -p {dir} && npm install --prefix {dir} --save-exact {}",
-                    specs.join(" ")
-                ),
-                format!("{dir}/package-lock.json"),
-            )
-        }
-    };
-    let keep = format!(
-        "mkdir -p {ARTIFACTS_DIR} && {{ cp {lockfile} {ARTIFACTS_DIR}/{slug}.json 2>/dev/null || true; }}"
-    );
-    let pinned = pinned_names(pins);
-    let install = if pinned.is_empty() {
-        install
-    } else {
-        format!(
-            "{install} \\\n      || {{ rc=$?; for p in {pinned}; do echo \"{AVAILABLE_MARKER} npm $p: $(npm view \"$p\" versions --json 2>/dev/null | tr -d '[]\" \\n' | tr ',' ' ')\"; done; exit $rc; }}"
-        )
-    };
-    let has_tarballs = spec
-        .locked
-        .as_ref()
-        .is_some_and(|l| l.tarballs.iter().any(|t| t.project.as_deref() == prefix));
-    if !has_tarballs {
-        return format!("RUN set -e; {install}; \\\n    {keep}");
-    }
-    // A build from the artifact cache has the locked tarballs: installed from them,
-    // with no registry; otherwise from the registry as declared.
-    let tarballs = format!("{CA_DIR}/artifacts/{slug}");
-    let from_tarballs = match prefix {
-        None => format!("npm install -g --offline {tarballs}/*.tgz"),
-        Some(dir) => {
-            let dir = shell_quote(dir);
-            format!("mkdir -p {dir} && npm install --prefix {dir} --save-exact --offline {tarballs}/*.tgz")
-        }
-    };
-    format!(
-        "RUN set -e; if ls {tarballs}/*.tgz >/dev/null 2>&1; then {from_tarballs}; else {install}; fi; \\\n    {keep}"
-    )
-}
-
-/// A locked Node project: its generated `package.json` and `package-lock.json` copied
-/// in, then `npm ci`, which installs exactly that tree and checks each tarball's
-/// integrity. With the locked tarballs in the build (from the artifact cache), the
-/// lockfile resolving each package to its tarball is used, and nothing is fetched
-/// (`--offline`).
-fn npm_ci_run(project: &PackageSet) -> String {
-    let slug = env_slug("npm", Some(&project.path));
-    let dir = shell_quote(&project.path);
-    let tarballs = format!("{CA_DIR}/artifacts/{slug}");
-    format!(
-        "COPY [\"envsync/{slug}/\", \"{}/\"]\n\
-         RUN set -e; cd {dir}; \\\n    \
-         if ls {tarballs}/*.tgz >/dev/null 2>&1; then cp package-lock.offline.json package-lock.json; npm ci --offline; else npm ci; fi; \\\n    \
-         rm -f package-lock.offline.json; \
-         mkdir -p {ARTIFACTS_DIR} && cp package-lock.json {ARTIFACTS_DIR}/{slug}.json",
-        project.path
-    )
 }
 
 /// Quote `text` for /bin/sh when it holds anything but plainly safe characters.
