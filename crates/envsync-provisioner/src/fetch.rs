@@ -5,7 +5,7 @@
 //! each one whose sha256 is a locked one. Nothing is installed, and the container is
 //! removed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::models::{ContainerCreateBody, HostConfig};
@@ -48,15 +48,6 @@ impl FetchReport {
     }
 }
 
-/// One artifact to download, by the name its package manager knows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Wanted {
-    /// `deb name=version`, `pypi name==version` or `npm name@version`, for reports.
-    id: String,
-    /// Its cache key: the sha256 (or, for npm, the sha512) in hex.
-    sha256: String,
-}
-
 /// Download every artifact of `locked` the cache lacks, inside a container of `image`
 /// (which must have apt, and pip when wheels are locked), and store them in `cache`.
 pub async fn fetch_artifacts(
@@ -70,7 +61,9 @@ pub async fn fetch_artifacts(
     let mut report = FetchReport::default();
     let mut debs = Vec::new();
     let mut wheels = Vec::new();
-    let mut wanted: HashMap<String, Wanted> = HashMap::new();
+    // Cache key (sha256, or for npm sha512, in hex) -> the artifact as reports name it:
+    // `deb name=version`, `pypi name==version`, `npm name@version`.
+    let mut wanted: HashMap<String, String> = HashMap::new();
     for deb in &locked.debs {
         let Some(sha) = &deb.sha256 else { continue };
         if cache.contains(sha) {
@@ -82,33 +75,21 @@ pub async fn fetch_artifacts(
         debs.push(format!("{}={}", deb.name, deb.version));
         wanted.insert(
             sha.to_ascii_lowercase(),
-            Wanted {
-                id: format!("deb {}={}", deb.name, deb.version),
-                sha256: sha.to_ascii_lowercase(),
-            },
+            format!("deb {}={}", deb.name, deb.version),
         );
     }
-    let mut seen_wheels = BTreeMap::new();
     for wheel in &locked.wheels {
         if cache.contains(&wheel.sha256) {
             report.reused += 1;
             continue;
         }
-        if seen_wheels
-            .insert(wheel.sha256.to_ascii_lowercase(), ())
-            .is_none()
-        {
+        let key = wheel.sha256.to_ascii_lowercase();
+        if let std::collections::hash_map::Entry::Vacant(slot) = wanted.entry(key) {
             wheels.push(format!(
                 "{}=={} --hash=sha256:{}",
                 wheel.name, wheel.version, wheel.sha256
             ));
-            wanted.insert(
-                wheel.sha256.to_ascii_lowercase(),
-                Wanted {
-                    id: format!("pypi {}=={}", wheel.name, wheel.version),
-                    sha256: wheel.sha256.to_ascii_lowercase(),
-                },
-            );
+            slot.insert(format!("pypi {}=={}", wheel.name, wheel.version));
         }
     }
     let mut npm = Vec::new();
@@ -121,13 +102,7 @@ pub async fn fetch_artifacts(
             continue;
         }
         npm.push(format!("{}@{}", tarball.name, tarball.version));
-        wanted.insert(
-            key.clone(),
-            Wanted {
-                id: format!("npm {}@{}", tarball.name, tarball.version),
-                sha256: key,
-            },
-        );
+        wanted.insert(key, format!("npm {}@{}", tarball.name, tarball.version));
     }
     if wanted.is_empty() {
         return Ok(report);
@@ -142,17 +117,18 @@ pub async fn fetch_artifacts(
     // Matched by checksum: the file names are the package managers' own.
     for (_, bytes) in out {
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        let found = wanted.remove(&sha256).or_else(|| {
-            let sha512 = hex::encode(sha2::Sha512::digest(&bytes));
-            wanted.remove(&sha512)
-        });
-        if let Some(w) = found {
-            cache.insert(&w.sha256, &bytes)?;
+        let key = if wanted.contains_key(&sha256) {
+            sha256
+        } else {
+            hex::encode(sha2::Sha512::digest(&bytes))
+        };
+        if wanted.remove(&key).is_some() {
+            cache.insert(&key, &bytes)?;
             report.fetched += 1;
             report.bytes += bytes.len() as u64;
         }
     }
-    let mut missing: Vec<String> = wanted.into_values().map(|w| w.id).collect();
+    let mut missing: Vec<String> = wanted.into_values().collect();
     missing.sort();
     report.missing = missing;
     Ok(report)
