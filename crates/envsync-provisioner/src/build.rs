@@ -172,10 +172,24 @@ pub async fn build_with_options(
     let prepared = prepare(&resolved)?;
     // `no_cache` asks for every step to run again, so an image already tagged with
     // this content address is rebuilt too.
-    let reuse = if options.no_cache {
+    let mut reuse = if options.no_cache {
         None
     } else {
         existing(docker, &prepared).await?
+    };
+    // One build of a content address at a time on this machine: two projects (or two
+    // test processes) sharing a service image would otherwise both build it, and the
+    // second tag would move under the first one's containers. The one that waited
+    // finds the image the other built.
+    let _building = match reuse {
+        Some(_) => None,
+        None => {
+            let held = build_lock(&prepared.sha256).await?;
+            if !options.no_cache {
+                reuse = existing(docker, &prepared).await?;
+            }
+            Some(held)
+        }
     };
     if let Some(id) = reuse {
         progress(BuildEvent::Done {
@@ -209,6 +223,31 @@ pub async fn build_with_options(
         reused: false,
         log_path: Some(log_path),
     })
+}
+
+/// An exclusive lock on the build of content address `sha256`, held until dropped:
+/// a file in the system temp directory, locked by the operating system (waited for on
+/// a blocking thread).
+async fn build_lock(sha256: &str) -> Result<std::fs::File, ProvisionError> {
+    let path = std::env::temp_dir().join(format!(
+        "envsync-build-{}.lock",
+        &sha256[..crate::context::TAG_HEX_LEN]
+    ));
+    let error = |source| ProvisionError::ReadInput {
+        path: path.clone(),
+        what: "the lock that lets one build of an image run at a time".into(),
+        source,
+    };
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(error)?;
+    tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+        .await
+        .map_err(|join| error(std::io::Error::other(join)))?
+        .map_err(error)
 }
 
 /// The ID of the image tagged with the prepared content address, if it exists and
