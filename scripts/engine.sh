@@ -115,4 +115,4 @@ until answers; do
   fi
   sleep 0.5
 done
-echo "engine ready: $(docker version --format 'Docker {{.Server.Version}} (API {{.Server.APIVersion}})'), $(docker info --format '{{.Images}} images, data root {{.DockerRootDir}}')"
+echo "engine ready in $SECONDS s: $(docker version --format 'Docker {{.Server.Version}} (API {{.Server.APIVersion}})'), $(docker info --format '{{.Images}} images, data root {{.DockerRootDir}}')"

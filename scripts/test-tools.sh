@@ -55,4 +55,4 @@ if [ ! -f "$oracles/sdist/packaging-$release.tar.gz" ]; then
   "$venv/bin/python" -m pip download "${pip_args[@]}" --no-deps --no-binary :all: \
     --dest "$oracles/sdist" "packaging==$release"
 fi
-echo "packaging oracle: $release in $venv"
+echo "packaging oracle: $release in $venv (test tools ready in $SECONDS s)"

@@ -88,4 +88,4 @@ tar --numeric-owner -C "$rootfs" -c . | docker import \
   --change 'ENV LANG=C.UTF-8' \
   --message "envsync base: debootstrap --variant=minbase $suite" \
   - "$tag" >/dev/null
-echo "built $tag ($(docker image inspect -f '{{.Size}}' "$tag" | awk '{ printf "%.0f MB", $1/1e6 }'))"
+echo "built $tag ($(docker image inspect -f '{{.Size}}' "$tag" | awk '{ printf "%.0f MB", $1/1e6 }')) in $SECONDS s"
