@@ -167,8 +167,46 @@ fn write_project(dir: &Path, manifest: &str, versions: &[(&str, &str)]) {
         image: m.base.image.clone(),
         digest: None,
     };
-    let lock = Lock::new(m.sha256.clone(), base, components);
+    let lock = Lock::new(m.sha256.clone(), base, components).with_manifest_sections(m.sections);
     std::fs::write(dir.join("envsync.lock"), lock.to_string_canonical()).expect("write the lock");
+}
+
+#[test]
+fn lock_check_is_semantic_and_names_the_changed_sections() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_project(
+        d,
+        SMALL,
+        &[("openssl", "3.0.22-1~deb12u2"), ("django", "4.2.16")],
+    );
+    // Comments, reordered sections, another quoting style and a [policy] change nothing
+    // that is installed: the lock stays up to date.
+    let cosmetic = format!(
+        "# The app's environment; see docs/manifest.md\n{}\n[policy]\nignore = [{{ component = \"deb:tzdata\", reason = \"time zones follow the host\", until = \"2999-01-01\" }}]\n",
+        SMALL
+            .replace("[apt]\nopenssl = \"3.0.*\"\n", "")
+            .replace("image = \"debian:bookworm\"", "image = 'debian:bookworm'  # as in production")
+            + "[apt]\nopenssl = \"3.0.*\"\n"
+    );
+    std::fs::write(d.join("envsync.toml"), &cosmetic).unwrap();
+    let out = envsync_output(d, &["lock", "--check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+
+    // A changed constraint makes it stale, and the message names the section.
+    std::fs::write(d.join("envsync.toml"), cosmetic.replace("3.0.*", "3.*")).unwrap();
+    let out = envsync_output(d, &["lock", "--check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).lines().next(),
+        Some("envsync.lock is stale: [apt] of the manifest changed since it was locked; regenerate the lock with `envsync lock` and commit both files together")
+    );
 }
 
 #[test]
@@ -207,7 +245,7 @@ fn lock_check_exit_codes() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 4, "{stdout}");
     assert!(lines[0].starts_with("envsync.lock is stale: "), "{stdout}");
-    assert_eq!(lines[1], "`pypi:django` is locked at `4.2.16` (envsync.lock:8:1), which does not satisfy `~=5.0` declared at envsync.toml:8:1; regenerate the lock with `envsync lock`, or relax the constraint in the manifest");
+    assert_eq!(lines[1], "`pypi:django` is locked at `4.2.16` (envsync.lock:9:1), which does not satisfy `~=5.0` declared at envsync.toml:8:1; regenerate the lock with `envsync lock`, or relax the constraint in the manifest");
     assert_eq!(lines[2], "`pypi:requests` = `==2.31.0` declared at envsync.toml:9:1 is not in the lock; regenerate the lock with `envsync lock` to pin it");
     assert_eq!(
         lines[3],

@@ -237,7 +237,8 @@ pub(crate) async fn build_and_lock(
             digest: resolved.base_digest,
         },
         components,
-    );
+    )
+    .with_manifest_sections(manifest.sections.clone());
     let mut services = Vec::new();
     for service in manifest.services.iter().filter(|s| s.image.is_none()) {
         let at = || {

@@ -4,6 +4,7 @@
 
 pub mod destination;
 pub mod diag;
+pub mod digest;
 pub mod error;
 pub mod lock;
 pub mod manifest;

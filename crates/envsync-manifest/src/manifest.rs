@@ -5,6 +5,7 @@
 //! `toml_edit::ImDocument`) so that every declared component remembers its line, and a
 //! drift report can point at the manifest line a running environment violates.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,8 +22,14 @@ use crate::version::{Constraint, Ecosystem, VersionError};
 pub struct Manifest {
     /// The path it was read from, as given (messages print it as given).
     pub file: PathBuf,
-    /// sha256 (lowercase hex) of the file's bytes; the lock records it to detect staleness.
+    /// The semantic sha256 (lowercase hex) of what determines the environment (see
+    /// [`crate::digest`]); the lock records it to detect staleness.
     pub sha256: String,
+    /// A short hash per section (`apt`, `services.redis`, …), so a stale lock can say
+    /// which sections changed.
+    pub sections: BTreeMap<String, String>,
+    /// sha256 of the file's bytes, as locks written before the semantic hash record it.
+    pub file_sha256: String,
     pub project: Project,
     pub base: Base,
     /// Debian packages (`[apt]`), for Debian and Ubuntu bases.
@@ -292,7 +299,8 @@ impl Manifest {
             return Err(ManifestErrors::new(ctx.errors));
         }
         manifest.file = file.to_path_buf();
-        manifest.sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+        (manifest.sha256, manifest.sections) = crate::digest::digest(doc.as_table());
+        manifest.file_sha256 = hex::encode(Sha256::digest(text.as_bytes()));
         manifest.declared = collect_declared(&manifest);
         Ok(manifest)
     }
@@ -754,6 +762,8 @@ impl Ctx<'_> {
         let mut m = Manifest {
             file: PathBuf::new(),
             sha256: String::new(),
+            sections: BTreeMap::new(),
+            file_sha256: String::new(),
             project: Project::default(),
             base: Base::default(),
             apt: Vec::new(),
@@ -2112,7 +2122,13 @@ mod tests {
         assert_eq!(m.project.name, "app");
         assert_eq!(m.base.image, "debian:bookworm");
         assert_eq!(m.policy, Policy::default());
-        assert_eq!(m.sha256, hex::encode(Sha256::digest(HEAD.as_bytes())));
+        assert_eq!(m.file_sha256, hex::encode(Sha256::digest(HEAD.as_bytes())));
+        assert_eq!(m.sha256.len(), 64);
+        assert_eq!(
+            m.sections.keys().collect::<Vec<_>>(),
+            ["base", "project"],
+            "one hash per section"
+        );
     }
 
     #[test]

@@ -300,7 +300,7 @@ fn source_spec(manifest: &Manifest) -> SourceSpec {
 /// Whether `lock` was made from this very manifest, in the current schema, so that the
 /// closure it records is the one to build.
 pub fn locks_this(lock: &Lock, manifest: &Manifest) -> bool {
-    lock.schema == LOCK_SCHEMA && lock.manifest_sha256 == manifest.sha256
+    lock.schema == LOCK_SCHEMA && lock.made_from(manifest)
 }
 
 /// The closure a build installs from one image's locked components: every Debian

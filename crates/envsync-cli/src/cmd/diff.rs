@@ -110,7 +110,7 @@ pub(crate) fn load_manifest(path: &Path) -> anyhow::Result<Manifest> {
 pub(crate) fn load_lock(path: &Path, manifest: Option<&Manifest>) -> anyhow::Result<Lock> {
     let lock = Lock::load(path)?;
     if let Some(m) = manifest {
-        if lock.manifest_sha256 != m.sha256 {
+        if !lock.made_from(m) {
             bail!(
                 "lock `{}` was made from another manifest (its manifest sha256 is `{}`, `{}` hashes to `{}`); regenerate it with `envsync lock` and commit both files together",
                 path.display(),

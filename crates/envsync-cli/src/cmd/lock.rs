@@ -149,7 +149,7 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
             )
         }
         (None, Some(_)) if args.update.is_some() => Pins::Manifest,
-        (None, Some(lock)) if lock.manifest_sha256 == manifest.sha256 => Pins::Frozen(lock),
+        (None, Some(lock)) if lock.made_from(&manifest) => Pins::Frozen(lock),
         (None, Some(lock)) => Pins::Kept(lock),
         (None, None) => Pins::Manifest,
     };

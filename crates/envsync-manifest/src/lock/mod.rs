@@ -37,8 +37,12 @@ pub struct Lock {
     pub file: PathBuf,
     /// The schema it was read as ([`LOCK_SCHEMA`] for a lock built in memory).
     pub schema: &'static str,
-    /// sha256 of the manifest the lock was made from.
+    /// The semantic sha256 of the manifest the lock was made from (see
+    /// [`crate::digest`]); locks written before it record the file's sha256.
     pub manifest_sha256: String,
+    /// The manifest's short hash per section when the lock was made (empty in older
+    /// locks), so a stale lock can name the sections that changed.
+    pub manifest_sections: BTreeMap<String, String>,
     /// The base of the development image.
     pub base: LockedBase,
     /// Every component of the development image, sorted by ecosystem, name, location,
@@ -155,6 +159,9 @@ pub enum LockProblem {
         lock_file: PathBuf,
         locked_sha256: String,
         manifest_sha256: String,
+        /// The sections that changed (`[apt]`, `[services.redis]`); empty when the lock
+        /// predates per-section hashes.
+        changed: Vec<String>,
     },
     /// The base image (or its pinned digest) differs from the manifest's.
     BaseChanged {
@@ -228,9 +235,18 @@ impl fmt::Display for LockProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LockProblem::Stale {
+                lock_file, changed, ..
+            } if !changed.is_empty() => write!(
+                f,
+                "{} is stale: {} of the manifest changed since it was locked",
+                lock_file.display(),
+                changed.join(", ")
+            )?,
+            LockProblem::Stale {
                 lock_file,
                 locked_sha256,
                 manifest_sha256,
+                ..
             } => write!(
                 f,
                 "{} is stale: it was made from a manifest with sha256 `{}`, the manifest now has `{}`",
@@ -314,10 +330,25 @@ impl Lock {
             file: PathBuf::new(),
             schema: LOCK_SCHEMA,
             manifest_sha256,
+            manifest_sections: BTreeMap::new(),
             base,
             components,
             services: BTreeMap::new(),
         }
+    }
+
+    /// Record the manifest's per-section hashes, so that when the lock goes stale
+    /// `lock --check` can name the sections that changed.
+    pub fn with_manifest_sections(mut self, sections: BTreeMap<String, String>) -> Lock {
+        self.manifest_sections = sections;
+        self
+    }
+
+    /// Was this lock made from `manifest` as it is now? Compares the semantic hash, and
+    /// also the file's sha256 that locks written before the semantic hash record, so
+    /// such a lock is not stale for a manifest that did not change.
+    pub fn made_from(&self, manifest: &Manifest) -> bool {
+        self.manifest_sha256 == manifest.sha256 || self.manifest_sha256 == manifest.file_sha256
     }
 
     /// Add (or replace) the image of service `name`.
@@ -373,11 +404,16 @@ impl Lock {
                 schema: self.schema,
             });
         }
-        if self.manifest_sha256 != manifest.sha256 {
+        if !self.made_from(manifest) {
             problems.push(LockProblem::Stale {
                 lock_file: self.file.clone(),
                 locked_sha256: self.manifest_sha256.clone(),
                 manifest_sha256: manifest.sha256.clone(),
+                changed: if self.manifest_sections.is_empty() {
+                    Vec::new()
+                } else {
+                    crate::digest::changed_sections(&self.manifest_sections, &manifest.sections)
+                },
             });
         }
         let base_at = SourceLocation {
@@ -783,6 +819,55 @@ mod tests {
             vec![],
         );
         assert_eq!(lock.check(&m), []);
+    }
+
+    #[test]
+    fn staleness_is_semantic_and_names_the_sections() {
+        let text = "[project]\nname = \"app\"\n[base]\nimage = \"debian:bookworm\"\n\
+                    [apt]\ncurl = \"7.88.*\"\n[services.db]\nversion = \"15\"\n";
+        let m = manifest(text);
+        let base = LockedBase {
+            image: "debian:bookworm".into(),
+            digest: None,
+        };
+        let curl = || {
+            vec![
+                component(Ecosystem::Deb, "curl", "7.88.1-10+deb12u8"),
+                component(Ecosystem::Service, "db", "15.10"),
+            ]
+        };
+        let mut lock = Lock::new(m.sha256.clone(), base.clone(), curl())
+            .with_service("db", base.clone(), vec![])
+            .with_manifest_sections(m.sections.clone());
+        lock.file = "envsync.lock".into();
+        let read = Lock::parse(&lock.to_string_canonical(), Path::new("envsync.lock")).unwrap();
+        assert_eq!(
+            read.manifest_sections, m.sections,
+            "the section hashes round-trip"
+        );
+
+        // A comment, reordered keys and a policy do not make it stale.
+        let cosmetic = manifest(
+            "# comment\n[base]\nimage = 'debian:bookworm'\n[project]\nname = \"app\"\n\
+             [services.db]\nversion = \"15\"\n[apt]\ncurl = \"7.88.*\"  # the client\n\
+             [policy]\nignore = [{ component = \"deb:tzdata\", reason = \"r\", until = \"2999-01-01\" }]\n",
+        );
+        assert_ne!(cosmetic.file_sha256, m.file_sha256);
+        assert_eq!(read.check(&cosmetic), []);
+
+        let changed = manifest(&text.replace("7.88.*", "8.*").replace("\"15\"", "\"16\""));
+        let problems: Vec<String> = read.check(&changed).iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            problems[0],
+            "envsync.lock is stale: [apt], [services.db] of the manifest changed since it was locked; \
+             regenerate the lock with `envsync lock` and commit both files together"
+        );
+
+        // A lock written before the semantic hash recorded the file's bytes: not stale
+        // while the file is unchanged.
+        let older =
+            Lock::new(m.file_sha256.clone(), base.clone(), curl()).with_service("db", base, vec![]);
+        assert_eq!(older.check(&m), []);
     }
 
     #[test]

@@ -19,6 +19,8 @@ use crate::version::Ecosystem;
 #[derive(Deserialize)]
 struct RawLock {
     manifest_sha256: Spanned<String>,
+    #[serde(default)]
+    manifest_sections: BTreeMap<String, String>,
     base: RawBase,
     components: Vec<Spanned<RawComponent>>,
     #[serde(default)]
@@ -207,6 +209,7 @@ pub(super) fn parse(text: &str, file: &Path) -> Result<Lock, LockError> {
         file: file.to_path_buf(),
         schema,
         manifest_sha256: raw.manifest_sha256.into_inner(),
+        manifest_sections: raw.manifest_sections,
         base: base(raw.base),
         components: components(raw.components)?,
         services,

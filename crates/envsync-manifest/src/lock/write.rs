@@ -16,6 +16,14 @@ pub(super) fn canonical(lock: &Lock) -> String {
     );
     let _ = writeln!(out, "schema = {}", quote(LOCK_SCHEMA));
     let _ = writeln!(out, "manifest_sha256 = {}", quote(&lock.manifest_sha256));
+    if !lock.manifest_sections.is_empty() {
+        let sections: Vec<String> = lock
+            .manifest_sections
+            .iter()
+            .map(|(name, hash)| format!("{} = {}", key(name), quote(hash)))
+            .collect();
+        let _ = writeln!(out, "manifest_sections = {{ {} }}", sections.join(", "));
+    }
     write_image(&mut out, &lock.base, &lock.components);
     for (name, image) in &lock.services {
         let _ = writeln!(out, "\n[services.{}]", key(name));
