@@ -4,7 +4,8 @@
 # the OpenSSH client (SSH targets), rpm (RPM ordering), apt-utils (apt-ftparchive indexes
 # the apt repository tests serve themselves), from Debian's packages as root; then the
 # newest `packaging` from PyPI, with the sdist of that release (its own tests are read as
-# test data), in a virtualenv under ${XDG_CACHE_HOME:-$HOME/.cache}/envsync-oracles.
+# test data), and `jsonschema` (validates the SARIF output against the OASIS schema), in a
+# virtualenv under ${XDG_CACHE_HOME:-$HOME/.cache}/envsync-oracles.
 set -euo pipefail
 missing=()
 command -v dpkg >/dev/null || missing+=(dpkg)
@@ -41,6 +42,13 @@ if [ ! -x "$venv/bin/python" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >>/tmp/envsync-test-tools.log 2>&1
   }
   python3 -m venv "$venv"
+fi
+# jsonschema validates envsync's SARIF output against the OASIS schema.
+if ! "$venv/bin/python" -c 'import jsonschema' 2>/dev/null; then
+  "$venv/bin/python" -m pip install "${pip_args[@]}" jsonschema || {
+    echo "error: could not install jsonschema into $venv" >&2
+    exit 1
+  }
 fi
 if ! "$venv/bin/python" -m pip install "${pip_args[@]}" --upgrade packaging; then
   "$venv/bin/python" -c 'import packaging' 2>/dev/null || {

@@ -125,6 +125,44 @@ exit 1"#)
     .collect();
     assert_eq!(failing(&stdout), expected, "{stdout}");
 
+    // The same drift for CI: GitHub workflow commands on stdout, SARIF in a file that
+    // validates against the OASIS schema, one error result per failing component.
+    let (code, stdout, stderr) = envsync(
+        d,
+        &[
+            "check",
+            "--target",
+            &target,
+            "--against",
+            "ref.json",
+            "--format",
+            "github",
+            "--format",
+            "sarif=envsync.sarif",
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let errors: BTreeSet<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("::error title=envsync%3A "))
+        .filter_map(|l| l.split_once(" changed::").map(|(id, _)| id))
+        .collect();
+    let ids: BTreeSet<String> = expected
+        .iter()
+        .map(|(id, _, _)| id.replace(':', "%3A"))
+        .collect();
+    assert_eq!(errors, ids.iter().map(String::as_str).collect(), "{stdout}");
+    let sarif = std::fs::read_to_string(d.join("envsync.sarif")).expect("the SARIF file");
+    envsync_testsupport::oracles::validate_sarif(&sarif);
+    let log: Value = serde_json::from_str(&sarif).expect("SARIF is JSON");
+    let failing_results = log["runs"][0]["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["level"] == "error")
+        .count();
+    assert_eq!(failing_results, 3, "{sarif}");
+
     // Put them back: parity again.
     c.sh(&move_to(deb_now, "23.2.0", "7.0.0")).await;
     let (code, stdout, stderr) = check();

@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use envsync_manifest::version::pypi::{normalize, SpecifierSet, Version};
 use envsync_manifest::version::{compare, Ecosystem};
+use envsync_testsupport::oracles::{oracle_dir, oracle_python};
 
 mod common;
 
@@ -214,27 +215,6 @@ with tarfile.open(sdist) as t:
                         if not is_spec(v):
                             print("P\t%s\t%s" % (s, v))
 "#;
-
-/// `${XDG_CACHE_HOME:-$HOME/.cache}/envsync-oracles`, where `scripts/test-tools.sh` puts
-/// the current `packaging`.
-fn oracle_dir() -> PathBuf {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .expect("HOME or XDG_CACHE_HOME is set");
-    cache.join("envsync-oracles")
-}
-
-fn current_python() -> PathBuf {
-    let python = oracle_dir().join("venv/bin/python");
-    assert!(
-        python.exists(),
-        "`{}` is missing: run `bash scripts/test-tools.sh` (or `just test-tools`) to install the current `packaging` oracle",
-        python.display()
-    );
-    python
-}
 
 struct Corpus {
     versions: Vec<String>,
@@ -529,7 +509,7 @@ fn pypi_versions_match_pips_vendored_packaging() {
 #[test]
 fn pypi_matches_current_packaging() {
     let start = Instant::now();
-    let python = current_python();
+    let python = oracle_python();
     let (harvested, harvested_pairs) = harvest(&python);
     let mut rng = Rng(0x5eed_0440);
     let dir = tempfile::tempdir().expect("temp dir");

@@ -10,6 +10,7 @@
 //!   swept the next time a test asks for the engine.
 //! - [`AptRepo`] and [`PypiIndex`] (in [`repo`]) serve fake Debian packages and wheels the
 //!   test builds itself on 127.0.0.1, so a test never depends on what a mirror serves today.
+//! - [`oracles`] finds the Python oracles (`packaging`, `jsonschema`) and validates SARIF.
 //!
 //! Everything here is created with the label [`LABEL_TEST`] so it can be told apart
 //! from what envsync itself creates.
@@ -33,6 +34,7 @@ use bollard::Docker;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
+pub mod oracles;
 pub mod repo;
 pub use repo::{AptRepo, FakeDeb, FakeWheel, PypiIndex};
 

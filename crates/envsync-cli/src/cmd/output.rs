@@ -19,12 +19,13 @@ use envsync_drift::report::{self, Format};
 /// The output flags shared by `diff` and `check`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct OutputArgs {
-    /// Report format: `table`, `json`, `junit` or `markdown`; `FORMAT=FILE` writes it
-    /// to FILE. Repeat to write several
+    /// Report format: `table`, `json`, `junit`, `markdown`, `github` (workflow
+    /// commands that annotate manifest lines) or `sarif` (code scanning); `FORMAT=FILE`
+    /// writes it to FILE. Repeat to write several
     #[arg(short = 'f', long = "format", value_name = "FORMAT[=FILE]")]
     pub format: Vec<String>,
     /// Write the report to FILE instead of standard output (format from `--format`, or
-    /// from the extension: .json, .xml, .md)
+    /// from the extension: .json, .xml, .md, .sarif)
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Also write the JSON report (`envsync.diff/v1`) to FILE
@@ -73,6 +74,7 @@ fn format_of_extension(path: &Path) -> Format {
         Some("json") => Format::Json,
         Some("xml") => Format::Junit,
         Some("md" | "markdown") => Format::Markdown,
+        Some("sarif") => Format::Sarif,
         _ => Format::Table,
     }
 }

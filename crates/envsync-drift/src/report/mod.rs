@@ -1,5 +1,6 @@
 //! Reports of a diff, a check or a fleet in the formats people and CI servers read:
-//! a table for terminals, JSON (`envsync.diff/v1`), JUnit XML and Markdown.
+//! a table for terminals, JSON (`envsync.diff/v1`), JUnit XML, Markdown, GitHub workflow
+//! commands and SARIF 2.1.0.
 //!
 //! Every renderer is a pure function returning the whole text, so several formats can
 //! be written from one run and golden files stay byte-stable (no timestamps). Text from
@@ -7,9 +8,11 @@
 //! escape it with their own syntax.
 
 pub mod escape;
+pub mod github;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod sarif;
 pub mod table;
 
 use std::fmt;
@@ -29,10 +32,14 @@ pub enum Format {
     Json,
     Junit,
     Markdown,
+    /// GitHub Actions workflow commands (`::error file=…,line=…::…`).
+    Github,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
 }
 
 impl Format {
-    pub const NAMES: &'static str = "table, json, junit, markdown";
+    pub const NAMES: &'static str = "table, json, junit, markdown, github, sarif";
 
     pub fn parse(name: &str) -> Option<Format> {
         Some(match name {
@@ -40,6 +47,8 @@ impl Format {
             "json" => Format::Json,
             "junit" => Format::Junit,
             "markdown" | "md" => Format::Markdown,
+            "github" => Format::Github,
+            "sarif" => Format::Sarif,
             _ => return None,
         })
     }
@@ -50,6 +59,8 @@ impl Format {
             Format::Json => "json",
             Format::Junit => "junit",
             Format::Markdown => "markdown",
+            Format::Github => "github",
+            Format::Sarif => "sarif",
         }
     }
 }
@@ -67,6 +78,8 @@ pub fn render(format: Format, checked: &Checked, color: bool) -> String {
         Format::Json => json::render(checked),
         Format::Junit => junit::render(checked),
         Format::Markdown => markdown::render(checked),
+        Format::Github => github::render(checked),
+        Format::Sarif => sarif::render(checked),
     }
 }
 
@@ -77,6 +90,8 @@ pub fn render_fleet(format: Format, fleet: &Fleet, color: bool) -> String {
         Format::Json => json::render_fleet(fleet),
         Format::Junit => junit::render_fleet(fleet),
         Format::Markdown => markdown::render_fleet(fleet),
+        Format::Github => github::render_fleet(fleet),
+        Format::Sarif => sarif::render_fleet(fleet),
     }
 }
 
