@@ -13,7 +13,7 @@
 //! A missing oracle fails the test: `just test-tools` installs both.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
