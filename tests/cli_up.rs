@@ -113,3 +113,91 @@ async fn up_verifies_the_dev_container_against_the_lock() {
     assert_eq!(code, 0);
     assert!(!stdout.contains("verified"), "{stdout}");
 }
+
+#[tokio::test]
+async fn logs_show_each_service_prefixed_in_time_order() {
+    let base = base_image().await;
+    let project = unique_name("logs");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("envsync.toml"),
+        format!(
+            "[project]\nname = \"{project}\"\n\n[base]\nimage = \"{base}\"\n\n\
+             [services.ticker]\nimage = \"{base}\"\nversion = \"1\"\n\
+             command = [\"sh\", \"-c\", \"echo first; sleep 1; echo 'to stderr' >&2; sleep 1; echo \\\"ctl $(printf '\\\\033')[2J\\\"; exec sleep infinity\"]\n"
+        ),
+    )
+    .unwrap();
+    let _down = Down(dir.path().to_path_buf(), project.clone());
+    let (code, stdout, stderr) = envsync(dir.path(), &["up", "--no-verify"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // Poll until the third line is written (the service writes it after two seconds).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let stdout = loop {
+        let (code, stdout, stderr) = envsync(dir.path(), &["logs", "ticker"]);
+        assert_eq!(code, 0, "{stderr}");
+        if stdout.lines().count() >= 3 || std::time::Instant::now() > deadline {
+            break stdout;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(
+        stdout, "ticker | first\nticker | to stderr\nticker | ctl \\u{1b}[2J\n",
+        "in time order across stdout and stderr, the escape written out"
+    );
+
+    let (code, stdout, _) = envsync(
+        dir.path(),
+        &["logs", "--tail", "1", "--timestamps", "ticker"],
+    );
+    assert_eq!(code, 0);
+    let line = stdout.trim_end();
+    assert!(line.starts_with("ticker | 20"), "{stdout}");
+    assert!(line.ends_with(" ctl \\u{1b}[2J"), "{stdout}");
+
+    // --follow streams what the service writes after it started.
+    let mut follow = util::envsync_command()
+        .current_dir(dir.path())
+        .args(["logs", "--follow", "--tail", "0", "ticker"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start envsync logs --follow");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::io::BufReader::new(follow.stdout.take().expect("stdout is piped"));
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in reader.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let container = format!("envsync-{project}-ticker");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut seen = Vec::new();
+    // The follower may attach after a first write: write again until it shows one.
+    while !seen.iter().any(|l: &String| l == "ticker | streamed") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not streamed: {seen:?}"
+        );
+        docker_exec(&container, "echo streamed > /proc/1/fd/1");
+        if let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(1)) {
+            seen.push(line);
+        }
+    }
+    assert!(
+        follow.try_wait().expect("poll the follower").is_none(),
+        "--follow keeps running"
+    );
+    let _ = follow.kill();
+    let _ = follow.wait();
+
+    let (code, _, stderr) = envsync(dir.path(), &["logs", "nosuch"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("has no service `nosuch`; its services are dev, ticker"),
+        "{stderr}"
+    );
+}

@@ -2057,8 +2057,8 @@ fn parse_port(v: &Value) -> Option<PortMapping> {
     }
 }
 
-/// Parse `500ms`, `5s`, `1m30s`, `2h`.
-fn parse_duration(text: &str) -> Option<Duration> {
+/// Parse `500ms`, `5s`, `1m30s`, `2h` (the manifest's durations; `envsync logs --since`).
+pub fn parse_duration(text: &str) -> Option<Duration> {
     let mut total = Duration::ZERO;
     let mut rest = text.trim();
     if rest.is_empty() {

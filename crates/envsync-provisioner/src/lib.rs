@@ -22,6 +22,7 @@ pub mod spec;
 pub mod env;
 pub mod health;
 pub mod labels;
+pub mod logs;
 pub mod middleware;
 pub mod run;
 

@@ -8,6 +8,7 @@ pub mod exec;
 pub mod fetch;
 pub mod fingerprint;
 pub mod lock;
+pub mod logs;
 pub mod output;
 pub mod status;
 pub mod up;
