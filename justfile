@@ -49,6 +49,10 @@ fresh-engine:
 # engine that starts empty
 ci: lint docs unused-deps fresh-engine test
 
+# Man pages for envsync and each command, into target/man (`man target/man/envsync-up.1`)
+man:
+    cargo run -q --locked -- man target/man
+
 # The main job, end to end, against the real engine
 demo: engine base-image
     cargo build --release --locked

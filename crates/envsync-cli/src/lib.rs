@@ -124,10 +124,21 @@ Examples:
         after_help = "Only resources labelled with this project are removed; images stay.\n\nExit codes: 0 removed (or nothing to remove), 2 error.\n\nExamples:\n  envsync down\n  envsync down --volumes\n  envsync down --project benefits-api"
     )]
     Down(cmd::down::DownArgs),
+    /// Show the logs of the project's containers, each line prefixed by its service
     #[command(
         after_help = "Each line is prefixed by its service; without --follow the lines of every container come in time order. Text from containers has its control characters written out.\n\nExit codes: 0 shown, 2 error (no such project or service, no engine).\n\nExamples:\n  envsync logs\n  envsync logs -f postgres\n  envsync logs --since 10m --timestamps\n  envsync logs -n 50 redis dev"
     )]
     Logs(cmd::logs::LogsArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    #[command(
+        after_help = "Examples:\n  envsync completions bash > ~/.local/share/bash-completion/completions/envsync\n  envsync completions zsh > \"${fpath[1]}/_envsync\"\n  envsync completions fish > ~/.config/fish/completions/envsync.fish\n  envsync completions powershell >> $PROFILE"
+    )]
+    Completions(cmd::completions::CompletionsArgs),
+    /// Write man pages for envsync and each of its commands into a directory
+    #[command(
+        after_help = "Examples:\n  envsync man /usr/local/share/man/man1\n  envsync man target/man && man target/man/envsync-up.1"
+    )]
+    Man(cmd::completions::ManArgs),
     /// Run a command in the development container (exit code passed through)
     #[command(
         after_help = "The command runs as the container's user in the mounted project directory. Standard input is forwarded when it is not a terminal.\n\nExit codes: the command's own; 2 when it could not be run.\n\nExamples:\n  envsync exec -- pytest -q\n  envsync exec -- sh -c 'psql -h postgres -U postgres < schema.sql'\n  envsync exec --project benefits-api -- python3 --version"
@@ -184,6 +195,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Status(args) => runtime.block_on(cmd::status::run(&args)),
         Command::Down(args) => runtime.block_on(cmd::down::run(&args)),
         Command::Logs(args) => runtime.block_on(cmd::logs::run(&args)),
+        Command::Completions(args) => cmd::completions::completions(&args),
+        Command::Man(args) => cmd::completions::man(&args),
         Command::Exec(args) => runtime.block_on(cmd::exec::run_exec(&args)),
         Command::Shell(args) => runtime.block_on(cmd::exec::run_shell(&args)),
     }

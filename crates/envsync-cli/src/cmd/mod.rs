@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod check;
+pub mod completions;
 pub mod diff;
 pub mod down;
 pub mod exec;

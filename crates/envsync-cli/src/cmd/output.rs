@@ -125,6 +125,19 @@ impl OutputArgs {
     }
 }
 
+/// Write `bytes` to standard output. A reader that went away (`envsync … | head`) is
+/// not an error: the output simply ends, as it does for other Unix tools.
+pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(err).context("writing to standard output")
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Colour for the table on standard output: only on a terminal, and never when
 /// `NO_COLOR` is set to anything non-empty.
 pub fn stdout_color() -> bool {
