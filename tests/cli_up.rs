@@ -191,8 +191,24 @@ async fn logs_show_each_service_prefixed_in_time_order() {
         follow.try_wait().expect("poll the follower").is_none(),
         "--follow keeps running"
     );
-    let _ = follow.kill();
-    let _ = follow.wait();
+    // Ctrl-C ends it at once, with the shell's code for SIGINT.
+    let interrupt = std::process::Command::new("kill")
+        .args(["-INT", &follow.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(interrupt.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = follow.try_wait().expect("poll the follower") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = follow.kill();
+            panic!("envsync logs --follow ignored SIGINT for 5 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130));
 
     let (code, _, stderr) = envsync(dir.path(), &["logs", "nosuch"]);
     assert_eq!(code, 2);

@@ -115,7 +115,8 @@ pub(crate) async fn build_image(
     Ok((resolved, built))
 }
 
-/// One build, with progress; Ctrl-C abandons it without tagging anything.
+/// One build, with progress. Ctrl-C drops it (see `crate::interruptible`): the engine
+/// stops the step, removes its container (forcerm) and never applies the tag.
 async fn build_once(
     docker: &Docker,
     spec: &BuildSpec,
@@ -126,16 +127,7 @@ async fn build_once(
     let progress = Progress::new(settings.show_progress, what);
     let on_event = |event| progress.event(event);
     let build = build_with_options(docker, spec, options, &on_event);
-    let built = tokio::select! {
-        built = build => built,
-        _ = tokio::signal::ctrl_c() => {
-            progress.finish();
-            // Dropping the build closes the request: the engine stops the step, removes
-            // its container (forcerm) and never applies the tag.
-            eprintln!("build interrupted; no image was tagged and the layers already built stay cached for the next run");
-            std::process::exit(130);
-        }
-    };
+    let built = build.await;
     progress.finish();
     built
 }

@@ -175,31 +175,59 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The exit code of a command ended by Ctrl-C (128 + SIGINT), as shells report it.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
 /// Run one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
         .build()?;
-    match cli.command {
-        Command::Engine => runtime.block_on(engine_info()),
-        Command::Build(args) => runtime.block_on(cmd::build::run(&args)),
+    let rt = &runtime;
+    let outcome = match cli.command {
+        Command::Engine => interruptible(rt, engine_info()),
+        Command::Build(args) => interruptible(rt, cmd::build::run(&args)),
         Command::Validate(args) => cmd::validate::run(&args),
-        Command::Lock(args) => runtime.block_on(cmd::lock::run(&args)),
-        Command::Fetch(args) => runtime.block_on(cmd::fetch::run(&args)),
-        Command::Vendor(args) => runtime.block_on(cmd::fetch::vendor(&args)),
-        Command::Diff(args) => runtime.block_on(cmd::diff::run(&args)),
-        Command::Check(args) => runtime.block_on(cmd::check::run(&args)),
-        Command::Fingerprint(args) => runtime.block_on(cmd::fingerprint::run(&args)),
-        Command::Up(args) => runtime.block_on(cmd::up::run(&args)),
-        Command::Status(args) => runtime.block_on(cmd::status::run(&args)),
-        Command::Down(args) => runtime.block_on(cmd::down::run(&args)),
-        Command::Logs(args) => runtime.block_on(cmd::logs::run(&args)),
+        Command::Lock(args) => interruptible(rt, cmd::lock::run(&args)),
+        Command::Fetch(args) => interruptible(rt, cmd::fetch::run(&args)),
+        Command::Vendor(args) => interruptible(rt, cmd::fetch::vendor(&args)),
+        Command::Diff(args) => interruptible(rt, cmd::diff::run(&args)),
+        Command::Check(args) => interruptible(rt, cmd::check::run(&args)),
+        Command::Fingerprint(args) => interruptible(rt, cmd::fingerprint::run(&args)),
+        Command::Up(args) => interruptible(rt, cmd::up::run(&args)),
+        Command::Status(args) => interruptible(rt, cmd::status::run(&args)),
+        Command::Down(args) => interruptible(rt, cmd::down::run(&args)),
+        Command::Logs(args) => interruptible(rt, cmd::logs::run(&args)),
         Command::Completions(args) => cmd::completions::completions(&args),
         Command::Man(args) => cmd::completions::man(&args),
+        // Ctrl-C belongs to the process inside the container.
         Command::Exec(args) => runtime.block_on(cmd::exec::run_exec(&args)),
         Command::Shell(args) => runtime.block_on(cmd::exec::run_shell(&args)),
-    }
+    };
+    // Work still running on the runtime (an abandoned engine request, a child process
+    // being waited on) must not hold the exit up.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    outcome
+}
+
+/// Run `work` until it ends or Ctrl-C is pressed. On Ctrl-C the work is dropped (its
+/// engine requests close, so a build in progress is abandoned and never tagged; files
+/// are only ever replaced whole, so none is left half-written) and the command ends
+/// with [`EXIT_INTERRUPTED`] at once.
+fn interruptible(
+    runtime: &tokio::runtime::Runtime,
+    work: impl std::future::Future<Output = anyhow::Result<Outcome>>,
+) -> anyhow::Result<Outcome> {
+    runtime.block_on(async {
+        tokio::select! {
+            outcome = work => outcome,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("interrupted; nothing was left half-written (layers already built stay cached)");
+                Ok(Outcome::Exit(EXIT_INTERRUPTED))
+            }
+        }
+    })
 }
 
 async fn engine_info() -> anyhow::Result<Outcome> {
