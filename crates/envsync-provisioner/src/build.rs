@@ -88,7 +88,7 @@ pub struct BuildOptions {
 impl Default for BuildOptions {
     fn default() -> Self {
         BuildOptions {
-            log_dir: std::env::temp_dir().join("envsync-logs"),
+            log_dir: user_dir("XDG_STATE_HOME", ".local/state").join("logs"),
             no_cache: false,
             artifacts: Vec::new(),
             offline: false,
@@ -225,14 +225,33 @@ pub async fn build_with_options(
     })
 }
 
-/// An exclusive lock on the build of content address `sha256`, held until dropped:
-/// a file in the system temp directory, locked by the operating system (waited for on
-/// a blocking thread).
+/// This user's envsync directory of one XDG kind: `$XDG_…/envsync`, else
+/// `~/<fallback>/envsync`, so one user's files never block another's (a root-owned
+/// file in a shared temp directory did). Only without any home directory, the temp
+/// directory's `envsync`.
+pub fn user_dir(xdg: &str, fallback: &str) -> PathBuf {
+    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    match (env(xdg), env("HOME")) {
+        (Some(dir), _) => PathBuf::from(dir).join("envsync"),
+        (None, Some(home)) => PathBuf::from(home).join(fallback).join("envsync"),
+        (None, None) => std::env::temp_dir().join("envsync"),
+    }
+}
+
+/// An exclusive lock on the build of content address `sha256`, held until dropped: a
+/// file in this user's cache directory, locked by the operating system (waited for on a
+/// blocking thread).
 async fn build_lock(sha256: &str) -> Result<std::fs::File, ProvisionError> {
-    let path = std::env::temp_dir().join(format!(
-        "envsync-build-{}.lock",
+    let dir = user_dir("XDG_CACHE_HOME", ".cache").join("locks");
+    let path = dir.join(format!(
+        "build-{}.lock",
         &sha256[..crate::context::TAG_HEX_LEN]
     ));
+    std::fs::create_dir_all(&dir).map_err(|source| ProvisionError::ReadInput {
+        path: dir.clone(),
+        what: "the directory of build locks".into(),
+        source,
+    })?;
     let error = |source| ProvisionError::ReadInput {
         path: path.clone(),
         what: "the lock that lets one build of an image run at a time".into(),
