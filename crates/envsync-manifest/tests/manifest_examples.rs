@@ -55,13 +55,20 @@ fn benefits_api_example_is_valid() {
         format!("{}:{django_line}:1", path.display())
     );
     assert_eq!(m.policy.ignore[0].component, "deb:tzdata");
-    // Everything the example declares is pinned to one exact version, except the
-    // runtimes, which name a release series.
+    // PyPI and npm packages are pinned to one exact version (those registries keep
+    // every release). Debian packages name a series: Debian's mirrors serve only the
+    // newest point release, so an exact pin in the manifest would break the example on
+    // the next security update; the lock pins them, with the .debs' checksums.
     for d in m.declared() {
-        if matches!(
-            d.ecosystem,
-            Ecosystem::Deb | Ecosystem::Pypi | Ecosystem::Npm
-        ) {
+        if d.ecosystem == Ecosystem::Deb {
+            assert!(
+                d.constraint == "*" || d.constraint.ends_with(".*"),
+                "{} {} names no series",
+                d.name,
+                d.constraint
+            );
+        }
+        if matches!(d.ecosystem, Ecosystem::Pypi | Ecosystem::Npm) {
             let c = envsync_manifest::version::Constraint::parse(d.ecosystem, &d.constraint)
                 .expect("valid");
             assert!(
