@@ -1,0 +1,33 @@
+//! Running an environment: `up` (network, middleware services waited on until healthy,
+//! then the development container), `plan` (what `up` would do, changing nothing),
+//! `down`, `status` and `exec`.
+//!
+//! Everything is derived from the engine: containers, networks and volumes carry the
+//! project's labels and each container its effective configuration (see
+//! [`crate::labels`]). `up` on an unchanged environment costs one container listing,
+//! one network inspection and one image inspection per distinct image.
+//!
+//! The rooms: `decide` is pure (what each resource needs, and why), `apply` talks to
+//! the engine, `up` joins them; `status`, `down` and `exec` stand alone, and `error`
+//! is the one error type they share.
+
+mod apply;
+mod decide;
+mod down;
+mod error;
+mod exec;
+mod status;
+mod up;
+
+pub use decide::{
+    decide, health_from_status, validate, Action, Change, Desired, Existing, NetworkState, Resource,
+};
+pub use down::{down, DownReport};
+pub(crate) use error::engine_error;
+pub use error::RunError;
+pub use exec::{dev_container, exec};
+pub use status::{status, ServiceStatus};
+pub use up::{list_project_containers, plan, up, UpReport};
+
+/// Receives one line per step of `up` (`redis: healthy after 0.8s`).
+pub type Progress<'a> = &'a (dyn Fn(&str) + Send + Sync);
