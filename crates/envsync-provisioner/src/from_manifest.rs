@@ -19,7 +19,7 @@ use envsync_manifest::{Constraint, Ecosystem, Lock, Manifest};
 
 use crate::error::ProvisionError;
 use crate::middleware::{service_build_spec, ServiceRecipe};
-use crate::run::RunError;
+use crate::run_error::RunError;
 use crate::spec::{
     BuildSpec, FileSource, FileSpec, LockedDeb, LockedSet, LockedTarball, LockedWheel, NodeSpec,
     PackageSet, Pin, PythonSpec, Req, SourceSpec,

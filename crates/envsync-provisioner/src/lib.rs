@@ -24,6 +24,7 @@ pub mod health;
 pub mod labels;
 pub mod middleware;
 pub mod run;
+mod run_error;
 
 pub use artifacts::read_artifacts;
 pub use build::{

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use crate::env::{HealthSpec, ServiceSpec, VolumeMap};
-use crate::run::RunError;
+use crate::run_error::RunError;
 use crate::spec::{BuildSpec, FileSource, FileSpec, Pin, Req};
 
 /// The base every service image is built from.

@@ -16,10 +16,10 @@ use bollard::query_parameters::{
 use bollard::Docker;
 
 use super::decide::{Action, Change, Desired, Existing};
-use super::error::{engine_error, status_code};
 use super::{Progress, RunError};
 use crate::env::{container_name, EnvSpec};
 use crate::labels::{project_labels, EffectiveConfig, Role};
+use crate::run_error::{engine_error, status_code};
 
 /// Carry out one container's action.
 pub(super) async fn apply(

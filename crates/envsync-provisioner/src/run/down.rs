@@ -11,9 +11,9 @@ use futures_util::future::try_join_all;
 use serde::Serialize;
 
 use super::apply::remove_container;
-use super::error::{engine_error, status_code};
 use super::RunError;
 use crate::labels::{project_container_filter, project_filter};
+use crate::run_error::{engine_error, status_code};
 
 /// What `down` removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

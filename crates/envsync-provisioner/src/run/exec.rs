@@ -3,10 +3,10 @@
 
 use bollard::Docker;
 
-use super::error::{engine_error, status_code};
 use super::RunError;
 use crate::env::{container_name, DEV_SERVICE};
 use crate::labels::LABEL_SERVICE;
+use crate::run_error::{engine_error, status_code};
 
 /// The running development container of `project`, or [`RunError::NoDevContainer`].
 pub async fn dev_container(docker: &Docker, project: &str) -> Result<String, RunError> {

@@ -8,23 +8,21 @@
 //! one network inspection and one image inspection per distinct image.
 //!
 //! The rooms: `decide` is pure (what each resource needs, and why), `apply` talks to
-//! the engine, `up` joins them; `status`, `down` and `exec` stand alone, and `error`
-//! is the one error type they share.
+//! the engine, `up` joins them; `status`, `down` and `exec` stand alone. Their error type,
+//! [`RunError`], lives in a module of its own that `health` shares.
 
 mod apply;
 mod decide;
 mod down;
-mod error;
 mod exec;
 mod status;
 mod up;
 
+pub use crate::run_error::RunError;
 pub use decide::{
     decide, health_from_status, validate, Action, Change, Desired, Existing, NetworkState, Resource,
 };
 pub use down::{down, DownReport};
-pub(crate) use error::engine_error;
-pub use error::RunError;
 pub use exec::{dev_container, exec};
 pub use status::{status, ServiceStatus};
 pub use up::{list_project_containers, plan, up, UpReport};

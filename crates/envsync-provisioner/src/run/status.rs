@@ -7,10 +7,10 @@ use bollard::Docker;
 use serde::Serialize;
 
 use super::decide::Existing;
-use super::error::engine_error;
 use super::RunError;
 use crate::env::container_name;
 use crate::labels::{project_container_filter, LABEL_ROLE};
+use crate::run_error::engine_error;
 
 /// A running container of the project, as `envsync status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -13,11 +13,11 @@ use super::apply::{apply, check_port_free, create_network, is_local_engine, remo
 use super::decide::{
     decide, desired, validate, Action, Change, Desired, Existing, NetworkState, Resource,
 };
-use super::error::{engine_error, status_code};
 use super::{Progress, RunError};
 use crate::env::{container_name, network_name, EnvSpec, HealthSpec, DEV_SERVICE};
 use crate::health::wait_ready;
 use crate::labels::{project_container_filter, project_labels, Role};
+use crate::run_error::{engine_error, status_code};
 
 /// How long the development container (which has no health check) may take to run.
 const DEV_READY_DEADLINE: Duration = Duration::from_secs(60);

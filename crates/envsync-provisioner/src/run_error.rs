@@ -1,4 +1,7 @@
 //! The error of running an environment, and how engine errors are classified into it.
+//!
+//! A module of its own, outside `run`, because `health` (which `run` uses to wait for
+//! containers) reports the same errors: both depend on this one, not on each other.
 
 use std::time::Duration;
 
@@ -94,7 +97,7 @@ pub(crate) fn engine_error(doing: &str, target: &str, source: bollard::errors::E
     }
 }
 
-pub(super) fn status_code(err: &bollard::errors::Error) -> Option<u16> {
+pub(crate) fn status_code(err: &bollard::errors::Error) -> Option<u16> {
     match err {
         bollard::errors::Error::DockerResponseServerError { status_code, .. } => Some(*status_code),
         _ => None,
