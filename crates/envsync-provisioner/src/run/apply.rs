@@ -18,7 +18,7 @@ use bollard::Docker;
 use super::decide::{Action, Change, Desired, Existing};
 use super::{Progress, RunError};
 use crate::env::{container_name, EnvSpec};
-use crate::labels::{project_labels, EffectiveConfig, Role};
+use crate::labels::{project_labels, EffectiveConfig, MountKind, Role};
 use crate::run_error::{engine_error, status_code};
 
 /// Carry out one container's action.
@@ -87,7 +87,7 @@ async fn ensure_volumes(
     project: &str,
     config: &EffectiveConfig,
 ) -> Result<(), RunError> {
-    for mount in config.mounts.iter().filter(|m| m.kind == "volume") {
+    for mount in config.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
         match docker.inspect_volume(&mount.source).await {
             Ok(_) => continue,
             Err(err) if status_code(&err) == Some(404) => {}
@@ -146,7 +146,7 @@ fn container_body(spec: &EnvSpec, want: &Desired) -> ContainerCreateBody {
         .map(|m| EngineMount {
             target: Some(m.target.clone()),
             source: Some(m.source.clone()),
-            typ: Some(if m.kind == "bind" {
+            typ: Some(if m.kind == MountKind::Bind {
                 MountType::BIND
             } else {
                 MountType::VOLUME

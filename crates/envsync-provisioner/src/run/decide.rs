@@ -3,6 +3,7 @@
 //! unit-testable without an engine. Also the checks of a spec that `up` runs first.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
 
 use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
 use serde::Serialize;
@@ -83,13 +84,95 @@ impl Action {
     }
 }
 
+/// A container's state as the engine lists it; serialized as the engine names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerState {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+    Stopping,
+    /// The engine named no state: shown (and serialized) as an empty string, as the
+    /// engine's own listing does.
+    #[default]
+    #[serde(rename = "")]
+    Unknown,
+}
+
+impl ContainerState {
+    /// The engine's name for the state (`running`, `exited`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerState::Created => "created",
+            ContainerState::Running => "running",
+            ContainerState::Paused => "paused",
+            ContainerState::Restarting => "restarting",
+            ContainerState::Removing => "removing",
+            ContainerState::Exited => "exited",
+            ContainerState::Dead => "dead",
+            ContainerState::Stopping => "stopping",
+            ContainerState::Unknown => "",
+        }
+    }
+
+    fn from_engine(state: Option<ContainerSummaryStateEnum>) -> ContainerState {
+        use ContainerSummaryStateEnum as E;
+        match state {
+            Some(E::CREATED) => ContainerState::Created,
+            Some(E::RUNNING) => ContainerState::Running,
+            Some(E::PAUSED) => ContainerState::Paused,
+            Some(E::RESTARTING) => ContainerState::Restarting,
+            Some(E::REMOVING) => ContainerState::Removing,
+            Some(E::EXITED) => ContainerState::Exited,
+            Some(E::DEAD) => ContainerState::Dead,
+            Some(E::STOPPING) => ContainerState::Stopping,
+            Some(E::EMPTY) | None => ContainerState::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for ContainerState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a container's health check last said; serialized as the engine names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthState {
+    Healthy,
+    Unhealthy,
+    Starting,
+}
+
+impl HealthState {
+    /// The engine's name for the health (`healthy`, `unhealthy`, `starting`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthState::Healthy => "healthy",
+            HealthState::Unhealthy => "unhealthy",
+            HealthState::Starting => "starting",
+        }
+    }
+}
+
+impl fmt::Display for HealthState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A container as listed by the engine, reduced to what decisions need.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Existing {
     pub id: String,
     pub service: String,
-    /// `created`, `running`, `exited`, `paused`, `restarting`, `dead`, `removing`.
-    pub state: String,
+    pub state: ContainerState,
     /// The engine's human status: `Up 3 minutes (healthy)`, `Exited (137) 2 seconds ago`.
     pub status: String,
     pub config_sha256: Option<String>,
@@ -122,7 +205,7 @@ impl Existing {
         Some(Existing {
             id: c.id.clone().unwrap_or_default(),
             service,
-            state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+            state: ContainerState::from_engine(c.state),
             status: c.status.clone().unwrap_or_default(),
             config_sha256: labels.get(LABEL_CONFIG_SHA256).cloned(),
             config: stored_config(&labels),
@@ -144,19 +227,19 @@ impl Existing {
     }
 
     /// The health the engine reports in the status text (API 1.41 has no field for it).
-    pub fn health(&self) -> Option<&'static str> {
+    pub fn health(&self) -> Option<HealthState> {
         health_from_status(&self.status)
     }
 }
 
 /// `healthy`, `unhealthy` or `starting` from a status text such as `Up 2 minutes (healthy)`.
-pub fn health_from_status(status: &str) -> Option<&'static str> {
+pub fn health_from_status(status: &str) -> Option<HealthState> {
     if status.contains("(healthy)") {
-        Some("healthy")
+        Some(HealthState::Healthy)
     } else if status.contains("(unhealthy)") {
-        Some("unhealthy")
+        Some(HealthState::Unhealthy)
     } else if status.contains("(health: starting)") {
-        Some("starting")
+        Some(HealthState::Starting)
     } else {
         None
     }
@@ -259,15 +342,15 @@ fn decide_one(
             }
         }
     }
-    match have.state.as_str() {
-        "running" | "restarting" => {
-            if have.health() == Some("unhealthy") {
+    match have.state {
+        ContainerState::Running | ContainerState::Restarting => {
+            if have.health() == Some(HealthState::Unhealthy) {
                 (Change::Restart, vec!["unhealthy container".into()])
             } else {
                 (Change::UpToDate, vec![])
             }
         }
-        "exited" => match exit_code_from_status(&have.status) {
+        ContainerState::Exited => match exit_code_from_status(&have.status) {
             Some(137) => (Change::Start, vec!["killed container".into()]),
             Some(code) => (
                 Change::Start,
@@ -275,7 +358,7 @@ fn decide_one(
             ),
             None => (Change::Start, vec!["stopped container".into()]),
         },
-        "created" => (Change::Start, vec!["never-started container".into()]),
+        ContainerState::Created => (Change::Start, vec!["never-started container".into()]),
         other => (Change::Recreate, vec![format!("{other} container")]),
     }
 }
@@ -384,12 +467,12 @@ pub(crate) mod tests {
     }
 
     /// A container as `up` would have created it from `spec`, in `state` with `status`.
-    fn existing(spec: &EnvSpec, state: &str, status: &str) -> Existing {
+    fn existing(spec: &EnvSpec, state: ContainerState, status: &str) -> Existing {
         let want = &desired(spec, &ids())[0];
         Existing {
             id: "c1".into(),
             service: want.service.clone(),
-            state: state.into(),
+            state,
             status: status.into(),
             config_sha256: Some(want.config.sha256()),
             config: Some(want.config.clone()),
@@ -423,7 +506,11 @@ pub(crate) mod tests {
         check(
             &s,
             Some("n1".into()),
-            &[existing(&s, "running", "Up 2 minutes (healthy)")],
+            &[existing(
+                &s,
+                ContainerState::Running,
+                "Up 2 minutes (healthy)",
+            )],
             &["network envsync-shop: up to date", "redis: up to date"],
         );
     }
@@ -438,7 +525,11 @@ pub(crate) mod tests {
         check(
             &new,
             Some("n1".into()),
-            &[existing(&old, "running", "Up 2 minutes (healthy)")],
+            &[existing(
+                &old,
+                ContainerState::Running,
+                "Up 2 minutes (healthy)",
+            )],
             &[
                 "network envsync-shop: up to date",
                 "redis: recreated: env REDIS_URL changed",
@@ -454,7 +545,11 @@ pub(crate) mod tests {
         check(
             &new,
             Some("n1".into()),
-            &[existing(&old, "running", "Up 2 minutes (healthy)")],
+            &[existing(
+                &old,
+                ContainerState::Running,
+                "Up 2 minutes (healthy)",
+            )],
             &[
                 "network envsync-shop: up to date",
                 "redis: recreated: port 6379 changed",
@@ -467,26 +562,30 @@ pub(crate) mod tests {
         let s = spec();
         let cases = [
             (
-                "exited",
+                ContainerState::Exited,
                 "Exited (137) 3 seconds ago",
                 "redis: killed container restarted",
             ),
             (
-                "exited",
+                ContainerState::Exited,
                 "Exited (0) 3 seconds ago",
                 "redis: stopped container (exit code 0) restarted",
             ),
             (
-                "created",
+                ContainerState::Created,
                 "Created",
                 "redis: never-started container restarted",
             ),
             (
-                "running",
+                ContainerState::Running,
                 "Up 1 minute (unhealthy)",
                 "redis: unhealthy container restarted",
             ),
-            ("dead", "Dead", "redis: recreated: dead container"),
+            (
+                ContainerState::Dead,
+                "Dead",
+                "redis: recreated: dead container",
+            ),
         ];
         for (state, status, line) in cases {
             check(
@@ -504,7 +603,11 @@ pub(crate) mod tests {
         check(
             &s,
             None,
-            &[existing(&s, "exited", "Exited (0) 1 second ago")],
+            &[existing(
+                &s,
+                ContainerState::Exited,
+                "Exited (0) 1 second ago",
+            )],
             &[
                 "network envsync-shop: missing, created",
                 "redis: recreated: network missing",
@@ -513,7 +616,11 @@ pub(crate) mod tests {
         check(
             &s,
             Some("n2".into()),
-            &[existing(&s, "exited", "Exited (0) 1 second ago")],
+            &[existing(
+                &s,
+                ContainerState::Exited,
+                "Exited (0) 1 second ago",
+            )],
             &[
                 "network envsync-shop: up to date",
                 "redis: recreated: network recreated",
@@ -524,13 +631,13 @@ pub(crate) mod tests {
     #[test]
     fn removed_service_is_removed_and_plan_wording() {
         let s = spec();
-        let mut extra = existing(&s, "running", "Up");
+        let mut extra = existing(&s, ContainerState::Running, "Up");
         extra.service = "memcached".into();
         let actions = decide(
             NET,
             &Some("n1".into()),
             &desired(&s, &ids()),
-            &[existing(&s, "running", "Up (healthy)"), extra],
+            &[existing(&s, ContainerState::Running, "Up (healthy)"), extra],
         );
         let lines: Vec<String> = actions.iter().map(|a| a.describe(false)).collect();
         assert_eq!(
@@ -546,7 +653,7 @@ pub(crate) mod tests {
     #[test]
     fn unlabelled_config_is_recreated() {
         let s = spec();
-        let mut e = existing(&s, "running", "Up");
+        let mut e = existing(&s, ContainerState::Running, "Up");
         e.config = None;
         e.config_sha256 = None;
         check(
@@ -586,11 +693,11 @@ pub(crate) mod tests {
     fn status_text_parsing() {
         assert_eq!(
             health_from_status("Up 2 minutes (healthy)"),
-            Some("healthy")
+            Some(HealthState::Healthy)
         );
         assert_eq!(
             health_from_status("Up 2 seconds (health: starting)"),
-            Some("starting")
+            Some(HealthState::Starting)
         );
         assert_eq!(health_from_status("Up 2 minutes"), None);
         assert_eq!(
@@ -598,5 +705,35 @@ pub(crate) mod tests {
             Some(137)
         );
         assert_eq!(exit_code_from_status("Up"), None);
+    }
+
+    /// The JSON of `status` names states as the engine does; typed states keep it so.
+    #[test]
+    fn states_serialize_as_the_engine_names_them() {
+        use ContainerState as S;
+        for state in [
+            S::Created,
+            S::Running,
+            S::Paused,
+            S::Restarting,
+            S::Removing,
+            S::Exited,
+            S::Dead,
+            S::Stopping,
+            S::Unknown,
+        ] {
+            let json = serde_json::to_string(&state).unwrap();
+            assert_eq!(json, format!("\"{state}\""));
+            let engine: ContainerSummaryStateEnum = serde_json::from_str(&json).unwrap();
+            assert_eq!(ContainerState::from_engine(Some(engine)), state);
+        }
+        for health in [
+            HealthState::Healthy,
+            HealthState::Unhealthy,
+            HealthState::Starting,
+        ] {
+            let json = serde_json::to_string(&health).unwrap();
+            assert_eq!(json, format!("\"{health}\""));
+        }
     }
 }

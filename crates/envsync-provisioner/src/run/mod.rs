@@ -20,7 +20,8 @@ mod up;
 
 pub use crate::run_error::RunError;
 pub use decide::{
-    decide, health_from_status, validate, Action, Change, Desired, Existing, NetworkState, Resource,
+    decide, health_from_status, validate, Action, Change, ContainerState, Desired, Existing,
+    HealthState, NetworkState, Resource,
 };
 pub use down::{down, DownReport};
 pub use exec::{dev_container, exec};

@@ -6,23 +6,22 @@ use bollard::query_parameters::ListContainersOptionsBuilder;
 use bollard::Docker;
 use serde::Serialize;
 
-use super::decide::Existing;
+use super::decide::{ContainerState, Existing, HealthState};
 use super::RunError;
 use crate::env::container_name;
-use crate::labels::{project_container_filter, LABEL_ROLE};
+use crate::labels::{project_container_filter, Role, LABEL_ROLE};
 use crate::run_error::engine_error;
 
 /// A running container of the project, as `envsync status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceStatus {
     pub service: String,
-    pub role: String,
+    pub role: Role,
     pub container: String,
     pub image: String,
-    /// `running`, `exited`, `created`, ...
-    pub state: String,
-    /// `healthy`, `unhealthy`, `starting`, or `None` without a health check.
-    pub health: Option<String>,
+    pub state: ContainerState,
+    /// `None` without a health check.
+    pub health: Option<HealthState>,
     pub ports: Vec<crate::env::PortMap>,
 }
 
@@ -44,20 +43,30 @@ pub async fn status(docker: &Docker, project: &str) -> Result<Vec<ServiceStatus>
             let e = Existing::from_summary(c)?;
             let labels = c.labels.clone().unwrap_or_default();
             Some(ServiceStatus {
-                role: labels.get(LABEL_ROLE).cloned().unwrap_or_default(),
+                role: role_of(&labels),
                 container: container_name(project, &e.service),
                 image: e
                     .config
                     .as_ref()
                     .map(|c| c.image.clone())
                     .unwrap_or(e.image.clone()),
-                state: e.state.clone(),
-                health: e.health().map(str::to_string),
+                state: e.state,
+                health: e.health(),
                 ports: e.ports.clone(),
                 service: e.service,
             })
         })
         .collect();
-    out.sort_by(|a, b| (a.role == "dev", &a.service).cmp(&(b.role == "dev", &b.service)));
+    out.sort_by(|a, b| (a.role == Role::Dev, &a.service).cmp(&(b.role == Role::Dev, &b.service)));
     Ok(out)
+}
+
+/// The role a container's label names. The listing's filter guarantees the label is
+/// there; a value other than `dev` (set by hand, not by `up`) is shown as a service,
+/// which is also where such a container sorted before roles were typed.
+fn role_of(labels: &HashMap<String, String>) -> Role {
+    match labels.get(LABEL_ROLE).map(String::as_str) {
+        Some("dev") => Role::Dev,
+        _ => Role::Service,
+    }
 }

@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use super::apply::{apply, check_port_free, create_network, is_local_engine, remove_container};
 use super::decide::{
-    decide, desired, validate, Action, Change, Desired, Existing, NetworkState, Resource,
+    decide, desired, validate, Action, Change, Desired, Existing, HealthState, NetworkState,
+    Resource,
 };
 use super::{Progress, RunError};
 use crate::env::{container_name, network_name, EnvSpec, HealthSpec, DEV_SERVICE};
@@ -213,7 +214,8 @@ pub async fn up(
         .await?;
         let already_healthy = action.change == Change::UpToDate
             && (want.config.healthcheck.is_none()
-                || existing.get(want.service.as_str()).and_then(|e| e.health()) == Some("healthy"));
+                || existing.get(want.service.as_str()).and_then(|e| e.health())
+                    == Some(HealthState::Healthy));
         if !already_healthy {
             waits.push(*want);
         }
