@@ -2,7 +2,7 @@
 //! creating, starting and removing containers, and the host-port checks that run
 //! before anything is changed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::TcpListener;
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 
-use super::decide::{Action, Change, Desired, Existing};
+use super::decide::{action_for, Action, Change, Desired, Existing};
 use super::{Progress, RunError};
 use crate::env::{container_name, EnvSpec};
 use crate::labels::{project_labels, EffectiveConfig, MountKind, Role};
@@ -108,6 +108,8 @@ async fn ensure_volumes(
 
 /// The engine's container configuration for an effective configuration. The engine's
 /// container must match `config` exactly: everything here comes from it.
+// Over 80 lines on purpose: one field of `config` after another, each mapped to the
+// engine's field in one place, so a reviewer checks the mapping top to bottom.
 fn container_body(spec: &EnvSpec, want: &Desired) -> ContainerCreateBody {
     let config = &want.config;
     // The real values; the configuration holds only their hashes.
@@ -281,16 +283,40 @@ pub(super) async fn remove_container(docker: &Docker, id: &str) -> Result<(), Ru
 
 /// Whether the engine runs on this machine, so that binding a port here tells whether
 /// the engine can publish it.
-pub(super) fn is_local_engine() -> bool {
+fn is_local_engine() -> bool {
     envsync_engine::engine_host().starts_with("unix://")
 }
 
-/// Fail with [`RunError::PortTaken`] when something on this machine listens on `port`.
-pub(super) async fn check_port_free(
+/// Fail with [`RunError::PortTaken`] when a host port that a container `up` changes
+/// wants is held by something other than this project's own containers. Only asked of
+/// an engine on this machine, where binding a port here tells whether it can publish it.
+pub(super) async fn check_ports(
     docker: &Docker,
-    service: &str,
-    port: u16,
+    existing: &[Existing],
+    wants: &[Desired],
+    actions: &[Action],
 ) -> Result<(), RunError> {
+    if !is_local_engine() {
+        return Ok(());
+    }
+    let ours: BTreeSet<u16> = existing
+        .iter()
+        .flat_map(|e| e.host_ports.iter().copied())
+        .collect();
+    for want in wants {
+        if action_for(actions, &want.service).is_some_and(Action::is_change) {
+            for port in &want.config.ports {
+                if !ours.contains(&port.host) {
+                    check_port_free(docker, &want.service, port.host).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fail with [`RunError::PortTaken`] when something on this machine listens on `port`.
+async fn check_port_free(docker: &Docker, service: &str, port: u16) -> Result<(), RunError> {
     let taken = ["127.0.0.1", "0.0.0.0"]
         .iter()
         .any(|ip| TcpListener::bind((*ip, port)).is_err());

@@ -363,6 +363,13 @@ fn decide_one(
     }
 }
 
+/// The decision about container `service` (not the network, which may share its name).
+pub(super) fn action_for<'a>(actions: &'a [Action], service: &str) -> Option<&'a Action> {
+    actions
+        .iter()
+        .find(|a| a.name == service && a.resource != Resource::Network)
+}
+
 /// Check the spec for problems that would only surface halfway through `up`.
 pub fn validate(spec: &EnvSpec) -> Result<(), RunError> {
     let invalid = |field: String, problem: String| Err(RunError::InvalidSpec { field, problem });

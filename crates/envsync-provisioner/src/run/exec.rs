@@ -1,7 +1,13 @@
 //! `exec`: a command in the project's running development container, its output
 //! copied to this process's stdout and stderr.
 
+use std::pin::Pin;
+
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::Docker;
+use futures_util::{Stream, StreamExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::RunError;
 use crate::env::{container_name, DEV_SERVICE};
@@ -41,11 +47,6 @@ pub async fn exec(
     cmd: &[String],
     forward_stdin: bool,
 ) -> Result<i64, RunError> {
-    use bollard::container::LogOutput;
-    use bollard::exec::{CreateExecOptions, StartExecResults};
-    use futures_util::StreamExt;
-    use tokio::io::AsyncWriteExt;
-
     let name = dev_container(docker, project).await?;
     let created = docker
         .create_exec(
@@ -64,67 +65,78 @@ pub async fn exec(
         .start_exec(&created.id, None)
         .await
         .map_err(|e| engine_error("running a command in container", &name, e))?;
-    let io = |source| RunError::Io {
-        doing: format!("copying the output of the command in `{name}`"),
-        source,
-    };
-    if let StartExecResults::Attached {
-        mut output,
-        mut input,
-    } = started
-    {
+    if let StartExecResults::Attached { output, input } = started {
         if forward_stdin {
-            // A plain thread, not a runtime task: a blocking read of a stdin that never
-            // ends must not keep the runtime (and so the process) from finishing.
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
-            std::thread::spawn(move || {
-                use std::io::Read;
-                let mut stdin = std::io::stdin();
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    match stdin.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if tx.blocking_send(buf[..n].to_vec()).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-            });
-            tokio::spawn(async move {
-                while let Some(chunk) = rx.recv().await {
-                    if input.write_all(&chunk).await.is_err() {
-                        return;
-                    }
-                }
-                let _ = input.shutdown().await;
-            });
+            forward_stdin_to(input);
         }
-        // Output is copied chunk by chunk as it arrives; a blocking write of one chunk
-        // to this process's own stdout is as short as the chunk.
-        use std::io::Write;
-        while let Some(chunk) = output.next().await {
-            match chunk.map_err(|e| engine_error("reading the output of container", &name, e))? {
-                LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                    let mut out = std::io::stdout().lock();
-                    out.write_all(&message)
-                        .and_then(|()| out.flush())
-                        .map_err(io)?;
-                }
-                LogOutput::StdErr { message } => {
-                    let mut err = std::io::stderr().lock();
-                    err.write_all(&message)
-                        .and_then(|()| err.flush())
-                        .map_err(io)?;
-                }
-                LogOutput::StdIn { .. } => {}
-            }
-        }
+        copy_output(output, &name).await?;
     }
     let inspect = docker
         .inspect_exec(&created.id)
         .await
         .map_err(|e| engine_error("inspecting a command in container", &name, e))?;
     Ok(inspect.exit_code.unwrap_or(-1))
+}
+
+/// Copy this process's stdin to `input` until stdin ends, in the background.
+fn forward_stdin_to(mut input: Pin<Box<dyn AsyncWrite + Send>>) {
+    // A plain thread, not a runtime task: a blocking read of a stdin that never
+    // ends must not keep the runtime (and so the process) from finishing.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut stdin = std::io::stdin();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx.blocking_send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    tokio::spawn(async move {
+        while let Some(chunk) = rx.recv().await {
+            if input.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+        let _ = input.shutdown().await;
+    });
+}
+
+/// Copy the command's output in container `name` to this process's stdout and stderr
+/// until it ends.
+async fn copy_output(
+    mut output: Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>,
+    name: &str,
+) -> Result<(), RunError> {
+    use std::io::Write;
+    let io = |source| RunError::Io {
+        doing: format!("copying the output of the command in `{name}`"),
+        source,
+    };
+    // Output is copied chunk by chunk as it arrives; a blocking write of one chunk
+    // to this process's own stdout is as short as the chunk.
+    while let Some(chunk) = output.next().await {
+        match chunk.map_err(|e| engine_error("reading the output of container", name, e))? {
+            LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&message)
+                    .and_then(|()| out.flush())
+                    .map_err(io)?;
+            }
+            LogOutput::StdErr { message } => {
+                let mut err = std::io::stderr().lock();
+                err.write_all(&message)
+                    .and_then(|()| err.flush())
+                    .map_err(io)?;
+            }
+            LogOutput::StdIn { .. } => {}
+        }
+    }
+    Ok(())
 }

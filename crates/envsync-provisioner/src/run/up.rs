@@ -1,7 +1,7 @@
 //! `up` and `plan`: read what the engine holds for a project in one round of
 //! concurrent requests, decide, then apply the decisions service by service.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bollard::query_parameters::ListContainersOptionsBuilder;
@@ -9,10 +9,10 @@ use bollard::Docker;
 use futures_util::future::try_join_all;
 use serde::Serialize;
 
-use super::apply::{apply, check_port_free, create_network, is_local_engine, remove_container};
+use super::apply::{apply, check_ports, create_network, remove_container};
 use super::decide::{
-    decide, desired, validate, Action, Change, Desired, Existing, HealthState, NetworkState,
-    Resource,
+    action_for, decide, desired, validate, Action, Change, Desired, Existing, HealthState,
+    NetworkState,
 };
 use super::{Progress, RunError};
 use crate::env::{container_name, network_name, EnvSpec, HealthSpec, DEV_SERVICE};
@@ -156,36 +156,15 @@ pub async fn up(
     let actions = decide(&network, &observed.network, &wants, &observed.existing);
     let plan_time = started.elapsed();
 
+    // Ports first, before anything is changed: a port held by something else would
+    // otherwise fail the run halfway, after old containers were already removed.
+    check_ports(docker, &observed.existing, &wants, &actions).await?;
+
     let existing: HashMap<&str, &Existing> = observed
         .existing
         .iter()
         .map(|e| (e.service.as_str(), e))
         .collect();
-    let action_for = |service: &str| {
-        actions
-            .iter()
-            .find(|a| a.name == service && a.resource != Resource::Network)
-    };
-
-    // Ports first, before anything is changed: a port held by something else would
-    // otherwise fail the run halfway, after old containers were already removed.
-    if is_local_engine() {
-        let ours: BTreeSet<u16> = observed
-            .existing
-            .iter()
-            .flat_map(|e| e.host_ports.iter().copied())
-            .collect();
-        for want in &wants {
-            if action_for(&want.service).is_some_and(Action::is_change) {
-                for port in &want.config.ports {
-                    if !ours.contains(&port.host) {
-                        check_port_free(docker, &want.service, port.host).await?;
-                    }
-                }
-            }
-        }
-    }
-
     if observed.network.is_none() {
         progress(&format!("network {network}: creating"));
         create_network(docker, &spec.project, &network).await?;
@@ -197,31 +176,56 @@ pub async fn up(
         }
     }
 
-    let services: Vec<&Desired> = wants.iter().filter(|d| d.role == Role::Service).collect();
     let mut waits = Vec::new();
-    for want in &services {
-        let Some(action) = action_for(&want.service) else {
+    for want in wants.iter().filter(|d| d.role == Role::Service) {
+        let Some(action) = action_for(&actions, &want.service) else {
             continue;
         };
-        apply(
-            docker,
-            spec,
-            want,
-            action,
-            existing.get(want.service.as_str()).copied(),
-            progress,
-        )
-        .await?;
-        let already_healthy = action.change == Change::UpToDate
-            && (want.config.healthcheck.is_none()
-                || existing.get(want.service.as_str()).and_then(|e| e.health())
-                    == Some(HealthState::Healthy));
-        if !already_healthy {
-            waits.push(*want);
+        let have = existing.get(want.service.as_str()).copied();
+        apply(docker, spec, want, action, have, progress).await?;
+        if !already_ready(want, action, have) {
+            waits.push(want);
         }
     }
+    wait_all_ready(docker, &spec.project, &waits, progress).await?;
+
+    if let Some(want) = wants.iter().find(|d| d.role == Role::Dev) {
+        if let Some(action) = action_for(&actions, &want.service) {
+            let have = existing.get(want.service.as_str()).copied();
+            apply(docker, spec, want, action, have, progress).await?;
+            if action.is_change() {
+                let name = container_name(&spec.project, DEV_SERVICE);
+                wait_ready(docker, DEV_SERVICE, &name, None, DEV_READY_DEADLINE).await?;
+            }
+        }
+    }
+
+    Ok(UpReport {
+        project: spec.project.clone(),
+        actions,
+        plan_time,
+        total_time: started.elapsed(),
+    })
+}
+
+/// Whether a service `up` leaves alone is ready without waiting: it has no health
+/// check, or the engine already reports it healthy.
+fn already_ready(want: &Desired, action: &Action, have: Option<&Existing>) -> bool {
+    action.change == Change::UpToDate
+        && (want.config.healthcheck.is_none()
+            || have.and_then(Existing::health) == Some(HealthState::Healthy))
+}
+
+/// Wait for every service in `waits` at once, each until healthy (or running, without
+/// a health check), reporting each as it gets there.
+async fn wait_all_ready(
+    docker: &Docker,
+    project: &str,
+    waits: &[&Desired],
+    progress: Progress<'_>,
+) -> Result<(), RunError> {
     try_join_all(waits.iter().map(|want| async move {
-        let name = container_name(&spec.project, &want.service);
+        let name = container_name(project, &want.service);
         let health = want.config.healthcheck.as_ref();
         if health.is_some() {
             progress(&format!("{}: waiting for its health check", want.service));
@@ -243,29 +247,5 @@ pub async fn up(
         Ok::<_, RunError>(())
     }))
     .await?;
-
-    if let Some(want) = wants.iter().find(|d| d.role == Role::Dev) {
-        if let Some(action) = action_for(&want.service) {
-            apply(
-                docker,
-                spec,
-                want,
-                action,
-                existing.get(want.service.as_str()).copied(),
-                progress,
-            )
-            .await?;
-            if action.is_change() {
-                let name = container_name(&spec.project, DEV_SERVICE);
-                wait_ready(docker, DEV_SERVICE, &name, None, DEV_READY_DEADLINE).await?;
-            }
-        }
-    }
-
-    Ok(UpReport {
-        project: spec.project.clone(),
-        actions,
-        plan_time,
-        total_time: started.elapsed(),
-    })
+    Ok(())
 }
