@@ -11,6 +11,14 @@ use std::time::Duration;
 pub enum RunError {
     #[error("invalid environment: {field}: {problem}")]
     InvalidSpec { field: String, problem: String },
+    /// A service package the manifest pins badly. The reason is the source, so the
+    /// chain (`{:#}`) reads as `InvalidSpec` does.
+    #[error("invalid environment: {field}")]
+    InvalidPin {
+        field: String,
+        #[source]
+        source: Box<crate::error::ProvisionError>,
+    },
     #[error("image `{image}` for `{service}` is not in the Docker engine; build it first (`envsync up` builds service images from the manifest)")]
     ImageMissing { service: String, image: String },
     #[error("host port {port} wanted by `{service}` is already taken{}; stop what holds it or change the service's port", holder.as_ref().map(|h| format!(" by {h}")).unwrap_or_default())]
