@@ -16,6 +16,16 @@ pub enum ProvisionError {
         value: String,
         reason: String,
     },
+    /// A manifest constraint that does not parse. The reason is the source, so a
+    /// report that prints the chain (`{:#}`) reads as `InvalidSpec` does.
+    #[error("invalid build input: {field} `{value}`")]
+    InvalidConstraint {
+        field: String,
+        value: String,
+        #[source]
+        // Boxed: a version error is large, and every `Result` of this crate carries the enum.
+        source: Box<envsync_manifest::VersionError>,
+    },
     #[error("cannot read `{}` ({what}): {source}", path.display())]
     ReadInput {
         path: PathBuf,
@@ -155,5 +165,30 @@ mod tests {
             },
             "base image `envsync/debian:bookworm` is not in the Docker engine; `bash images/debian-bookworm/build.sh` builds the default base `envsync/debian:bookworm`, or set [base] image to an image the engine has",
         );
+    }
+
+    /// The chain a user reads (`{:#}`: each error, then its sources) is what the
+    /// message was when the reason was copied into it as text.
+    #[test]
+    fn constraint_error_keeps_its_source_and_its_message() {
+        use std::error::Error as _;
+        let source = envsync_manifest::Constraint::parse(envsync_manifest::Ecosystem::Deb, "==")
+            .expect_err("`==` is not a constraint");
+        let reason = source.to_string();
+        let err = ProvisionError::InvalidConstraint {
+            field: "envsync.toml:3:1 `openssl`".into(),
+            value: "==".into(),
+            source: Box::new(source),
+        };
+        let chain = format!(
+            "{err}: {}",
+            err.source().map(|s| s.to_string()).unwrap_or_default()
+        );
+        let before = ProvisionError::InvalidSpec {
+            field: "envsync.toml:3:1 `openssl`".into(),
+            value: "==".into(),
+            reason,
+        };
+        assert_eq!(chain, before.to_string());
     }
 }

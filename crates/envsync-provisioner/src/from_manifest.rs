@@ -19,7 +19,7 @@ use envsync_manifest::{Constraint, Ecosystem, Lock, Manifest};
 
 use crate::error::ProvisionError;
 use crate::middleware::{service_build_spec, ServiceRecipe};
-use crate::run::RunError;
+use crate::run_error::RunError;
 use crate::spec::{
     BuildSpec, FileSource, FileSpec, LockedDeb, LockedSet, LockedTarball, LockedWheel, NodeSpec,
     PackageSet, Pin, PythonSpec, Req, SourceSpec,
@@ -156,10 +156,10 @@ pub fn service_recipe(
         .packages
         .iter()
         .map(|req| {
-            let pin = pin(Ecosystem::Deb, req, None, None, &file).map_err(|err| {
-                RunError::InvalidSpec {
+            let pin = pin(Ecosystem::Deb, req, None, None, &file).map_err(|source| {
+                RunError::InvalidPin {
                     field: format!("[services.{}] at {file}:{}", service.name, req.line),
-                    problem: err.to_string(),
+                    source: Box::new(source),
                 }
             })?;
             let wanted = normalize_name(Ecosystem::Deb, &req.name);
@@ -416,11 +416,11 @@ fn pin(
     lock: Option<&Lock>,
     file: &str,
 ) -> Result<Pin, ProvisionError> {
-    let constraint = Constraint::parse(ecosystem, &req.constraint).map_err(|err| {
-        ProvisionError::InvalidSpec {
+    let constraint = Constraint::parse(ecosystem, &req.constraint).map_err(|source| {
+        ProvisionError::InvalidConstraint {
             field: format!("{file}:{}:{} `{}`", req.line, req.column, req.name),
             value: req.constraint.clone(),
-            reason: err.to_string(),
+            source: Box::new(source),
         }
     })?;
     let wanted = normalize_name(ecosystem, &req.name);

@@ -10,7 +10,7 @@ use bollard::Docker;
 use futures_util::StreamExt;
 
 use crate::env::HealthSpec;
-use crate::run::{engine_error, RunError};
+use crate::run_error::{engine_error, RunError};
 
 /// How many log lines a failure report carries.
 pub const LOG_TAIL_LINES: usize = 20;

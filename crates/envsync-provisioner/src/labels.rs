@@ -47,11 +47,22 @@ impl Role {
     }
 }
 
+/// What a [`Mount`]'s source is. Declared in the order of the names it serializes to,
+/// so sorted mounts, and with them the stored configuration and its hash, are the same
+/// as when the kind was a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    /// An absolute host path.
+    Bind,
+    /// A project-scoped named volume.
+    Volume,
+}
+
 /// A mount as the engine sees it: a project-scoped named volume or an absolute host path.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Mount {
-    /// `volume` or `bind`.
-    pub kind: String,
+    pub kind: MountKind,
     pub source: String,
     pub target: String,
 }
@@ -161,7 +172,11 @@ pub fn service_config(spec: &EnvSpec, service: &ServiceSpec, image_id: &str) -> 
                 .volumes
                 .iter()
                 .map(|v| Mount {
-                    kind: if v.is_bind() { "bind" } else { "volume" }.to_string(),
+                    kind: if v.is_bind() {
+                        MountKind::Bind
+                    } else {
+                        MountKind::Volume
+                    },
                     source: volume_source(&spec.project, &spec.project_dir, v),
                     target: v.container_path.clone(),
                 })
@@ -195,7 +210,7 @@ pub fn dev_config(spec: &EnvSpec, dev: &DevSpec, image_id: &str) -> EffectiveCon
             .collect(),
         ports: sorted(&dev.ports),
         mounts: vec![Mount {
-            kind: "bind".to_string(),
+            kind: MountKind::Bind,
             source: spec.project_dir.to_string_lossy().into_owned(),
             target: dev.mount_project_at.clone(),
         }],
@@ -434,5 +449,20 @@ mod tests {
             hex::encode(Sha256::digest(labels[LABEL_CONFIG].as_bytes()))
         );
         assert_eq!(stored_config(&labels), Some(config));
+    }
+
+    /// Mount kinds are stored in the configuration label: their JSON and their order
+    /// (and so the hash of every existing container's configuration) are the strings'.
+    #[test]
+    fn mount_kinds_store_as_before() {
+        let config = service_config(&spec(), &redis(), "i");
+        assert!(
+            config.to_json().contains(
+                r#""mounts":[{"kind":"volume","source":"envsync-shop-data","target":"/data"}]"#
+            ),
+            "{}",
+            config.to_json()
+        );
+        assert!(MountKind::Bind < MountKind::Volume);
     }
 }

@@ -25,6 +25,7 @@ pub mod labels;
 pub mod logs;
 pub mod middleware;
 pub mod run;
+mod run_error;
 
 pub use artifacts::read_artifacts;
 pub use build::{

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use crate::env::{HealthSpec, ServiceSpec, VolumeMap};
-use crate::run::RunError;
+use crate::run_error::RunError;
 use crate::spec::{BuildSpec, FileSource, FileSpec, Pin, Req};
 
 /// The base every service image is built from.
@@ -70,6 +70,8 @@ fn strings(items: &[&str]) -> Vec<String> {
 /// them (`redis-server` = `5:7.0.15-1~deb12u10`); when empty, the service's main
 /// package is installed at the version Debian offers now. An exact pin whose upstream
 /// version does not start with `version` is refused, naming both.
+// Over 80 lines on purpose: one match arm per middleware holds that service's whole
+// recipe (packages, configuration, command, health check), side by side.
 pub fn service_build_spec(
     service_name: &str,
     version: &str,

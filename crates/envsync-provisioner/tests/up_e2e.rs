@@ -19,7 +19,7 @@ use bollard::Docker;
 use envsync_provisioner::env::{DevSpec, EnvSpec, HealthSpec, PortMap, ServiceSpec};
 use envsync_provisioner::labels::project_filter;
 use envsync_provisioner::middleware::{service_build_spec, upstream_version};
-use envsync_provisioner::run::{self, Change, RunError, UpReport};
+use envsync_provisioner::run::{self, Change, ContainerState, HealthState, RunError, UpReport};
 use envsync_provisioner::spec::Pin;
 use envsync_testsupport::{base_image, docker, unique_name, TestContainer};
 use futures_util::StreamExt;
@@ -327,15 +327,19 @@ async fn up_runs_healthy_redis_and_dev_container_and_second_up_changes_nothing()
 
     // `status` lists both containers, healthy and running.
     let status = run::status(&docker, &project).await.unwrap();
-    let summary: Vec<(String, String, Option<String>)> = status
+    let summary: Vec<(String, ContainerState, Option<HealthState>)> = status
         .iter()
-        .map(|s| (s.service.clone(), s.state.clone(), s.health.clone()))
+        .map(|s| (s.service.clone(), s.state, s.health))
         .collect();
     assert_eq!(
         summary,
         [
-            ("redis".into(), "running".into(), Some("healthy".into())),
-            ("dev".into(), "running".into(), None),
+            (
+                "redis".into(),
+                ContainerState::Running,
+                Some(HealthState::Healthy)
+            ),
+            ("dev".into(), ContainerState::Running, None),
         ]
     );
     assert_eq!(status[0].image, redis.tag);
@@ -817,5 +821,5 @@ async fn interrupted_up_is_finished_by_the_next_up() {
         ]
     );
     let status = run::status(&docker, &project).await.unwrap();
-    assert_eq!(status[0].health.as_deref(), Some("healthy"));
+    assert_eq!(status[0].health, Some(HealthState::Healthy));
 }

@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail, Context};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use envsync_drift::report::escape;
 use envsync_manifest::Manifest;
-use envsync_provisioner::run::{self, ServiceStatus};
+use envsync_provisioner::run::{self, ContainerState, HealthState, ServiceStatus};
 
 use super::down::ProjectArgs;
 use super::up::{load_lock, verify_running, Verification};
@@ -45,7 +45,7 @@ pub async fn run(args: &StatusArgs) -> anyhow::Result<Outcome> {
     let verification = if args.verify && !services.is_empty() {
         let stopped: Vec<&str> = services
             .iter()
-            .filter(|s| s.state != "running")
+            .filter(|s| s.state != ContainerState::Running)
             .map(|s| s.service.as_str())
             .collect();
         if !stopped.is_empty() {
@@ -119,8 +119,8 @@ fn table(services: &[ServiceStatus], verification: Option<&Verification>) -> Tab
         let mut row = vec![
             escape(&s.service),
             escape(&s.image),
-            escape(&s.state),
-            escape(s.health.as_deref().unwrap_or("-")),
+            escape(s.state.as_str()),
+            escape(s.health.map_or("-", HealthState::as_str)),
             escape(&ports),
         ];
         if let Some(v) = verification {

@@ -37,6 +37,8 @@ fn runtime_packages(spec: &BuildSpec) -> Vec<&'static str> {
 /// on a newer candidate. With a lock, exactly the locked list is installed in one
 /// transaction (downgrades allowed, nothing resolved anew) and then compared with what
 /// dpkg has: any package not at its locked version fails the build, named.
+// Over 80 lines on purpose: it writes one shell script, the apt RUN step, in the order
+// the step runs; read top to bottom it is the script, which helpers would scatter.
 pub(super) fn apt_run(spec: &BuildSpec) -> Option<String> {
     let runtimes = runtime_packages(spec);
     let closure = spec.locked.as_ref().is_some_and(|l| !l.debs.is_empty());

@@ -195,6 +195,8 @@ pub fn from_reference(spec: &BuildSpec) -> &str {
 /// Render the Dockerfile for `spec`. Deterministic: the same spec always gives the
 /// same bytes, whatever the order of its lists. Call [`BuildSpec::validate`] first;
 /// every value is shell-quoted, but only validated values are guaranteed to build.
+// Over 80 lines on purpose: it writes the Dockerfile line by line in layer order (the
+// order is the build cache's contract), so the function reads like its output.
 pub fn render_dockerfile(spec: &BuildSpec) -> String {
     let mut out = String::new();
     let mut line = |text: &str| {

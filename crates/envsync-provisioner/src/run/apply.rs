@@ -1,0 +1,364 @@
+//! Carrying out decisions on the engine: the project network, named volumes,
+//! creating, starting and removing containers, and the host-port checks that run
+//! before anything is changed.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::TcpListener;
+use std::time::Duration;
+
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount as EngineMount,
+    MountType, NetworkCreateRequest, NetworkingConfig, PortBinding, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use bollard::Docker;
+
+use super::decide::{action_for, Action, Change, Desired, Existing};
+use super::{Progress, RunError};
+use crate::env::{container_name, EnvSpec};
+use crate::labels::{project_labels, EffectiveConfig, MountKind, Role};
+use crate::run_error::{engine_error, status_code};
+
+/// Carry out one container's action.
+pub(super) async fn apply(
+    docker: &Docker,
+    spec: &EnvSpec,
+    want: &Desired,
+    action: &Action,
+    have: Option<&Existing>,
+    progress: Progress<'_>,
+) -> Result<(), RunError> {
+    let name = container_name(&spec.project, &want.service);
+    match action.change {
+        Change::UpToDate | Change::Remove => Ok(()),
+        Change::Create | Change::Recreate => {
+            progress(&format!(
+                "{}: {}",
+                want.service,
+                if action.change == Change::Create {
+                    "creating"
+                } else {
+                    "recreating"
+                }
+            ));
+            if let Some(have) = have {
+                remove_container(docker, &have.id).await?;
+            }
+            ensure_volumes(docker, &spec.project, &want.config).await?;
+            create_container(docker, spec, want, &name).await?;
+            start_container(docker, &want.service, &name, &want.config).await
+        }
+        Change::Start => {
+            progress(&format!("{}: starting", want.service));
+            start_container(docker, &want.service, &name, &want.config).await
+        }
+        Change::Restart => {
+            progress(&format!("{}: restarting", want.service));
+            docker
+                .restart_container(&name, None)
+                .await
+                .map_err(|e| engine_error("restarting container", &name, e))
+        }
+    }
+}
+
+pub(super) async fn create_network(
+    docker: &Docker,
+    project: &str,
+    network: &str,
+) -> Result<(), RunError> {
+    let request = NetworkCreateRequest {
+        name: network.to_string(),
+        driver: Some("bridge".to_string()),
+        labels: Some(project_labels(project)),
+        ..Default::default()
+    };
+    match docker.create_network(request).await {
+        Ok(_) => Ok(()),
+        Err(err) => Err(engine_error("creating network", network, err)),
+    }
+}
+
+/// Create the named volumes a configuration mounts, labelled so `down --volumes` finds them.
+async fn ensure_volumes(
+    docker: &Docker,
+    project: &str,
+    config: &EffectiveConfig,
+) -> Result<(), RunError> {
+    for mount in config.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
+        match docker.inspect_volume(&mount.source).await {
+            Ok(_) => continue,
+            Err(err) if status_code(&err) == Some(404) => {}
+            Err(err) => return Err(engine_error("inspecting volume", &mount.source, err)),
+        }
+        let request = VolumeCreateRequest {
+            name: Some(mount.source.clone()),
+            labels: Some(project_labels(project)),
+            ..Default::default()
+        };
+        docker
+            .create_volume(request)
+            .await
+            .map_err(|e| engine_error("creating volume", &mount.source, e))?;
+    }
+    Ok(())
+}
+
+/// The engine's container configuration for an effective configuration. The engine's
+/// container must match `config` exactly: everything here comes from it.
+// Over 80 lines on purpose: one field of `config` after another, each mapped to the
+// engine's field in one place, so a reviewer checks the mapping top to bottom.
+fn container_body(spec: &EnvSpec, want: &Desired) -> ContainerCreateBody {
+    let config = &want.config;
+    // The real values; the configuration holds only their hashes.
+    let env_values: &BTreeMap<String, String> = match want.role {
+        Role::Service => spec
+            .services
+            .iter()
+            .find(|s| s.name == want.service)
+            .map(|s| &s.env),
+        Role::Dev => spec.dev.as_ref().map(|d| &d.env),
+    }
+    .unwrap_or(&EMPTY_ENV);
+    let env: Vec<String> = config
+        .env
+        .keys()
+        .filter_map(|k| env_values.get(k).map(|v| format!("{k}={v}")))
+        .collect();
+    let port_bindings: HashMap<String, Option<Vec<PortBinding>>> = config
+        .ports
+        .iter()
+        .map(|p| {
+            (
+                format!("{}/tcp", p.container),
+                Some(vec![PortBinding {
+                    // Loopback only: middleware in a dev environment runs with
+                    // development credentials and must not be reachable from the LAN.
+                    host_ip: Some("127.0.0.1".to_string()),
+                    host_port: Some(p.host.to_string()),
+                }]),
+            )
+        })
+        .collect();
+    let mounts: Vec<EngineMount> = config
+        .mounts
+        .iter()
+        .map(|m| EngineMount {
+            target: Some(m.target.clone()),
+            source: Some(m.source.clone()),
+            typ: Some(if m.kind == MountKind::Bind {
+                MountType::BIND
+            } else {
+                MountType::VOLUME
+            }),
+            ..Default::default()
+        })
+        .collect();
+    let healthcheck = config.healthcheck.as_ref().map(|h| HealthConfig {
+        test: Some(h.test.clone()),
+        interval: Some(nanos(h.interval)),
+        timeout: Some(nanos(h.timeout)),
+        retries: Some(i64::from(h.retries)),
+        start_period: Some(nanos(h.start_period)),
+        start_interval: None,
+    });
+    let endpoint = EndpointSettings {
+        aliases: Some(config.aliases.clone()),
+        ..Default::default()
+    };
+    ContainerCreateBody {
+        image: Some(config.image_id.clone()),
+        env: Some(env),
+        cmd: config.command.clone(),
+        healthcheck,
+        user: config.user.clone(),
+        working_dir: config.working_dir.clone(),
+        exposed_ports: Some(
+            config
+                .ports
+                .iter()
+                .map(|p| format!("{}/tcp", p.container))
+                .collect(),
+        ),
+        labels: Some(config.labels(&spec.project, &want.service, want.role)),
+        host_config: Some(HostConfig {
+            port_bindings: Some(port_bindings),
+            mounts: Some(mounts),
+            network_mode: Some(config.network.clone()),
+            init: config.init.then_some(true),
+            ..Default::default()
+        }),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(config.network.clone(), endpoint)])),
+        }),
+        ..Default::default()
+    }
+}
+
+static EMPTY_ENV: BTreeMap<String, String> = BTreeMap::new();
+
+fn nanos(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+async fn create_container(
+    docker: &Docker,
+    spec: &EnvSpec,
+    want: &Desired,
+    name: &str,
+) -> Result<(), RunError> {
+    let options = CreateContainerOptionsBuilder::default().name(name).build();
+    match docker
+        .create_container(Some(options), container_body(spec, want))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(err) if status_code(&err) == Some(409) => Err(RunError::NameTaken {
+            container: name.to_string(),
+        }),
+        Err(err) => Err(engine_error("creating container", name, err)),
+    }
+}
+
+async fn start_container(
+    docker: &Docker,
+    service: &str,
+    name: &str,
+    config: &EffectiveConfig,
+) -> Result<(), RunError> {
+    match docker
+        .start_container(
+            name,
+            None::<bollard::query_parameters::StartContainerOptions>,
+        )
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(err) => {
+            let text = err.to_string();
+            if let Some(port) = taken_port(&text, config) {
+                let holder = port_holder(docker, port).await;
+                return Err(RunError::PortTaken {
+                    service: service.to_string(),
+                    port,
+                    holder,
+                });
+            }
+            Err(engine_error("starting container", name, err))
+        }
+    }
+}
+
+/// The host port an engine error says is taken (`Bind for 127.0.0.1:6379 failed: port
+/// is already allocated`, `listen tcp4 0.0.0.0:6379: bind: address already in use`).
+fn taken_port(message: &str, config: &EffectiveConfig) -> Option<u16> {
+    if !(message.contains("port is already allocated")
+        || message.contains("address already in use"))
+    {
+        return None;
+    }
+    config
+        .ports
+        .iter()
+        .map(|p| p.host)
+        .find(|port| {
+            message.contains(&format!(":{port} ")) || message.contains(&format!(":{port}:"))
+        })
+        .or_else(|| config.ports.first().map(|p| p.host))
+}
+
+pub(super) async fn remove_container(docker: &Docker, id: &str) -> Result<(), RunError> {
+    let options = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
+    match docker.remove_container(id, Some(options)).await {
+        Ok(()) => Ok(()),
+        Err(err) if status_code(&err) == Some(404) => Ok(()),
+        Err(err) => Err(engine_error("removing container", id, err)),
+    }
+}
+
+/// Whether the engine runs on this machine, so that binding a port here tells whether
+/// the engine can publish it.
+fn is_local_engine() -> bool {
+    envsync_engine::engine_host().starts_with("unix://")
+}
+
+/// Fail with [`RunError::PortTaken`] when a host port that a container `up` changes
+/// wants is held by something other than this project's own containers. Only asked of
+/// an engine on this machine, where binding a port here tells whether it can publish it.
+pub(super) async fn check_ports(
+    docker: &Docker,
+    existing: &[Existing],
+    wants: &[Desired],
+    actions: &[Action],
+) -> Result<(), RunError> {
+    if !is_local_engine() {
+        return Ok(());
+    }
+    let ours: BTreeSet<u16> = existing
+        .iter()
+        .flat_map(|e| e.host_ports.iter().copied())
+        .collect();
+    for want in wants {
+        if action_for(actions, &want.service).is_some_and(Action::is_change) {
+            for port in &want.config.ports {
+                if !ours.contains(&port.host) {
+                    check_port_free(docker, &want.service, port.host).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fail with [`RunError::PortTaken`] when something on this machine listens on `port`.
+async fn check_port_free(docker: &Docker, service: &str, port: u16) -> Result<(), RunError> {
+    let taken = ["127.0.0.1", "0.0.0.0"]
+        .iter()
+        .any(|ip| TcpListener::bind((*ip, port)).is_err());
+    if taken {
+        return Err(RunError::PortTaken {
+            service: service.to_string(),
+            port,
+            holder: port_holder(docker, port).await,
+        });
+    }
+    Ok(())
+}
+
+/// The container publishing `port`, if one does (asked only when reporting a conflict).
+async fn port_holder(docker: &Docker, port: u16) -> Option<String> {
+    let filters = HashMap::from([("publish".to_string(), vec![port.to_string()])]);
+    let options = ListContainersOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let list = docker.list_containers(Some(options)).await.ok()?;
+    let name = list
+        .first()?
+        .names
+        .as_ref()?
+        .first()?
+        .trim_start_matches('/')
+        .to_string();
+    Some(format!("container `{name}`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::decide::desired;
+    use crate::run::decide::tests::{ids, spec};
+
+    #[test]
+    fn taken_port_from_engine_messages() {
+        let s = spec();
+        let config = &desired(&s, &ids())[0].config;
+        let msg = "driver failed programming external connectivity on endpoint x: Bind for 127.0.0.1:6379 failed: port is already allocated";
+        assert_eq!(taken_port(msg, config), Some(6379));
+        assert_eq!(taken_port("no such image", config), None);
+    }
+}
