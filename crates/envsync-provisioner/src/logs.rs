@@ -12,7 +12,8 @@ use bollard::query_parameters::LogsOptionsBuilder;
 use bollard::Docker;
 use futures_util::stream::{select_all, Stream, StreamExt};
 
-use crate::run::{engine_error, list_project_containers, RunError};
+use crate::run::{list_project_containers, RunError};
+use crate::run_error::engine_error;
 
 /// What to show of the logs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
