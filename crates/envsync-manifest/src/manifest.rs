@@ -5,6 +5,7 @@
 //! `toml_edit::ImDocument`) so that every declared component remembers its line, and a
 //! drift report can point at the manifest line a running environment violates.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -114,7 +115,7 @@ pub struct Service {
     pub ports: Vec<PortMapping>,
     pub env: Vec<EnvVar>,
     pub healthcheck: Option<Healthcheck>,
-    pub volumes: Vec<String>,
+    pub volumes: Vec<VolumeMount>,
     /// OS packages of a service built from the base (`[apt]` syntax, or `[apk]` on Alpine).
     pub packages: Vec<Requirement>,
     /// The command it runs, as an argument vector.
@@ -124,11 +125,114 @@ pub struct Service {
 }
 
 /// A published port: `host` on the machine running the environment, `container` inside.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortMapping {
-    pub host_ip: Option<String>,
+    /// The host address to bind (`IP:HOST:CONTAINER`); [`DEFAULT_HOST_IP`] when `None`.
+    pub host_ip: Option<IpAddr>,
     pub host: u16,
     pub container: u16,
+}
+
+/// The host address a port is published on when the manifest names none: loopback, as
+/// middleware in a development environment runs with development credentials and must
+/// not be reachable from the network.
+pub const DEFAULT_HOST_IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+impl PortMapping {
+    /// The host address this port is bound on: the one given, or [`DEFAULT_HOST_IP`].
+    pub fn effective_host_ip(&self) -> IpAddr {
+        self.host_ip.unwrap_or(DEFAULT_HOST_IP)
+    }
+}
+
+/// Whether two published host addresses cannot both be bound: the same port on the same
+/// address, or on any address when either is the wildcard (`0.0.0.0`, `::`). The one
+/// rule that both manifest validation and the provisioner apply.
+pub fn host_ports_clash(a: (IpAddr, u16), b: (IpAddr, u16)) -> bool {
+    a.1 == b.1 && (a.0 == b.0 || a.0.is_unspecified() || b.0.is_unspecified())
+}
+
+/// What a volume's source names.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    /// A named volume, created for the project.
+    Volume,
+    /// A host path (starting with `/` or `.`, relative paths against the manifest's directory).
+    Bind,
+}
+
+impl MountKind {
+    /// `volume` or `bind`, as the engine names them.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MountKind::Volume => "volume",
+            MountKind::Bind => "bind",
+        }
+    }
+}
+
+/// One entry of a service's `volumes`: `SOURCE:TARGET[:ro|:rw]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeMount {
+    /// A named volume or a host path (see [`VolumeMount::kind`]).
+    pub source: String,
+    /// The absolute path inside the container.
+    pub target: String,
+    /// Mounted read-only (`:ro`).
+    pub read_only: bool,
+}
+
+impl VolumeMount {
+    /// Whether `source` is a host path or a named volume.
+    pub fn kind(&self) -> MountKind {
+        if self.source.starts_with('/') || self.source.starts_with('.') {
+            MountKind::Bind
+        } else {
+            MountKind::Volume
+        }
+    }
+
+    /// Parse `SOURCE:TARGET[:OPTIONS]`; the error says what is wrong, for a message that
+    /// names the volume. `ro` and `rw` are the only options: nothing else would reach
+    /// the engine.
+    pub fn parse(text: &str) -> Result<VolumeMount, String> {
+        let mut parts = text.splitn(3, ':');
+        let source = parts.next().unwrap_or_default();
+        let target = parts.next().unwrap_or_default();
+        let read_only = match parts.next() {
+            None | Some("rw") => false,
+            Some("ro") => true,
+            Some(options) => {
+                return Err(format!(
+                    "has the option `{options}`, which envsync does not apply"
+                ))
+            }
+        };
+        if !target.starts_with('/') {
+            return Err("has no absolute container path".into());
+        }
+        if source.is_empty() {
+            return Err("has no source".into());
+        }
+        let mount = VolumeMount {
+            source: source.to_string(),
+            target: target.to_string(),
+            read_only,
+        };
+        if mount.kind() == MountKind::Volume
+            && !source
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
+            return Err(format!(
+                "names the volume `{source}`, which is neither a volume name (letters, digits, `_`, `.`, `-`) nor a path starting with `/` or `.`"
+            ));
+        }
+        Ok(mount)
+    }
 }
 
 /// How a service reports readiness.
@@ -1133,8 +1237,8 @@ impl Ctx<'_> {
             "command",
         ];
         let mut out: Vec<Service> = Vec::new();
-        // (host ip, host port, service, line, column) of every published port so far.
-        let mut published: Vec<(Option<String>, u16, String, usize, usize)> = Vec::new();
+        // ((host ip, host port), service, line, column) of every published port so far.
+        let mut published: Vec<((IpAddr, u16), String, usize, usize)> = Vec::new();
         let mut seen: Vec<(String, String, usize)> = Vec::new();
         for (key, item) in entries(t) {
             let name = key.get();
@@ -1247,12 +1351,12 @@ impl Ctx<'_> {
             if !service.ports.is_empty() {
                 let span = port.or(ports).and_then(|(_, v)| v.span());
                 let (pline, pcol) = self.pos(span.clone());
-                for mapping in &service.ports {
-                    let clash = published.iter().find(|(ip, host, ..)| {
-                        *host == mapping.host
-                            && (ip.is_none() || mapping.host_ip.is_none() || *ip == mapping.host_ip)
-                    });
-                    if let Some((_, host, other, oline, ocol)) = clash {
+                for (i, mapping) in service.ports.iter().enumerate() {
+                    let address = (mapping.effective_host_ip(), mapping.host);
+                    let clash = published
+                        .iter()
+                        .find(|(other, ..)| host_ports_clash(*other, address));
+                    if let Some(((_, host), other, oline, ocol)) = clash {
                         let message = if *other == service.name {
                             format!("host port {host} is published twice by [services.{other}]")
                         } else {
@@ -1271,13 +1375,22 @@ impl Ctx<'_> {
                             ),
                         );
                     }
-                    published.push((
-                        mapping.host_ip.clone(),
-                        mapping.host,
-                        service.name.clone(),
-                        pline,
-                        pcol,
-                    ));
+                    // The engine publishes a container port once: a second mapping of it
+                    // would be dropped.
+                    if service.ports[..i]
+                        .iter()
+                        .any(|m| m.container == mapping.container)
+                    {
+                        self.error(
+                            span.clone(),
+                            format!(
+                                "container port {} of [services.{}] is published twice",
+                                mapping.container, service.name
+                            ),
+                            "publish each container port once".into(),
+                        );
+                    }
+                    published.push((address, service.name.clone(), pline, pcol));
                 }
             }
             if let Some((k, v)) = st.get_key_value("env") {
@@ -1292,20 +1405,7 @@ impl Ctx<'_> {
                 }
             }
             if let Some((k, v)) = st.get_key_value("volumes") {
-                let example = "[\"pgdata:/var/lib/postgresql/data\"]";
-                service.volumes = self.strings(k, v, &section, example);
-                for volume in &service.volumes {
-                    let target = volume.split(':').nth(1);
-                    if !target.is_some_and(|t| t.starts_with('/')) {
-                        self.error(
-                            v.span(),
-                            format!(
-                                "volume `{volume}` in [{section}] has no absolute container path"
-                            ),
-                            format!("write `SOURCE:/container/path[:ro]`, e.g. `{example}`"),
-                        );
-                    }
-                }
+                service.volumes = self.volumes(k, v, &section);
             }
             if let Some((k, v)) = st.get_key_value("command") {
                 service.command = match v.as_str() {
@@ -1331,6 +1431,27 @@ impl Ctx<'_> {
                 }
             }
             out.push(service);
+        }
+        out
+    }
+
+    /// A service's `volumes`, each parsed into a [`VolumeMount`] or reported at its own
+    /// position.
+    fn volumes(&mut self, key: &Key, item: &Item, section: &str) -> Vec<VolumeMount> {
+        let example = "[\"pgdata:/var/lib/postgresql/data\"]";
+        // Type errors are reported here; the strings are parsed below with their spans.
+        self.strings(key, item, section, example);
+        let mut out = Vec::new();
+        for v in item.as_array().into_iter().flat_map(|a| a.iter()) {
+            let Some(text) = v.as_str() else { continue };
+            match VolumeMount::parse(text) {
+                Ok(mount) => out.push(mount),
+                Err(problem) => self.error(
+                    v.span(),
+                    format!("volume `{text}` in [{section}] {problem}"),
+                    format!("write `SOURCE:/container/path[:ro]`, e.g. `{example}`"),
+                ),
+            }
         }
         out
     }
@@ -2038,8 +2159,8 @@ fn parse_port(v: &Value) -> Option<PortMapping> {
             host: port(h)?,
             container: port(c)?,
         }),
-        [ip, h, c] if ip.parse::<std::net::IpAddr>().is_ok() => Some(PortMapping {
-            host_ip: Some((*ip).to_string()),
+        [ip, h, c] => Some(PortMapping {
+            host_ip: Some(ip.parse::<IpAddr>().ok()?),
             host: port(h)?,
             container: port(c)?,
         }),
@@ -2201,7 +2322,7 @@ mod tests {
         assert_eq!(
             pg.ports[1],
             PortMapping {
-                host_ip: Some("127.0.0.1".into()),
+                host_ip: Some(DEFAULT_HOST_IP),
                 host: 16379,
                 container: 6379
             }
@@ -2216,6 +2337,86 @@ mod tests {
             Some("envsync.toml:9:14")
         );
         assert_eq!(m.declared()[1].location.as_deref(), Some("service:pg"));
+    }
+
+    #[test]
+    fn volumes_parse_into_mounts() {
+        let m = parse(&format!(
+            "{HEAD}[services.pg]\nversion = \"15\"\nvolumes = [\"pgdata:/data\", \"./conf:/etc/pg:ro\", \"/srv/x:/x:rw\"]\n"
+        ))
+        .unwrap();
+        let mount = |source: &str, target: &str, read_only| VolumeMount {
+            source: source.into(),
+            target: target.into(),
+            read_only,
+        };
+        assert_eq!(
+            m.services[0].volumes,
+            [
+                mount("pgdata", "/data", false),
+                mount("./conf", "/etc/pg", true),
+                mount("/srv/x", "/x", false)
+            ]
+        );
+        let kinds: Vec<MountKind> = m.services[0]
+            .volumes
+            .iter()
+            .map(VolumeMount::kind)
+            .collect();
+        assert_eq!(kinds, [MountKind::Volume, MountKind::Bind, MountKind::Bind]);
+        check(
+            "[services.pg]\nversion = \"15\"\nvolumes = [\"pgdata:/data\", \"pgdata:/data:ro,z\"]\n",
+            "volume `pgdata:/data:ro,z` in [services.pg] has the option `ro,z`, which envsync does not apply at envsync.toml:7:28; write `SOURCE:/container/path[:ro]`, e.g. `[\"pgdata:/var/lib/postgresql/data\"]`",
+        );
+        check(
+            "[services.pg]\nversion = \"15\"\nvolumes = [\"pgdata:data\"]\n",
+            "volume `pgdata:data` in [services.pg] has no absolute container path at envsync.toml:7:12; write `SOURCE:/container/path[:ro]`, e.g. `[\"pgdata:/var/lib/postgresql/data\"]`",
+        );
+        check(
+            "[services.pg]\nversion = \"15\"\nvolumes = [\":/data\", \"my data:/data\"]\n",
+            "volume `:/data` in [services.pg] has no source at envsync.toml:7:12; write `SOURCE:/container/path[:ro]`, e.g. `[\"pgdata:/var/lib/postgresql/data\"]`\n\
+             volume `my data:/data` in [services.pg] names the volume `my data`, which is neither a volume name (letters, digits, `_`, `.`, `-`) nor a path starting with `/` or `.` at envsync.toml:7:22; write `SOURCE:/container/path[:ro]`, e.g. `[\"pgdata:/var/lib/postgresql/data\"]`",
+        );
+    }
+
+    #[test]
+    fn port_host_addresses() {
+        let m = parse(&format!(
+            "{HEAD}[services.a]\nversion = \"1\"\nports = [\"127.0.0.2:8080:80\", \"8080:81\"]\n[services.b]\nversion = \"1\"\nports = [\"127.0.0.3:8080:80\"]\n"
+        ))
+        .unwrap();
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        assert_eq!(m.services[0].ports[0].host_ip, Some(ip("127.0.0.2")));
+        assert_eq!(m.services[0].ports[1].host_ip, None);
+        assert_eq!(m.services[0].ports[1].effective_host_ip(), ip("127.0.0.1"));
+        check(
+            "[services.a]\nversion = \"1\"\nports = [\"0.0.0.0:8080:80\"]\n[services.b]\nversion = \"1\"\nport = 8080\n",
+            "host port 8080 of [services.b] is already published by [services.a] (line 7, column 9) at envsync.toml:10:8; publish another host port, e.g. `ports = [\"8081:8080\"]`",
+        );
+        check(
+            "[services.a]\nversion = \"1\"\nports = [\"8080:80\", \"8081:80\"]\n",
+            "container port 80 of [services.a] is published twice at envsync.toml:7:9; publish each container port once",
+        );
+        check(
+            "[services.a]\nversion = \"1\"\nports = [\"localhost:8080:80\"]\n",
+            "port `\"localhost:8080:80\"` in [services.a] is not a port mapping at envsync.toml:7:10; write a port number (`5432`) or `\"HOST:CONTAINER\"` (`\"15432:5432\"`, `\"127.0.0.1:15432:5432\"`)",
+        );
+    }
+
+    #[test]
+    fn clash_rule() {
+        let at = |ip: &str, port: u16| (ip.parse::<IpAddr>().unwrap(), port);
+        for (a, b, clash) in [
+            (at("127.0.0.1", 80), at("127.0.0.1", 80), true),
+            (at("127.0.0.1", 80), at("127.0.0.1", 81), false),
+            (at("127.0.0.1", 80), at("127.0.0.2", 80), false),
+            (at("0.0.0.0", 80), at("127.0.0.2", 80), true),
+            (at("127.0.0.2", 80), at("0.0.0.0", 80), true),
+            (at("::", 80), at("127.0.0.1", 80), true),
+            (at("::1", 80), at("127.0.0.1", 80), false),
+        ] {
+            assert_eq!(host_ports_clash(a, b), clash, "{a:?} {b:?}");
+        }
     }
 
     #[test]

@@ -31,6 +31,7 @@ use crate::labels::{
     service_config, stored_config, EffectiveConfig, Role, LABEL_CONFIG_SHA256, LABEL_ROLE,
     LABEL_SERVICE,
 };
+use envsync_manifest::manifest::{host_ports_clash, MountKind};
 
 /// How long the development container (which has no health check) may take to run.
 const DEV_READY_DEADLINE: Duration = Duration::from_secs(60);
@@ -261,6 +262,11 @@ impl Existing {
                 p.public_port.map(|host| crate::env::PortMap {
                     host,
                     container: p.private_port,
+                    host_ip: p
+                        .ip
+                        .as_deref()
+                        .and_then(|ip| ip.parse().ok())
+                        .unwrap_or(envsync_manifest::manifest::DEFAULT_HOST_IP),
                 })
             })
             .collect::<BTreeSet<_>>()
@@ -440,7 +446,7 @@ pub fn validate(spec: &EnvSpec) -> Result<(), RunError> {
         );
     }
     let mut names = BTreeSet::new();
-    let mut host_ports: BTreeMap<u16, String> = BTreeMap::new();
+    let mut published: Vec<(&crate::env::PortMap, &str)> = Vec::new();
     let dev_ports = spec.dev.iter().flat_map(|d| d.ports.iter());
     let all_ports = spec
         .services
@@ -466,12 +472,17 @@ pub fn validate(spec: &EnvSpec) -> Result<(), RunError> {
         }
     }
     for (service, port) in all_ports {
-        if let Some(other) = host_ports.insert(port.host, service.to_string()) {
+        let address = |p: &crate::env::PortMap| (p.host_ip, p.host);
+        let clash = published
+            .iter()
+            .find(|(p, _)| host_ports_clash(address(p), address(port)));
+        if let Some((_, other)) = clash {
             return invalid(
                 format!("services.{service}.port"),
                 format!("host port {} is also wanted by `{other}`", port.host),
             );
         }
+        published.push((port, service));
     }
     Ok(())
 }
@@ -629,7 +640,7 @@ pub async fn up(
             if action_for(&want.service).is_some_and(Action::is_change) {
                 for port in &want.config.ports {
                     if !ours.contains(&port.host) {
-                        check_port_free(docker, &want.service, port.host).await?;
+                        check_port_free(docker, &want.service, port.host_ip, port.host).await?;
                     }
                 }
             }
@@ -781,7 +792,7 @@ async fn ensure_volumes(
     project: &str,
     config: &EffectiveConfig,
 ) -> Result<(), RunError> {
-    for mount in config.mounts.iter().filter(|m| m.kind == "volume") {
+    for mount in config.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
         match docker.inspect_volume(&mount.source).await {
             Ok(_) => continue,
             Err(err) if status_code(&err) == Some(404) => {}
@@ -826,9 +837,8 @@ fn container_body(spec: &EnvSpec, want: &Desired) -> ContainerCreateBody {
             (
                 format!("{}/tcp", p.container),
                 Some(vec![PortBinding {
-                    // Loopback only: middleware in a dev environment runs with
-                    // development credentials and must not be reachable from the LAN.
-                    host_ip: Some("127.0.0.1".to_string()),
+                    // The manifest's address, loopback unless it names another.
+                    host_ip: Some(p.host_ip.to_string()),
                     host_port: Some(p.host.to_string()),
                 }]),
             )
@@ -840,11 +850,11 @@ fn container_body(spec: &EnvSpec, want: &Desired) -> ContainerCreateBody {
         .map(|m| EngineMount {
             target: Some(m.target.clone()),
             source: Some(m.source.clone()),
-            typ: Some(if m.kind == "bind" {
-                MountType::BIND
-            } else {
-                MountType::VOLUME
+            typ: Some(match m.kind {
+                MountKind::Bind => MountType::BIND,
+                MountKind::Volume => MountType::VOLUME,
             }),
+            read_only: Some(m.read_only),
             ..Default::default()
         })
         .collect();
@@ -980,10 +990,15 @@ fn is_local_engine() -> bool {
 }
 
 /// Fail with [`RunError::PortTaken`] when something on this machine listens on `port`.
-async fn check_port_free(docker: &Docker, service: &str, port: u16) -> Result<(), RunError> {
-    let taken = ["127.0.0.1", "0.0.0.0"]
-        .iter()
-        .any(|ip| TcpListener::bind((*ip, port)).is_err());
+async fn check_port_free(
+    docker: &Docker,
+    service: &str,
+    ip: std::net::IpAddr,
+    port: u16,
+) -> Result<(), RunError> {
+    // Binding the very address the engine will bind fails both when something holds it
+    // and when something holds the port on the wildcard address.
+    let taken = TcpListener::bind((ip, port)).is_err();
     if taken {
         return Err(RunError::PortTaken {
             service: service.to_string(),
@@ -1283,6 +1298,7 @@ mod tests {
                 ports: vec![PortMap {
                     host: 6379,
                     container: 6379,
+                    host_ip: envsync_manifest::manifest::DEFAULT_HOST_IP,
                 }],
                 healthcheck: Some(HealthSpec::shell("redis-cli ping")),
                 volumes: vec![],
