@@ -47,6 +47,17 @@ pub struct Manifest {
     pub policy: Policy,
     /// Every declared component, in file order. See [`Manifest::declared`].
     declared: Vec<Declared>,
+    /// The `until` of every ignore, where it is written. See [`Manifest::expired_ignores`].
+    expiries: Vec<Expiry>,
+}
+
+/// An ignore's expiry date and the position of its `until` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Expiry {
+    component: String,
+    date: Date,
+    line: usize,
+    column: usize,
 }
 
 /// `[project]`.
@@ -338,13 +349,22 @@ pub struct Declared {
 }
 
 impl Manifest {
-    /// Read and validate the manifest at `path`; ignore expiries are judged as of today (UTC).
+    /// Read and validate the manifest at `path`. Ignore expiries are not judged: an
+    /// expired ignore stops `validate` and fails `check`, not the commands that build
+    /// and run (see [`Manifest::expired_ignores`]).
     pub fn load(path: &Path) -> Result<Manifest, ManifestErrors> {
-        Manifest::load_on(path, Date::today())
+        let text = Manifest::read(path)?;
+        Manifest::parse(&text, path)
     }
 
-    /// [`Manifest::load`] with an explicit date for judging ignore expiries.
+    /// [`Manifest::load`], and an ignore that expired before `today` is an error too.
     pub fn load_on(path: &Path, today: Date) -> Result<Manifest, ManifestErrors> {
+        let text = Manifest::read(path)?;
+        Manifest::parse_on(&text, path, today)
+    }
+
+    /// The manifest's text; not being UTF-8 is an error at the first bad byte.
+    fn read(path: &Path) -> Result<String, ManifestErrors> {
         let bytes = std::fs::read(path).map_err(|err| {
             ManifestErrors::whole_file(
                 path,
@@ -352,10 +372,11 @@ impl Manifest {
                 "create it, or pass its path with `--manifest PATH`".into(),
             )
         })?;
-        match std::str::from_utf8(&bytes) {
-            Ok(text) => Manifest::parse_on(text, path, today),
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(text),
             Err(err) => {
-                let valid = &bytes[..err.valid_up_to()];
+                let bytes = err.as_bytes();
+                let valid = &bytes[..err.utf8_error().valid_up_to()];
                 // The prefix up to `valid_up_to` is valid UTF-8 by definition.
                 let prefix = std::str::from_utf8(valid).unwrap_or_default();
                 let (line, column) = LineIndex::new(prefix).position(prefix.len());
@@ -370,19 +391,28 @@ impl Manifest {
         }
     }
 
-    /// Parse and validate manifest text; `file` is used in messages. Expiry dates of
-    /// ignores are checked against today's date (UTC).
+    /// Parse and validate manifest text; `file` is used in messages. Ignore expiries are
+    /// not judged (see [`Manifest::load`]).
     pub fn parse(text: &str, file: &Path) -> Result<Manifest, ManifestErrors> {
-        Manifest::parse_on(text, file, Date::today())
+        Manifest::parse_with(text, file, None)
     }
 
-    /// [`Manifest::parse`] with an explicit date for checking ignore expiries.
+    /// [`Manifest::parse`], and an ignore that expired before `today` is an error too,
+    /// among the others in file order.
     pub fn parse_on(text: &str, file: &Path, today: Date) -> Result<Manifest, ManifestErrors> {
+        Manifest::parse_with(text, file, Some(today))
+    }
+
+    fn parse_with(
+        text: &str,
+        file: &Path,
+        today: Option<Date>,
+    ) -> Result<Manifest, ManifestErrors> {
         let mut ctx = Ctx {
             file,
             index: LineIndex::new(text),
             errors: Vec::new(),
-            today,
+            expiries: Vec::new(),
         };
         let doc = match ImDocument::parse(text) {
             Ok(doc) => doc,
@@ -392,13 +422,31 @@ impl Manifest {
             }
         };
         let mut manifest = ctx.manifest(doc.as_table());
+        if let Some(today) = today {
+            for expired in expired(&ctx.expiries, file, today) {
+                // Before the first error written after it, so errors keep file order.
+                let at = ctx
+                    .errors
+                    .iter()
+                    .position(|e| (e.line, e.column) > (expired.line, expired.column))
+                    .unwrap_or(ctx.errors.len());
+                ctx.errors.insert(at, expired);
+            }
+        }
         if !ctx.errors.is_empty() {
             return Err(ManifestErrors::new(ctx.errors));
         }
+        manifest.expiries = ctx.expiries;
         manifest.file = file.to_path_buf();
         manifest.sha256 = hex::encode(Sha256::digest(text.as_bytes()));
         manifest.declared = collect_declared(&manifest);
         Ok(manifest)
+    }
+
+    /// The ignores of `[policy]` that expired before `today`, each as an error at its
+    /// `until`. `check` and `validate` judge them; parsing keeps the dates only.
+    pub fn expired_ignores(&self, today: Date) -> Vec<Diagnostic> {
+        expired(&self.expiries, &self.file, today)
     }
 
     /// Every declared component, in file order: runtimes, OS packages, Python and Node
@@ -570,6 +618,24 @@ fn collect_declared(m: &Manifest) -> Vec<Declared> {
     out
 }
 
+fn expired(expiries: &[Expiry], file: &Path, today: Date) -> Vec<Diagnostic> {
+    expiries
+        .iter()
+        .filter(|e| e.date < today)
+        .map(|e| Diagnostic {
+            file: file.to_path_buf(),
+            line: e.line,
+            column: e.column,
+            message: format!(
+                "ignore of `{}` expired on {} (today is {today})",
+                e.component, e.date
+            ),
+            fix: "fix the drift and remove the ignore, or set a later `until` with a fresh reason"
+                .into(),
+        })
+        .collect()
+}
+
 fn is_alpine_image(image: &str) -> bool {
     let (repo, tag) = split_image(image);
     let last = repo.rsplit('/').next().unwrap_or(repo);
@@ -600,7 +666,8 @@ struct Ctx<'a> {
     file: &'a Path,
     index: LineIndex<'a>,
     errors: Vec<Diagnostic>,
-    today: Date,
+    /// Every ignore's `until`, judged by the caller against a date of its choosing.
+    expiries: Vec<Expiry>,
 }
 
 impl Ctx<'_> {
@@ -873,6 +940,7 @@ impl Ctx<'_> {
             targets: Vec::new(),
             policy: Policy::default(),
             declared: Vec::new(),
+            expiries: Vec::new(),
         };
         for (key, _) in entries(root) {
             if !SECTIONS.contains(&key.get()) {
@@ -1870,13 +1938,13 @@ impl Ctx<'_> {
                 };
                 match text.as_deref().map(|t| (t, Date::parse(t))) {
                     Some((_, Some(date))) => {
-                        if date < self.today {
-                            self.error(
-                                v.span(),
-                                format!("ignore of `{id}` expired on {date} (today is {})", self.today),
-                                "fix the drift and remove the ignore, or set a later `until` with a fresh reason".into(),
-                            );
-                        }
+                        let (line, column) = self.pos(v.span());
+                        self.expiries.push(Expiry {
+                            component: id.clone(),
+                            date,
+                            line,
+                            column,
+                        });
                         Some(date)
                     }
                     Some((text, None)) => {
@@ -2445,6 +2513,31 @@ mod tests {
         assert_eq!(m.policy.fail_on, [DriftKind::Extra]);
         assert_eq!(m.policy.ignore[0].until, Date::parse("2027-03-01"));
         assert_eq!(m.policy.ignore[0].line, Some(7));
+    }
+
+    #[test]
+    fn expiry_is_judged_apart_from_parsing() {
+        let text = format!(
+            "{HEAD}[policy]\nignore = [\n  {{ component = \"deb:a\", reason = \"r\", until = \"2026-11-25\" }},\n  {{ component = \"deb:b\", reason = \"r\", until = \"2026-11-26\" }},\n]\n"
+        );
+        let m = Manifest::parse(&text, Path::new("envsync.toml")).unwrap();
+        assert_eq!(m.policy.ignore.len(), 2);
+        let expired: Vec<String> = m
+            .expired_ignores(TODAY)
+            .iter()
+            .map(Diagnostic::to_string)
+            .collect();
+        assert_eq!(
+            expired,
+            ["ignore of `deb:a` expired on 2026-11-25 (today is 2026-11-26) at envsync.toml:7:48; fix the drift and remove the ignore, or set a later `until` with a fresh reason"]
+        );
+        let later = Date::parse("2026-11-27").unwrap();
+        assert_eq!(m.expired_ignores(later).len(), 2);
+        let earlier = Date::parse("2026-11-25").unwrap();
+        assert!(m.expired_ignores(earlier).is_empty());
+        // parse_on judges as validate does: the expiry is one error among the others.
+        let errors = parse(&text).unwrap_err();
+        assert_eq!(errors.to_string(), expired[0]);
     }
 
     #[test]
