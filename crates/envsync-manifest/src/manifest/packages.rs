@@ -86,6 +86,18 @@ impl Ctx<'_> {
                 packages = self.requirements(pt, &packages_section, eco);
             }
         }
+        let sets = self.package_sets(t, lang, eco, sets_key);
+        (version, packages, sets)
+    }
+
+    /// `venvs` of `[python]` or `projects` of `[node]`: packages per absolute directory.
+    fn package_sets(
+        &mut self,
+        t: &dyn TableLike,
+        lang: &str,
+        eco: Ecosystem,
+        sets_key: &str,
+    ) -> Vec<PackageSet> {
         let mut sets = Vec::new();
         if let Some((k, v)) = t.get_key_value(sets_key) {
             let sets_section = format!("{lang}.{sets_key}");
@@ -130,7 +142,7 @@ impl Ctx<'_> {
                 }
             }
         }
-        (version, packages, sets)
+        sets
     }
 }
 

@@ -82,6 +82,25 @@ impl Ctx<'_> {
         let section = "policy.ignore";
         self.check_keys(t, section, &["component", "reason", "until"]);
         let (line, _) = self.pos(span.clone());
+        let component = self.ignore_component(t, span.clone());
+        let id = component.clone().unwrap_or_default();
+        let reason = self.ignore_reason(t, span.clone(), &id);
+        let until = self.ignore_until(t, span, &id);
+        component.map(|component| Ignore {
+            component,
+            reason,
+            until,
+            line: Some(line),
+        })
+    }
+
+    /// `component = "ECOSYSTEM:NAME"` (`NAME` may be `*`), with a known ecosystem.
+    fn ignore_component(
+        &mut self,
+        t: &dyn TableLike,
+        span: Option<Range<usize>>,
+    ) -> Option<String> {
+        let section = "policy.ignore";
         let component = match t.get_key_value("component") {
             Some((k, v)) => self
                 .string(k, v, section, "\"deb:tzdata\"")
@@ -96,7 +115,6 @@ impl Ctx<'_> {
                 None
             }
         };
-        let id = component.clone().unwrap_or_default();
         if let (Some(c), Some((_, v))) = (&component, t.get_key_value("component")) {
             match c.split_once(':') {
                 Some((eco, name)) if Ecosystem::parse(eco).is_some() && !name.is_empty() => {}
@@ -120,7 +138,13 @@ impl Ctx<'_> {
                 ),
             }
         }
-        let reason = match t.get_key_value("reason") {
+        component
+    }
+
+    /// `reason`, required and not blank.
+    fn ignore_reason(&mut self, t: &dyn TableLike, span: Option<Range<usize>>, id: &str) -> String {
+        let section = "policy.ignore";
+        match t.get_key_value("reason") {
             Some((k, v)) => {
                 let reason = self
                     .string(k, v, section, "\"why this drift is accepted\"")
@@ -142,8 +166,19 @@ impl Ctx<'_> {
                 );
                 String::new()
             }
-        };
-        let until = match t.get_key_value("until") {
+        }
+    }
+
+    /// `until`, a required calendar date; kept with its position, so that it is judged
+    /// against a date of the caller's choosing ([`Manifest::expired_ignores`]).
+    fn ignore_until(
+        &mut self,
+        t: &dyn TableLike,
+        span: Option<Range<usize>>,
+        id: &str,
+    ) -> Option<Date> {
+        let section = "policy.ignore";
+        match t.get_key_value("until") {
             Some((k, v)) => {
                 let text = match (v.as_str(), v.as_datetime()) {
                     (Some(s), _) => Some(s.to_string()),
@@ -157,7 +192,7 @@ impl Ctx<'_> {
                     Some((_, Some(date))) => {
                         let (line, column) = self.pos(v.span());
                         self.expiries.push(Expiry {
-                            component: id.clone(),
+                            component: id.to_string(),
                             date,
                             line,
                             column,
@@ -184,13 +219,7 @@ impl Ctx<'_> {
                 );
                 None
             }
-        };
-        component.map(|component| Ignore {
-            component,
-            reason,
-            until,
-            line: Some(line),
-        })
+        }
     }
 }
 

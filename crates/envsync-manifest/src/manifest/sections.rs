@@ -35,123 +35,12 @@ impl Ctx<'_> {
             declared: Vec::new(),
             expiries: Vec::new(),
         };
-        for (key, _) in entries(root) {
-            if !SECTIONS.contains(&key.get()) {
-                let fix = match suggest(key.get(), SECTIONS) {
-                    Some(s) => format!("did you mean `[{s}]`?"),
-                    None => format!(
-                        "known sections are {}",
-                        SECTIONS
-                            .iter()
-                            .map(|s| format!("[{s}]"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                };
-                self.error(
-                    key.span(),
-                    format!("unknown section `[{}]`", key.get()),
-                    fix,
-                );
-            }
-        }
+        self.unknown_sections(root);
         let section = |name: &str| root.get_key_value(name);
-
-        match section("project") {
-            Some((key, item)) => {
-                if let Some(t) = self.table(key, item, "") {
-                    m.project = self.project(t, key);
-                }
-            }
-            None => self.error(
-                None,
-                "missing [project]".into(),
-                "add `[project]` with `name = \"my-app\"`".into(),
-            ),
-        }
-        // The base decides which OS package section is allowed, so read it first.
-        match section("base") {
-            Some((key, item)) => {
-                if let Some(t) = self.table(key, item, "") {
-                    m.base = self.base(t, key);
-                }
-            }
-            None => self.error(
-                None,
-                "missing [base]".into(),
-                "add `[base]` with `image = \"debian:bookworm\"`".into(),
-            ),
-        }
-        let alpine = is_alpine_image(&m.base.image);
-        let os = if alpine {
-            Ecosystem::Apk
-        } else {
-            Ecosystem::Deb
-        };
-        if let Some((key, item)) = section("apt") {
-            if let Some(t) = self.table(key, item, "") {
-                m.apt = self.requirements(t, "apt", Ecosystem::Deb);
-            }
-            if alpine {
-                self.error(
-                    key.span(),
-                    format!(
-                        "[apt] packages declared on the Alpine base `{}`",
-                        m.base.image
-                    ),
-                    "declare them in [apk], the package manager of Alpine".into(),
-                );
-            }
-        }
-        if let Some((key, item)) = section("apk") {
-            if let Some(t) = self.table(key, item, "") {
-                m.apk = self.requirements(t, "apk", Ecosystem::Apk);
-            }
-            if section("apt").is_some() {
-                self.error(
-                    key.span(),
-                    "both [apt] and [apk] are declared".into(),
-                    "keep the one matching the base image: [apk] for Alpine, [apt] otherwise"
-                        .into(),
-                );
-            } else if !alpine && !m.base.image.is_empty() {
-                self.error(
-                    key.span(),
-                    format!(
-                        "[apk] packages declared on the non-Alpine base `{}`",
-                        m.base.image
-                    ),
-                    "declare them in [apt], or use an Alpine base image".into(),
-                );
-            }
-        }
-        if let Some((key, item)) = section("runtimes") {
-            if let Some(t) = self.table(key, item, "") {
-                m.runtimes = self.requirements(t, "runtimes", Ecosystem::Runtime);
-            }
-        }
-        if let Some((key, item)) = section("python") {
-            if let Some(t) = self.table(key, item, "") {
-                let (version, packages, venvs) =
-                    self.language(t, "python", Ecosystem::Pypi, "venvs", &m.runtimes);
-                m.python = Some(Python {
-                    version,
-                    packages,
-                    venvs,
-                });
-            }
-        }
-        if let Some((key, item)) = section("node") {
-            if let Some(t) = self.table(key, item, "") {
-                let (version, packages, projects) =
-                    self.language(t, "node", Ecosystem::Npm, "projects", &m.runtimes);
-                m.node = Some(Node {
-                    version,
-                    packages,
-                    projects,
-                });
-            }
-        }
+        self.head_sections(root, &mut m);
+        self.os_packages(root, &mut m);
+        self.languages(root, &mut m);
+        let os = m.os_ecosystem();
         if let Some((key, item)) = section("services") {
             if let Some(t) = self.table(key, item, "") {
                 m.services = self.services(t, os);
@@ -192,6 +81,136 @@ impl Ctx<'_> {
             }
         }
         m
+    }
+
+    /// Every top-level table must be a known section.
+    fn unknown_sections(&mut self, root: &toml_edit::Table) {
+        for (key, _) in entries(root) {
+            if !SECTIONS.contains(&key.get()) {
+                let fix = match suggest(key.get(), SECTIONS) {
+                    Some(s) => format!("did you mean `[{s}]`?"),
+                    None => format!(
+                        "known sections are {}",
+                        SECTIONS
+                            .iter()
+                            .map(|s| format!("[{s}]"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                self.error(
+                    key.span(),
+                    format!("unknown section `[{}]`", key.get()),
+                    fix,
+                );
+            }
+        }
+    }
+
+    /// `[project]` and `[base]`, both required. The base is read first among the rest:
+    /// it decides which OS package section is allowed.
+    fn head_sections(&mut self, root: &toml_edit::Table, m: &mut Manifest) {
+        let section = |name: &str| root.get_key_value(name);
+        match section("project") {
+            Some((key, item)) => {
+                if let Some(t) = self.table(key, item, "") {
+                    m.project = self.project(t, key);
+                }
+            }
+            None => self.error(
+                None,
+                "missing [project]".into(),
+                "add `[project]` with `name = \"my-app\"`".into(),
+            ),
+        }
+        // The base decides which OS package section is allowed, so read it first.
+        match section("base") {
+            Some((key, item)) => {
+                if let Some(t) = self.table(key, item, "") {
+                    m.base = self.base(t, key);
+                }
+            }
+            None => self.error(
+                None,
+                "missing [base]".into(),
+                "add `[base]` with `image = \"debian:bookworm\"`".into(),
+            ),
+        }
+    }
+
+    /// `[apt]` or `[apk]`, whichever the base's distribution uses.
+    fn os_packages(&mut self, root: &toml_edit::Table, m: &mut Manifest) {
+        let section = |name: &str| root.get_key_value(name);
+        let alpine = is_alpine_image(&m.base.image);
+        if let Some((key, item)) = section("apt") {
+            if let Some(t) = self.table(key, item, "") {
+                m.apt = self.requirements(t, "apt", Ecosystem::Deb);
+            }
+            if alpine {
+                self.error(
+                    key.span(),
+                    format!(
+                        "[apt] packages declared on the Alpine base `{}`",
+                        m.base.image
+                    ),
+                    "declare them in [apk], the package manager of Alpine".into(),
+                );
+            }
+        }
+        if let Some((key, item)) = section("apk") {
+            if let Some(t) = self.table(key, item, "") {
+                m.apk = self.requirements(t, "apk", Ecosystem::Apk);
+            }
+            if section("apt").is_some() {
+                self.error(
+                    key.span(),
+                    "both [apt] and [apk] are declared".into(),
+                    "keep the one matching the base image: [apk] for Alpine, [apt] otherwise"
+                        .into(),
+                );
+            } else if !alpine && !m.base.image.is_empty() {
+                self.error(
+                    key.span(),
+                    format!(
+                        "[apk] packages declared on the non-Alpine base `{}`",
+                        m.base.image
+                    ),
+                    "declare them in [apt], or use an Alpine base image".into(),
+                );
+            }
+        }
+    }
+
+    /// `[runtimes]`, `[python]` and `[node]`.
+    fn languages(&mut self, root: &toml_edit::Table, m: &mut Manifest) {
+        let section = |name: &str| root.get_key_value(name);
+        if let Some((key, item)) = section("runtimes") {
+            if let Some(t) = self.table(key, item, "") {
+                m.runtimes = self.requirements(t, "runtimes", Ecosystem::Runtime);
+            }
+        }
+        if let Some((key, item)) = section("python") {
+            if let Some(t) = self.table(key, item, "") {
+                let (version, packages, venvs) =
+                    self.language(t, "python", Ecosystem::Pypi, "venvs", &m.runtimes);
+                m.python = Some(Python {
+                    version,
+                    packages,
+                    venvs,
+                });
+            }
+        }
+        if let Some((key, item)) = section("node") {
+            if let Some(t) = self.table(key, item, "") {
+                let (version, packages, projects) =
+                    self.language(t, "node", Ecosystem::Npm, "projects", &m.runtimes);
+                m.node = Some(Node {
+                    version,
+                    packages,
+                    projects,
+                });
+            }
+        }
     }
 
     pub(super) fn project(&mut self, t: &dyn TableLike, header: &Key) -> Project {

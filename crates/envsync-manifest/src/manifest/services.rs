@@ -12,8 +12,56 @@ use super::ports::parse_port;
 use super::*;
 use crate::version::Ecosystem;
 
+/// ((host ip, host port), service, line, column) of every port published so far.
+type Published = Vec<((IpAddr, u16), String, usize, usize)>;
+
 impl Ctx<'_> {
     pub(super) fn services(&mut self, t: &dyn TableLike, os: Ecosystem) -> Vec<Service> {
+        let mut out: Vec<Service> = Vec::new();
+        let mut published = Published::new();
+        let mut seen: Vec<(String, String, usize)> = Vec::new();
+        for (key, item) in entries(t) {
+            let (line, column) = self.pos(key.span());
+            self.service_name(key, &mut seen, line);
+            let Some(st) = self.table(key, item, "services") else {
+                continue;
+            };
+            out.push(self.service(key, st, os, &mut published, (line, column)));
+        }
+        out
+    }
+
+    /// A service name is a host name, distinct from the others' without case and with
+    /// `_` as `-`.
+    fn service_name(&mut self, key: &Key, seen: &mut Vec<(String, String, usize)>, line: usize) {
+        let name = key.get();
+        if !is_simple_name(name) {
+            self.error(
+                key.span(),
+                format!("service name `{name}` is not a valid name"),
+                "use lowercase letters, digits, `-` and `_` (it becomes a host name on the project network)".into(),
+            );
+        }
+        let normalized = name.to_ascii_lowercase().replace('_', "-");
+        if let Some((first, _, first_line)) = seen.iter().find(|(_, n, _)| *n == normalized) {
+            self.error(
+                key.span(),
+                format!("service `{name}` duplicates service `{first}` declared at line {first_line} (service names are host names, compared without case and with `_` as `-`)"),
+                "remove one of them, or give them distinct names".into(),
+            );
+        }
+        seen.push((name.to_string(), normalized, line));
+    }
+
+    /// One `[services.NAME]` table.
+    fn service(
+        &mut self,
+        key: &Key,
+        st: &dyn TableLike,
+        os: Ecosystem,
+        published: &mut Published,
+        (line, column): (usize, usize),
+    ) -> Service {
         const KEYS: &[&str] = &[
             "version",
             "image",
@@ -25,203 +73,208 @@ impl Ctx<'_> {
             "packages",
             "command",
         ];
-        let mut out: Vec<Service> = Vec::new();
-        // ((host ip, host port), service, line, column) of every published port so far.
-        let mut published: Vec<((IpAddr, u16), String, usize, usize)> = Vec::new();
-        let mut seen: Vec<(String, String, usize)> = Vec::new();
-        for (key, item) in entries(t) {
-            let name = key.get();
-            let section = format!("services.{name}");
-            let (line, column) = self.pos(key.span());
-            if !is_simple_name(name) {
-                self.error(
-                    key.span(),
-                    format!("service name `{name}` is not a valid name"),
-                    "use lowercase letters, digits, `-` and `_` (it becomes a host name on the project network)".into(),
-                );
+        let name = key.get();
+        let section = format!("services.{name}");
+        self.check_keys(st, &section, KEYS);
+        let mut service = Service {
+            name: name.to_string(),
+            version: String::new(),
+            image: None,
+            ports: Vec::new(),
+            env: Vec::new(),
+            healthcheck: None,
+            volumes: Vec::new(),
+            packages: Vec::new(),
+            command: Vec::new(),
+            line,
+            column,
+        };
+        self.service_release(key, st, &section, &mut service);
+        self.service_ports(st, &section, &mut service, published);
+        if let Some((k, v)) = st.get_key_value("env") {
+            if let Some(et) = self.table(k, v, &section) {
+                service.env = self.env(et, &format!("{section}.env"));
             }
-            let normalized = name.to_ascii_lowercase().replace('_', "-");
-            if let Some((first, _, first_line)) = seen.iter().find(|(_, n, _)| *n == normalized) {
-                self.error(
-                    key.span(),
-                    format!("service `{name}` duplicates service `{first}` declared at line {first_line} (service names are host names, compared without case and with `_` as `-`)"),
-                    "remove one of them, or give them distinct names".into(),
-                );
+        }
+        if let Some((k, v)) = st.get_key_value("healthcheck") {
+            if let Some(ht) = self.table(k, v, &section) {
+                service.healthcheck = self.healthcheck(ht, k, &format!("{section}.healthcheck"));
             }
-            seen.push((name.to_string(), normalized, line));
-            let Some(st) = self.table(key, item, "services") else {
-                continue;
-            };
-            self.check_keys(st, &section, KEYS);
-            let mut service = Service {
-                name: name.to_string(),
-                version: String::new(),
-                image: None,
-                ports: Vec::new(),
-                env: Vec::new(),
-                healthcheck: None,
-                volumes: Vec::new(),
-                packages: Vec::new(),
-                command: Vec::new(),
-                line,
-                column,
-            };
-            match st.get_key_value("version") {
-                Some((k, v)) => {
-                    if let Some(version) = self.string(k, v, &section, "\"15\"") {
-                        self.constraint(Ecosystem::Service, name, version, v.span(), &section);
-                        service.version = version.to_string();
-                    }
-                }
-                None => self.error(
-                    key.span(),
-                    format!("[{section}] has no `version`"),
-                    "add the version it must run, e.g. `version = \"15.10\"`".into(),
+        }
+        if let Some((k, v)) = st.get_key_value("volumes") {
+            service.volumes = self.volumes(k, v, &section);
+        }
+        if let Some((k, v)) = st.get_key_value("command") {
+            service.command = match v.as_str() {
+                Some(s) => vec!["sh".into(), "-c".into(), s.to_string()],
+                None => self.strings(
+                    k,
+                    v,
+                    &section,
+                    "[\"redis-server\", \"--appendonly\", \"yes\"]",
                 ),
+            };
+        }
+        if let Some((k, v)) = st.get_key_value("packages") {
+            if let Some(pt) = self.table(k, v, &section) {
+                service.packages = self.requirements(pt, &format!("{section}.packages"), os);
             }
-            if let Some((k, v)) = st.get_key_value("image") {
-                if let Some(image) = self.string(k, v, &section, "\"postgres:15.10\"") {
-                    self.service_image(image, &service.version, v.span(), &section);
-                    service.image = Some(image.to_string());
-                }
-            }
-            let port = st.get_key_value("port");
-            let ports = st.get_key_value("ports");
-            if let (Some(_), Some((k, _))) = (port, ports) {
+            if service.image.is_some() {
                 self.error(
                     k.span(),
-                    format!("[{section}] has both `port` and `ports`"),
-                    "keep `port = 5432` for one port published as itself, or list every mapping in `ports`".into(),
+                    format!("[{section}] has both `image` and `packages`"),
+                    "run a pinned `image`, or build the service from the base with `packages`, not both".into(),
                 );
             }
-            if let Some((k, v)) = port {
-                match v
-                    .as_integer()
-                    .and_then(|p| u16::try_from(p).ok())
-                    .filter(|p| *p > 0)
-                {
-                    Some(p) => service.ports.push(PortMapping {
-                        host_ip: None,
-                        host: p,
-                        container: p,
-                    }),
-                    None => {
-                        let example = match v.as_str().and_then(|t| t.trim().parse::<u16>().ok()) {
-                            Some(p) if p > 0 => format!("`port = {p}` (a number, unquoted)"),
-                            _ => "`port = 5432`".into(),
-                        };
-                        self.wrong_type(k, v, &section, "a port number from 1 to 65535", example)
-                    }
+        }
+        service
+    }
+
+    /// `port` or `ports`, each mapping checked against those published before it.
+    fn service_ports(
+        &mut self,
+        st: &dyn TableLike,
+        section: &str,
+        service: &mut Service,
+        published: &mut Published,
+    ) {
+        let port = st.get_key_value("port");
+        let ports = st.get_key_value("ports");
+        if let (Some(_), Some((k, _))) = (port, ports) {
+            self.error(
+                k.span(),
+                format!("[{section}] has both `port` and `ports`"),
+                "keep `port = 5432` for one port published as itself, or list every mapping in `ports`".into(),
+            );
+        }
+        if let Some((k, v)) = port {
+            match v
+                .as_integer()
+                .and_then(|p| u16::try_from(p).ok())
+                .filter(|p| *p > 0)
+            {
+                Some(p) => service.ports.push(PortMapping {
+                    host_ip: None,
+                    host: p,
+                    container: p,
+                }),
+                None => {
+                    let example = match v.as_str().and_then(|t| t.trim().parse::<u16>().ok()) {
+                        Some(p) if p > 0 => format!("`port = {p}` (a number, unquoted)"),
+                        _ => "`port = 5432`".into(),
+                    };
+                    self.wrong_type(k, v, section, "a port number from 1 to 65535", example)
                 }
             }
-            if let Some((k, v)) = ports {
-                match v.as_array() {
-                    Some(array) => {
-                        for p in array.iter() {
-                            match parse_port(p) {
-                                Some(mapping) => service.ports.push(mapping),
-                                None => self.error(
-                                    p.span(),
-                                    format!("port `{}` in [{section}] is not a port mapping", p.to_string().trim()),
-                                    "write a port number (`5432`) or `\"HOST:CONTAINER\"` (`\"15432:5432\"`, `\"127.0.0.1:15432:5432\"`)".into(),
-                                ),
-                            }
+        }
+        if let Some((k, v)) = ports {
+            match v.as_array() {
+                Some(array) => {
+                    for p in array.iter() {
+                        match parse_port(p) {
+                            Some(mapping) => service.ports.push(mapping),
+                            None => self.error(
+                                p.span(),
+                                format!("port `{}` in [{section}] is not a port mapping", p.to_string().trim()),
+                                "write a port number (`5432`) or `\"HOST:CONTAINER\"` (`\"15432:5432\"`, `\"127.0.0.1:15432:5432\"`)".into(),
+                            ),
                         }
                     }
-                    None => self.wrong_type(
-                        k,
-                        v,
-                        &section,
-                        "an array",
-                        "`ports = [\"15432:5432\"]`".into(),
-                    ),
                 }
+                None => self.wrong_type(
+                    k,
+                    v,
+                    section,
+                    "an array",
+                    "`ports = [\"15432:5432\"]`".into(),
+                ),
             }
-            if !service.ports.is_empty() {
-                let span = port.or(ports).and_then(|(_, v)| v.span());
-                let (pline, pcol) = self.pos(span.clone());
-                for (i, mapping) in service.ports.iter().enumerate() {
-                    let address = (mapping.effective_host_ip(), mapping.host);
-                    let clash = published
-                        .iter()
-                        .find(|(other, ..)| host_ports_clash(*other, address));
-                    if let Some(((_, host), other, oline, ocol)) = clash {
-                        let message = if *other == service.name {
-                            format!("host port {host} is published twice by [services.{other}]")
-                        } else {
-                            format!(
-                                "host port {host} of [services.{}] is already published by [services.{other}] (line {oline}, column {ocol})",
-                                service.name
-                            )
-                        };
-                        self.error(
-                            span.clone(),
-                            message,
-                            format!(
-                                "publish another host port, e.g. `ports = [\"{}:{}\"]`",
-                                host.saturating_add(1),
-                                mapping.container
-                            ),
-                        );
-                    }
-                    // The engine publishes a container port once: a second mapping of it
-                    // would be dropped.
-                    if service.ports[..i]
-                        .iter()
-                        .any(|m| m.container == mapping.container)
-                    {
-                        self.error(
-                            span.clone(),
-                            format!(
-                                "container port {} of [services.{}] is published twice",
-                                mapping.container, service.name
-                            ),
-                            "publish each container port once".into(),
-                        );
-                    }
-                    published.push((address, service.name.clone(), pline, pcol));
-                }
-            }
-            if let Some((k, v)) = st.get_key_value("env") {
-                if let Some(et) = self.table(k, v, &section) {
-                    service.env = self.env(et, &format!("{section}.env"));
-                }
-            }
-            if let Some((k, v)) = st.get_key_value("healthcheck") {
-                if let Some(ht) = self.table(k, v, &section) {
-                    service.healthcheck =
-                        self.healthcheck(ht, k, &format!("{section}.healthcheck"));
-                }
-            }
-            if let Some((k, v)) = st.get_key_value("volumes") {
-                service.volumes = self.volumes(k, v, &section);
-            }
-            if let Some((k, v)) = st.get_key_value("command") {
-                service.command = match v.as_str() {
-                    Some(s) => vec!["sh".into(), "-c".into(), s.to_string()],
-                    None => self.strings(
-                        k,
-                        v,
-                        &section,
-                        "[\"redis-server\", \"--appendonly\", \"yes\"]",
-                    ),
-                };
-            }
-            if let Some((k, v)) = st.get_key_value("packages") {
-                if let Some(pt) = self.table(k, v, &section) {
-                    service.packages = self.requirements(pt, &format!("{section}.packages"), os);
-                }
-                if service.image.is_some() {
-                    self.error(
-                        k.span(),
-                        format!("[{section}] has both `image` and `packages`"),
-                        "run a pinned `image`, or build the service from the base with `packages`, not both".into(),
-                    );
-                }
-            }
-            out.push(service);
         }
-        out
+        if !service.ports.is_empty() {
+            let span = port.or(ports).and_then(|(_, v)| v.span());
+            self.publish(service, span, published);
+        }
+    }
+
+    /// Check a service's ports against those published before them (and each other),
+    /// then add them to `published`.
+    fn publish(
+        &mut self,
+        service: &Service,
+        span: Option<Range<usize>>,
+        published: &mut Published,
+    ) {
+        let (pline, pcol) = self.pos(span.clone());
+        for (i, mapping) in service.ports.iter().enumerate() {
+            let address = (mapping.effective_host_ip(), mapping.host);
+            let clash = published
+                .iter()
+                .find(|(other, ..)| host_ports_clash(*other, address));
+            if let Some(((_, host), other, oline, ocol)) = clash {
+                let message = if *other == service.name {
+                    format!("host port {host} is published twice by [services.{other}]")
+                } else {
+                    format!(
+                        "host port {host} of [services.{}] is already published by [services.{other}] (line {oline}, column {ocol})",
+                        service.name
+                    )
+                };
+                self.error(
+                    span.clone(),
+                    message,
+                    format!(
+                        "publish another host port, e.g. `ports = [\"{}:{}\"]`",
+                        host.saturating_add(1),
+                        mapping.container
+                    ),
+                );
+            }
+            // The engine publishes a container port once: a second mapping of it
+            // would be dropped.
+            if service.ports[..i]
+                .iter()
+                .any(|m| m.container == mapping.container)
+            {
+                self.error(
+                    span.clone(),
+                    format!(
+                        "container port {} of [services.{}] is published twice",
+                        mapping.container, service.name
+                    ),
+                    "publish each container port once".into(),
+                );
+            }
+            published.push((address, service.name.clone(), pline, pcol));
+        }
+    }
+
+    /// `version` (required) and `image` (pinned, and agreeing with `version`).
+    fn service_release(
+        &mut self,
+        key: &Key,
+        st: &dyn TableLike,
+        section: &str,
+        service: &mut Service,
+    ) {
+        match st.get_key_value("version") {
+            Some((k, v)) => {
+                if let Some(version) = self.string(k, v, section, "\"15\"") {
+                    self.constraint(Ecosystem::Service, key.get(), version, v.span(), section);
+                    service.version = version.to_string();
+                }
+            }
+            None => self.error(
+                key.span(),
+                format!("[{section}] has no `version`"),
+                "add the version it must run, e.g. `version = \"15.10\"`".into(),
+            ),
+        }
+        if let Some((k, v)) = st.get_key_value("image") {
+            if let Some(image) = self.string(k, v, section, "\"postgres:15.10\"") {
+                self.service_image(image, &service.version, v.span(), section);
+                service.image = Some(image.to_string());
+            }
+        }
     }
 
     /// A service's `volumes`, each parsed into a [`VolumeMount`] or reported at its own
