@@ -8,6 +8,39 @@ use super::names::*;
 use super::*;
 use crate::version::Ecosystem;
 
+/// A language section: `[python]` or `[node]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Language {
+    Python,
+    Node,
+}
+
+impl Language {
+    /// The section's name, also the runtime's name in `[runtimes]`.
+    fn section(self) -> &'static str {
+        match self {
+            Language::Python => "python",
+            Language::Node => "node",
+        }
+    }
+
+    /// The ecosystem of its packages.
+    fn ecosystem(self) -> Ecosystem {
+        match self {
+            Language::Python => Ecosystem::Pypi,
+            Language::Node => Ecosystem::Npm,
+        }
+    }
+
+    /// The key of its per-directory package sets.
+    fn sets_key(self) -> &'static str {
+        match self {
+            Language::Python => "venvs",
+            Language::Node => "projects",
+        }
+    }
+}
+
 impl Ctx<'_> {
     /// A table of `name = "constraint"` in ecosystem `eco`.
     pub(super) fn requirements(
@@ -50,11 +83,14 @@ impl Ctx<'_> {
     pub(super) fn language(
         &mut self,
         t: &dyn TableLike,
-        lang: &str,
-        eco: Ecosystem,
-        sets_key: &str,
+        language: Language,
         runtimes: &[Requirement],
     ) -> (Option<Requirement>, Vec<Requirement>, Vec<PackageSet>) {
+        let (lang, eco, sets_key) = (
+            language.section(),
+            language.ecosystem(),
+            language.sets_key(),
+        );
         self.check_keys(t, lang, &["version", "packages", sets_key]);
         let mut version = None;
         if let Some((k, v)) = t.get_key_value("version") {
@@ -86,18 +122,17 @@ impl Ctx<'_> {
                 packages = self.requirements(pt, &packages_section, eco);
             }
         }
-        let sets = self.package_sets(t, lang, eco, sets_key);
+        let sets = self.package_sets(t, language);
         (version, packages, sets)
     }
 
     /// `venvs` of `[python]` or `projects` of `[node]`: packages per absolute directory.
-    fn package_sets(
-        &mut self,
-        t: &dyn TableLike,
-        lang: &str,
-        eco: Ecosystem,
-        sets_key: &str,
-    ) -> Vec<PackageSet> {
+    fn package_sets(&mut self, t: &dyn TableLike, language: Language) -> Vec<PackageSet> {
+        let (lang, eco, sets_key) = (
+            language.section(),
+            language.ecosystem(),
+            language.sets_key(),
+        );
         let mut sets = Vec::new();
         if let Some((k, v)) = t.get_key_value(sets_key) {
             let sets_section = format!("{lang}.{sets_key}");

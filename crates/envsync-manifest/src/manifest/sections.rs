@@ -5,6 +5,7 @@ use toml_edit::{Key, TableLike};
 
 use super::ctx::*;
 use super::names::*;
+use super::packages::Language;
 use super::*;
 use crate::version::Ecosystem;
 
@@ -191,8 +192,7 @@ impl Ctx<'_> {
         }
         if let Some((key, item)) = section("python") {
             if let Some(t) = self.table(key, item, "") {
-                let (version, packages, venvs) =
-                    self.language(t, "python", Ecosystem::Pypi, "venvs", &m.runtimes);
+                let (version, packages, venvs) = self.language(t, Language::Python, &m.runtimes);
                 m.python = Some(Python {
                     version,
                     packages,
@@ -202,8 +202,7 @@ impl Ctx<'_> {
         }
         if let Some((key, item)) = section("node") {
             if let Some(t) = self.table(key, item, "") {
-                let (version, packages, projects) =
-                    self.language(t, "node", Ecosystem::Npm, "projects", &m.runtimes);
+                let (version, packages, projects) = self.language(t, Language::Node, &m.runtimes);
                 m.node = Some(Node {
                     version,
                     packages,
