@@ -1,16 +1,17 @@
 //! Service volumes: `SOURCE:TARGET[:ro|:rw]` parsed into a [`VolumeMount`], and what
 //! its source names ([`MountKind`]).
 
-/// What a volume's source names.
+/// What a volume's source names. Declared in the order of the names it serializes to, so
+/// sorted mounts order as their names do.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum MountKind {
-    /// A named volume, created for the project.
-    Volume,
     /// A host path (starting with `/` or `.`, relative paths against the manifest's directory).
     Bind,
+    /// A named volume, created for the project.
+    Volume,
 }
 
 impl MountKind {
