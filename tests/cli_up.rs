@@ -7,32 +7,13 @@
 //! The manifest declares nothing beyond the base image, so the image build is only
 //! labels on the base: the test costs seconds, not an apt install.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use envsync_testsupport::{base_image, unique_name};
 
 mod util;
 
-use util::envsync;
-
-/// Takes the project down (volumes too) and removes its image however the test ends.
-struct Down(PathBuf, String);
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        let _ = envsync(&self.0, &["down", "--volumes"]);
-        let images = Command::new("docker")
-            .args(["images", "-q", &format!("envsync/{}", self.1)])
-            .output();
-        if let Ok(out) = images {
-            let ids = String::from_utf8_lossy(&out.stdout);
-            for id in ids.split_whitespace() {
-                let _ = Command::new("docker").args(["rmi", "-f", id]).output();
-            }
-        }
-    }
-}
+use util::{envsync, Down};
 
 fn docker_exec(container: &str, script: &str) -> String {
     let out = Command::new("docker")

@@ -347,3 +347,34 @@ fn example_manifest_fails_once_its_ignore_expires() {
         "{stderr}"
     );
 }
+
+/// An expired ignore is judged by `validate` (and `check`), not while the manifest is
+/// read: `down` (like `up`, `build` and `lock`) still works on the manifest.
+#[test]
+fn an_expired_ignore_stops_validate_but_not_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = envsync_testsupport::unique_name("expired");
+    std::fs::write(
+        dir.path().join("envsync.toml"),
+        format!(
+            "[project]\nname = \"{project}\"\n[base]\nimage = \"debian:bookworm\"\n[policy]\n\
+             ignore = [{{ component = \"deb:tzdata\", reason = \"host\", until = \"2020-01-01\" }}]\n"
+        ),
+    )
+    .unwrap();
+
+    let out = envsync_output(dir.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("ignore of `deb:tzdata` expired on 2020-01-01 (today is ")
+            && stderr.contains("envsync.toml:6:64"),
+        "{stderr}"
+    );
+    let out = envsync_output(dir.path(), &["validate", "--as-of", "2019-12-31"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let out = envsync_output(dir.path(), &["down"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("expired"));
+}

@@ -6,7 +6,7 @@
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -79,4 +79,23 @@ pub fn snapshot_rows(snapshot: &Value) -> Vec<Row> {
             )
         })
         .collect()
+}
+
+/// Takes the project in directory `.0` down (volumes too) and removes its images
+/// (`envsync/<.1>`) however the test ends.
+pub struct Down(pub PathBuf, pub String);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = envsync(&self.0, &["down", "--volumes"]);
+        let images = Command::new("docker")
+            .args(["images", "-q", &format!("envsync/{}", self.1)])
+            .output();
+        if let Ok(out) = images {
+            let ids = String::from_utf8_lossy(&out.stdout);
+            for id in ids.split_whitespace() {
+                let _ = Command::new("docker").args(["rmi", "-f", id]).output();
+            }
+        }
+    }
 }

@@ -2,12 +2,16 @@
 //! container, as plain data, plus the names every resource gets on the engine.
 //!
 //! These types are the provisioner's own input. The CLI maps the manifest onto them,
-//! so the runtime does not depend on the manifest's exact shape.
+//! so the runtime does not depend on the manifest's exact shape; a port and a volume
+//! are mapped by their `From` impls here, the one place where the manifest's typed
+//! values (host address, read-only) become the engine's.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use envsync_manifest::manifest::MountKind;
 use serde::{Deserialize, Serialize};
 
 /// The service name reserved for the development container.
@@ -56,11 +60,13 @@ pub struct DevSpec {
     pub command: Option<Vec<String>>,
 }
 
-/// A host port published to a container port (TCP).
+/// A host port published to a container port (TCP), on `host_ip`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PortMap {
     pub host: u16,
     pub container: u16,
+    /// The host address the port is bound on (the manifest's default is loopback).
+    pub host_ip: IpAddr,
 }
 
 /// A container health check, in Docker's terms: `test` starts with `CMD` (exec form)
@@ -105,12 +111,45 @@ impl HealthSpec {
 pub struct VolumeMap {
     pub source: String,
     pub container_path: String,
+    /// Mounted read-only.
+    pub read_only: bool,
 }
 
 impl VolumeMap {
     /// Whether `source` names a host path rather than a named volume.
     pub fn is_bind(&self) -> bool {
-        self.source.starts_with('/') || self.source.starts_with('.')
+        self.kind() == MountKind::Bind
+    }
+
+    /// A host path (bind mount) or a named volume.
+    pub fn kind(&self) -> MountKind {
+        if self.source.starts_with('/') || self.source.starts_with('.') {
+            MountKind::Bind
+        } else {
+            MountKind::Volume
+        }
+    }
+}
+
+impl From<&envsync_manifest::manifest::PortMapping> for PortMap {
+    /// The manifest's port as the engine publishes it: on the address it names, or on
+    /// the manifest's default (loopback).
+    fn from(p: &envsync_manifest::manifest::PortMapping) -> PortMap {
+        PortMap {
+            host: p.host,
+            container: p.container,
+            host_ip: p.effective_host_ip(),
+        }
+    }
+}
+
+impl From<&envsync_manifest::manifest::VolumeMount> for VolumeMap {
+    fn from(v: &envsync_manifest::manifest::VolumeMount) -> VolumeMap {
+        VolumeMap {
+            source: v.source.clone(),
+            container_path: v.target.clone(),
+            read_only: v.read_only,
+        }
     }
 }
 
@@ -202,6 +241,7 @@ mod tests {
             let v = VolumeMap {
                 source: source.to_string(),
                 container_path: "/data".to_string(),
+                read_only: false,
             };
             assert_eq!(volume_source("shop", Path::new("/src/shop"), &v), expected);
         }

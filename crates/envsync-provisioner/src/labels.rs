@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use envsync_manifest::manifest::MountKind;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -28,7 +29,7 @@ pub const LABEL_CONFIG: &str = "io.envsync.config";
 
 /// Bumped when [`EffectiveConfig`]'s meaning changes, so old containers are recreated
 /// with a reason saying so rather than diffed field by field.
-pub const CONFIG_FORMAT: u32 = 1;
+pub const CONFIG_FORMAT: u32 = 2;
 
 /// Whether a container is a middleware service or the development container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,24 +48,13 @@ impl Role {
     }
 }
 
-/// What a [`Mount`]'s source is. Declared in the order of the names it serializes to,
-/// so sorted mounts, and with them the stored configuration and its hash, are the same
-/// as when the kind was a string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MountKind {
-    /// An absolute host path.
-    Bind,
-    /// A project-scoped named volume.
-    Volume,
-}
-
 /// A mount as the engine sees it: a project-scoped named volume or an absolute host path.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Mount {
     pub kind: MountKind,
     pub source: String,
     pub target: String,
+    pub read_only: bool,
 }
 
 /// Everything a container is created from. Two containers with equal configurations
@@ -172,13 +162,10 @@ pub fn service_config(spec: &EnvSpec, service: &ServiceSpec, image_id: &str) -> 
                 .volumes
                 .iter()
                 .map(|v| Mount {
-                    kind: if v.is_bind() {
-                        MountKind::Bind
-                    } else {
-                        MountKind::Volume
-                    },
+                    kind: v.kind(),
                     source: volume_source(&spec.project, &spec.project_dir, v),
                     target: v.container_path.clone(),
+                    read_only: v.read_only,
                 })
                 .collect::<Vec<_>>(),
         ),
@@ -213,6 +200,7 @@ pub fn dev_config(spec: &EnvSpec, dev: &DevSpec, image_id: &str) -> EffectiveCon
             kind: MountKind::Bind,
             source: spec.project_dir.to_string_lossy().into_owned(),
             target: dev.mount_project_at.clone(),
+            read_only: false,
         }],
         command: Some(dev.command.clone().unwrap_or_else(default_dev_command)),
         healthcheck: None,
@@ -331,11 +319,13 @@ mod tests {
             ports: vec![PortMap {
                 host: 6379,
                 container: 6379,
+                host_ip: envsync_manifest::manifest::DEFAULT_HOST_IP,
             }],
             healthcheck: Some(HealthSpec::shell("redis-cli ping")),
             volumes: vec![VolumeMap {
                 source: "data".to_string(),
                 container_path: "/data".to_string(),
+                read_only: false,
             }],
             command: None,
         }
@@ -385,7 +375,17 @@ mod tests {
             &["port 6379 changed"],
         );
         check(
+            |s| s.ports[0].host_ip = [127, 0, 0, 2].into(),
+            "sha256:a",
+            &["port 6379 changed"],
+        );
+        check(
             |s| s.volumes[0].source = "./data".into(),
+            "sha256:a",
+            &["volume /data changed"],
+        );
+        check(
+            |s| s.volumes[0].read_only = true,
             "sha256:a",
             &["volume /data changed"],
         );
@@ -433,6 +433,7 @@ mod tests {
         a.ports.push(PortMap {
             host: 1,
             container: 2,
+            host_ip: envsync_manifest::manifest::DEFAULT_HOST_IP,
         });
         let mut b = a.clone();
         b.ports.reverse();
@@ -451,14 +452,14 @@ mod tests {
         assert_eq!(stored_config(&labels), Some(config));
     }
 
-    /// Mount kinds are stored in the configuration label: their JSON and their order
-    /// (and so the hash of every existing container's configuration) are the strings'.
+    /// Mount kinds are stored in the configuration label by name, and sort as their
+    /// names do, so the stored configuration (format 2) and its hash are stable.
     #[test]
-    fn mount_kinds_store_as_before() {
+    fn mount_kinds_store_by_name() {
         let config = service_config(&spec(), &redis(), "i");
         assert!(
             config.to_json().contains(
-                r#""mounts":[{"kind":"volume","source":"envsync-shop-data","target":"/data"}]"#
+                r#""mounts":[{"kind":"volume","source":"envsync-shop-data","target":"/data","read_only":false}]"#
             ),
             "{}",
             config.to_json()

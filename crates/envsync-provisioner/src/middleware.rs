@@ -52,6 +52,7 @@ impl ServiceRecipe {
                 .map(|dir| VolumeMap {
                     source: format!("{name}-data"),
                     container_path: dir.clone(),
+                    read_only: false,
                 })
                 .collect(),
             command: Some(self.command.clone()),

@@ -245,6 +245,7 @@ async fn up_runs_healthy_redis_and_dev_container_and_second_up_changes_nothing()
     service.ports = vec![PortMap {
         host: port,
         container: 6379,
+        host_ip: envsync_manifest::manifest::DEFAULT_HOST_IP,
     }];
     let spec = EnvSpec {
         project: project.clone(),
@@ -347,7 +348,8 @@ async fn up_runs_healthy_redis_and_dev_container_and_second_up_changes_nothing()
         status[0].ports,
         [PortMap {
             host: port,
-            container: 6379
+            container: 6379,
+            host_ip: envsync_manifest::manifest::DEFAULT_HOST_IP,
         }]
     );
 
@@ -527,6 +529,7 @@ async fn taken_host_port_names_the_service_and_changes_nothing() {
     service.ports = vec![PortMap {
         host: port,
         container: 6379,
+        host_ip: envsync_manifest::manifest::DEFAULT_HOST_IP,
     }];
     let spec = EnvSpec {
         project: project.clone(),

@@ -13,7 +13,6 @@ use envsync_drift::compare::{self, Diff};
 use envsync_drift::fleet::{Fleet, FleetTarget};
 use envsync_drift::lockfile::{collect_options, lock_snapshot};
 use envsync_drift::Snapshot;
-use envsync_manifest::policy::Date;
 use envsync_manifest::{Ecosystem, Lock, Manifest};
 
 use super::output::{OutputArgs, Subject};
@@ -98,7 +97,7 @@ impl Sources {
 pub(crate) fn load_manifest(path: &Path) -> anyhow::Result<Manifest> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read manifest `{}`", path.display()))?;
-    Manifest::parse_on(&text, path, Date::from_unix_days(0)).map_err(|errors| {
+    Manifest::parse(&text, path).map_err(|errors| {
         anyhow!(
             "{errors}\nmanifest `{}` is not valid; `envsync validate` lists every problem",
             path.display()

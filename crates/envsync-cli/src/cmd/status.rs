@@ -112,7 +112,7 @@ fn table(services: &[ServiceStatus], verification: Option<&Verification>) -> Tab
         let ports = s
             .ports
             .iter()
-            .map(|p| format!("127.0.0.1:{}->{}", p.host, p.container))
+            .map(|p| format!("{}:{}->{}", p.host_ip, p.host, p.container))
             .collect::<Vec<_>>()
             .join(", ");
         // Image, state and health are what the engine reports: escaped like target text.

@@ -593,26 +593,9 @@ fn service_spec(
         .iter()
         .map(|e| (e.name.clone(), e.value.clone()))
         .collect();
-    spec.ports = service
-        .ports
-        .iter()
-        .map(|p| PortMap {
-            host: p.host,
-            container: p.container,
-        })
-        .collect();
+    spec.ports = service.ports.iter().map(PortMap::from).collect();
     if !service.volumes.is_empty() {
-        spec.volumes = service
-            .volumes
-            .iter()
-            .filter_map(|v| {
-                let mut parts = v.splitn(3, ':');
-                Some(VolumeMap {
-                    source: parts.next()?.to_string(),
-                    container_path: parts.next()?.to_string(),
-                })
-            })
-            .collect();
+        spec.volumes = service.volumes.iter().map(VolumeMap::from).collect();
     }
     if !service.command.is_empty() {
         spec.command = Some(service.command.clone());
@@ -699,7 +682,8 @@ mod tests {
             spec.ports,
             [PortMap {
                 host: 16379,
-                container: 6379
+                container: 6379,
+                host_ip: envsync_manifest::manifest::DEFAULT_HOST_IP,
             }]
         );
         assert_eq!(spec.env["A"], "1");
@@ -707,7 +691,10 @@ mod tests {
 
         let mut s = service();
         s.command = vec!["redis-server".into(), "--appendonly".into(), "yes".into()];
-        s.volumes = vec!["cache:/var/lib/redis:ro".into()];
+        s.volumes = vec![
+            envsync_manifest::manifest::VolumeMount::parse("cache:/var/lib/redis:ro")
+                .expect("a valid volume"),
+        ];
         s.healthcheck = Some(Healthcheck {
             test: vec!["redis-cli".into(), "ping".into()],
             interval: Some(Duration::from_secs(2)),
@@ -721,7 +708,8 @@ mod tests {
             spec.volumes,
             [VolumeMap {
                 source: "cache".into(),
-                container_path: "/var/lib/redis".into()
+                container_path: "/var/lib/redis".into(),
+                read_only: true,
             }]
         );
         let h = spec.healthcheck.unwrap();

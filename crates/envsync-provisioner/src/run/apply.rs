@@ -18,8 +18,9 @@ use bollard::Docker;
 use super::decide::{action_for, Action, Change, Desired, Existing};
 use super::{Progress, RunError};
 use crate::env::{container_name, EnvSpec};
-use crate::labels::{project_labels, EffectiveConfig, MountKind, Role};
+use crate::labels::{project_labels, EffectiveConfig, Role};
 use crate::run_error::{engine_error, status_code};
+use envsync_manifest::manifest::MountKind;
 
 /// Carry out one container's action.
 pub(super) async fn apply(
@@ -134,9 +135,8 @@ fn container_body(spec: &EnvSpec, want: &Desired) -> ContainerCreateBody {
             (
                 format!("{}/tcp", p.container),
                 Some(vec![PortBinding {
-                    // Loopback only: middleware in a dev environment runs with
-                    // development credentials and must not be reachable from the LAN.
-                    host_ip: Some("127.0.0.1".to_string()),
+                    // The manifest's address, loopback unless it names another.
+                    host_ip: Some(p.host_ip.to_string()),
                     host_port: Some(p.host.to_string()),
                 }]),
             )
@@ -148,11 +148,11 @@ fn container_body(spec: &EnvSpec, want: &Desired) -> ContainerCreateBody {
         .map(|m| EngineMount {
             target: Some(m.target.clone()),
             source: Some(m.source.clone()),
-            typ: Some(if m.kind == MountKind::Bind {
-                MountType::BIND
-            } else {
-                MountType::VOLUME
+            typ: Some(match m.kind {
+                MountKind::Bind => MountType::BIND,
+                MountKind::Volume => MountType::VOLUME,
             }),
+            read_only: Some(m.read_only),
             ..Default::default()
         })
         .collect();
@@ -307,7 +307,7 @@ pub(super) async fn check_ports(
         if action_for(actions, &want.service).is_some_and(Action::is_change) {
             for port in &want.config.ports {
                 if !ours.contains(&port.host) {
-                    check_port_free(docker, &want.service, port.host).await?;
+                    check_port_free(docker, &want.service, port.host_ip, port.host).await?;
                 }
             }
         }
@@ -316,10 +316,15 @@ pub(super) async fn check_ports(
 }
 
 /// Fail with [`RunError::PortTaken`] when something on this machine listens on `port`.
-async fn check_port_free(docker: &Docker, service: &str, port: u16) -> Result<(), RunError> {
-    let taken = ["127.0.0.1", "0.0.0.0"]
-        .iter()
-        .any(|ip| TcpListener::bind((*ip, port)).is_err());
+async fn check_port_free(
+    docker: &Docker,
+    service: &str,
+    ip: std::net::IpAddr,
+    port: u16,
+) -> Result<(), RunError> {
+    // Binding the very address the engine will bind fails both when something holds it
+    // and when something holds the port on the wildcard address.
+    let taken = TcpListener::bind((ip, port)).is_err();
     if taken {
         return Err(RunError::PortTaken {
             service: service.to_string(),

@@ -14,6 +14,7 @@ use crate::labels::{
     dev_config, diff_reasons, service_config, stored_config, EffectiveConfig, Role,
     LABEL_CONFIG_SHA256, LABEL_SERVICE,
 };
+use envsync_manifest::manifest::host_ports_clash;
 
 /// What kind of resource an [`Action`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -197,6 +198,11 @@ impl Existing {
                 p.public_port.map(|host| crate::env::PortMap {
                     host,
                     container: p.private_port,
+                    host_ip: p
+                        .ip
+                        .as_deref()
+                        .and_then(|ip| ip.parse().ok())
+                        .unwrap_or(envsync_manifest::manifest::DEFAULT_HOST_IP),
                 })
             })
             .collect::<BTreeSet<_>>()
@@ -383,7 +389,7 @@ pub fn validate(spec: &EnvSpec) -> Result<(), RunError> {
         );
     }
     let mut names = BTreeSet::new();
-    let mut host_ports: BTreeMap<u16, String> = BTreeMap::new();
+    let mut published: Vec<(&crate::env::PortMap, &str)> = Vec::new();
     let dev_ports = spec.dev.iter().flat_map(|d| d.ports.iter());
     let all_ports = spec
         .services
@@ -409,12 +415,17 @@ pub fn validate(spec: &EnvSpec) -> Result<(), RunError> {
         }
     }
     for (service, port) in all_ports {
-        if let Some(other) = host_ports.insert(port.host, service.to_string()) {
+        let address = |p: &crate::env::PortMap| (p.host_ip, p.host);
+        let clash = published
+            .iter()
+            .find(|(p, _)| host_ports_clash(address(p), address(port)));
+        if let Some((_, other)) = clash {
             return invalid(
                 format!("services.{service}.port"),
                 format!("host port {} is also wanted by `{other}`", port.host),
             );
         }
+        published.push((port, service));
     }
     Ok(())
 }
@@ -460,6 +471,7 @@ pub(crate) mod tests {
                 ports: vec![PortMap {
                     host: 6379,
                     container: 6379,
+                    host_ip: envsync_manifest::manifest::DEFAULT_HOST_IP,
                 }],
                 healthcheck: Some(HealthSpec::shell("redis-cli ping")),
                 volumes: vec![],

@@ -1,0 +1,165 @@
+//! The manifest's sections as data: what a parsed, valid manifest holds.
+
+use std::time::Duration;
+
+use super::{PortMapping, VolumeMount};
+
+/// `[project]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Project {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// `[base]`: the image the environment is built on.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Base {
+    pub image: String,
+    /// `sha256:<64 hex>`, when the manifest pins the image content itself.
+    pub digest: Option<String>,
+}
+
+/// One declared package or runtime: a name and a version constraint in its ecosystem's syntax.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement {
+    pub name: String,
+    pub constraint: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// `[python]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Python {
+    /// The interpreter version constraint (same as `[runtimes] python`).
+    pub version: Option<Requirement>,
+    /// Packages installed for the system interpreter.
+    pub packages: Vec<Requirement>,
+    /// Virtual environments, by directory inside the environment.
+    pub venvs: Vec<PackageSet>,
+}
+
+/// `[node]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Node {
+    pub version: Option<Requirement>,
+    /// Globally installed packages.
+    pub packages: Vec<Requirement>,
+    /// Project directories with their own `node_modules`.
+    pub projects: Vec<PackageSet>,
+}
+
+/// Packages installed at one place: a virtualenv or a Node project directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageSet {
+    /// Absolute directory inside the environment.
+    pub path: String,
+    pub packages: Vec<Requirement>,
+    pub line: usize,
+}
+
+/// `[services.NAME]`: a middleware container on the project network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub name: String,
+    /// Version constraint of the service itself (`15`, `7.2.4`).
+    pub version: String,
+    /// A pinned image reference (tag other than `latest`, or a digest). Without one, the
+    /// service is built from the base with `packages`.
+    pub image: Option<String>,
+    pub ports: Vec<PortMapping>,
+    pub env: Vec<EnvVar>,
+    pub healthcheck: Option<Healthcheck>,
+    pub volumes: Vec<VolumeMount>,
+    /// OS packages of a service built from the base (`[apt]` syntax, or `[apk]` on Alpine).
+    pub packages: Vec<Requirement>,
+    /// The command it runs, as an argument vector.
+    pub command: Vec<String>,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// How a service reports readiness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Healthcheck {
+    /// The command, as an argument vector; a string in the manifest is run by the shell
+    /// (`["CMD-SHELL", "..."]`).
+    pub test: Vec<String>,
+    pub interval: Option<Duration>,
+    pub timeout: Option<Duration>,
+    pub start_period: Option<Duration>,
+    pub retries: Option<u32>,
+}
+
+/// `[files]`: a file copied in at `container_path` from `local_path` (relative to the manifest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    pub container_path: String,
+    pub local_path: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// An environment variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: String,
+    pub line: usize,
+}
+
+/// `[build]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Build {
+    /// Host paths of CA certificate bundles copied into builds (for TLS-intercepting proxies).
+    pub ca_certificates: Vec<String>,
+}
+
+/// `[sources]`: where builds find packages besides the base image's own sources, for
+/// teams behind a mirror (Artifactory, Nexus, aptly) and for locks that must still build
+/// after upstream moved on.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sources {
+    /// Extra apt repositories, as one-line `deb` entries
+    /// (`deb [trusted=yes] http://mirror.internal/debian ./`).
+    pub apt: Vec<String>,
+    /// Signing keys of those repositories: files relative to the manifest, trusted by apt
+    /// while the image builds.
+    pub apt_keys: Vec<String>,
+    /// An archive of dated snapshots in snapshot.debian.org's layout
+    /// (`…/archive/debian/<timestamp>/`), added as a source of the base's suite.
+    pub apt_snapshot: Option<String>,
+    /// A PyPI "simple" index for pip (`--index-url`).
+    pub pypi_index: Option<String>,
+    /// An npm registry (`npm_config_registry`).
+    pub npm_registry: Option<String>,
+}
+
+impl Sources {
+    /// Every URL these sources name.
+    pub fn urls(&self) -> Vec<&str> {
+        let apt = self.apt.iter().filter_map(|line| deb_line_url(line));
+        apt.chain(self.apt_snapshot.as_deref())
+            .chain(self.pypi_index.as_deref())
+            .chain(self.npm_registry.as_deref())
+            .collect()
+    }
+}
+
+/// The repository URL of a one-line `deb` entry (`deb [options] URL suite [components]`).
+pub fn deb_line_url(line: &str) -> Option<&str> {
+    let rest = line.trim().strip_prefix("deb ")?.trim_start();
+    let rest = match rest.strip_prefix('[') {
+        Some(options) => options.split_once(']')?.1.trim_start(),
+        None => rest,
+    };
+    rest.split_whitespace().next()
+}
+
+/// One entry of `[targets]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedTarget {
+    pub name: String,
+    pub target: String,
+    pub line: usize,
+}
