@@ -334,6 +334,56 @@ mod tests {
         check_err("[1, 2]", "schema `(none)`");
     }
 
+    /// `complete` is written only when false, read as true when absent, covered by the
+    /// digest only when false (complete snapshots keep the digests they always had).
+    #[test]
+    fn completeness_round_trips() {
+        let mut s = Snapshot::new("docker:x");
+        s.normalize();
+        let complete = s.to_json_pretty();
+        assert!(!complete.contains("complete"), "{complete}");
+        let before = s.digest.clone();
+        s.complete = false;
+        s.warnings = vec![format!(
+            "{UNREADABLE_PREFIX}/var/lib/dpkg/status: Permission denied"
+        )];
+        s.normalize();
+        assert_ne!(s.digest, before);
+        let text = s.to_json_pretty();
+        assert!(text.contains("\"complete\": false"), "{text}");
+        let back = Snapshot::from_json(&text, "s.json").expect("parse");
+        assert!(!back.complete);
+        assert!(back.require_complete(true).is_ok());
+        let err = back
+            .require_complete(false)
+            .expect_err("incomplete")
+            .to_string();
+        assert!(
+            err.contains("docker:x")
+                && err.contains("/var/lib/dpkg/status")
+                && err.contains("--allow-incomplete"),
+            "{err}"
+        );
+        let old = Snapshot::from_json(
+            r#"{"schema": "envsync.snapshot/v1", "target": "x"}"#,
+            "s.json",
+        )
+        .expect("old snapshot");
+        assert!(old.complete && old.require_complete(false).is_ok());
+    }
+
+    #[test]
+    fn oversized_snapshot_files_are_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("big.json");
+        let text = Snapshot::new("x").to_json_pretty();
+        std::fs::write(&path, &text).expect("write");
+        assert!(Snapshot::read_capped(&path, text.len() as u64).is_ok());
+        let err = Snapshot::read_capped(&path, text.len() as u64 - 1).expect_err("too large");
+        assert!(matches!(err, DriftError::SnapshotTooLarge { .. }), "{err}");
+        assert!(err.to_string().contains("big.json"), "{err}");
+    }
+
     #[test]
     fn minimal_snapshot_reads() {
         let s = Snapshot::from_json(
