@@ -288,12 +288,20 @@ pub async fn collect_image(reference: &str, opts: &CollectOptions) -> Result<Fil
     // whose other name sorts first in its layer, a `[files]` entry that is a symlink
     // out of its directory): read again keeping their targets, so `image:` reads the
     // content `docker:` and `local:` read. At most two more exports, for link chains.
+    // A link whose target the image lacks altogether is dangling there too: only
+    // targets not asked for before are worth another export.
+    let mut asked: Vec<String> = Vec::new();
     for _ in 0..2 {
         let missing = files.missing_link_targets(&selector);
-        if missing.is_empty() {
+        let wanted: Vec<&str> = missing
+            .iter()
+            .filter(|p| !asked.contains(p))
+            .map(String::as_str)
+            .collect();
+        if wanted.is_empty() {
             break;
         }
-        let wanted: Vec<&str> = missing.iter().map(String::as_str).collect();
+        asked.extend(wanted.iter().map(|p| p.to_string()));
         reading = reading.with_extra_fixed(&wanted);
         files = export_and_read(&docker, &id, &reading, &target, opts.max_total_bytes).await?;
     }
