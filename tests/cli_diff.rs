@@ -500,3 +500,43 @@ fn bad_input_is_an_error_naming_the_file() {
         );
     }
 }
+
+/// An incomplete snapshot (files the collecting user could not read) is an error for
+/// `diff` and `check` (exit 2, naming the snapshot and the unread path) unless
+/// `--allow-incomplete` is given; a snapshot without the field is complete.
+#[test]
+fn incomplete_snapshots_are_refused_unless_allowed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("inc.json"),
+        r#"{"schema": "envsync.snapshot/v1", "target": "docker:x", "complete": false,
+            "warnings": ["unreadable, so not in this snapshot: /var/lib/dpkg/status: Permission denied"]}"#,
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("ok.json"),
+        r#"{"schema": "envsync.snapshot/v1", "target": "docker:y"}"#,
+    )
+    .expect("write");
+    for args in [
+        &["diff", "ok.json", "inc.json"][..],
+        &["diff", "inc.json", "ok.json"],
+        &["check", "-t", "inc.json", "--against", "ok.json"],
+    ] {
+        let out = envsync_output(dir.path(), args);
+        let stderr = text(&out.stderr);
+        assert_eq!(code(&out), 2, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("inc.json")
+                && stderr.contains("/var/lib/dpkg/status")
+                && stderr.contains("--allow-incomplete"),
+            "{args:?}: {stderr}"
+        );
+        let mut allowed = args.to_vec();
+        allowed.push("--allow-incomplete");
+        let out = envsync_output(dir.path(), &allowed);
+        assert_eq!(code(&out), 0, "{allowed:?}: {}", text(&out.stderr));
+    }
+    let out = envsync_output(dir.path(), &["diff", "ok.json", "ok.json"]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+}

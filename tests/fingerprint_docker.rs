@@ -378,3 +378,200 @@ async fn container_without_a_shell_is_read_through_the_archive_api() {
     let warnings = from_container["warnings"].to_string();
     assert!(warnings.contains("archive API"), "{warnings}");
 }
+
+/// Poll `done` every 100 ms until it holds, failing the test after `secs` seconds.
+async fn wait_for<F, Fut>(what: &str, secs: u64, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !done().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not happen within {secs}s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// What was seen: a container stopped during `fingerprint docker:` gave exit 0 and no
+/// packages. The fixture's `tar` stalls mid-archive; the test stops the container then.
+#[tokio::test(flavor = "multi_thread")]
+async fn container_stopped_during_collection_is_an_error() {
+    let image = fixture_image("collect-cut").await;
+    let c = TestContainer::run(&image, "fp-cut", &["sleep", "infinity"]).await;
+    let child = envsync_command()
+        .args(["fingerprint", &format!("docker:{}", c.name())])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start envsync");
+    wait_for("the collection reaching `tar`", 60, || async {
+        c.exec(&["test", "-e", "/tmp/envsync-collecting"])
+            .await
+            .exit_code
+            == 0
+    })
+    .await;
+    docker()
+        .await
+        .kill_container(
+            c.name(),
+            None::<bollard::query_parameters::KillContainerOptions>,
+        )
+        .await
+        .expect("stop the container");
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        tokio::task::spawn_blocking(move || child.wait_with_output()),
+    )
+    .await
+    .expect("envsync ends once the container is stopped")
+    .expect("join")
+    .expect("envsync output");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stdout.is_empty(), "no inventory is printed: {stdout}");
+    assert!(
+        stderr.contains(c.name()) && stderr.contains("did not finish"),
+        "{stderr}"
+    );
+}
+
+/// What was seen: files the collecting user cannot read were left out silently. Each
+/// is a warning naming it, the snapshot says it is incomplete, and `diff` refuses it
+/// unless told otherwise.
+#[tokio::test(flavor = "multi_thread")]
+async fn unreadable_files_make_an_incomplete_snapshot() {
+    let image = fixture_image("collect-perms").await;
+    let c = TestContainer::run(&image, "fp-perms", &["sleep", "infinity"]).await;
+    let site = "/opt/venv/lib/python3.11/site-packages";
+    let unreadable = [
+        "/var/lib/dpkg/status".to_string(),
+        "/srv/app/node_modules/closed/package.json".to_string(),
+        format!("{site}/hidden-1.0.dist-info"),
+    ];
+    // The oracle: the container's own user cannot read them either.
+    for path in &unreadable {
+        let read = c
+            .exec(&[
+                "sh",
+                "-c",
+                &format!("if [ -d {path} ]; then ls {path}; else cat {path}; fi"),
+            ])
+            .await;
+        assert_ne!(read.exit_code, 0, "`{path}` is readable in the container");
+    }
+    let target = format!("docker:{}", c.name());
+    let snap = fingerprint(&target, &[]);
+    assert_eq!(snap["complete"], false, "{snap}");
+    let warnings: Vec<&str> = snap["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for path in &unreadable {
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("unreadable") && w.contains(path.as_str())),
+            "no warning names `{path}`: {warnings:?}"
+        );
+    }
+    let rows = snapshot_rows(&snap);
+    assert!(rows.iter().all(|r| r.0 != "deb"), "{rows:?}");
+    assert_eq!(
+        pairs(&rows, "npm", |_| true),
+        BTreeSet::from([("open".to_string(), "1.0.0".to_string())])
+    );
+    assert_eq!(
+        pairs(&rows, "pypi", |_| true),
+        BTreeSet::from([("shown".to_string(), "1.0".to_string())])
+    );
+
+    let (code, _, stderr) = run(envsync_command().args(["diff", &target, &target]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("incomplete")
+            && stderr.contains("/var/lib/dpkg/status")
+            && stderr.contains("--allow-incomplete"),
+        "{stderr}"
+    );
+    let (code, _, stderr) =
+        run(envsync_command().args(["diff", &target, &target, "--allow-incomplete"]));
+    assert_eq!(code, 0, "{stderr}");
+
+    // The image holds the same files, all of them readable to an export.
+    let from_image = fingerprint(&format!("image:{image}"), &[]);
+    assert!(from_image.get("complete").is_none(), "{from_image}");
+    let image_rows = snapshot_rows(&from_image);
+    assert!(image_rows.iter().filter(|r| r.0 == "deb").count() > 50);
+    assert!(pairs(&image_rows, "npm", |_| true).contains(&("closed".into(), "2.0.0".into())));
+}
+
+/// What was seen: a hard-linked `package.json` was dropped and a symlinked `--file`
+/// was hashed by `docker:` and dropped by `image:`. All three ways of reading the same
+/// filesystem give the same inventory, holding what the files inside the container say.
+#[tokio::test(flavor = "multi_thread")]
+async fn links_resolve_to_content_in_every_transport() {
+    let image = fixture_image("collect-links").await;
+    let c = TestContainer::run(&image, "fp-links", &["sleep", "infinity"]).await;
+    // The oracle: the container's own view of the files, and that the first package
+    // really is a hard link (two names for one inode).
+    let links = c
+        .sh("stat -c %h /srv/app/node_modules/linked/package.json")
+        .await;
+    assert_eq!(links.trim(), "2");
+    let mut expected = BTreeSet::new();
+    for path in [
+        "/srv/app/node_modules/linked/package.json",
+        "/srv/app/node_modules/sym/package.json",
+    ] {
+        let json: Value = serde_json::from_str(&c.sh(&format!("cat {path}")).await).expect("json");
+        expected.insert((
+            json["name"].as_str().expect("name").to_string(),
+            json["version"].as_str().expect("version").to_string(),
+        ));
+    }
+    let sha = c
+        .sh("sha256sum /etc/app/settings.ini | cut -d' ' -f1")
+        .await;
+    let extra = ["--file", "/etc/app/settings.ini"];
+
+    let from_container = fingerprint(&format!("docker:{}", c.name()), &extra);
+    let from_image = fingerprint(&format!("image:{image}"), &extra);
+    let dir = tempfile::tempdir().expect("tempdir");
+    export_container(c.name(), dir.path()).await;
+    let from_dir = fingerprint(&format!("local:{}", dir.path().display()), &extra);
+    for snap in [&from_container, &from_image, &from_dir] {
+        let rows = snapshot_rows(snap);
+        assert_eq!(
+            pairs(&rows, "npm", |_| true),
+            expected,
+            "{}",
+            snap["target"]
+        );
+        assert!(
+            rows.iter().any(|r| r.0 == "file"
+                && r.1 == "/etc/app/settings.ini"
+                && r.2 == format!("sha256:{}", sha.trim())),
+            "{}: {rows:?}",
+            snap["target"]
+        );
+    }
+    assert_eq!(
+        without_env(snapshot_rows(&from_image)),
+        without_env(snapshot_rows(&from_container)),
+        "image: and docker: differ"
+    );
+    assert_eq!(
+        without_env(snapshot_rows(&from_dir)),
+        without_env(snapshot_rows(&from_container)),
+        "local:/path and docker: differ"
+    );
+}

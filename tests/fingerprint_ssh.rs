@@ -183,3 +183,38 @@ async fn unreachable_ssh_port_exits_2_naming_the_target() {
         "{stderr}"
     );
 }
+
+/// What was seen: an ssh program that dies after the first lines of output gave exit 0
+/// and an empty inventory. A stand-in for ssh (`ENVSYNC_SSH`) runs the real script on
+/// this machine and stops early in different ways; each is exit 2 naming the target.
+#[test]
+fn ssh_that_dies_early_exits_2() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (i, body) in [
+        "sh -s | head -n 3",
+        "sh -s | head -c 4000",
+        "sh -s; kill -9 $$",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let fake = dir.path().join(format!("fake-ssh-{i}"));
+        std::fs::write(&fake, format!("#!/bin/sh\n{body}\n")).expect("write fake ssh");
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let (code, stdout, stderr) = run(envsync_command()
+            .args([
+                "fingerprint",
+                "ssh://deploy@example-host",
+                "--format",
+                "json",
+            ])
+            .env("ENVSYNC_SSH", &fake));
+        assert_eq!(code, 2, "{body}: {stdout}{stderr}");
+        assert!(stdout.is_empty(), "{body}: {stdout}");
+        assert!(
+            stderr.contains("ssh://deploy@example-host") && stderr.contains("did not finish"),
+            "{body}: {stderr}"
+        );
+    }
+}

@@ -63,6 +63,7 @@ fn empty(target: &str) -> Snapshot {
         target: target.to_string(),
         collected_at: None,
         digest: None,
+        complete: true,
         os: None,
         packages: Vec::new(),
         warnings: Vec::new(),

@@ -353,6 +353,7 @@ mod tests {
             target: "t".into(),
             collected_at: None,
             digest: None,
+            complete: true,
             os: None,
             packages: specs
                 .iter()

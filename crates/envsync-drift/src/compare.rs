@@ -496,6 +496,7 @@ mod tests {
             target: target.into(),
             collected_at: None,
             digest: None,
+            complete: true,
             os: None,
             packages: specs.iter().map(|s| pkg(s)).collect(),
             warnings: Vec::new(),

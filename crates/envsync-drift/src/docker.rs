@@ -10,7 +10,7 @@ use bollard::Docker;
 use bytes_free::ChannelReader;
 use futures_util::StreamExt;
 
-use crate::collect::script::{collection_script, parse_output, HEADER};
+use crate::collect::script::{collection_script, parse_output, Run, HEADER};
 use crate::collect::tarball::{read_tar_under, Budget};
 use crate::collect::{
     layers, parse_env, CollectOptions, FileSet, Selector, FIXED_DIRS, FIXED_FILES,
@@ -79,7 +79,12 @@ pub async fn collect_container(name: &str, opts: &CollectOptions) -> Result<File
     let (exit, stdout, stderr) =
         exec(&docker, name, &target, &script, opts.max_total_bytes).await?;
     let mut files = if stdout.starts_with(HEADER.as_bytes()) {
-        match parse_output(&target, &stdout, &selector, opts.max_total_bytes)? {
+        let run = Run {
+            code: exit,
+            stdout: &stdout,
+            stderr: &stderr,
+        };
+        match parse_output(&target, run, &selector, opts.max_total_bytes)? {
             Some(files) => files,
             None => {
                 archive_fallback(
@@ -94,6 +99,10 @@ pub async fn collect_container(name: &str, opts: &CollectOptions) -> Result<File
             }
         }
     } else if matches!(exit, Some(126 | 127) | None) || stdout.is_empty() {
+        // A container that stopped meanwhile also ends an exec without output; reading
+        // its files through the archive API would then report whatever the stopped
+        // container holds as if the collection had worked.
+        require_running(&docker, name, &target).await?;
         let why = format!(
             "could not run `sh` (exit {}: {})",
             exit.map_or("none".to_string(), |c| c.to_string()),
@@ -113,6 +122,26 @@ pub async fn collect_container(name: &str, opts: &CollectOptions) -> Result<File
         files.env = Some(env_of(env));
     }
     Ok(files)
+}
+
+/// An error unless the container `name` is still running: one that stopped during the
+/// collection was not read to the end.
+async fn require_running(docker: &Docker, name: &str, target: &str) -> Result<(), DriftError> {
+    let info = docker
+        .inspect_container(name, None)
+        .await
+        .map_err(|e| docker_err(target, e))?;
+    let state = info.state.as_ref();
+    if state.and_then(|s| s.running).unwrap_or(false) {
+        return Ok(());
+    }
+    let status = state
+        .and_then(|s| s.status)
+        .map_or_else(|| "not running".to_string(), |s| s.to_string());
+    Err(DriftError::Incomplete {
+        target: target.to_string(),
+        what: format!("container `{name}` stopped during the collection (now {status})"),
+    })
 }
 
 /// Run `sh -c script` in the container: exit code, stdout (bounded), stderr (64 KiB).
@@ -252,9 +281,47 @@ pub async fn collect_image(reference: &str, opts: &CollectOptions) -> Result<Fil
     let env = info.config.and_then(|c| c.env);
     // Export by id so a tag moved meanwhile cannot mix two images.
     let id = info.id.unwrap_or_else(|| reference.to_string());
+    let selector = Selector::new(opts);
+    let mut reading = selector.clone();
+    let mut files = export_and_read(&docker, &id, &reading, &target, opts.max_total_bytes).await?;
+    // Links to files the first read skipped as unselected (a hard-linked `package.json`
+    // whose other name sorts first in its layer, a `[files]` entry that is a symlink
+    // out of its directory): read again keeping their targets, so `image:` reads the
+    // content `docker:` and `local:` read. At most two more exports, for link chains.
+    // A link whose target the image lacks altogether is dangling there too: only
+    // targets not asked for before are worth another export.
+    let mut asked: Vec<String> = Vec::new();
+    for _ in 0..2 {
+        let missing = files.missing_link_targets(&selector);
+        let wanted: Vec<&str> = missing
+            .iter()
+            .filter(|p| !asked.contains(p))
+            .map(String::as_str)
+            .collect();
+        if wanted.is_empty() {
+            break;
+        }
+        asked.extend(wanted.iter().map(|p| p.to_string()));
+        reading = reading.with_extra_fixed(&wanted);
+        files = export_and_read(&docker, &id, &reading, &target, opts.max_total_bytes).await?;
+    }
+    if opts.collect_env {
+        files.env = Some(env_of(env));
+    }
+    Ok(files)
+}
+
+/// One export of the image `id`, read as it streams by.
+async fn export_and_read(
+    docker: &Docker,
+    id: &str,
+    selector: &Selector,
+    target: &str,
+    limit: u64,
+) -> Result<FileSet, DriftError> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes_free::Chunk, std::io::Error>>(16);
-    let mut stream = docker.export_image(&id);
-    let pump_target = target.clone();
+    let mut stream = docker.export_image(id);
+    let pump_target = target.to_string();
     let pump = tokio::spawn(async move {
         while let Some(chunk) = stream.next().await {
             let item = chunk.map(|b| b.to_vec()).map_err(|e| {
@@ -265,24 +332,18 @@ pub async fn collect_image(reference: &str, opts: &CollectOptions) -> Result<Fil
             }
         }
     });
-    let selector = Selector::new(opts);
-    let limit = opts.max_total_bytes;
-    let read_target = target.clone();
+    let (selector, read_target) = (selector.clone(), target.to_string());
     let result = tokio::task::spawn_blocking(move || {
         let reader = ChannelReader::new(rx);
         layers::read_saved_image(reader, &selector, &read_target, limit)
     })
     .await
     .map_err(|e| DriftError::Malformed {
-        target: target.clone(),
+        target: target.to_string(),
         message: format!("reader task failed: {e}"),
     })?;
     pump.abort();
-    let mut files = result?;
-    if opts.collect_env {
-        files.env = Some(env_of(env));
-    }
-    Ok(files)
+    result
 }
 
 /// Small channel-backed reader used to feed a blocking tar parser from an async stream.

@@ -93,6 +93,15 @@ pub enum DriftError {
 
     #[error("collection output from `{}` is malformed: {}", escape(.target), escape(.message))]
     Malformed { target: String, message: String },
+
+    #[error("collecting `{}` did not finish: {}; no partial inventory is reported", escape(.target), escape(.what))]
+    Incomplete { target: String, what: String },
+
+    #[error("snapshot of `{}` is incomplete ({} unread: {}); fix the target's permissions, collect as a user who can read them, or pass `--allow-incomplete`", escape(.target), .unread.len(), escape(&.unread.join("; ")))]
+    SnapshotIncomplete { target: String, unread: Vec<String> },
+
+    #[error("snapshot `{}` is larger than {limit} bytes; it is not a snapshot envsync wrote", shown(.path))]
+    SnapshotTooLarge { path: PathBuf, limit: u64 },
 }
 
 #[cfg(test)]

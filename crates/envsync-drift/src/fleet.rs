@@ -193,6 +193,7 @@ mod tests {
             target: target.into(),
             collected_at: None,
             digest: None,
+            complete: true,
             os: None,
             packages: specs
                 .iter()

@@ -9,6 +9,10 @@ use sha2::{Digest, Sha256};
 
 use crate::error::DriftError;
 
+/// How [`crate::collect::inventory`] words the warning for each unreadable path; the
+/// rest of the warning names it.
+pub const UNREADABLE_PREFIX: &str = "unreadable, so not in this snapshot: ";
+
 /// The schema id written into, and required of, every snapshot.
 pub const SNAPSHOT_SCHEMA: &str = "envsync.snapshot/v1";
 
@@ -32,7 +36,25 @@ pub struct Snapshot {
     /// Things the collector could not read or did not trust, kept rather than dropped silently.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// `false` when something the inventory needs could not be read (the warnings name
+    /// each path); written only then. Snapshots without the field are complete.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub complete: bool,
 }
+
+fn yes() -> bool {
+    true
+}
+
+// serde's `skip_serializing_if` passes a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// The largest snapshot file envsync reads: far above any real inventory (a few MiB),
+/// far below what would exhaust memory.
+pub const MAX_SNAPSHOT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// OS identity from `/etc/os-release`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +116,8 @@ struct StablePart<'a> {
     os: &'a Option<OsInfo>,
     packages: &'a [Package],
     warnings: &'a [String],
+    #[serde(skip_serializing_if = "is_true")]
+    complete: bool,
 }
 
 impl Snapshot {
@@ -107,7 +131,27 @@ impl Snapshot {
             os: None,
             packages: Vec::new(),
             warnings: Vec::new(),
+            complete: true,
         }
+    }
+
+    /// An error when the snapshot is incomplete and `allow_incomplete` is not set: a
+    /// comparison of an inventory that was not fully read would report parity or drift
+    /// it never saw.
+    pub fn require_complete(&self, allow_incomplete: bool) -> Result<(), DriftError> {
+        if self.complete || allow_incomplete {
+            return Ok(());
+        }
+        let unread: Vec<String> = self
+            .warnings
+            .iter()
+            .filter_map(|w| w.strip_prefix(UNREADABLE_PREFIX))
+            .map(str::to_string)
+            .collect();
+        Err(DriftError::SnapshotIncomplete {
+            target: self.target.clone(),
+            unread,
+        })
     }
 
     /// Parse a snapshot from JSON text; `source` names where it came from in errors.
@@ -120,11 +164,27 @@ impl Snapshot {
             column: e.column(),
             message: e.to_string(),
         };
-        let value: serde_json::Value = serde_json::from_str(text).map_err(parse_err)?;
-        let schema = match value.get("schema") {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-            None => "(none)".to_string(),
+        // Only the schema is looked at first; the rest is skipped, not built as a second
+        // copy of the document.
+        #[derive(Deserialize)]
+        struct Head {
+            #[serde(default)]
+            schema: Option<serde_json::Value>,
+        }
+        let schema = match serde_json::from_str::<Head>(text) {
+            Ok(Head {
+                schema: Some(serde_json::Value::String(s)),
+            }) => s,
+            Ok(Head {
+                schema: Some(other),
+            }) => other.to_string(),
+            Ok(Head { schema: None }) => "(none)".to_string(),
+            // Valid JSON that is not an object with a schema (`[1, 2]`) has none; invalid
+            // JSON is reported where it breaks.
+            Err(_) => {
+                serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(parse_err)?;
+                "(none)".to_string()
+            }
         };
         if schema != SNAPSHOT_SCHEMA {
             return Err(DriftError::SnapshotSchema {
@@ -139,12 +199,30 @@ impl Snapshot {
         Ok(snapshot)
     }
 
-    /// Read a snapshot file.
+    /// Read a snapshot file of at most [`MAX_SNAPSHOT_BYTES`].
     pub fn read(path: &Path) -> Result<Snapshot, DriftError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DriftError::SnapshotRead {
+        Snapshot::read_capped(path, MAX_SNAPSHOT_BYTES)
+    }
+
+    /// Read a snapshot file of at most `limit` bytes; a larger one is an error before
+    /// more than `limit` bytes are read (the file may be a pipe or still growing).
+    pub fn read_capped(path: &Path, limit: u64) -> Result<Snapshot, DriftError> {
+        use std::io::Read;
+        let read_err = |source| DriftError::SnapshotRead {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(read_err)?;
+        let mut text = String::new();
+        file.take(limit + 1)
+            .read_to_string(&mut text)
+            .map_err(read_err)?;
+        if text.len() as u64 > limit {
+            return Err(DriftError::SnapshotTooLarge {
+                path: path.to_path_buf(),
+                limit,
+            });
+        }
         Snapshot::from_json(&text, &path.display().to_string())
     }
 
@@ -166,6 +244,7 @@ impl Snapshot {
             os: &self.os,
             packages: &self.packages,
             warnings: &self.warnings,
+            complete: self.complete,
         };
         let text = serde_json::to_vec(&stable).unwrap_or_default();
         format!("sha256:{}", hex::encode(Sha256::digest(&text)))
@@ -253,6 +332,56 @@ mod tests {
             "unknown variant `snap`",
         );
         check_err("[1, 2]", "schema `(none)`");
+    }
+
+    /// `complete` is written only when false, read as true when absent, covered by the
+    /// digest only when false (complete snapshots keep the digests they always had).
+    #[test]
+    fn completeness_round_trips() {
+        let mut s = Snapshot::new("docker:x");
+        s.normalize();
+        let complete = s.to_json_pretty();
+        assert!(!complete.contains("complete"), "{complete}");
+        let before = s.digest.clone();
+        s.complete = false;
+        s.warnings = vec![format!(
+            "{UNREADABLE_PREFIX}/var/lib/dpkg/status: Permission denied"
+        )];
+        s.normalize();
+        assert_ne!(s.digest, before);
+        let text = s.to_json_pretty();
+        assert!(text.contains("\"complete\": false"), "{text}");
+        let back = Snapshot::from_json(&text, "s.json").expect("parse");
+        assert!(!back.complete);
+        assert!(back.require_complete(true).is_ok());
+        let err = back
+            .require_complete(false)
+            .expect_err("incomplete")
+            .to_string();
+        assert!(
+            err.contains("docker:x")
+                && err.contains("/var/lib/dpkg/status")
+                && err.contains("--allow-incomplete"),
+            "{err}"
+        );
+        let old = Snapshot::from_json(
+            r#"{"schema": "envsync.snapshot/v1", "target": "x"}"#,
+            "s.json",
+        )
+        .expect("old snapshot");
+        assert!(old.complete && old.require_complete(false).is_ok());
+    }
+
+    #[test]
+    fn oversized_snapshot_files_are_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("big.json");
+        let text = Snapshot::new("x").to_json_pretty();
+        std::fs::write(&path, &text).expect("write");
+        assert!(Snapshot::read_capped(&path, text.len() as u64).is_ok());
+        let err = Snapshot::read_capped(&path, text.len() as u64 - 1).expect_err("too large");
+        assert!(matches!(err, DriftError::SnapshotTooLarge { .. }), "{err}");
+        assert!(err.to_string().contains("big.json"), "{err}");
     }
 
     #[test]

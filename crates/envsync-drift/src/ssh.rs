@@ -7,7 +7,7 @@
 //! (passed as `-F`), for when the default `~/.ssh/config` is not the one to use.
 
 use crate::collect::command;
-use crate::collect::script::{collection_script, parse_output};
+use crate::collect::script::{collection_script, parse_output, Run};
 use crate::collect::{CollectOptions, FileSet, Selector};
 use crate::error::DriftError;
 
@@ -51,18 +51,19 @@ pub async fn collect_ssh(
     port: Option<u16>,
     opts: &CollectOptions,
 ) -> Result<FileSet, DriftError> {
-    let selector = Selector::new(opts);
-    let script = collection_script(&selector, opts.collect_env);
     let (program, args) = ssh_command(user, host, port);
-    let out = command::run(
-        &program,
-        &args,
-        script.as_bytes(),
-        opts.timeout,
-        opts.max_total_bytes,
-        target,
-    )
-    .await?;
+    collect_via(target, &program, &args, opts).await
+}
+
+/// Judge a finished run of the collection script through `program` (ssh, or the
+/// program tests put in its place): an ssh failure, a run that did not finish or
+/// output that is cut is an error, never a smaller inventory.
+fn finish(
+    target: &str,
+    out: &command::Output,
+    selector: &Selector,
+    opts: &CollectOptions,
+) -> Result<FileSet, DriftError> {
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
     if out.code == Some(255) || out.stdout.is_empty() {
         return Err(DriftError::Ssh {
@@ -75,7 +76,12 @@ pub async fn collect_ssh(
             },
         });
     }
-    match parse_output(target, &out.stdout, &selector, opts.max_total_bytes)? {
+    let run = Run {
+        code: out.code.map(i64::from),
+        stdout: &out.stdout,
+        stderr: &out.stderr,
+    };
+    match parse_output(target, run, selector, opts.max_total_bytes)? {
         Some(files) => Ok(files),
         None => Err(DriftError::Malformed {
             target: target.to_string(),
@@ -85,9 +91,72 @@ pub async fn collect_ssh(
     }
 }
 
+/// Collect through `program args...`, which runs the script it reads on stdin the way
+/// `ssh HOST sh -s` does (the seam tests use to stand in for a server).
+pub async fn collect_via(
+    target: &str,
+    program: &str,
+    args: &[String],
+    opts: &CollectOptions,
+) -> Result<FileSet, DriftError> {
+    let selector = Selector::new(opts);
+    let script = collection_script(&selector, opts.collect_env);
+    let out = command::run(
+        program,
+        args,
+        script.as_bytes(),
+        opts.timeout,
+        opts.max_total_bytes,
+        target,
+    )
+    .await?;
+    finish(target, &out, &selector, opts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::collect::inventory;
+
+    /// A fake ssh: `sh -c WRAPPER`, where the wrapper runs the real script it reads on
+    /// stdin with the machine's `sh` and then does something to its output.
+    async fn through(wrapper: &str) -> Result<FileSet, DriftError> {
+        let args = vec!["-c".to_string(), wrapper.to_string()];
+        collect_via("ssh://fake", "sh", &args, &CollectOptions::default()).await
+    }
+
+    #[tokio::test]
+    async fn a_whole_run_collects() {
+        let files = through("sh -s").await.expect("collects");
+        let snap = inventory("ssh://fake", &files, &CollectOptions::default());
+        assert!(snap.os.is_some(), "{:?}", snap.warnings);
+    }
+
+    /// What was seen: an ssh program that dies after the first lines gave exit 0 and an
+    /// empty inventory. Every such run is now an error naming the target.
+    #[tokio::test]
+    async fn a_run_that_dies_early_is_an_error() {
+        for wrapper in [
+            // The first three lines (header, env, present), then a clean exit.
+            "sh -s | head -n 3",
+            // The same, then the exit status of a dropped connection.
+            "sh -s | head -n 3; exit 1",
+            // Cut inside the tar stream.
+            "sh -s | head -c 3000",
+            // The whole output, but the program is killed before it exits.
+            "sh -s; kill -9 $$",
+            // The whole output and a failing exit status.
+            "sh -s; exit 3",
+        ] {
+            let err = through(wrapper).await.expect_err(wrapper);
+            let text = err.to_string();
+            assert!(
+                matches!(err, DriftError::Incomplete { .. }) && text.contains("ssh://fake"),
+                "{wrapper}: {text}"
+            );
+        }
+    }
 
     #[test]
     fn command_line() {

@@ -53,6 +53,10 @@ pub struct CheckArgs {
     /// see what will fail next month
     #[arg(long, value_name = "DATE", value_parser = super::parse_date)]
     pub as_of: Option<Date>,
+    /// Check snapshots that say they are incomplete (files the collecting user could not
+    /// read) instead of failing with exit 2
+    #[arg(long)]
+    pub allow_incomplete: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -125,6 +129,8 @@ pub async fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     let other = load_target(&args.target, &sources)
         .await
         .with_context(|| format!("cannot collect `{}`", args.target))?;
+    reference.require_complete(args.allow_incomplete)?;
+    other.require_complete(args.allow_incomplete)?;
 
     let mut lock_lines = HashMap::new();
     let mut lock_file = None;

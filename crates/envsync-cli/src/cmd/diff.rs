@@ -47,6 +47,10 @@ pub struct DiffArgs {
     /// The lock that the target `lock` means [default: envsync.lock next to the manifest]
     #[arg(long = "lock", value_name = "PATH")]
     pub lock: Option<PathBuf>,
+    /// Compare snapshots that say they are incomplete (files the collecting user could
+    /// not read) instead of failing with exit 2
+    #[arg(long)]
+    pub allow_incomplete: bool,
 }
 
 /// What target names can refer to: the manifest (when there is one) and the lock.
@@ -261,9 +265,11 @@ pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         args.lock.as_deref(),
         explicit,
     )?);
+    let allow = args.allow_incomplete;
     let mut results = load_all(&args.targets, sources, args.jobs)
         .await
-        .into_iter();
+        .into_iter()
+        .map(|r| r.and_then(|s| s.require_complete(allow).map(|()| s).map_err(Into::into)));
     let reference = match results.next() {
         Some(r) => r.with_context(|| format!("cannot load the reference `{}`", args.targets[0]))?,
         None => bail!("give at least two targets"),

@@ -116,7 +116,10 @@ pub fn read_saved_image<R: Read>(
         let buf =
             std::io::BufRead::fill_buf(&mut peek).map_err(|e| malformed(target, e.to_string()))?;
         head[..buf.len().min(2)].copy_from_slice(&buf[..buf.len().min(2)]);
-        let contents = if head == [0x1f, 0x8b] {
+        let contents = if buf.is_empty() {
+            // A zero-byte layer holds nothing (an empty tar would still have its marker).
+            Ok(TarContents::default())
+        } else if head == [0x1f, 0x8b] {
             read_tar(
                 flate2::read::GzDecoder::new(peek),
                 &selector_with_rpm(selector),
@@ -133,7 +136,8 @@ pub fn read_saved_image<R: Read>(
                 scanned.insert(path, c);
             }
             // OCI layouts mix config blobs with layers; a blob that is not a tar is not a layer.
-            Err(DriftError::Malformed { .. }) if path.starts_with("blobs/") => {}
+            Err(DriftError::Malformed { .. } | DriftError::Incomplete { .. })
+                if path.starts_with("blobs/") => {}
             Err(e) => return Err(e),
         }
     }
@@ -156,6 +160,8 @@ pub fn read_saved_image<R: Read>(
                 whiteouts: c.whiteouts.clone(),
                 opaque: c.opaque.clone(),
                 warnings: c.warnings.clone(),
+                unresolved_links: c.unresolved_links.clone(),
+                consumed: c.consumed,
             },
             None => {
                 return Err(malformed(

@@ -62,7 +62,14 @@ pub fn resolve_in_root(root: &Path, path: &str) -> Option<PathBuf> {
     Some(out)
 }
 
-fn read_file(host: &Path, budget: &mut Budget) -> Result<Option<Entry>, DriftError> {
+/// Read the regular file at `host` (target path `shown`); a file the user may not
+/// read is listed in `unreadable`, not skipped as if it were absent.
+fn read_file(
+    host: &Path,
+    shown: &str,
+    unreadable: &mut Vec<String>,
+    budget: &mut Budget,
+) -> Result<Option<Entry>, DriftError> {
     let Ok(meta) = fs::symlink_metadata(host) else {
         return Ok(None);
     };
@@ -74,7 +81,10 @@ fn read_file(host: &Path, budget: &mut Budget) -> Result<Option<Entry>, DriftErr
     }
     let file = match fs::File::open(host) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            unreadable.push(format!("{shown}: Permission denied"));
+            return Ok(None);
+        }
         Err(source) => {
             return Err(DriftError::Io {
                 path: host.to_path_buf(),
@@ -135,22 +145,50 @@ fn walk(
         return Ok(());
     }
     let base = dir.trim_end_matches('/');
+    let shown = |p: &Path| {
+        p.strip_prefix(&host)
+            .ok()
+            .map(|rel| format!("{base}/{}", rel.to_string_lossy()))
+    };
     for entry in walkdir::WalkDir::new(&host)
         .follow_links(false)
         .sort_by_file_name()
     {
-        let Ok(entry) = entry else { continue };
-        if !entry.file_type().is_file() {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                // A directory the user cannot enter hides whatever is below it.
+                if e.io_error().map(std::io::Error::kind)
+                    == Some(std::io::ErrorKind::PermissionDenied)
+                {
+                    if let Some(p) = e.path().and_then(shown) {
+                        files.unreadable.push(format!("{p}: Permission denied"));
+                    }
+                }
+                continue;
+            }
+        };
+        let kind = entry.file_type();
+        if !kind.is_file() && !kind.is_symlink() {
             continue;
         }
-        let Ok(rel) = entry.path().strip_prefix(&host) else {
+        let Some(virtual_path) = shown(entry.path()) else {
             continue;
         };
-        let virtual_path = format!("{base}/{}", rel.to_string_lossy());
         if !keep(&virtual_path) || files.entries.contains_key(&virtual_path) {
             continue;
         }
-        if let Some(e) = read_file(entry.path(), budget)? {
+        // A symbolic link is read as its content, resolved inside the root, as the
+        // collection script's `tar -h` and image layers' links are.
+        let file = if kind.is_symlink() {
+            match resolve_in_root(root, &virtual_path) {
+                Some(p) => p,
+                None => continue,
+            }
+        } else {
+            entry.path().to_path_buf()
+        };
+        if let Some(e) = read_file(&file, &virtual_path, &mut files.unreadable, budget)? {
             files.entries.insert(virtual_path, e);
         }
     }
@@ -177,7 +215,7 @@ pub fn collect_root(
     let mut files = FileSet::default();
     for path in FIXED_FILES {
         if let Some(host) = resolve_in_root(root, path) {
-            if let Some(e) = read_file(&host, &mut budget)? {
+            if let Some(e) = read_file(&host, path, &mut files.unreadable, &mut budget)? {
                 files.entries.insert(path.to_string(), e);
             }
         }
@@ -186,15 +224,21 @@ pub fn collect_root(
         let Some(host) = resolve_in_root(root, dir) else {
             continue;
         };
-        let Ok(read) = fs::read_dir(&host) else {
-            continue;
+        let read = match fs::read_dir(&host) {
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                files.unreadable.push(format!("{dir}: Permission denied"));
+                continue;
+            }
+            Err(_) => continue,
         };
         for entry in read.filter_map(|e| e.ok()) {
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
                 continue;
             };
-            if let Some(e) = read_file(&entry.path(), &mut budget)? {
-                files.entries.insert(format!("{dir}/{name}"), e);
+            let shown = format!("{dir}/{name}");
+            if let Some(e) = read_file(&entry.path(), &shown, &mut files.unreadable, &mut budget)? {
+                files.entries.insert(shown, e);
             }
         }
     }
@@ -215,11 +259,13 @@ pub fn collect_root(
         };
         if host.is_dir() {
             walk(root, named, &mut files, &mut budget, &|_| true)?;
-        } else if let Some(e) = read_file(&host, &mut budget)? {
+        } else if let Some(e) = read_file(&host, named, &mut files.unreadable, &mut budget)? {
             files.entries.insert(named.clone(), e);
         }
     }
     files.total = budget.used;
+    files.unreadable.sort();
+    files.unreadable.dedup();
     Ok(files)
 }
 

@@ -306,6 +306,9 @@ pub struct FileSet {
     /// RPM databases found (paths).
     pub rpm_databases: Vec<String>,
     pub warnings: Vec<String>,
+    /// Files and directories the collecting user could not read, each naming its path:
+    /// the inventory is incomplete when this is not empty.
+    pub unreadable: Vec<String>,
     pub total: u64,
 }
 
@@ -335,11 +338,17 @@ impl FileSet {
     /// The content and mode of `path`, following symbolic links recorded in the set
     /// (at most 40 of them, never above the root).
     pub fn get(&self, path: &str) -> Option<(&[u8], u32)> {
+        self.lookup(path).ok()
+    }
+
+    /// Like [`FileSet::get`]; when nothing is found, the path (after the links
+    /// followed) that the set lacks, or `None` for a link loop or an oversized file.
+    pub fn lookup(&self, path: &str) -> Result<(&[u8], u32), Option<String>> {
         let mut current = normalize_path(path);
         for _ in 0..40 {
             match self.entries.get(&current) {
-                Some(Entry::File { data, mode }) => return Some((data, *mode)),
-                Some(Entry::TooLarge { .. }) => return None,
+                Some(Entry::File { data, mode }) => return Ok((data, *mode)),
+                Some(Entry::TooLarge { .. }) => return Err(None),
                 Some(Entry::Symlink(target)) => {
                     current = resolve_link(&current, target);
                     continue;
@@ -365,9 +374,29 @@ impl FileSet {
                     break;
                 }
             }
-            current = rewritten?;
+            match rewritten {
+                Some(next) => current = next,
+                None => return Err(Some(current)),
+            }
         }
-        None
+        Err(None)
+    }
+
+    /// Paths that links kept in the set point to (symbolic links, and hard links an
+    /// image layer could not resolve) and that the set lacks: a reader that skipped them
+    /// as unselected can read again keeping them. Only links `selector` keeps count.
+    pub fn missing_link_targets(&self, selector: &Selector) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(path, entry)| {
+                matches!(entry, Entry::Symlink(_)) && selector.classify(path).is_some()
+            })
+            .filter_map(|(path, _)| self.lookup(path).err().flatten())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 }
 
@@ -576,6 +605,10 @@ pub fn inventory(target: &str, files: &FileSet, opts: &CollectOptions) -> Snapsh
         }
     }
 
+    for what in &files.unreadable {
+        warnings.push(format!("{}{what}", crate::snapshot::UNREADABLE_PREFIX));
+    }
+    snap.complete = files.unreadable.is_empty();
     snap.warnings = warnings;
     snap.normalize();
     snap

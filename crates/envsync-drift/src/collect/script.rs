@@ -1,25 +1,38 @@
 //! The POSIX `sh` collection script run inside containers (one `docker exec`) and on
 //! servers (one `ssh ... sh -s`), and the parser of what it prints.
 //!
-//! Output format (`envsync-collect/1`):
+//! Output format (`envsync-collect/2`), on stdout:
 //!
 //! ```text
-//! envsync-collect/1\n
+//! envsync-collect/2\n
 //! env0 <hex of `env -0`>\n      (or `envn <hex of env>` without `-0`, or `none`)
 //! present[ <rpm database path>]...\n
-//! <tar stream of the selected files, symlinks dereferenced>
+//! tar\n <tar stream of the selected files, links dereferenced>   (or `notar\n`: nothing to read)
+//! envsync-end <tar's exit status>\n
 //! ```
 //!
-//! or, instead of the tar stream, a line `envsync-error: <reason>`. The script writes
-//! nothing on the target; it finds candidate files with `find` and leaves the exact
-//! selection to [`Selector::classify`], the same rule every transport applies.
+//! or, after `present`, a line `envsync-error: <reason>`. On stderr, one line
+//! `envsync-unread: <what>` for every file or directory the target's user cannot read
+//! (`find`'s own messages about directories, and files that fail `test -r`).
+//!
+//! A collection counts only when the program exited 0, the tar stream ended with its
+//! end-of-archive marker, and the `envsync-end 0` line follows it: anything less is
+//! [`DriftError::Incomplete`], never a smaller inventory. The script writes nothing on
+//! the target; it finds candidate files with `find` and leaves the exact selection to
+//! [`Selector::classify`], the same rule every transport applies.
 
 use super::tarball::{read_tar, Budget};
 use super::{parse_env, FileSet, Selector, FIXED_DIRS, FIXED_FILES, RPM_DATABASES};
 use crate::error::DriftError;
 
 /// The first line of every collection output.
-pub const HEADER: &str = "envsync-collect/1";
+pub const HEADER: &str = "envsync-collect/2";
+
+/// The prefix of each stderr line naming something the target's user could not read.
+pub const UNREAD: &str = "envsync-unread: ";
+
+/// The line that closes a finished collection, followed by tar's exit status.
+const END: &str = "envsync-end ";
 
 /// Quote a string for POSIX sh.
 pub fn sh_quote(s: &str) -> String {
@@ -55,10 +68,14 @@ pub fn collection_script(selector: &Selector, want_env: bool) -> String {
     } else {
         "printf 'none'"
     };
+    // `find`'s messages (directories it cannot enter) go to stderr with the `UNREAD`
+    // prefix while the paths it prints go on through fd 3; files that exist but fail
+    // `test -r` are reported the same way. Symbolic links are listed (and `tar -h`
+    // archives their content) so a linked file is read as `image:` and `local:` read it.
     format!(
         r#"# envsync collection script ({HEADER}); reads only, writes nothing on the target.
 export LC_ALL=C
-printf '{HEADER}\n'
+printf '%s\n' '{HEADER}'
 {env_part}
 printf '\n'
 printf 'present'
@@ -70,14 +87,28 @@ if ! command -v tar >/dev/null 2>&1 || ! command -v find >/dev/null 2>&1; then
 fi
 set --
 for r in {roots}; do if [ -d "$r" ]; then set -- "$@" "$r"; fi; done
-{{
-  for f in {fixed}; do if [ -f "$f" ]; then printf '%s\n' "$f"; fi; done
-  for d in {dirs}; do if [ -d "$d" ]; then find "$d" -maxdepth 1 -type f 2>/dev/null; fi; done
-  if [ "$#" -gt 0 ]; then
-    find -H "$@" -type f \( -name METADATA -o -name PKG-INFO -o -name '*.egg-info' -o -name package.json -o -name patchlevel.h \) 2>/dev/null
-  fi
-  for f in {files}; do if [ -e "$f" ]; then find -H "$f" -type f 2>/dev/null; fi; done
-}} </dev/null | sort -u | tar -c -h -f - -T - 2>/dev/null
+list=$(
+  {{ {{
+    for f in {fixed}; do if [ -e "$f" ]; then printf '%s\n' "$f"; fi; done
+    for d in {dirs}; do if [ -d "$d" ]; then find "$d" -maxdepth 1 \( -type f -o -type l \); fi; done
+    if [ "$#" -gt 0 ]; then
+      find -H "$@" \( -type f -o -type l \) \( -name METADATA -o -name PKG-INFO -o -name '*.egg-info' -o -name package.json -o -name patchlevel.h \)
+    fi
+    for f in {files}; do if [ -e "$f" ]; then find -H "$f" \( -type f -o -type l \); fi; done
+  }} 2>&1 1>&3 3>&- | sed 's/^/{UNREAD}/' >&2; }} 3>&1 </dev/null | sort -u | while IFS= read -r f; do
+    if [ ! -f "$f" ]; then continue; fi
+    if [ -r "$f" ]; then printf '%s\n' "$f"; else printf '{UNREAD}%s: Permission denied\n' "$f" >&2; fi
+  done
+)
+if [ -n "$list" ]; then
+  printf 'tar\n'
+  printf '%s\n' "$list" | tar -c -h -f - -T -
+  status=$?
+else
+  printf 'notar\n'
+  status=0
+fi
+printf '{END}%s\n' "$status"
 exit 0
 "#,
         rpm = rpm.join(" "),
@@ -99,11 +130,18 @@ fn malformed(target: &str, message: impl Into<String>) -> DriftError {
     }
 }
 
+fn incomplete(target: &str, what: impl Into<String>) -> DriftError {
+    DriftError::Incomplete {
+        target: target.to_string(),
+        what: what.into(),
+    }
+}
+
 fn line<'a>(data: &mut &'a [u8], target: &str) -> Result<&'a [u8], DriftError> {
     let nl = data
         .iter()
         .position(|b| *b == b'\n')
-        .ok_or_else(|| malformed(target, "the output ended inside the header"))?;
+        .ok_or_else(|| incomplete(target, "the output ended inside the header"))?;
     let (l, rest) = data.split_at(nl);
     *data = &rest[1..];
     Ok(l)
@@ -118,21 +156,59 @@ fn unhex(hex: &[u8]) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Parse the script's output. `Ok(None)` means the script ran but the target lacks
-/// `tar` or `find` (the caller may fall back to another way of reading files).
+/// The last non-empty line of `stderr`, for messages.
+fn last_words(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.starts_with(UNREAD))
+        .unwrap_or("")
+        .trim();
+    if last.is_empty() {
+        "no error output".to_string()
+    } else {
+        format!("last error output `{last}`")
+    }
+}
+
+/// What the script run by `program` printed and how it ended.
+#[derive(Debug, Clone, Copy)]
+pub struct Run<'a> {
+    /// The exit code, `None` when it is unknown (killed by a signal, exec without one).
+    pub code: Option<i64>,
+    pub stdout: &'a [u8],
+    pub stderr: &'a [u8],
+}
+
+/// Parse a finished run of the script. `Ok(None)` means the script ran but the target
+/// lacks `tar` or `find` (the caller may fall back to another way of reading files).
+/// A run that did not finish (non-zero exit, output cut anywhere, tar failing) is
+/// [`DriftError::Incomplete`], naming what was cut.
 pub fn parse_output(
     target: &str,
-    output: &[u8],
+    run: Run<'_>,
     selector: &Selector,
     limit: u64,
 ) -> Result<Option<FileSet>, DriftError> {
-    let mut rest = output;
+    let mut rest = run.stdout;
     let first = line(&mut rest, target)?;
     if first != HEADER.as_bytes() {
         let shown = String::from_utf8_lossy(&first[..first.len().min(200)]).into_owned();
         return Err(malformed(
             target,
             format!("expected `{HEADER}`, got `{shown}`"),
+        ));
+    }
+    if run.code != Some(0) {
+        return Err(incomplete(
+            target,
+            format!(
+                "the collection script ended with exit status {} after {} bytes of output ({})",
+                run.code.map_or("unknown".to_string(), |c| c.to_string()),
+                run.stdout.len(),
+                last_words(run.stderr)
+            ),
         ));
     }
     let mut files = FileSet::default();
@@ -160,16 +236,67 @@ pub fn parse_output(
     if rest.starts_with(b"envsync-error:") {
         return Ok(None);
     }
-    let mut budget = Budget::new(target, limit);
-    let contents = read_tar(rest, selector, &mut budget, false)?;
-    files.warnings = contents.warnings;
-    for (path, entry) in contents.entries {
-        if let super::Entry::File { data, .. } = &entry {
-            files.total += data.len() as u64;
+    match line(&mut rest, target)? {
+        b"tar" => {
+            let mut budget = Budget::new(target, limit);
+            let contents = read_tar(rest, selector, &mut budget, false)?;
+            // `consumed` counts bytes of `rest`, so it fits in usize.
+            rest = rest.get(contents.consumed as usize..).unwrap_or_default();
+            files.warnings = contents.warnings;
+            for (path, entry) in contents.entries {
+                if let super::Entry::File { data, .. } = &entry {
+                    files.total += data.len() as u64;
+                }
+                files.entries.insert(path, entry);
+            }
         }
-        files.entries.insert(path, entry);
+        b"notar" => {}
+        other => {
+            let shown = String::from_utf8_lossy(&other[..other.len().min(200)]).into_owned();
+            return Err(malformed(
+                target,
+                format!("expected `tar` or `notar`, got `{shown}`"),
+            ));
+        }
     }
+    // GNU tar pads its output to a whole record with zero bytes.
+    let pad = rest.iter().take_while(|b| **b == 0).count();
+    rest = &rest[pad..];
+    let end = line(&mut rest, target).map_err(|_| {
+        incomplete(
+            target,
+            "the output ended after the tar stream, before `envsync-end`",
+        )
+    })?;
+    let status = end
+        .strip_prefix(END.as_bytes())
+        .ok_or_else(|| malformed(target, "no `envsync-end` line after the tar stream"))?;
+    if status != b"0" {
+        return Err(incomplete(
+            target,
+            format!(
+                "`tar` exited with status {} ({})",
+                String::from_utf8_lossy(status),
+                last_words(run.stderr)
+            ),
+        ));
+    }
+    files.unreadable = unread_lines(run.stderr);
     Ok(Some(files))
+}
+
+/// The `envsync-unread:` lines of the script's stderr, without the prefix.
+fn unread_lines(stderr: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let mut out: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix(UNREAD))
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 #[cfg(test)]
@@ -179,9 +306,18 @@ mod tests {
     use crate::collect::CollectOptions;
 
     fn output(env: &str, present: &str, tar: &[u8]) -> Vec<u8> {
-        let mut out = format!("{HEADER}\n{env}\n{present}\n").into_bytes();
+        let mut out = format!("{HEADER}\n{env}\n{present}\ntar\n").into_bytes();
         out.extend_from_slice(tar);
+        out.extend_from_slice(b"envsync-end 0\n");
         out
+    }
+
+    fn ok(stdout: &[u8]) -> Run<'_> {
+        Run {
+            code: Some(0),
+            stdout,
+            stderr: b"",
+        }
     }
 
     #[test]
@@ -197,7 +333,7 @@ mod tests {
             "present /var/lib/rpm/rpmdb.sqlite",
             &tar,
         );
-        let files = parse_output("t", &out, &sel, 1 << 20)
+        let files = parse_output("t", ok(&out), &sel, 1 << 20)
             .expect("parse")
             .expect("files");
         assert_eq!(files.env.as_ref().map(Vec::len), Some(2));
@@ -206,6 +342,7 @@ mod tests {
             files.entries.keys().collect::<Vec<_>>(),
             ["/var/lib/dpkg/status"]
         );
+        assert!(files.unreadable.is_empty());
     }
 
     #[test]
@@ -214,16 +351,92 @@ mod tests {
         for bad in [
             &b""[..],
             b"sh: not found\n",
-            b"envsync-collect/1\n",
-            b"envsync-collect/1\nenv0 zz\npresent\n",
+            b"envsync-collect/2\n",
+            b"envsync-collect/2\nenv0 zz\npresent\n",
+            b"envsync-collect/1\nnone\npresent\n",
         ] {
-            let err = parse_output("ssh://h", bad, &sel, 1 << 20).expect_err("garbage");
+            let err = parse_output("ssh://h", ok(bad), &sel, 1 << 20).expect_err("garbage");
             assert!(err.to_string().contains("ssh://h"), "{err}");
         }
-        let no_tar = output("none", "present", b"envsync-error: no tar\n");
-        assert!(parse_output("t", &no_tar, &sel, 1 << 20)
+        let mut no_tar = format!("{HEADER}\nnone\npresent\n").into_bytes();
+        no_tar.extend_from_slice(b"envsync-error: no tar\n");
+        assert!(parse_output("t", ok(&no_tar), &sel, 1 << 20)
             .expect("ok")
             .is_none());
+    }
+
+    /// Every way a run can stop short is an error naming the target, never fewer files.
+    #[test]
+    fn cut_runs_are_incomplete() {
+        let sel = Selector::new(&CollectOptions::default());
+        let tar = tar_of(&[
+            ("var/lib/dpkg/status", b"Package: a\n"),
+            ("etc/os-release", b"ID=debian\n"),
+        ]);
+        let full = output("none", "present", &tar);
+        assert!(parse_output("docker:c", ok(&full), &sel, 1 << 20).is_ok());
+        let tar_start = format!("{HEADER}\nnone\npresent\ntar\n").len();
+        // Cut at an entry boundary (after the first entry's header and 512-byte data
+        // block), inside the end-of-archive marker, after the marker, before the end line.
+        let boundary = tar_start + 1024;
+        let cuts = [
+            (boundary, "end-of-archive marker"),
+            (tar_start + tar.len() - 512, "end-of-archive marker"),
+            (tar_start + tar.len(), "envsync-end"),
+            (tar_start, "end-of-archive marker"),
+        ];
+        for (at, expected) in cuts {
+            let err = parse_output("docker:c", ok(&full[..at]), &sel, 1 << 20)
+                .expect_err("a cut stream is an error");
+            assert!(matches!(err, DriftError::Incomplete { .. }), "{at}: {err}");
+            let text = err.to_string();
+            assert!(
+                text.contains("docker:c") && text.contains(expected),
+                "{at}: {text}"
+            );
+        }
+        // The program's own exit status and tar's status count too.
+        for code in [Some(137), Some(1), None] {
+            let run = Run {
+                code,
+                stdout: &full,
+                stderr: b"Error: container stopped\n",
+            };
+            let err = parse_output("docker:c", run, &sel, 1 << 20).expect_err("exit status");
+            assert!(
+                matches!(err, DriftError::Incomplete { .. })
+                    && err.to_string().contains("container stopped"),
+                "{err}"
+            );
+        }
+        let mut bad_tar = full.clone();
+        bad_tar.truncate(full.len() - b"0\n".len());
+        bad_tar.extend_from_slice(b"2\n");
+        let err = parse_output("t", ok(&bad_tar), &sel, 1 << 20).expect_err("tar failed");
+        assert!(err.to_string().contains("status 2"), "{err}");
+    }
+
+    #[test]
+    fn unreadable_paths_are_kept() {
+        let sel = Selector::new(&CollectOptions::default());
+        let out = output("none", "present", &tar_of(&[]));
+        let run = Run {
+            code: Some(0),
+            stdout: &out,
+            stderr: b"tar: Removing leading `/' from member names\n\
+                      envsync-unread: /var/lib/dpkg/status: Permission denied\n\
+                      envsync-unread: find: '/opt/x.dist-info': Permission denied\n",
+        };
+        let files = parse_output("t", run, &sel, 1 << 20)
+            .expect("parse")
+            .expect("files");
+        assert_eq!(
+            files.unreadable,
+            [
+                "/var/lib/dpkg/status: Permission denied",
+                "find: '/opt/x.dist-info': Permission denied"
+            ]
+        );
     }
 
     #[test]
@@ -237,17 +450,49 @@ mod tests {
         assert!(script.contains("'/etc/a b;rm -rf x'"));
     }
 
+    fn run_script(sel: &Selector) -> std::process::Output {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(collection_script(sel, true))
+            .output()
+            .expect("sh runs")
+    }
+
+    /// Run the script as an unprivileged user (`nobody` through `setpriv` when the test
+    /// runs as root, who reads everything whatever the mode).
+    fn run_script_unprivileged(sel: &Selector) -> std::process::Output {
+        let uid = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .expect("id runs");
+        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+            return run_script(sel);
+        }
+        std::process::Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "sh",
+                "-c",
+            ])
+            .arg(collection_script(sel, true))
+            .output()
+            .expect("setpriv (util-linux) runs the script as nobody")
+    }
+
     #[test]
     fn script_runs_against_a_fake_root_layout() {
         // The script itself, run by the machine's sh: it must produce a parsable stream
         // even where none of the searched paths exist.
         let sel = Selector::new(&CollectOptions::default());
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(collection_script(&sel, true))
-            .output()
-            .expect("sh runs");
-        let files = parse_output("local", &out.stdout, &sel, 1 << 30)
+        let out = run_script(&sel);
+        let run = Run {
+            code: out.status.code().map(i64::from),
+            stdout: &out.stdout,
+            stderr: &out.stderr,
+        };
+        let files = parse_output("local", run, &sel, 1 << 30)
             .expect("parse")
             .expect("files");
         assert!(files.env.is_some());
@@ -255,5 +500,62 @@ mod tests {
             files.entries.contains_key("/etc/os-release")
                 || files.entries.contains_key("/usr/lib/os-release")
         );
+    }
+
+    /// Named files the user cannot read, and directories it cannot enter, come back as
+    /// `envsync-unread` lines naming each path; symlinked files come back with content.
+    #[test]
+    fn script_reports_what_it_cannot_read() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().join("conf");
+        std::fs::create_dir_all(dir.join("closed")).expect("mkdir");
+        std::fs::write(dir.join("open.ini"), "a").expect("write");
+        std::fs::write(dir.join("secret.ini"), "b").expect("write");
+        std::fs::write(dir.join("closed/x.ini"), "c").expect("write");
+        symlink(dir.join("open.ini"), dir.join("link.ini")).expect("symlink");
+        let mode = |p: &std::path::Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).expect("chmod")
+        };
+        mode(tmp.path(), 0o755);
+        mode(&dir.join("secret.ini"), 0o000);
+        mode(&dir.join("closed"), 0o000);
+        let name = dir.display().to_string();
+        let opts = CollectOptions {
+            files: vec![name.clone()],
+            ..CollectOptions::default()
+        };
+        let sel = Selector::new(&opts);
+        let out = run_script_unprivileged(&sel);
+        mode(&dir.join("closed"), 0o755);
+        let run = Run {
+            code: out.status.code().map(i64::from),
+            stdout: &out.stdout,
+            stderr: &out.stderr,
+        };
+        let files = parse_output("local", run, &sel, 1 << 30)
+            .expect("parse")
+            .expect("files");
+        assert_eq!(
+            files.entries.get(&format!("{name}/link.ini")),
+            files.entries.get(&format!("{name}/open.ini")),
+            "a symlinked file is read as its content"
+        );
+        assert!(files.entries.contains_key(&format!("{name}/link.ini")));
+        // The machine may hold unreadable directories of its own under the search roots.
+        let ours: Vec<&String> = files
+            .unreadable
+            .iter()
+            .filter(|u| u.contains(&name))
+            .collect();
+        assert_eq!(ours.len(), 2, "{:?}", files.unreadable);
+        for path in ["closed", "secret.ini"] {
+            let path = format!("{name}/{path}");
+            assert!(
+                files.unreadable.iter().any(|u| u.contains(&path)),
+                "{path} not in {:?}",
+                files.unreadable
+            );
+        }
     }
 }

@@ -18,6 +18,32 @@ pub struct TarContents {
     /// Directories emptied by `.wh..wh..opq` files (image layers).
     pub opaque: Vec<String>,
     pub warnings: Vec<String>,
+    /// Targets of kept hard links whose content this read did not keep (image layers,
+    /// where unselected files are skipped as they stream by); a second read that also
+    /// keeps these paths resolves the links.
+    pub unresolved_links: Vec<String>,
+    /// Bytes of the stream up to and including its end-of-archive marker.
+    pub consumed: u64,
+}
+
+/// A reader that counts what it hands out and remembers whether its source ended, so
+/// that a stream cut at an entry boundary (which the tar crate takes for a normal end)
+/// is told apart from one that ends with its end-of-archive marker.
+struct Tracked<R> {
+    inner: R,
+    consumed: u64,
+    eof: bool,
+}
+
+impl<R: Read> Read for Tracked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.eof = true;
+        }
+        self.consumed += n as u64;
+        Ok(n)
+    }
 }
 
 /// Bytes still allowed for one collection.
@@ -59,6 +85,7 @@ fn keep_symlink(selector: &Selector, path: &str) -> bool {
         |p: &str| p.len() > path.len() && p.starts_with(path) && p.as_bytes()[path.len()] == b'/';
     FIXED_FILES.iter().chain(FIXED_DIRS).any(|p| prefix_of(p))
         || selector.files().iter().any(|p| prefix_of(p))
+        || selector.extra_fixed.iter().any(|p| prefix_of(p))
         || super::SEARCH_ROOTS
             .iter()
             .any(|p| prefix_of(p.trim_end_matches('*')))
@@ -85,6 +112,17 @@ pub fn read_tar<R: Read>(
 
 /// [`read_tar`] for an archive whose member names are relative to `prefix` (the
 /// archive API names members relative to the requested path's parent).
+///
+/// The stream must end with its end-of-archive marker (two zero blocks): a stream that
+/// stops at an entry boundary is an error, never a shorter list of files. Sizes are the
+/// entries' real sizes (PAX `size` records included), and the bytes read are what is
+/// counted against `budget`.
+///
+/// Hard links resolve to their content. A stream sent by a target (`layer` false) was
+/// selected by the sender, so every regular file in it is kept until the end, in case a
+/// kept hard link names it; files the selector does not keep are dropped afterwards. In
+/// an image layer unselected files are skipped as they stream by, and a kept link to one
+/// of them is listed in [`TarContents::unresolved_links`].
 pub fn read_tar_under<R: Read>(
     reader: R,
     prefix: &str,
@@ -93,74 +131,162 @@ pub fn read_tar_under<R: Read>(
     layer: bool,
 ) -> Result<TarContents, DriftError> {
     let mut out = TarContents::default();
-    let mut archive = tar::Archive::new(reader);
+    let mut tracked = Tracked {
+        inner: reader,
+        consumed: 0,
+        eof: false,
+    };
     let target = budget.target.clone();
-    let entries = archive.entries().map_err(|e| malformed(&target, e))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| malformed(&target, e))?;
-        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let path = normalize_path(&format!("{prefix}/{raw}"));
-        let kind = entry.header().entry_type();
-        if layer {
-            let (dir, name) = path.rsplit_once('/').unwrap_or(("", &path));
-            if name == ".wh..wh..opq" {
-                out.opaque.push(if dir.is_empty() {
-                    "/".into()
-                } else {
-                    dir.to_string()
-                });
-                continue;
-            }
-            if let Some(gone) = name.strip_prefix(".wh.") {
-                out.whiteouts.push(format!("{dir}/{gone}"));
-                continue;
-            }
-        }
-        match kind {
-            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                if selector.classify(&path).is_none() {
+    // Regular files read but not selected, kept only as possible hard-link targets.
+    let mut unselected: Vec<(String, Entry)> = Vec::new();
+    let mut last = String::from("(none)");
+    {
+        let mut archive = tar::Archive::new(&mut tracked);
+        let entries = archive.entries().map_err(|e| malformed(&target, e))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| malformed(&target, e))?;
+            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let path = normalize_path(&format!("{prefix}/{raw}"));
+            last.clone_from(&path);
+            let kind = entry.header().entry_type();
+            if layer {
+                let (dir, name) = path.rsplit_once('/').unwrap_or(("", &path));
+                if name == ".wh..wh..opq" {
+                    out.opaque.push(if dir.is_empty() {
+                        "/".into()
+                    } else {
+                        dir.to_string()
+                    });
                     continue;
                 }
-                let size = entry.header().size().unwrap_or(0);
-                if size > MAX_FILE_BYTES {
-                    out.entries.push((path, Entry::TooLarge { size }));
+                if let Some(gone) = name.strip_prefix(".wh.") {
+                    out.whiteouts.push(format!("{dir}/{gone}"));
                     continue;
                 }
-                budget.spend(size)?;
-                let mut data = Vec::with_capacity(size as usize);
-                (&mut entry)
-                    .take(MAX_FILE_BYTES + 1)
-                    .read_to_end(&mut data)
-                    .map_err(|e| malformed(&target, e))?;
-                let mode = entry.header().mode().unwrap_or(0o644);
-                out.entries.push((path, Entry::File { data, mode }));
             }
-            EntryType::Symlink | EntryType::Link => {
-                if !keep_symlink(selector, &path) {
-                    continue;
+            match kind {
+                EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                    let selected = selector.classify(&path).is_some();
+                    if !selected && layer {
+                        continue;
+                    }
+                    // `Entry::size` is the real size: a PAX `size` record overrides the
+                    // header's field, which may say 0.
+                    let size = entry.size();
+                    let item = if size > MAX_FILE_BYTES {
+                        Entry::TooLarge { size }
+                    } else {
+                        let mut data = Vec::new();
+                        (&mut entry)
+                            .take(MAX_FILE_BYTES + 1)
+                            .read_to_end(&mut data)
+                            .map_err(|e| malformed(&target, e))?;
+                        budget.spend(data.len() as u64)?;
+                        let mode = entry.header().mode().unwrap_or(0o644);
+                        Entry::File { data, mode }
+                    };
+                    if selected {
+                        out.entries.push((path, item));
+                    } else {
+                        unselected.push((path, item));
+                    }
                 }
-                let Some(link) = entry.link_name_bytes() else {
-                    continue;
-                };
-                let link = String::from_utf8_lossy(&link).into_owned();
-                // Hard links name another member of the same archive, relative to its root.
-                let link = if kind == EntryType::Link {
-                    normalize_path(&link)
-                } else {
-                    link
-                };
-                // A file listed twice is archived the second time as a hard link to
-                // itself; the first entry already holds its content.
-                if kind == EntryType::Link && link == path {
-                    continue;
+                EntryType::Link => {
+                    let Some(link) = entry.link_name_bytes() else {
+                        continue;
+                    };
+                    // Hard links name another member of the same archive, relative to its root.
+                    let link =
+                        normalize_path(&format!("{prefix}/{}", String::from_utf8_lossy(&link)));
+                    // A file listed twice is archived the second time as a hard link to
+                    // itself; the first entry already holds its content.
+                    if link == path || selector.classify(&path).is_none() {
+                        if !layer && link != path {
+                            // It may itself be the target of a later kept link.
+                            if let Some(item) = find_entry(&out.entries, &unselected, &link) {
+                                let item = item.clone();
+                                spend_entry(budget, &item)?;
+                                unselected.push((path, item));
+                            }
+                        }
+                        continue;
+                    }
+                    match find_entry(&out.entries, &unselected, &link) {
+                        Some(item) => {
+                            let item = item.clone();
+                            spend_entry(budget, &item)?;
+                            out.entries.push((path, item));
+                        }
+                        None if layer => {
+                            out.unresolved_links.push(link.clone());
+                            out.entries.push((path, Entry::Symlink(link)));
+                        }
+                        None => out.warnings.push(format!(
+                            "`{path}` is a hard link to `{link}`, which the stream does not hold; skipped"
+                        )),
+                    }
                 }
-                budget.spend(link.len() as u64)?;
-                out.entries.push((path, Entry::Symlink(link)));
+                EntryType::Symlink => {
+                    if !keep_symlink(selector, &path) {
+                        continue;
+                    }
+                    let Some(link) = entry.link_name_bytes() else {
+                        continue;
+                    };
+                    let link = String::from_utf8_lossy(&link).into_owned();
+                    budget.spend(link.len() as u64)?;
+                    out.entries.push((path, Entry::Symlink(link)));
+                }
+                _ => {}
             }
-            _ => {}
         }
     }
+    if tracked.eof {
+        return Err(DriftError::Incomplete {
+            target,
+            what: format!(
+                "the tar stream ended without its end-of-archive marker (last entry `{last}`)"
+            ),
+        });
+    }
+    // The tar crate stops at the first zero block; the marker is two.
+    let mut second = [0u8; 512];
+    tracked
+        .read_exact(&mut second)
+        .map_err(|_| DriftError::Incomplete {
+            target: target.clone(),
+            what: "the tar stream ended inside its end-of-archive marker".to_string(),
+        })?;
+    if second.iter().any(|b| *b != 0) {
+        return Err(malformed(
+            &target,
+            "data after the first end-of-archive block",
+        ));
+    }
+    out.consumed = tracked.consumed;
     Ok(out)
+}
+
+/// The entry kept for `path`, selected or not (the latest one wins, as in an archive).
+fn find_entry<'a>(
+    selected: &'a [(String, Entry)],
+    unselected: &'a [(String, Entry)],
+    path: &str,
+) -> Option<&'a Entry> {
+    selected
+        .iter()
+        .chain(unselected)
+        .rev()
+        .find(|(p, _)| p == path)
+        .map(|(_, e)| e)
+}
+
+/// Count a copied entry (a resolved hard link) against the budget.
+fn spend_entry(budget: &mut Budget, entry: &Entry) -> Result<(), DriftError> {
+    match entry {
+        Entry::File { data, .. } => budget.spend(data.len() as u64),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -227,6 +353,142 @@ pub(crate) mod tests {
             )
         );
         assert_eq!(got.entries[1].0, "/etc/os-release");
+    }
+
+    /// A tar whose one entry's header says 0 bytes while a PAX record gives its real size.
+    fn pax_sized(path: &str, data: &[u8]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let size = data.len().to_string();
+        b.append_pax_extensions([("size", size.as_bytes())])
+            .expect("pax");
+        let mut h = tar::Header::new_ustar();
+        h.set_size(0);
+        h.set_mode(0o644);
+        h.set_entry_type(EntryType::Regular);
+        b.append_data(&mut h, path, data).expect("append");
+        b.into_inner().expect("tar")
+    }
+
+    /// What was seen: PAX size records let content past both limits. The real size is
+    /// what counts, for the per-file limit and for the budget.
+    #[test]
+    fn pax_sizes_count() {
+        let sel = Selector::new(&CollectOptions::default());
+        let data = pax_sized("var/lib/dpkg/status", &[b'x'; 4096]);
+        let got = read_tar(&data[..], &sel, &mut Budget::new("t", 1 << 20), false).expect("read");
+        assert_eq!(
+            got.entries,
+            [(
+                "/var/lib/dpkg/status".to_string(),
+                Entry::File {
+                    data: vec![b'x'; 4096],
+                    mode: 0o644
+                }
+            )]
+        );
+        let err = read_tar(&data[..], &sel, &mut Budget::new("image:x", 1000), true)
+            .expect_err("over the budget");
+        assert!(matches!(err, DriftError::TooLarge { .. }) && err.to_string().contains("image:x"));
+        let big = pax_sized(
+            "var/lib/dpkg/status",
+            &vec![b'x'; (MAX_FILE_BYTES + 1) as usize],
+        );
+        let got = read_tar(&big[..], &sel, &mut Budget::new("t", 1 << 20), true).expect("read");
+        assert_eq!(
+            got.entries,
+            [(
+                "/var/lib/dpkg/status".to_string(),
+                Entry::TooLarge {
+                    size: MAX_FILE_BYTES + 1
+                }
+            )]
+        );
+    }
+
+    /// A tar of `(path, content)` where content `=>PATH` is a hard link to PATH.
+    fn tar_with_hard_links(items: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, data) in items {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(0o644);
+            if let Some(target) = data.strip_prefix(b"=>") {
+                h.set_entry_type(EntryType::Link);
+                h.set_size(0);
+                b.append_link(&mut h, path, std::str::from_utf8(target).expect("utf8"))
+                    .expect("link");
+            } else {
+                h.set_size(data.len() as u64);
+                b.append_data(&mut h, path, *data).expect("append");
+            }
+        }
+        b.into_inner().expect("tar")
+    }
+
+    /// What was seen: a hard-linked `package.json` whose other name sorts first (and
+    /// is not selected) was dropped. In a stream a target sent, the link is its content;
+    /// in an image layer it is named for a second read that keeps its target.
+    #[test]
+    fn hard_links_resolve_to_content() {
+        let json: &[u8] = br#"{"name":"linked","version":"1.2.3"}"#;
+        let data = tar_with_hard_links(&[
+            ("srv/app/lib/pkg.json", json),
+            (
+                "srv/app/node_modules/linked/package.json",
+                b"=>srv/app/lib/pkg.json",
+            ),
+        ]);
+        let sel = Selector::new(&CollectOptions::default());
+        let want = (
+            "/srv/app/node_modules/linked/package.json".to_string(),
+            Entry::File {
+                data: json.to_vec(),
+                mode: 0o644,
+            },
+        );
+        let got = read_tar(&data[..], &sel, &mut Budget::new("t", 1 << 20), false).expect("read");
+        assert_eq!(
+            got.entries,
+            std::slice::from_ref(&want),
+            "unselected files are dropped at the end"
+        );
+        let layer = read_tar(&data[..], &sel, &mut Budget::new("t", 1 << 20), true).expect("read");
+        assert_eq!(layer.unresolved_links, ["/srv/app/lib/pkg.json"]);
+        let again = sel.with_extra_fixed(&["/srv/app/lib/pkg.json"]);
+        let layer =
+            read_tar(&data[..], &again, &mut Budget::new("t", 1 << 20), true).expect("read");
+        assert!(layer.entries.contains(&want), "{:?}", layer.entries);
+        assert!(layer.unresolved_links.is_empty());
+    }
+
+    /// What was seen: a tar stream cut at an entry boundary was read as a complete,
+    /// shorter one.
+    #[test]
+    fn a_stream_needs_its_end_marker() {
+        let data = tar_of(&[
+            ("var/lib/dpkg/status", b"Package: a\n"),
+            ("etc/os-release", b"ID=debian\n"),
+        ]);
+        let sel = Selector::new(&CollectOptions::default());
+        for layer in [false, true] {
+            // Entry boundaries: after each header and its one data block.
+            for cut in [0, 1024, 2048] {
+                let err = read_tar(
+                    &data[..cut],
+                    &sel,
+                    &mut Budget::new("docker:c", 1 << 20),
+                    layer,
+                )
+                .expect_err("cut at an entry boundary");
+                assert!(
+                    matches!(err, DriftError::Incomplete { .. })
+                        && err.to_string().contains("docker:c"),
+                    "{cut}: {err}"
+                );
+            }
+            let whole =
+                read_tar(&data[..], &sel, &mut Budget::new("t", 1 << 20), layer).expect("whole");
+            assert_eq!(whole.entries.len(), 2);
+        }
     }
 
     #[test]

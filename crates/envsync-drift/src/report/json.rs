@@ -198,6 +198,7 @@ mod tests {
             target: format!("t{version}"),
             collected_at: None,
             digest: None,
+            complete: true,
             os: None,
             packages: vec![Package {
                 ecosystem: Ecosystem::Deb,
