@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 pub mod cmd;
 mod images;
+pub mod inputs;
 mod project_lock;
 
 /// What a command found, mapped to the process exit code.

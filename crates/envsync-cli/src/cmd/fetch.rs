@@ -13,8 +13,8 @@ use envsync_provisioner::fetch::{fetch_artifacts, FetchReport};
 use envsync_provisioner::from_manifest::{locks_this, service_recipe};
 use envsync_provisioner::{spec_from_manifest, BuildSpec};
 
-use super::build::load_inputs;
 use crate::images::{build_image, BuildSettings};
+use crate::inputs::{Format, Inputs, Loaded};
 use crate::Outcome;
 
 /// Schema id of `envsync fetch --format json` and `envsync vendor --format json`.
@@ -22,17 +22,9 @@ pub const FETCH_SCHEMA: &str = "envsync.fetch/v1";
 
 #[derive(Debug, clap::Args)]
 pub struct FetchArgs {
-    /// The manifest
-    #[arg(
-        short = 'm',
-        long = "manifest",
-        value_name = "PATH",
-        default_value = "envsync.toml"
-    )]
-    pub manifest: PathBuf,
-    /// The lock whose artifacts to fetch [default: envsync.lock next to the manifest]
-    #[arg(long = "lock", value_name = "PATH")]
-    pub lock: Option<PathBuf>,
+    /// The manifest, and the lock whose artifacts to fetch
+    #[command(flatten)]
+    pub inputs: Inputs,
     /// The artifact cache [default: $ENVSYNC_CACHE_DIR, else
     /// $XDG_CACHE_HOME/envsync/artifacts, else ~/.cache/envsync/artifacts]
     #[arg(long, value_name = "DIR")]
@@ -50,13 +42,6 @@ pub struct VendorArgs {
     pub dir: PathBuf,
     #[command(flatten)]
     pub fetch: FetchArgs,
-}
-
-/// How the commands print their result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
 }
 
 /// The JSON report.
@@ -98,7 +83,7 @@ pub async fn vendor(args: &VendorArgs) -> anyhow::Result<Outcome> {
 async fn fetch_into(args: &FetchArgs, cache: &ArtifactCache) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let text = args.format == Format::Text;
-    let _project = crate::project_lock::acquire(&args.manifest)?;
+    let _project = crate::project_lock::acquire(&args.inputs.manifest_path())?;
     let (manifest, images) = locked_images(args)?;
     let docker = envsync_engine::connect().await?;
     let settings = BuildSettings::new(false, text);
@@ -165,7 +150,11 @@ async fn fetch_into(args: &FetchArgs, cache: &ArtifactCache) -> anyhow::Result<O
 /// The manifest and every image its lock records: the development image, then each
 /// service, as build specs holding the locked closure.
 fn locked_images(args: &FetchArgs) -> anyhow::Result<(Manifest, Vec<(String, BuildSpec)>)> {
-    let (manifest, lock_path, lock) = load_inputs(&args.manifest, args.lock.as_deref())?;
+    let Loaded {
+        manifest,
+        lock_path,
+        lock,
+    } = args.inputs.load()?;
     let Some(lock) = lock else {
         bail!(
             "{} does not exist; `envsync lock` writes it, then `envsync fetch` fetches what it names",

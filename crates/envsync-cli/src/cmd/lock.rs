@@ -3,23 +3,23 @@
 //! every component it holds; `--from TARGET` pins the declared components to what a
 //! target runs first; `--check` tells whether the lock is up to date, never writing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 use envsync_drift::check::{self, Checked};
 use envsync_drift::compare;
 use envsync_drift::lockfile::lock_snapshot;
-use envsync_drift::report::{escape, escape_lines};
+use envsync_drift::report::escape;
 use envsync_drift::Snapshot;
 use envsync_manifest::lock::location_matches;
 use envsync_manifest::manifest::normalize_name;
 use envsync_manifest::{Ecosystem, Lock, LockProblem, LockedBase, LockedComponent, Manifest};
 use envsync_provisioner::from_manifest::locks_this;
 
-use super::build::load_inputs;
 use super::diff::{load_target, Sources};
 use crate::images::{build_and_lock, print_drift, verify, BuildSettings, LockPlan};
+use crate::inputs::{Format, Inputs, Loaded};
 use crate::Outcome;
 
 /// Schema id of `envsync lock --check --format json`.
@@ -47,17 +47,8 @@ pub struct LockArgs {
     /// Run every build step again instead of using the engine's layer cache
     #[arg(long)]
     pub no_cache: bool,
-    /// The manifest
-    #[arg(
-        short = 'm',
-        long = "manifest",
-        value_name = "PATH",
-        default_value = "envsync.toml"
-    )]
-    pub manifest: PathBuf,
-    /// The lock [default: envsync.lock next to the manifest]
-    #[arg(long = "lock", value_name = "PATH")]
-    pub lock: Option<PathBuf>,
+    #[command(flatten)]
+    pub inputs: Inputs,
     /// Output format: `text` or `json`
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -70,13 +61,6 @@ struct Report<'a> {
     lock: &'a std::path::Path,
     up_to_date: bool,
     problems: Vec<serde_json::Value>,
-}
-
-/// How `lock --check` prints its result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
 }
 
 /// Run `envsync lock`.
@@ -106,20 +90,13 @@ enum Pins {
 /// Build, fingerprint and write the lock.
 async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let _project = crate::project_lock::acquire(&args.manifest)?;
-    let (manifest, lock_path, existing) = load_inputs(&args.manifest, args.lock.as_deref())
-        .or_else(|err| {
-            // A lock named with `--lock` need not exist yet: it is about to be written.
-            match (
-                &args.lock,
-                err.downcast_ref::<envsync_manifest::LockError>(),
-            ) {
-                (Some(path), Some(envsync_manifest::LockError::Read { .. })) if !path.exists() => {
-                    load_inputs(&args.manifest, None).map(|(m, _, _)| (m, path.clone(), None))
-                }
-                _ => Err(err),
-            }
-        })?;
+    let _project = crate::project_lock::acquire(&args.inputs.manifest_path())?;
+    // A lock named with `--lock` need not exist yet: it is about to be written.
+    let Loaded {
+        manifest,
+        lock_path,
+        lock: existing,
+    } = args.inputs.load_to_write()?;
     let text = args.format == Format::Text;
     let pins = match (&args.from, existing) {
         (Some(target), _) => {
@@ -460,24 +437,8 @@ async fn target_pins(
 
 /// Run `envsync lock --check`.
 fn check_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
-    let manifest = match Manifest::load(&args.manifest) {
-        Ok(m) => m,
-        Err(errors) => {
-            for error in &errors.errors {
-                eprintln!("error: {}", escape_lines(&error.to_string()));
-            }
-            return Err(anyhow!(
-                "{} is not valid; fix it before checking the lock (`envsync validate` lists the problems)",
-                args.manifest.display()
-            ));
-        }
-    };
-    let lock_path = args.lock.clone().unwrap_or_else(|| {
-        manifest
-            .file
-            .parent()
-            .map_or_else(|| PathBuf::from("envsync.lock"), |d| d.join("envsync.lock"))
-    });
+    let manifest = args.inputs.manifest.load()?;
+    let lock_path = args.inputs.lock_path();
     if !lock_path.exists() {
         let message = format!(
             "{} does not exist; create it with `envsync lock` and commit it",
@@ -501,7 +462,7 @@ fn check_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
                 println!(
                     "{} is up to date with {} ({} components locked, {} declared)",
                     lock_path.display(),
-                    args.manifest.display(),
+                    manifest.file.display(),
                     lock.components.len(),
                     manifest.declared().len()
                 );
@@ -510,7 +471,7 @@ fn check_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
                 println!(
                     "{} is out of date with {}: {n} {}",
                     lock_path.display(),
-                    args.manifest.display(),
+                    manifest.file.display(),
                     if n == 1 { "problem" } else { "problems" }
                 );
             }

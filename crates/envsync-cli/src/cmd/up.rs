@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 use envsync_drift::check::{self, Checked};
 use envsync_drift::report::escape;
 use envsync_drift::{compare, CollectOptions, Snapshot, Target};
@@ -27,6 +27,7 @@ use envsync_drift::lockfile::{collect_options, lock_snapshot};
 use envsync_provisioner::from_manifest::service_recipe;
 
 use crate::images::{build_image, print_drift, BuildSettings};
+use crate::inputs::{Inputs, Loaded};
 use crate::Outcome;
 
 /// Schema id of `envsync up --format json`.
@@ -34,17 +35,9 @@ pub const UP_SCHEMA: &str = "envsync.up/v1";
 
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
-    /// The manifest to bring up
-    #[arg(
-        short = 'm',
-        long = "manifest",
-        value_name = "PATH",
-        default_value = "envsync.toml"
-    )]
-    pub manifest: PathBuf,
-    /// The lock giving exact versions [default: envsync.lock beside the manifest, if present]
-    #[arg(long, value_name = "PATH")]
-    pub lock: Option<PathBuf>,
+    /// The manifest to bring up, and the lock giving exact versions
+    #[command(flatten)]
+    pub inputs: Inputs,
     /// Change nothing: list what `up` would do and exit 1 when it would change anything
     #[arg(long)]
     pub check: bool,
@@ -84,22 +77,15 @@ impl Image {
 
 /// Run `envsync up`.
 pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
-    let manifest = Manifest::load(&args.manifest).map_err(|errors| {
-        anyhow!(
-            "{}",
-            errors
-                .errors
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    })?;
-    let (lock_path, lock) = load_lock(&args.manifest, args.lock.as_deref())?;
-    let project_dir = args
-        .manifest
+    let Loaded {
+        manifest,
+        lock_path,
+        lock,
+    } = args.inputs.load()?;
+    let project_dir = manifest
+        .file
         .canonicalize()
-        .with_context(|| format!("resolving `{}`", args.manifest.display()))?
+        .with_context(|| format!("resolving `{}`", manifest.file.display()))?
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("/"));
@@ -107,7 +93,7 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
     let _project = if args.check {
         None
     } else {
-        Some(crate::project_lock::acquire(&args.manifest)?)
+        Some(crate::project_lock::acquire(&manifest.file)?)
     };
     let docker = envsync_engine::connect().await?;
 
@@ -516,29 +502,6 @@ fn print_lines(
         }
     }
     Ok(())
-}
-
-/// The lock named by `--lock` (which must exist), else `envsync.lock` beside the
-/// manifest when there is one; with the path it has or would have.
-pub(crate) fn load_lock(
-    manifest: &Path,
-    explicit: Option<&Path>,
-) -> anyhow::Result<(PathBuf, Option<Lock>)> {
-    let path = match explicit {
-        Some(path) => path.to_path_buf(),
-        None => {
-            let beside = manifest
-                .parent()
-                .unwrap_or_else(|| Path::new("."))
-                .join("envsync.lock");
-            if !beside.exists() {
-                return Ok((beside, None));
-            }
-            beside
-        }
-    };
-    let lock = Lock::load(&path).with_context(|| format!("reading lock `{}`", path.display()))?;
-    Ok((path, Some(lock)))
 }
 
 /// Build `spec` (or reuse its image); with `check`, only find out whether it would be built.
