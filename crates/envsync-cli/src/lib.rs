@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod cmd;
+pub mod documents;
 mod images;
 pub mod inputs;
 mod project_lock;

@@ -15,6 +15,7 @@ pub mod report;
 pub mod snapshot;
 pub mod ssh;
 pub mod target;
+pub mod verify;
 
 pub use collect::CollectOptions;
 pub use error::DriftError;

@@ -7,22 +7,22 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use envsync_drift::check::{self, Checked};
-use envsync_drift::compare;
-use envsync_drift::lockfile::{collect_options, dev_components, lock_snapshot};
+use envsync_drift::check::Checked;
+use envsync_drift::lockfile::collect_options;
 use envsync_drift::report::escape;
+use envsync_drift::verify;
 use envsync_provisioner::{
     emit_context, plan, resolve_base, spec_from_manifest, BuildSpec, BuiltImage,
 };
 
 use envsync_provisioner::cache::ArtifactCache;
 
+use crate::documents;
 use crate::images::{build_image, fingerprint_image, print_drift, BuildSettings};
 use crate::inputs::{Format, Inputs, Loaded};
 use crate::Outcome;
 
-/// Schema id of `envsync build --format json`.
-pub const BUILD_SCHEMA: &str = "envsync.build/v1";
+pub use crate::documents::BUILD_SCHEMA;
 
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
@@ -99,14 +99,13 @@ pub async fn run(args: &BuildArgs) -> anyhow::Result<Outcome> {
     let verified = match (&lock, args.no_verify) {
         (Some(lock), false) => {
             let snapshot = fingerprint_image(&built.tag, &collect_options(Some(&manifest))).await?;
-            let reference = lock_path.display().to_string();
-            Some(check::plain(compare::diff(
-                &lock_snapshot(&lock.components, &reference),
-                &lock_snapshot(
-                    &dev_components(&manifest, &snapshot),
-                    &format!("image:{}", built.tag),
-                ),
-            )))
+            Some(verify::image_against_lock(
+                lock,
+                &lock_path.display().to_string(),
+                &manifest,
+                &built.tag,
+                &snapshot,
+            ))
         }
         _ => None,
     };
@@ -154,31 +153,11 @@ fn report(
     elapsed: Duration,
 ) -> anyhow::Result<()> {
     match format {
-        Format::Json => {
-            let verify = match verified {
-                Some(v) => {
-                    let diff: serde_json::Value =
-                        serde_json::from_str(&envsync_drift::report::render(
-                            envsync_drift::report::Format::Json,
-                            v,
-                            false,
-                        ))?;
-                    serde_json::json!({ "passed": !v.failed(), "report": diff })
-                }
-                None => serde_json::Value::Null,
-            };
-            let value = serde_json::json!({
-                "schema": BUILD_SCHEMA,
-                "tag": built.tag,
-                "id": built.id,
-                "spec_sha256": built.spec_sha256,
-                "reused": built.reused,
-                "log": built.log_path,
-                "seconds": elapsed.as_secs_f64(),
-                "verify": verify,
-            });
-            println!("{}", envsync_drift::report::json_pretty(&value)?);
-        }
+        Format::Json => documents::print(&documents::Build::new(
+            built,
+            elapsed.as_secs_f64(),
+            verified,
+        ))?,
         Format::Text => {
             if built.reused {
                 println!(

@@ -13,12 +13,12 @@ use envsync_provisioner::fetch::{fetch_artifacts, FetchReport};
 use envsync_provisioner::from_manifest::{locks_this, service_recipe};
 use envsync_provisioner::{spec_from_manifest, BuildSpec};
 
+use crate::documents;
 use crate::images::{build_image, BuildSettings};
 use crate::inputs::{Format, Inputs, Loaded};
 use crate::Outcome;
 
-/// Schema id of `envsync fetch --format json` and `envsync vendor --format json`.
-pub const FETCH_SCHEMA: &str = "envsync.fetch/v1";
+pub use crate::documents::FETCH_SCHEMA;
 
 #[derive(Debug, clap::Args)]
 pub struct FetchArgs {
@@ -42,18 +42,6 @@ pub struct VendorArgs {
     pub dir: PathBuf,
     #[command(flatten)]
     pub fetch: FetchArgs,
-}
-
-/// The JSON report.
-#[derive(Debug, serde::Serialize)]
-struct Report<'a> {
-    schema: &'static str,
-    cache: &'a std::path::Path,
-    fetched: usize,
-    bytes: u64,
-    reused: usize,
-    missing: &'a [String],
-    seconds: f64,
 }
 
 /// Run `envsync fetch`.
@@ -115,18 +103,15 @@ async fn fetch_into(args: &FetchArgs, cache: &ArtifactCache) -> anyhow::Result<O
         report.add(got);
     }
     match args.format {
-        Format::Json => {
-            let json = Report {
-                schema: FETCH_SCHEMA,
-                cache: cache.root(),
-                fetched: report.fetched,
-                bytes: report.bytes,
-                reused: report.reused,
-                missing: &report.missing,
-                seconds: started.elapsed().as_secs_f64(),
-            };
-            println!("{}", envsync_drift::report::json_pretty(&json)?);
-        }
+        Format::Json => documents::print(&documents::Fetch {
+            schema: FETCH_SCHEMA,
+            cache: cache.root(),
+            fetched: report.fetched,
+            bytes: report.bytes,
+            reused: report.reused,
+            missing: &report.missing,
+            seconds: started.elapsed().as_secs_f64(),
+        })?,
         Format::Text => println!(
             "{} artifacts fetched ({:.1} MB), {} already cached, in {} ({:.1}s)",
             report.fetched,

@@ -7,10 +7,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use envsync_drift::check::{self, Checked};
-use envsync_drift::compare;
-use envsync_drift::lockfile::lock_snapshot;
+use envsync_drift::check::Checked;
 use envsync_drift::report::escape;
+use envsync_drift::verify;
 use envsync_drift::Snapshot;
 use envsync_manifest::lock::location_matches;
 use envsync_manifest::manifest::normalize_name;
@@ -18,14 +17,12 @@ use envsync_manifest::{Ecosystem, Lock, LockProblem, LockedBase, LockedComponent
 use envsync_provisioner::from_manifest::locks_this;
 
 use super::diff::{load_target, Sources};
-use crate::images::{build_and_lock, print_drift, verify, BuildSettings, LockPlan};
+use crate::documents;
+use crate::images::{build_and_lock, print_drift, BuildSettings, LockPlan};
 use crate::inputs::{Format, Inputs, Loaded};
 use crate::Outcome;
 
-/// Schema id of `envsync lock --check --format json`.
-pub const LOCK_CHECK_SCHEMA: &str = "envsync.lock-check/v1";
-/// Schema id of `envsync lock --format json` (writing).
-pub const LOCK_WRITE_SCHEMA: &str = "envsync.lock-write/v1";
+pub use crate::documents::{LOCK_CHECK_SCHEMA, LOCK_WRITE_SCHEMA};
 
 #[derive(Debug, clap::Args)]
 pub struct LockArgs {
@@ -52,15 +49,6 @@ pub struct LockArgs {
     /// Output format: `text` or `json`
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-}
-
-/// The JSON report; `schema` comes first.
-#[derive(Debug, serde::Serialize)]
-struct Report<'a> {
-    schema: &'static str,
-    lock: &'a std::path::Path,
-    up_to_date: bool,
-    problems: Vec<serde_json::Value>,
 }
 
 /// Run `envsync lock`.
@@ -185,18 +173,13 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
     }
 
     let checked: Vec<(Option<String>, Checked)> = match &pins {
-        Pins::Frozen(old) => verify(old, &lock_path, &new_lock),
-        Pins::Target(_, _, snapshot) => {
-            // Everything both have must be at the target's version; what only one of
-            // them has is not drift here.
-            let mut diff = compare::diff(
-                snapshot,
-                &lock_snapshot(&new_lock.components, &format!("image:{}", built.dev_tag)),
-            );
-            diff.drop_extra();
-            diff.drop_missing();
-            vec![(None, check::plain(diff))]
+        Pins::Frozen(old) => {
+            verify::built_against_lock(old, &lock_path.display().to_string(), &new_lock)
         }
+        Pins::Target(_, _, snapshot) => vec![(
+            None,
+            verify::built_against_target(snapshot, &new_lock, &built.dev_tag),
+        )],
         _ => Vec::new(),
     };
     let failed: Vec<&(Option<String>, Checked)> =
@@ -229,19 +212,20 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
     }
     let declared = new_lock.components.iter().filter(|c| c.declared).count();
     match args.format {
-        Format::Json => {
-            let value = serde_json::json!({
-                "schema": LOCK_WRITE_SCHEMA,
-                "lock": lock_path,
-                "written": !unchanged,
-                "image": built.dev_tag,
-                "services": built.services.iter().map(|(name, tag)| serde_json::json!({"name": name, "image": tag})).collect::<Vec<_>>(),
-                "components": new_lock.components.len(),
-                "declared": declared,
-                "seconds": started.elapsed().as_secs_f64(),
-            });
-            println!("{}", envsync_drift::report::json_pretty(&value)?);
-        }
+        Format::Json => documents::print(&documents::LockWrite {
+            schema: LOCK_WRITE_SCHEMA,
+            lock: &lock_path,
+            written: !unchanged,
+            image: &built.dev_tag,
+            services: built
+                .services
+                .iter()
+                .map(|(name, image)| documents::NamedImage { name, image })
+                .collect(),
+            components: new_lock.components.len(),
+            declared,
+            seconds: started.elapsed().as_secs_f64(),
+        })?,
         Format::Text => {
             let services: usize = new_lock.services.values().map(|s| s.components.len()).sum();
             let hashed = new_lock
@@ -485,35 +469,22 @@ fn check_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
 }
 
 fn print_json(
-    lock: &std::path::Path,
+    lock: &Path,
     up_to_date: bool,
     problems: &[LockProblem],
     absent: Option<&str>,
 ) -> anyhow::Result<()> {
-    let mut list = Vec::new();
-    if let Some(message) = absent {
-        list.push(serde_json::json!({
-            "kind": "absent",
-            "message": message,
-            "fix": "create it with `envsync lock` and commit it",
-        }));
-    }
-    for p in problems {
-        let mut value = serde_json::to_value(p)?;
-        if let Some(obj) = value.as_object_mut() {
-            obj.insert("message".into(), p.to_string().into());
-            obj.insert("fix".into(), p.fix().into());
-        }
-        list.push(value);
-    }
-    let report = Report {
+    let problems = absent
+        .map(documents::Problem::absent)
+        .into_iter()
+        .chain(problems.iter().map(documents::Problem::of))
+        .collect();
+    documents::print(&documents::LockCheck {
         schema: LOCK_CHECK_SCHEMA,
         lock,
         up_to_date,
-        problems: list,
-    };
-    println!("{}", envsync_drift::report::json_pretty(&report)?);
-    Ok(())
+        problems,
+    })
 }
 
 #[cfg(test)]

@@ -10,11 +10,11 @@ use envsync_provisioner::run::{self, ServiceStatus};
 
 use super::down::ProjectArgs;
 use super::up::{verify_running, Verification};
+use crate::documents;
 use crate::inputs::{Inputs, Loaded};
 use crate::Outcome;
 
-/// Schema id of `envsync status --format json`.
-pub const STATUS_SCHEMA: &str = "envsync.status/v1";
+pub use crate::documents::STATUS_SCHEMA;
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -72,19 +72,12 @@ pub async fn run(args: &StatusArgs) -> anyhow::Result<Outcome> {
         None
     };
     match args.format {
-        StatusFormat::Json => {
-            let verify = match &verification {
-                Some(v) => v.json()?,
-                None => serde_json::Value::Null,
-            };
-            let json = serde_json::json!({
-                "schema": STATUS_SCHEMA,
-                "project": project,
-                "services": services,
-                "verify": verify,
-            });
-            println!("{}", envsync_drift::report::json_pretty(&json)?);
-        }
+        StatusFormat::Json => documents::print(&documents::Status {
+            schema: STATUS_SCHEMA,
+            project: &project,
+            services: &services,
+            verify: verification.as_ref().map(Verification::document),
+        })?,
         StatusFormat::Table if services.is_empty() => {
             println!("project `{project}`: nothing running; start it with `envsync up`");
         }

@@ -7,11 +7,11 @@ use anyhow::anyhow;
 use envsync_drift::report::escape_lines;
 use envsync_manifest::{Diagnostic, Manifest};
 
+use crate::documents;
 use crate::inputs::{Format, ManifestArg};
 use crate::Outcome;
 
-/// Schema id of `envsync validate --format json`.
-pub const VALIDATE_SCHEMA: &str = "envsync.validate/v1";
+pub use crate::documents::VALIDATE_SCHEMA;
 
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
@@ -24,13 +24,6 @@ pub struct ValidateArgs {
     /// Output format: `text` (problems on stderr) or `json` (on stdout)
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-}
-
-/// The JSON report; `schema` comes first.
-#[derive(Debug, serde::Serialize)]
-struct Report<'a> {
-    schema: &'static str,
-    errors: &'a [Diagnostic],
 }
 
 /// Run `envsync validate`: `Ok` when the manifest is valid, an error (exit 2) otherwise.
@@ -49,13 +42,10 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
         Err(errors) => (None, errors.errors),
     };
     match args.format {
-        Format::Json => {
-            let report = Report {
-                schema: VALIDATE_SCHEMA,
-                errors: &errors,
-            };
-            println!("{}", envsync_drift::report::json_pretty(&report)?);
-        }
+        Format::Json => documents::print(&documents::Validate {
+            schema: VALIDATE_SCHEMA,
+            errors: &errors,
+        })?,
         Format::Text => {
             for error in &errors {
                 eprintln!("error: {}", escape_lines(&error.to_string()));
