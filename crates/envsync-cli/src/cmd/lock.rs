@@ -8,12 +8,11 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use envsync_drift::check::Checked;
+use envsync_drift::pins::pins_from_target;
 use envsync_drift::report::escape;
 use envsync_drift::verify;
 use envsync_drift::Snapshot;
-use envsync_manifest::lock::location_matches;
-use envsync_manifest::manifest::normalize_name;
-use envsync_manifest::{Ecosystem, Lock, LockProblem, LockedBase, LockedComponent, Manifest};
+use envsync_manifest::{Ecosystem, Lock, LockProblem, Manifest};
 use envsync_provisioner::from_manifest::locks_this;
 
 use super::diff::{load_target, Sources};
@@ -329,9 +328,8 @@ fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("cannot replace `{}`", path.display()))
 }
 
-/// The versions TARGET runs of every apt, Python and npm package the manifest declares,
-/// as a lock `spec_from_manifest` pins from. Fails naming each declared package TARGET
-/// lacks, or runs at a version the manifest's constraint excludes.
+/// Collect TARGET and pin the manifest's declared packages to what it runs
+/// (see `pins_from_target`).
 async fn target_pins(
     manifest: &Manifest,
     lock_path: &Path,
@@ -345,77 +343,7 @@ async fn target_pins(
     let snapshot = load_target(target, &sources)
         .await
         .with_context(|| format!("cannot fingerprint `{target}` to pin the manifest to it"))?;
-    let mut pins = Vec::new();
-    let mut lacking = Vec::new();
-    let mut excluded = Vec::new();
-    for d in manifest.declared() {
-        let pinnable = matches!(
-            d.ecosystem,
-            Ecosystem::Deb | Ecosystem::Pypi | Ecosystem::Npm
-        );
-        // Packages of a service live in the service's image, not in TARGET's.
-        if !pinnable
-            || d.location
-                .as_deref()
-                .is_some_and(|l| l.starts_with("service:"))
-        {
-            continue;
-        }
-        let name = normalize_name(d.ecosystem, &d.name);
-        let at = format!("{}:{}", manifest.file.display(), d.line);
-        let id = match &d.location {
-            Some(l) => format!("`{}:{}` ({l}, {at})", d.ecosystem, d.name),
-            None => format!("`{}:{}` ({at})", d.ecosystem, d.name),
-        };
-        let found = snapshot.packages.iter().find(|p| {
-            p.ecosystem == d.ecosystem
-                && normalize_name(p.ecosystem, &p.name) == name
-                && location_matches(d.location.as_deref(), p.location.as_deref())
-        });
-        match found {
-            None => lacking.push(id),
-            Some(p) if !d.satisfied_by(&p.version) => excluded.push(format!(
-                "{id} runs `{}`, which `{}` excludes",
-                p.version, d.constraint
-            )),
-            Some(p) => pins.push(LockedComponent {
-                arch: p.arch.clone(),
-                location: p.location.clone(),
-                declared: true,
-                ..LockedComponent::new(p.ecosystem, &p.name, &p.version)
-            }),
-        }
-    }
-    if !lacking.is_empty() {
-        bail!(
-            "`{target}` lacks {} declared {}: {}; install {} there, or remove {} from the manifest",
-            lacking.len(),
-            if lacking.len() == 1 {
-                "package"
-            } else {
-                "packages"
-            },
-            lacking.join(", "),
-            if lacking.len() == 1 { "it" } else { "them" },
-            if lacking.len() == 1 { "it" } else { "them" },
-        );
-    }
-    if !excluded.is_empty() {
-        bail!(
-            "`{target}` runs versions the manifest does not allow: {}; relax the constraints in the manifest to lock what `{target}` runs",
-            excluded.join("; ")
-        );
-    }
-    // Not a lock of this manifest (no manifest hash): it pins declared versions only,
-    // and the closure comes from the image built with them.
-    let pins = Lock::new(
-        String::new(),
-        LockedBase {
-            image: manifest.base.image.clone(),
-            digest: manifest.base.digest.clone(),
-        },
-        pins,
-    );
+    let pins = pins_from_target(manifest, &snapshot, target)?;
     Ok((pins, snapshot))
 }
 
@@ -485,66 +413,4 @@ fn print_json(
         up_to_date,
         problems,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MANIFEST: &str = "[project]\nname = \"p\"\n[base]\nimage = \"envsync/debian:bookworm\"\n\
-        [apt]\njq = \"1.6.*\"\n[python]\npackages = { iniconfig = \">=1.1,<3\" }\n\
-        [node]\npackages = { \"is-number\" = \"7.0.0\" }\n\
-        [services.pg]\nversion = \"15\"\npackages = { postgresql-15 = \"*\" }\n";
-
-    /// Pin the manifest to a saved snapshot holding `packages` (JSON objects); compare
-    /// the pins as `ecosystem:name=version` words, or the error's text.
-    async fn check(packages: &str, expected: &str) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("envsync.toml");
-        std::fs::write(&path, MANIFEST).unwrap();
-        let manifest = Manifest::load(&path).unwrap();
-        let snapshot = dir.path().join("prod.json");
-        std::fs::write(
-            &snapshot,
-            format!("{{\"schema\": \"envsync.snapshot/v1\", \"target\": \"prod\", \"packages\": [{packages}]}}"),
-        )
-        .unwrap();
-        let target = snapshot.display().to_string();
-        let got = match target_pins(&manifest, &dir.path().join("envsync.lock"), &target).await {
-            Ok((lock, _)) => lock
-                .components
-                .iter()
-                .map(|c| format!("{}:{}={}", c.ecosystem, c.name, c.version))
-                .collect::<Vec<_>>()
-                .join(" "),
-            Err(err) => format!("{err:#}")
-                .replace(&target, "TARGET")
-                .replace(&path.display().to_string(), "envsync.toml"),
-        };
-        assert_eq!(got, expected);
-    }
-
-    const JQ: &str =
-        r#"{"ecosystem": "deb", "name": "jq", "version": "1.6-2.1+deb12u3", "arch": "amd64"}"#;
-    const INI: &str = r#"{"ecosystem": "pypi", "name": "iniconfig", "version": "1.1.1", "location": "/usr/local/lib/python3.11/dist-packages"}"#;
-    const NUM: &str = r#"{"ecosystem": "npm", "name": "is-number", "version": "7.0.0", "location": "/usr/local/lib/node_modules"}"#;
-
-    #[tokio::test]
-    async fn pins_declared_packages_to_the_target() {
-        check(
-            &[JQ, INI, NUM].join(","),
-            "deb:jq=1.6-2.1+deb12u3 pypi:iniconfig=1.1.1 npm:is-number=7.0.0",
-        )
-        .await;
-        check(
-            JQ,
-            "`TARGET` lacks 2 declared packages: `pypi:iniconfig` (envsync.toml:8), `npm:is-number` (envsync.toml:10); install them there, or remove them from the manifest",
-        )
-        .await;
-        check(
-            &[JQ, &INI.replace("1.1.1", "3.0.0"), NUM].join(","),
-            "`TARGET` runs versions the manifest does not allow: `pypi:iniconfig` (envsync.toml:8) runs `3.0.0`, which `>=1.1,<3` excludes; relax the constraints in the manifest to lock what `TARGET` runs",
-        )
-        .await;
-    }
 }
