@@ -17,7 +17,7 @@ use envsync_provisioner::from_manifest::locks_this;
 
 use super::diff::{load_target, Sources};
 use crate::documents;
-use crate::images::{build_and_lock, print_drift, BuildSettings, LockPlan};
+use crate::images::{build_and_lock, print_drift, BuildSettings, LockPlan, LockedEnvironment};
 use crate::inputs::{Format, Inputs, Loaded};
 use crate::Outcome;
 
@@ -85,13 +85,68 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
         lock: existing,
     } = args.inputs.load_to_write()?;
     let text = args.format == Format::Text;
-    let pins = match (&args.from, existing) {
+    let pins = choose_pins(args, &manifest, &lock_path, existing).await?;
+    let pin_lock = match &pins {
+        Pins::Manifest => None,
+        Pins::Frozen(l) | Pins::Kept(l) | Pins::Target(_, l, _) | Pins::Update(l, _) => Some(l),
+    };
+    if text {
+        announce(&pins, &lock_path);
+    }
+    let docker = envsync_engine::connect().await?;
+    let settings = BuildSettings::new(args.no_cache, text);
+    let target_snapshot = match &pins {
+        Pins::Target(_, _, snapshot) => Some(snapshot.as_ref()),
+        _ => None,
+    };
+    let update: &[(Option<Ecosystem>, String)] = match &pins {
+        Pins::Update(_, names) => names,
+        _ => &[],
+    };
+    let plan = LockPlan {
+        pins: pin_lock,
+        target: target_snapshot,
+        update,
+    };
+    let built = build_and_lock(&docker, &manifest, plan, settings).await?;
+    let new_lock = &built.lock;
+    if let Pins::Update(old, _) = &pins {
+        report_updates(old, new_lock);
+    }
+
+    if rebuild_differs(&pins, &lock_path, new_lock, &built.dev_tag) {
+        return Ok(Outcome::Drift);
+    }
+    let text_out = new_lock.to_string_canonical();
+    let unchanged = std::fs::read(&lock_path).is_ok_and(|old| old == text_out.as_bytes());
+    if !unchanged {
+        write_atomically(&lock_path, &text_out)?;
+    }
+    report_written(
+        args.format,
+        &lock_path,
+        !unchanged,
+        new_lock,
+        &built,
+        started,
+    )?;
+    Ok(Outcome::Ok)
+}
+
+/// How the versions are chosen: `--from`, `--update`, the existing lock or the manifest.
+async fn choose_pins(
+    args: &LockArgs,
+    manifest: &Manifest,
+    lock_path: &Path,
+    existing: Option<Lock>,
+) -> anyhow::Result<Pins> {
+    Ok(match (&args.from, existing) {
         (Some(target), _) => {
-            let (pins, snapshot) = target_pins(&manifest, &lock_path, target).await?;
+            let (pins, snapshot) = target_pins(manifest, lock_path, target).await?;
             Pins::Target(target.clone(), pins, Box::new(snapshot))
         }
         (None, Some(lock)) if args.update.as_ref().is_some_and(|names| !names.is_empty()) => {
-            if !locks_this(&lock, &manifest) {
+            if !locks_this(&lock, manifest) {
                 bail!(
                     "{} is not the lock of {} as it is now (`envsync lock --check` says why): `--update COMPONENT` updates a current lock; run `envsync lock` first, or `envsync lock --update` to resolve everything",
                     lock_path.display(),
@@ -116,75 +171,58 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
         (None, Some(lock)) if lock.manifest_sha256 == manifest.sha256 => Pins::Frozen(lock),
         (None, Some(lock)) => Pins::Kept(lock),
         (None, None) => Pins::Manifest,
-    };
-    let pin_lock = match &pins {
-        Pins::Manifest => None,
-        Pins::Frozen(l) | Pins::Kept(l) | Pins::Target(_, l, _) | Pins::Update(l, _) => Some(l),
-    };
-    if text {
-        match &pins {
-            Pins::Manifest => {}
-            Pins::Frozen(_) => eprintln!(
-                "{} is up to date with the manifest's sha256: rebuilding its exact versions",
-                lock_path.display()
-            ),
-            Pins::Kept(_) => eprintln!(
-                "{} was made from an earlier manifest: keeping the locked versions the manifest still allows",
-                lock_path.display()
-            ),
-            Pins::Target(target, l, _) => eprintln!(
-                "pinning {} declared packages to the versions `{target}` runs",
-                l.components.len()
-            ),
-            Pins::Update(_, names) => eprintln!(
-                "updating {}; every other component stays as {} records it",
-                names
-                    .iter()
-                    .map(|(e, n)| match e {
-                        Some(e) => format!("`{e}:{n}`"),
-                        None => format!("`{n}`"),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                lock_path.display()
-            ),
-        }
-    }
-    let docker = envsync_engine::connect().await?;
-    let settings = BuildSettings::new(args.no_cache, text);
-    let target_snapshot = match &pins {
-        Pins::Target(_, _, snapshot) => Some(snapshot.as_ref()),
-        _ => None,
-    };
-    let update: &[(Option<Ecosystem>, String)] = match &pins {
-        Pins::Update(_, names) => names,
-        _ => &[],
-    };
-    let plan = LockPlan {
-        pins: pin_lock,
-        target: target_snapshot,
-        update,
-    };
-    let built = build_and_lock(&docker, &manifest, plan, settings).await?;
-    let new_lock = built.lock;
-    if let Pins::Update(old, _) = &pins {
-        report_updates(old, &new_lock);
-    }
+    })
+}
 
-    let checked: Vec<(Option<String>, Checked)> = match &pins {
+/// Say on stderr how the versions are chosen.
+fn announce(pins: &Pins, lock_path: &Path) {
+    match &pins {
+        Pins::Manifest => {}
+        Pins::Frozen(_) => eprintln!(
+            "{} is up to date with the manifest's sha256: rebuilding its exact versions",
+            lock_path.display()
+        ),
+        Pins::Kept(_) => eprintln!(
+            "{} was made from an earlier manifest: keeping the locked versions the manifest still allows",
+            lock_path.display()
+        ),
+        Pins::Target(target, l, _) => eprintln!(
+            "pinning {} declared packages to the versions `{target}` runs",
+            l.components.len()
+        ),
+        Pins::Update(_, names) => eprintln!(
+            "updating {}; every other component stays as {} records it",
+            names
+                .iter()
+                .map(|(e, n)| match e {
+                    Some(e) => format!("`{e}:{n}`"),
+                    None => format!("`{n}`"),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            lock_path.display()
+        ),
+    }
+}
+
+/// Whether a rebuild differs from what it must reproduce (the lock of this very
+/// manifest, or the versions `--from TARGET` runs); the drift is printed, and the
+/// lock is then not written.
+fn rebuild_differs(pins: &Pins, lock_path: &Path, new_lock: &Lock, dev_tag: &str) -> bool {
+    let checked: Vec<(Option<String>, Checked)> = match pins {
         Pins::Frozen(old) => {
-            verify::built_against_lock(old, &lock_path.display().to_string(), &new_lock)
+            verify::built_against_lock(old, &lock_path.display().to_string(), new_lock)
         }
         Pins::Target(_, _, snapshot) => vec![(
             None,
-            verify::built_against_target(snapshot, &new_lock, &built.dev_tag),
+            verify::built_against_target(snapshot, new_lock, dev_tag),
         )],
         _ => Vec::new(),
     };
     let failed: Vec<&(Option<String>, Checked)> =
         checked.iter().filter(|(_, c)| c.failed()).collect();
     if !failed.is_empty() {
-        let against = match &pins {
+        let against = match pins {
             Pins::Target(target, _, _) => format!("the versions `{target}` runs"),
             _ => lock_path.display().to_string(),
         };
@@ -201,20 +239,26 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
             images.join(" and "),
             lock_path.display()
         );
-        return Ok(Outcome::Drift);
+        return true;
     }
+    false
+}
 
-    let text_out = new_lock.to_string_canonical();
-    let unchanged = std::fs::read(&lock_path).is_ok_and(|old| old == text_out.as_bytes());
-    if !unchanged {
-        write_atomically(&lock_path, &text_out)?;
-    }
+/// Print what was written (or found up to date).
+fn report_written(
+    format: Format,
+    lock_path: &Path,
+    written: bool,
+    new_lock: &Lock,
+    built: &LockedEnvironment,
+    started: Instant,
+) -> anyhow::Result<()> {
     let declared = new_lock.components.iter().filter(|c| c.declared).count();
-    match args.format {
+    match format {
         Format::Json => documents::print(&documents::LockWrite {
             schema: LOCK_WRITE_SCHEMA,
-            lock: &lock_path,
-            written: !unchanged,
+            lock: lock_path,
+            written,
             image: &built.dev_tag,
             services: built
                 .services
@@ -240,7 +284,7 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
                 new_lock.services.len(),
                 if new_lock.services.len() == 1 { "image" } else { "images" },
             );
-            if unchanged {
+            if !written {
                 println!("{} is up to date: {summary}", lock_path.display());
             } else {
                 println!(
@@ -251,7 +295,7 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
-    Ok(Outcome::Ok)
+    Ok(())
 }
 
 /// `NAME` or `ECOSYSTEM:NAME` (`deb:openssl`, `pypi:django`).
