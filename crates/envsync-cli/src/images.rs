@@ -190,6 +190,10 @@ pub(crate) struct LockedEnvironment {
 /// With `target` (`lock --from TARGET`), the development image is then built again with
 /// the target's version of every Debian and Python package both have, so the lock
 /// differs from the target only in what one of them lacks.
+///
+/// Longer than 80 lines on purpose: it is the one sequence of builds and fingerprints
+/// that joins provisioner and drift (the CLI's job); each decision in it (the pins,
+/// the components, the checksums) is a library call.
 pub(crate) async fn build_and_lock(
     docker: &Docker,
     manifest: &Manifest,

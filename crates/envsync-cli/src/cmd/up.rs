@@ -97,31 +97,7 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
     };
     let docker = envsync_engine::connect().await?;
 
-    // Images first: each is content-addressed, so an unchanged one costs a lookup.
-    let mut service_images = Vec::new();
-    for service in &manifest.services {
-        let image = match &service.image {
-            Some(image) => (Image::Ready(image.clone()), None),
-            None => {
-                let recipe = service_recipe(&manifest, service, lock.as_ref())
-                        .with_context(|| {
-                            format!(
-                                "{}:{}: [services.{}] has no `image`; envsync builds middleware from the base only for `postgres`, `redis` and `nginx`",
-                                manifest.file.display(),
-                                service.line,
-                                service.name
-                            )
-                        })?;
-                let image =
-                    image_for(&docker, &manifest, &recipe.build, args.check, &service.name).await?;
-                (image, Some(recipe))
-            }
-        };
-        service_images.push(image);
-    }
-    let dev_build = spec_from_manifest(&manifest, lock.as_ref())?;
-    let dev_image = image_for(&docker, &manifest, &dev_build, args.check, "dev").await?;
-
+    let (service_images, dev_image) = images(&docker, &manifest, lock.as_ref(), args.check).await?;
     let services = manifest
         .services
         .iter()
@@ -147,28 +123,15 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
     };
 
     if args.check {
-        let to_build: Vec<String> = manifest
-            .services
-            .iter()
-            .zip(&service_images)
-            .map(|(s, (image, _))| (s.name.as_str(), image))
-            .chain([("dev", &dev_image)])
-            .filter_map(|(name, image)| match image {
-                Image::WouldBuild(tag) => Some(format!(
-                    "{name}: image `{tag}` would be built, and its container recreated"
-                )),
-                Image::Ready(_) => None,
-            })
-            .collect();
-        if !to_build.is_empty() {
-            print_lines(args.format, &spec.project, true, &to_build, None)?;
-            return Ok(Outcome::Drift);
-        }
-        let actions = run::plan(&docker, &spec).await?;
-        let lines: Vec<String> = actions.iter().map(|a| a.describe(false)).collect();
-        let changed = actions.iter().any(Action::is_change);
-        print_lines(args.format, &spec.project, changed, &lines, Some(&actions))?;
-        return Ok(if changed { Outcome::Drift } else { Outcome::Ok });
+        return check_only(
+            &docker,
+            args.format,
+            &spec,
+            &manifest,
+            &service_images,
+            &dev_image,
+        )
+        .await;
     }
 
     // Progress quotes container names and health check output.
@@ -181,7 +144,20 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
     } else {
         Some(verify_running(&manifest, lock.as_ref().map(|l| (l, lock_path.as_path()))).await?)
     };
-    match args.format {
+    print_report(args.format, &report, verification.as_ref())?;
+    Ok(match &verification {
+        Some(v) if v.failed() => Outcome::Drift,
+        _ => Outcome::Ok,
+    })
+}
+
+/// Print what `up` did, and its verification.
+fn print_report(
+    format: UpFormat,
+    report: &run::UpReport,
+    verification: Option<&Verification>,
+) -> anyhow::Result<()> {
+    match format {
         UpFormat::Json => documents::print(&documents::Up {
             schema: UP_SCHEMA,
             project: &report.project,
@@ -191,7 +167,7 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
             lines: report.actions.iter().map(|a| a.describe(true)).collect(),
             plan_ms: Some(report.plan_time.as_secs_f64() * 1000.0),
             total_ms: Some(report.total_time.as_secs_f64() * 1000.0),
-            verify: verification.as_ref().map(Verification::document),
+            verify: verification.map(Verification::document),
         })?,
         UpFormat::Text => {
             for action in &report.actions {
@@ -205,15 +181,87 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
                 report.actions.len() - changed,
                 report.total_time.as_secs_f64() * 1000.0
             );
-            if let Some(v) = &verification {
+            if let Some(v) = verification {
                 v.print();
             }
         }
     }
-    Ok(match &verification {
-        Some(v) if v.failed() => Outcome::Drift,
-        _ => Outcome::Ok,
-    })
+    Ok(())
+}
+
+/// A service image with the recipe it is built from (`None` for a service's own `image`).
+type ServiceImage = (
+    Image,
+    Option<envsync_provisioner::middleware::ServiceRecipe>,
+);
+
+/// Every image the environment needs, services first, then the development image: built
+/// (or reused), or with `check` only looked up. Each is content-addressed, so an
+/// unchanged one costs a lookup.
+async fn images(
+    docker: &Docker,
+    manifest: &Manifest,
+    lock: Option<&Lock>,
+    check: bool,
+) -> anyhow::Result<(Vec<ServiceImage>, Image)> {
+    // Images first: each is content-addressed, so an unchanged one costs a lookup.
+    let mut service_images = Vec::new();
+    for service in &manifest.services {
+        let image = match &service.image {
+            Some(image) => (Image::Ready(image.clone()), None),
+            None => {
+                let recipe = service_recipe(manifest, service, lock)
+                        .with_context(|| {
+                            format!(
+                                "{}:{}: [services.{}] has no `image`; envsync builds middleware from the base only for `postgres`, `redis` and `nginx`",
+                                manifest.file.display(),
+                                service.line,
+                                service.name
+                            )
+                        })?;
+                let image =
+                    image_for(docker, manifest, &recipe.build, check, &service.name).await?;
+                (image, Some(recipe))
+            }
+        };
+        service_images.push(image);
+    }
+    let dev_build = spec_from_manifest(manifest, lock)?;
+    let dev_image = image_for(docker, manifest, &dev_build, check, "dev").await?;
+    Ok((service_images, dev_image))
+}
+
+/// `up --check`: list what `up` would do, changing nothing; drift when anything would change.
+async fn check_only(
+    docker: &Docker,
+    format: UpFormat,
+    spec: &EnvSpec,
+    manifest: &Manifest,
+    service_images: &[ServiceImage],
+    dev_image: &Image,
+) -> anyhow::Result<Outcome> {
+    let to_build: Vec<String> = manifest
+        .services
+        .iter()
+        .zip(service_images)
+        .map(|(s, (image, _))| (s.name.as_str(), image))
+        .chain([("dev", dev_image)])
+        .filter_map(|(name, image)| match image {
+            Image::WouldBuild(tag) => Some(format!(
+                "{name}: image `{tag}` would be built, and its container recreated"
+            )),
+            Image::Ready(_) => None,
+        })
+        .collect();
+    if !to_build.is_empty() {
+        print_lines(format, &spec.project, true, &to_build, None)?;
+        return Ok(Outcome::Drift);
+    }
+    let actions = run::plan(docker, spec).await?;
+    let lines: Vec<String> = actions.iter().map(|a| a.describe(false)).collect();
+    let changed = actions.iter().any(Action::is_change);
+    print_lines(format, &spec.project, changed, &lines, Some(&actions))?;
+    Ok(if changed { Outcome::Drift } else { Outcome::Ok })
 }
 
 /// What `up` found when it compared the running containers with the lock and manifest.
