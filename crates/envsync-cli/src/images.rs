@@ -8,14 +8,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
-use envsync_drift::check::{self, Checked};
+use envsync_drift::check::Checked;
 use envsync_drift::fingerprint::fingerprint;
 use envsync_drift::lockfile::{
-    collect_options, dev_components, lock_snapshot, pinned_to_target, service_collect_options,
-    service_components,
+    collect_options, dev_components, pinned_to_target, service_collect_options, service_components,
 };
 use envsync_drift::report::escape;
-use envsync_drift::{compare, Snapshot, Target};
+use envsync_drift::{Snapshot, Target};
 use envsync_engine::bollard::Docker;
 use envsync_manifest::lock::{attach_artifacts, carry_over_checksums, LockedComponent};
 use envsync_manifest::{Ecosystem, Lock, LockedBase, Manifest};
@@ -183,6 +182,10 @@ pub(crate) struct LockedEnvironment {
 /// With `target` (`lock --from TARGET`), the development image is then built again with
 /// the target's version of every Debian and Python package both have, so the lock
 /// differs from the target only in what one of them lacks.
+///
+/// Longer than 80 lines on purpose: it is the one sequence of builds and fingerprints
+/// that joins provisioner and drift (the CLI's job); each decision in it (the pins,
+/// the components, the checksums) is a library call.
 pub(crate) async fn build_and_lock(
     docker: &Docker,
     manifest: &Manifest,
@@ -335,38 +338,6 @@ async fn attach(
         );
     }
     Ok(())
-}
-
-/// Compare each image of `built` with what `lock` records: every difference is drift.
-/// One result per image that `lock` records, the development image first (`None`).
-pub(crate) fn verify(
-    lock: &Lock,
-    lock_path: &Path,
-    built: &Lock,
-) -> Vec<(Option<String>, Checked)> {
-    let reference = lock_path.display().to_string();
-    let mut results = vec![(
-        None,
-        check::plain(compare::diff(
-            &lock_snapshot(&lock.components, &reference),
-            &lock_snapshot(&built.components, "built image"),
-        )),
-    )];
-    for (name, image) in &lock.services {
-        let got = built
-            .services
-            .get(name)
-            .map(|i| i.components.as_slice())
-            .unwrap_or_default();
-        results.push((
-            Some(name.clone()),
-            check::plain(compare::diff(
-                &lock_snapshot(&image.components, &format!("{reference} [services.{name}]")),
-                &lock_snapshot(got, &format!("image of service `{name}`")),
-            )),
-        ));
-    }
-    results
 }
 
 /// Print a verification's drift as the usual table on standard output.

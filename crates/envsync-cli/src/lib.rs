@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod cmd;
+pub mod documents;
 mod images;
+pub mod inputs;
 mod project_lock;
 
 /// What a command found, mapped to the process exit code.

@@ -18,6 +18,20 @@ fn shown(path: &Path) -> String {
 /// Everything that can go wrong collecting, reading or comparing snapshots.
 #[derive(Debug, thiserror::Error)]
 pub enum DriftError {
+    /// `lock --from TARGET`: declared packages TARGET does not have.
+    #[error("`{}` lacks {} declared {}: {}; install {} there, or remove {} from the manifest", escape(.target), .packages.len(), if .packages.len() == 1 { "package" } else { "packages" }, .packages.join(", "), if .packages.len() == 1 { "it" } else { "them" }, if .packages.len() == 1 { "it" } else { "them" })]
+    TargetLacks {
+        target: String,
+        packages: Vec<String>,
+    },
+
+    /// `lock --from TARGET`: declared packages TARGET runs at versions the manifest excludes.
+    #[error("`{}` runs versions the manifest does not allow: {}; relax the constraints in the manifest to lock what `{}` runs", escape(.target), .packages.join("; "), escape(.target))]
+    TargetExcluded {
+        target: String,
+        packages: Vec<String>,
+    },
+
     #[error("cannot understand target `{}`: {}; use `local`, `local:/path`, `docker:NAME`, `image:REF`, `ssh://[user@]host[:port]` or `FILE.json`", escape(.text), escape(.reason))]
     TargetSyntax { text: String, reason: String },
 

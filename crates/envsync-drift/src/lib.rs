@@ -11,10 +11,12 @@ pub mod error;
 pub mod fingerprint;
 pub mod fleet;
 pub mod lockfile;
+pub mod pins;
 pub mod report;
 pub mod snapshot;
 pub mod ssh;
 pub mod target;
+pub mod verify;
 
 pub use collect::CollectOptions;
 pub use error::DriftError;

@@ -3,43 +3,34 @@
 //! with a lock, fingerprint the image afterwards and fail when it differs from the lock.
 //! Also home of the build, fingerprint and verification steps `envsync lock` shares.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context};
-use envsync_drift::check::{self, Checked};
-use envsync_drift::compare;
-use envsync_drift::lockfile::{collect_options, dev_components, lock_snapshot};
-use envsync_drift::report::{escape, escape_lines};
-use envsync_manifest::{Lock, Manifest};
+use anyhow::Context;
+use envsync_drift::check::Checked;
+use envsync_drift::lockfile::collect_options;
+use envsync_drift::report::escape;
+use envsync_drift::verify;
 use envsync_provisioner::{
     emit_context, plan, resolve_base, spec_from_manifest, BuildSpec, BuiltImage,
 };
 
 use envsync_provisioner::cache::ArtifactCache;
 
+use crate::documents;
 use crate::images::{build_image, fingerprint_image, print_drift, BuildSettings};
+use crate::inputs::{Format, Inputs, Loaded};
 use crate::Outcome;
 
-/// Schema id of `envsync build --format json`.
-pub const BUILD_SCHEMA: &str = "envsync.build/v1";
+pub use crate::documents::BUILD_SCHEMA;
 
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
     /// Print the image tag, the Dockerfile and the context files with their sizes; build nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// The manifest
-    #[arg(
-        short = 'm',
-        long = "manifest",
-        value_name = "PATH",
-        default_value = "envsync.toml"
-    )]
-    pub manifest: PathBuf,
-    /// The lock whose exact versions are built [default: envsync.lock next to the manifest, when it exists]
-    #[arg(long = "lock", value_name = "PATH")]
-    pub lock: Option<PathBuf>,
+    #[command(flatten)]
+    pub inputs: Inputs,
     /// Run every step again instead of using the engine's layer cache (and rebuild an
     /// image that exists)
     #[arg(long)]
@@ -66,17 +57,14 @@ pub struct BuildArgs {
     pub emit_context: Option<PathBuf>,
 }
 
-/// How `build` prints its result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
-
 /// Run `envsync build`.
 pub async fn run(args: &BuildArgs) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let (manifest, lock_path, lock) = load_inputs(&args.manifest, args.lock.as_deref())?;
+    let Loaded {
+        manifest,
+        lock_path,
+        lock,
+    } = args.inputs.load()?;
     let spec = spec_from_manifest(&manifest, lock.as_ref())?;
 
     if let Some(dir) = &args.emit_context {
@@ -100,7 +88,7 @@ pub async fn run(args: &BuildArgs) -> anyhow::Result<Outcome> {
         }
     }
 
-    let _project = crate::project_lock::acquire(&args.manifest)?;
+    let _project = crate::project_lock::acquire(&manifest.file)?;
     let docker = envsync_engine::connect().await?;
     let mut settings = BuildSettings::new(args.no_cache, args.format == Format::Text);
     settings.offline = args.offline;
@@ -111,14 +99,13 @@ pub async fn run(args: &BuildArgs) -> anyhow::Result<Outcome> {
     let verified = match (&lock, args.no_verify) {
         (Some(lock), false) => {
             let snapshot = fingerprint_image(&built.tag, &collect_options(Some(&manifest))).await?;
-            let reference = lock_path.display().to_string();
-            Some(check::plain(compare::diff(
-                &lock_snapshot(&lock.components, &reference),
-                &lock_snapshot(
-                    &dev_components(&manifest, &snapshot),
-                    &format!("image:{}", built.tag),
-                ),
-            )))
+            Some(verify::image_against_lock(
+                lock,
+                &lock_path.display().to_string(),
+                &manifest,
+                &built.tag,
+                &snapshot,
+            ))
         }
         _ => None,
     };
@@ -135,40 +122,6 @@ pub async fn run(args: &BuildArgs) -> anyhow::Result<Outcome> {
         }
         _ => Ok(Outcome::Ok),
     }
-}
-
-/// Read the manifest and the lock: the one `lock` names (it must exist), else
-/// envsync.lock next to the manifest when it exists. Returns the lock's path either way.
-pub(crate) fn load_inputs(
-    manifest_path: &Path,
-    lock: Option<&Path>,
-) -> anyhow::Result<(Manifest, PathBuf, Option<Lock>)> {
-    let manifest = match Manifest::load(manifest_path) {
-        Ok(m) => m,
-        Err(errors) => {
-            for error in &errors.errors {
-                eprintln!("error: {}", escape_lines(&error.to_string()));
-            }
-            return Err(anyhow!(
-                "{} is not valid; fix it before building (`envsync validate` lists the problems)",
-                manifest_path.display()
-            ));
-        }
-    };
-    let dir = manifest
-        .file
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let lock_path = lock
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| dir.join("envsync.lock"));
-    let lock = if lock.is_some() || lock_path.exists() {
-        Some(Lock::load(&lock_path)?)
-    } else {
-        None
-    };
-    Ok((manifest, lock_path, lock))
 }
 
 /// The spec with its base pinned to the engine's image ID when an engine answers, so
@@ -200,31 +153,11 @@ fn report(
     elapsed: Duration,
 ) -> anyhow::Result<()> {
     match format {
-        Format::Json => {
-            let verify = match verified {
-                Some(v) => {
-                    let diff: serde_json::Value =
-                        serde_json::from_str(&envsync_drift::report::render(
-                            envsync_drift::report::Format::Json,
-                            v,
-                            false,
-                        ))?;
-                    serde_json::json!({ "passed": !v.failed(), "report": diff })
-                }
-                None => serde_json::Value::Null,
-            };
-            let value = serde_json::json!({
-                "schema": BUILD_SCHEMA,
-                "tag": built.tag,
-                "id": built.id,
-                "spec_sha256": built.spec_sha256,
-                "reused": built.reused,
-                "log": built.log_path,
-                "seconds": elapsed.as_secs_f64(),
-                "verify": verify,
-            });
-            println!("{}", envsync_drift::report::json_pretty(&value)?);
-        }
+        Format::Json => documents::print(&documents::Build::new(
+            built,
+            elapsed.as_secs_f64(),
+            verified,
+        ))?,
         Format::Text => {
             if built.reused {
                 println!(

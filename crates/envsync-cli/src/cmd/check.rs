@@ -3,7 +3,6 @@
 //! Each failing drift names the manifest or lock entry it violates and a fix.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use envsync_drift::check::{self, parse_fail_on, FailRule, Rules, SourceRef};
@@ -13,21 +12,14 @@ use envsync_manifest::Ecosystem;
 
 use super::diff::{ecosystems, filter, load_lock, load_target, Sources};
 use super::output::{OutputArgs, Subject};
+use crate::inputs::Inputs;
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// The manifest whose policy judges the drift
-    #[arg(
-        short = 'm',
-        long = "manifest",
-        value_name = "PATH",
-        default_value = "envsync.toml"
-    )]
-    pub manifest: PathBuf,
-    /// The lock [default: envsync.lock next to the manifest]
-    #[arg(long = "lock", value_name = "PATH")]
-    pub lock: Option<PathBuf>,
+    /// The manifest whose policy judges the drift, and its lock
+    #[command(flatten)]
+    pub inputs: Inputs,
     /// The environment to check: `local`, a snapshot file, or any other target
     #[arg(short = 't', long, value_name = "TARGET", default_value = "local")]
     pub target: String,
@@ -113,8 +105,7 @@ pub async fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
         None => None,
     };
     let today = args.as_of.unwrap_or_else(Date::today);
-    let explicit = args.manifest != Path::new("envsync.toml");
-    let sources = Sources::load(&args.manifest, args.lock.as_deref(), explicit)?;
+    let sources = Sources::load(&args.inputs)?;
     if sources.manifest.is_none() && args.against == "lock" && !sources.lock_path.exists() {
         bail!(
             "neither `{}` nor `{}` exists; run `envsync check` where the manifest is, or pass `--manifest PATH`",

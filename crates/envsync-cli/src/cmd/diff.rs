@@ -16,6 +16,7 @@ use envsync_drift::Snapshot;
 use envsync_manifest::{Ecosystem, Lock, Manifest};
 
 use super::output::{OutputArgs, Subject};
+use crate::inputs::{load_lock_of, load_manifest, Inputs};
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
@@ -36,17 +37,10 @@ pub struct DiffArgs {
     /// How many targets to collect at once
     #[arg(short = 'j', long, value_name = "N", default_value_t = 8)]
     pub jobs: usize,
-    /// The manifest whose `[targets]` names and lock the targets may refer to
-    #[arg(
-        short = 'm',
-        long = "manifest",
-        value_name = "PATH",
-        default_value = "envsync.toml"
-    )]
-    pub manifest: PathBuf,
-    /// The lock that the target `lock` means [default: envsync.lock next to the manifest]
-    #[arg(long = "lock", value_name = "PATH")]
-    pub lock: Option<PathBuf>,
+    /// The manifest whose `[targets]` names the targets may be, and the lock that the
+    /// target `lock` means
+    #[command(flatten)]
+    pub inputs: Inputs,
     /// Compare snapshots that say they are incomplete (files the collecting user could
     /// not read) instead of failing with exit 2
     #[arg(long)]
@@ -62,12 +56,13 @@ pub(crate) struct Sources {
 }
 
 impl Sources {
-    /// Load the manifest at `path` if it exists (it must then be valid). `explicit`
-    /// says the user named it, so a missing file is an error.
-    pub fn load(path: &Path, lock: Option<&Path>, explicit: bool) -> anyhow::Result<Sources> {
+    /// Load the manifest if it exists (it must then be valid). A manifest the user
+    /// named must exist.
+    pub fn load(inputs: &Inputs) -> anyhow::Result<Sources> {
+        let path = inputs.manifest_path();
         let manifest = if path.exists() {
-            Some(load_manifest(path)?)
-        } else if explicit {
+            Some(load_manifest(&path)?)
+        } else if inputs.manifest.explicit() {
             bail!(
                 "manifest `{}` does not exist; pass its path with `--manifest PATH`",
                 path.display()
@@ -75,14 +70,10 @@ impl Sources {
         } else {
             None
         };
-        let lock_path = lock.map(Path::to_path_buf).unwrap_or_else(|| {
-            path.parent()
-                .map_or_else(|| PathBuf::from("envsync.lock"), |d| d.join("envsync.lock"))
-        });
         Ok(Sources {
             manifest,
-            manifest_path: path.to_path_buf(),
-            lock_path,
+            lock_path: inputs.lock_path(),
+            manifest_path: path,
         })
     }
 
@@ -96,38 +87,12 @@ impl Sources {
     }
 }
 
-/// Read and validate a manifest. Ignore expiry is not judged here: `envsync check`
-/// reports an expired ignore as a failing finding with its line, not as a load error.
-pub(crate) fn load_manifest(path: &Path) -> anyhow::Result<Manifest> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read manifest `{}`", path.display()))?;
-    Manifest::parse(&text, path).map_err(|errors| {
-        anyhow!(
-            "{errors}\nmanifest `{}` is not valid; `envsync validate` lists every problem",
-            path.display()
-        )
-    })
-}
-
 /// Read a lock and, when a manifest is loaded, refuse a lock made from another manifest.
 pub(crate) fn load_lock(path: &Path, manifest: Option<&Manifest>) -> anyhow::Result<Lock> {
-    let lock = Lock::load(path)?;
-    if let Some(m) = manifest {
-        if !lock.made_from(m) {
-            bail!(
-                "lock `{}` was made from another manifest (its manifest sha256 is `{}`, `{}` hashes to `{}`); regenerate it with `envsync lock` and commit both files together",
-                path.display(),
-                short(&lock.manifest_sha256),
-                m.file.display(),
-                short(&m.sha256)
-            );
-        }
+    match manifest {
+        Some(m) => load_lock_of(path, m),
+        None => Ok(Lock::load(path)?),
     }
-    Ok(lock)
-}
-
-fn short(sha: &str) -> &str {
-    sha.get(..12).unwrap_or(sha)
 }
 
 /// Turn what the user typed into a snapshot: `lock`, a `[targets]` name, a lock or
@@ -259,12 +224,7 @@ async fn load_all(
 pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     let plan = args.output.plan()?;
     let only = ecosystems(&args.ecosystem)?;
-    let explicit = args.manifest != Path::new("envsync.toml");
-    let sources = Arc::new(Sources::load(
-        &args.manifest,
-        args.lock.as_deref(),
-        explicit,
-    )?);
+    let sources = Arc::new(Sources::load(&args.inputs)?);
     let allow = args.allow_incomplete;
     let mut results = load_all(&args.targets, sources, args.jobs)
         .await

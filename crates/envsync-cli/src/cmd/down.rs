@@ -1,12 +1,10 @@
 //! `envsync down`: remove the project's containers and network (and, with `--volumes`,
 //! its named volumes). Only resources labelled with the project are touched.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
-use envsync_manifest::Manifest;
 use envsync_provisioner::run;
 
+use crate::inputs::ManifestArg;
 use crate::Outcome;
 
 /// Which project a runtime command acts on: the manifest's `[project] name`, or
@@ -14,13 +12,8 @@ use crate::Outcome;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProjectArgs {
     /// The manifest naming the project
-    #[arg(
-        short = 'm',
-        long = "manifest",
-        value_name = "PATH",
-        default_value = "envsync.toml"
-    )]
-    pub manifest: PathBuf,
+    #[command(flatten)]
+    pub manifest: ManifestArg,
     /// The project name, instead of reading it from the manifest
     #[arg(short = 'p', long = "project", value_name = "NAME")]
     pub project: Option<String>,
@@ -32,16 +25,8 @@ impl ProjectArgs {
         if let Some(project) = &self.project {
             return Ok(project.clone());
         }
-        let manifest = Manifest::load(&self.manifest).map_err(|errors| {
-            anyhow::anyhow!(
-                "{}\n(or name the project with `--project NAME`)",
-                errors
-                    .errors
-                    .iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )
+        let manifest = self.manifest.load().map_err(|err| {
+            anyhow::anyhow!("{err:#}\n(or name the project with `--project NAME`)")
         })?;
         Ok(manifest.project.name)
     }

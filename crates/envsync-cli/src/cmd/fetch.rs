@@ -13,26 +13,18 @@ use envsync_provisioner::fetch::{fetch_artifacts, FetchReport};
 use envsync_provisioner::from_manifest::{locks_this, service_recipe};
 use envsync_provisioner::{spec_from_manifest, BuildSpec};
 
-use super::build::load_inputs;
+use crate::documents;
 use crate::images::{build_image, BuildSettings};
+use crate::inputs::{Format, Inputs, Loaded};
 use crate::Outcome;
 
-/// Schema id of `envsync fetch --format json` and `envsync vendor --format json`.
-pub const FETCH_SCHEMA: &str = "envsync.fetch/v1";
+pub use crate::documents::FETCH_SCHEMA;
 
 #[derive(Debug, clap::Args)]
 pub struct FetchArgs {
-    /// The manifest
-    #[arg(
-        short = 'm',
-        long = "manifest",
-        value_name = "PATH",
-        default_value = "envsync.toml"
-    )]
-    pub manifest: PathBuf,
-    /// The lock whose artifacts to fetch [default: envsync.lock next to the manifest]
-    #[arg(long = "lock", value_name = "PATH")]
-    pub lock: Option<PathBuf>,
+    /// The manifest, and the lock whose artifacts to fetch
+    #[command(flatten)]
+    pub inputs: Inputs,
     /// The artifact cache [default: $ENVSYNC_CACHE_DIR, else
     /// $XDG_CACHE_HOME/envsync/artifacts, else ~/.cache/envsync/artifacts]
     #[arg(long, value_name = "DIR")]
@@ -50,25 +42,6 @@ pub struct VendorArgs {
     pub dir: PathBuf,
     #[command(flatten)]
     pub fetch: FetchArgs,
-}
-
-/// How the commands print their result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
-
-/// The JSON report.
-#[derive(Debug, serde::Serialize)]
-struct Report<'a> {
-    schema: &'static str,
-    cache: &'a std::path::Path,
-    fetched: usize,
-    bytes: u64,
-    reused: usize,
-    missing: &'a [String],
-    seconds: f64,
 }
 
 /// Run `envsync fetch`.
@@ -98,7 +71,7 @@ pub async fn vendor(args: &VendorArgs) -> anyhow::Result<Outcome> {
 async fn fetch_into(args: &FetchArgs, cache: &ArtifactCache) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let text = args.format == Format::Text;
-    let _project = crate::project_lock::acquire(&args.manifest)?;
+    let _project = crate::project_lock::acquire(&args.inputs.manifest_path())?;
     let (manifest, images) = locked_images(args)?;
     let docker = envsync_engine::connect().await?;
     let settings = BuildSettings::new(false, text);
@@ -130,18 +103,15 @@ async fn fetch_into(args: &FetchArgs, cache: &ArtifactCache) -> anyhow::Result<O
         report.add(got);
     }
     match args.format {
-        Format::Json => {
-            let json = Report {
-                schema: FETCH_SCHEMA,
-                cache: cache.root(),
-                fetched: report.fetched,
-                bytes: report.bytes,
-                reused: report.reused,
-                missing: &report.missing,
-                seconds: started.elapsed().as_secs_f64(),
-            };
-            println!("{}", envsync_drift::report::json_pretty(&json)?);
-        }
+        Format::Json => documents::print(&documents::Fetch {
+            schema: FETCH_SCHEMA,
+            cache: cache.root(),
+            fetched: report.fetched,
+            bytes: report.bytes,
+            reused: report.reused,
+            missing: &report.missing,
+            seconds: started.elapsed().as_secs_f64(),
+        })?,
         Format::Text => println!(
             "{} artifacts fetched ({:.1} MB), {} already cached, in {} ({:.1}s)",
             report.fetched,
@@ -165,7 +135,11 @@ async fn fetch_into(args: &FetchArgs, cache: &ArtifactCache) -> anyhow::Result<O
 /// The manifest and every image its lock records: the development image, then each
 /// service, as build specs holding the locked closure.
 fn locked_images(args: &FetchArgs) -> anyhow::Result<(Manifest, Vec<(String, BuildSpec)>)> {
-    let (manifest, lock_path, lock) = load_inputs(&args.manifest, args.lock.as_deref())?;
+    let Loaded {
+        manifest,
+        lock_path,
+        lock,
+    } = args.inputs.load()?;
     let Some(lock) = lock else {
         bail!(
             "{} does not exist; `envsync lock` writes it, then `envsync fetch` fetches what it names",

@@ -12,6 +12,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use envsync_drift::report::escape;
 use envsync_drift::{fingerprint, CollectOptions, Snapshot, Target};
 
+use crate::inputs::{load_manifest, ManifestArg};
 use crate::Outcome;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -51,22 +52,18 @@ pub struct FingerprintArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub timeout: u64,
     /// The manifest whose `[targets]` names TARGET may be
-    #[arg(
-        short = 'm',
-        long = "manifest",
-        value_name = "PATH",
-        default_value = "envsync.toml"
-    )]
-    pub manifest: PathBuf,
+    #[command(flatten)]
+    pub manifest: ManifestArg,
 }
 
 /// Resolve a `[targets]` name through the manifest, when one exists and names it.
 fn resolve(args: &FingerprintArgs) -> anyhow::Result<String> {
     let looks_direct = Target::parse(&args.target).is_ok();
-    if looks_direct || !args.manifest.exists() {
+    let path = args.manifest.path();
+    if looks_direct || !path.exists() {
         return Ok(args.target.clone());
     }
-    let manifest = crate::cmd::diff::load_manifest(&args.manifest)?;
+    let manifest = load_manifest(&path)?;
     match manifest.targets.iter().find(|t| t.name == args.target) {
         Some(t) => Ok(t.target.clone()),
         None => Ok(args.target.clone()),

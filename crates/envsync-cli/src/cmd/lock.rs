@@ -3,29 +3,25 @@
 //! every component it holds; `--from TARGET` pins the declared components to what a
 //! target runs first; `--check` tells whether the lock is up to date, never writing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Context};
-use envsync_drift::check::{self, Checked};
-use envsync_drift::compare;
-use envsync_drift::lockfile::lock_snapshot;
-use envsync_drift::report::{escape, escape_lines};
+use anyhow::{bail, Context};
+use envsync_drift::check::Checked;
+use envsync_drift::pins::pins_from_target;
+use envsync_drift::report::escape;
+use envsync_drift::verify;
 use envsync_drift::Snapshot;
-use envsync_manifest::lock::location_matches;
-use envsync_manifest::manifest::normalize_name;
-use envsync_manifest::{Ecosystem, Lock, LockProblem, LockedBase, LockedComponent, Manifest};
+use envsync_manifest::{Ecosystem, Lock, LockProblem, Manifest};
 use envsync_provisioner::from_manifest::locks_this;
 
-use super::build::load_inputs;
 use super::diff::{load_target, Sources};
-use crate::images::{build_and_lock, print_drift, verify, BuildSettings, LockPlan};
+use crate::documents;
+use crate::images::{build_and_lock, print_drift, BuildSettings, LockPlan, LockedEnvironment};
+use crate::inputs::{Format, Inputs, Loaded};
 use crate::Outcome;
 
-/// Schema id of `envsync lock --check --format json`.
-pub const LOCK_CHECK_SCHEMA: &str = "envsync.lock-check/v1";
-/// Schema id of `envsync lock --format json` (writing).
-pub const LOCK_WRITE_SCHEMA: &str = "envsync.lock-write/v1";
+pub use crate::documents::{LOCK_CHECK_SCHEMA, LOCK_WRITE_SCHEMA};
 
 #[derive(Debug, clap::Args)]
 pub struct LockArgs {
@@ -47,36 +43,11 @@ pub struct LockArgs {
     /// Run every build step again instead of using the engine's layer cache
     #[arg(long)]
     pub no_cache: bool,
-    /// The manifest
-    #[arg(
-        short = 'm',
-        long = "manifest",
-        value_name = "PATH",
-        default_value = "envsync.toml"
-    )]
-    pub manifest: PathBuf,
-    /// The lock [default: envsync.lock next to the manifest]
-    #[arg(long = "lock", value_name = "PATH")]
-    pub lock: Option<PathBuf>,
+    #[command(flatten)]
+    pub inputs: Inputs,
     /// Output format: `text` or `json`
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-}
-
-/// The JSON report; `schema` comes first.
-#[derive(Debug, serde::Serialize)]
-struct Report<'a> {
-    schema: &'static str,
-    lock: &'a std::path::Path,
-    up_to_date: bool,
-    problems: Vec<serde_json::Value>,
-}
-
-/// How `lock --check` prints its result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
 }
 
 /// Run `envsync lock`.
@@ -106,28 +77,76 @@ enum Pins {
 /// Build, fingerprint and write the lock.
 async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let _project = crate::project_lock::acquire(&args.manifest)?;
-    let (manifest, lock_path, existing) = load_inputs(&args.manifest, args.lock.as_deref())
-        .or_else(|err| {
-            // A lock named with `--lock` need not exist yet: it is about to be written.
-            match (
-                &args.lock,
-                err.downcast_ref::<envsync_manifest::LockError>(),
-            ) {
-                (Some(path), Some(envsync_manifest::LockError::Read { .. })) if !path.exists() => {
-                    load_inputs(&args.manifest, None).map(|(m, _, _)| (m, path.clone(), None))
-                }
-                _ => Err(err),
-            }
-        })?;
+    let _project = crate::project_lock::acquire(&args.inputs.manifest_path())?;
+    // A lock named with `--lock` need not exist yet: it is about to be written.
+    let Loaded {
+        manifest,
+        lock_path,
+        lock: existing,
+    } = args.inputs.load_to_write()?;
     let text = args.format == Format::Text;
-    let pins = match (&args.from, existing) {
+    let pins = choose_pins(args, &manifest, &lock_path, existing).await?;
+    let pin_lock = match &pins {
+        Pins::Manifest => None,
+        Pins::Frozen(l) | Pins::Kept(l) | Pins::Target(_, l, _) | Pins::Update(l, _) => Some(l),
+    };
+    if text {
+        announce(&pins, &lock_path);
+    }
+    let docker = envsync_engine::connect().await?;
+    let settings = BuildSettings::new(args.no_cache, text);
+    let target_snapshot = match &pins {
+        Pins::Target(_, _, snapshot) => Some(snapshot.as_ref()),
+        _ => None,
+    };
+    let update: &[(Option<Ecosystem>, String)] = match &pins {
+        Pins::Update(_, names) => names,
+        _ => &[],
+    };
+    let plan = LockPlan {
+        pins: pin_lock,
+        target: target_snapshot,
+        update,
+    };
+    let built = build_and_lock(&docker, &manifest, plan, settings).await?;
+    let new_lock = &built.lock;
+    if let Pins::Update(old, _) = &pins {
+        report_updates(old, new_lock);
+    }
+
+    if rebuild_differs(&pins, &lock_path, new_lock, &built.dev_tag) {
+        return Ok(Outcome::Drift);
+    }
+    let text_out = new_lock.to_string_canonical();
+    let unchanged = std::fs::read(&lock_path).is_ok_and(|old| old == text_out.as_bytes());
+    if !unchanged {
+        write_atomically(&lock_path, &text_out)?;
+    }
+    report_written(
+        args.format,
+        &lock_path,
+        !unchanged,
+        new_lock,
+        &built,
+        started,
+    )?;
+    Ok(Outcome::Ok)
+}
+
+/// How the versions are chosen: `--from`, `--update`, the existing lock or the manifest.
+async fn choose_pins(
+    args: &LockArgs,
+    manifest: &Manifest,
+    lock_path: &Path,
+    existing: Option<Lock>,
+) -> anyhow::Result<Pins> {
+    Ok(match (&args.from, existing) {
         (Some(target), _) => {
-            let (pins, snapshot) = target_pins(&manifest, &lock_path, target).await?;
+            let (pins, snapshot) = target_pins(manifest, lock_path, target).await?;
             Pins::Target(target.clone(), pins, Box::new(snapshot))
         }
         (None, Some(lock)) if args.update.as_ref().is_some_and(|names| !names.is_empty()) => {
-            if !locks_this(&lock, &manifest) {
+            if !locks_this(&lock, manifest) {
                 bail!(
                     "{} is not the lock of {} as it is now (`envsync lock --check` says why): `--update COMPONENT` updates a current lock; run `envsync lock` first, or `envsync lock --update` to resolve everything",
                     lock_path.display(),
@@ -149,83 +168,61 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
             )
         }
         (None, Some(_)) if args.update.is_some() => Pins::Manifest,
-        (None, Some(lock)) if lock.made_from(&manifest) => Pins::Frozen(lock),
+        (None, Some(lock)) if lock.made_from(manifest) => Pins::Frozen(lock),
         (None, Some(lock)) => Pins::Kept(lock),
         (None, None) => Pins::Manifest,
-    };
-    let pin_lock = match &pins {
-        Pins::Manifest => None,
-        Pins::Frozen(l) | Pins::Kept(l) | Pins::Target(_, l, _) | Pins::Update(l, _) => Some(l),
-    };
-    if text {
-        match &pins {
-            Pins::Manifest => {}
-            Pins::Frozen(_) => eprintln!(
-                "{} is up to date with the manifest's sha256: rebuilding its exact versions",
-                lock_path.display()
-            ),
-            Pins::Kept(_) => eprintln!(
-                "{} was made from an earlier manifest: keeping the locked versions the manifest still allows",
-                lock_path.display()
-            ),
-            Pins::Target(target, l, _) => eprintln!(
-                "pinning {} declared packages to the versions `{target}` runs",
-                l.components.len()
-            ),
-            Pins::Update(_, names) => eprintln!(
-                "updating {}; every other component stays as {} records it",
-                names
-                    .iter()
-                    .map(|(e, n)| match e {
-                        Some(e) => format!("`{e}:{n}`"),
-                        None => format!("`{n}`"),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                lock_path.display()
-            ),
-        }
-    }
-    let docker = envsync_engine::connect().await?;
-    let settings = BuildSettings::new(args.no_cache, text);
-    let target_snapshot = match &pins {
-        Pins::Target(_, _, snapshot) => Some(snapshot.as_ref()),
-        _ => None,
-    };
-    let update: &[(Option<Ecosystem>, String)] = match &pins {
-        Pins::Update(_, names) => names,
-        _ => &[],
-    };
-    let plan = LockPlan {
-        pins: pin_lock,
-        target: target_snapshot,
-        update,
-    };
-    let built = build_and_lock(&docker, &manifest, plan, settings).await?;
-    let new_lock = built.lock;
-    if let Pins::Update(old, _) = &pins {
-        report_updates(old, &new_lock);
-    }
+    })
+}
 
-    let checked: Vec<(Option<String>, Checked)> = match &pins {
-        Pins::Frozen(old) => verify(old, &lock_path, &new_lock),
-        Pins::Target(_, _, snapshot) => {
-            // Everything both have must be at the target's version; what only one of
-            // them has is not drift here.
-            let mut diff = compare::diff(
-                snapshot,
-                &lock_snapshot(&new_lock.components, &format!("image:{}", built.dev_tag)),
-            );
-            diff.drop_extra();
-            diff.drop_missing();
-            vec![(None, check::plain(diff))]
+/// Say on stderr how the versions are chosen.
+fn announce(pins: &Pins, lock_path: &Path) {
+    match &pins {
+        Pins::Manifest => {}
+        Pins::Frozen(_) => eprintln!(
+            "{} is up to date with the manifest's sha256: rebuilding its exact versions",
+            lock_path.display()
+        ),
+        Pins::Kept(_) => eprintln!(
+            "{} was made from an earlier manifest: keeping the locked versions the manifest still allows",
+            lock_path.display()
+        ),
+        Pins::Target(target, l, _) => eprintln!(
+            "pinning {} declared packages to the versions `{target}` runs",
+            l.components.len()
+        ),
+        Pins::Update(_, names) => eprintln!(
+            "updating {}; every other component stays as {} records it",
+            names
+                .iter()
+                .map(|(e, n)| match e {
+                    Some(e) => format!("`{e}:{n}`"),
+                    None => format!("`{n}`"),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            lock_path.display()
+        ),
+    }
+}
+
+/// Whether a rebuild differs from what it must reproduce (the lock of this very
+/// manifest, or the versions `--from TARGET` runs); the drift is printed, and the
+/// lock is then not written.
+fn rebuild_differs(pins: &Pins, lock_path: &Path, new_lock: &Lock, dev_tag: &str) -> bool {
+    let checked: Vec<(Option<String>, Checked)> = match pins {
+        Pins::Frozen(old) => {
+            verify::built_against_lock(old, &lock_path.display().to_string(), new_lock)
         }
+        Pins::Target(_, _, snapshot) => vec![(
+            None,
+            verify::built_against_target(snapshot, new_lock, dev_tag),
+        )],
         _ => Vec::new(),
     };
     let failed: Vec<&(Option<String>, Checked)> =
         checked.iter().filter(|(_, c)| c.failed()).collect();
     if !failed.is_empty() {
-        let against = match &pins {
+        let against = match pins {
             Pins::Target(target, _, _) => format!("the versions `{target}` runs"),
             _ => lock_path.display().to_string(),
         };
@@ -242,29 +239,36 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
             images.join(" and "),
             lock_path.display()
         );
-        return Ok(Outcome::Drift);
+        return true;
     }
+    false
+}
 
-    let text_out = new_lock.to_string_canonical();
-    let unchanged = std::fs::read(&lock_path).is_ok_and(|old| old == text_out.as_bytes());
-    if !unchanged {
-        write_atomically(&lock_path, &text_out)?;
-    }
+/// Print what was written (or found up to date).
+fn report_written(
+    format: Format,
+    lock_path: &Path,
+    written: bool,
+    new_lock: &Lock,
+    built: &LockedEnvironment,
+    started: Instant,
+) -> anyhow::Result<()> {
     let declared = new_lock.components.iter().filter(|c| c.declared).count();
-    match args.format {
-        Format::Json => {
-            let value = serde_json::json!({
-                "schema": LOCK_WRITE_SCHEMA,
-                "lock": lock_path,
-                "written": !unchanged,
-                "image": built.dev_tag,
-                "services": built.services.iter().map(|(name, tag)| serde_json::json!({"name": name, "image": tag})).collect::<Vec<_>>(),
-                "components": new_lock.components.len(),
-                "declared": declared,
-                "seconds": started.elapsed().as_secs_f64(),
-            });
-            println!("{}", envsync_drift::report::json_pretty(&value)?);
-        }
+    match format {
+        Format::Json => documents::print(&documents::LockWrite {
+            schema: LOCK_WRITE_SCHEMA,
+            lock: lock_path,
+            written,
+            image: &built.dev_tag,
+            services: built
+                .services
+                .iter()
+                .map(|(name, image)| documents::NamedImage { name, image })
+                .collect(),
+            components: new_lock.components.len(),
+            declared,
+            seconds: started.elapsed().as_secs_f64(),
+        })?,
         Format::Text => {
             let services: usize = new_lock.services.values().map(|s| s.components.len()).sum();
             let hashed = new_lock
@@ -280,7 +284,7 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
                 new_lock.services.len(),
                 if new_lock.services.len() == 1 { "image" } else { "images" },
             );
-            if unchanged {
+            if !written {
                 println!("{} is up to date: {summary}", lock_path.display());
             } else {
                 println!(
@@ -291,7 +295,7 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
-    Ok(Outcome::Ok)
+    Ok(())
 }
 
 /// `NAME` or `ECOSYSTEM:NAME` (`deb:openssl`, `pypi:django`).
@@ -368,9 +372,8 @@ fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("cannot replace `{}`", path.display()))
 }
 
-/// The versions TARGET runs of every apt, Python and npm package the manifest declares,
-/// as a lock `spec_from_manifest` pins from. Fails naming each declared package TARGET
-/// lacks, or runs at a version the manifest's constraint excludes.
+/// Collect TARGET and pin the manifest's declared packages to what it runs
+/// (see `pins_from_target`).
 async fn target_pins(
     manifest: &Manifest,
     lock_path: &Path,
@@ -384,100 +387,14 @@ async fn target_pins(
     let snapshot = load_target(target, &sources)
         .await
         .with_context(|| format!("cannot fingerprint `{target}` to pin the manifest to it"))?;
-    let mut pins = Vec::new();
-    let mut lacking = Vec::new();
-    let mut excluded = Vec::new();
-    for d in manifest.declared() {
-        let pinnable = matches!(
-            d.ecosystem,
-            Ecosystem::Deb | Ecosystem::Pypi | Ecosystem::Npm
-        );
-        // Packages of a service live in the service's image, not in TARGET's.
-        if !pinnable
-            || d.location
-                .as_deref()
-                .is_some_and(|l| l.starts_with("service:"))
-        {
-            continue;
-        }
-        let name = normalize_name(d.ecosystem, &d.name);
-        let at = format!("{}:{}", manifest.file.display(), d.line);
-        let id = match &d.location {
-            Some(l) => format!("`{}:{}` ({l}, {at})", d.ecosystem, d.name),
-            None => format!("`{}:{}` ({at})", d.ecosystem, d.name),
-        };
-        let found = snapshot.packages.iter().find(|p| {
-            p.ecosystem == d.ecosystem
-                && normalize_name(p.ecosystem, &p.name) == name
-                && location_matches(d.location.as_deref(), p.location.as_deref())
-        });
-        match found {
-            None => lacking.push(id),
-            Some(p) if !d.satisfied_by(&p.version) => excluded.push(format!(
-                "{id} runs `{}`, which `{}` excludes",
-                p.version, d.constraint
-            )),
-            Some(p) => pins.push(LockedComponent {
-                arch: p.arch.clone(),
-                location: p.location.clone(),
-                declared: true,
-                ..LockedComponent::new(p.ecosystem, &p.name, &p.version)
-            }),
-        }
-    }
-    if !lacking.is_empty() {
-        bail!(
-            "`{target}` lacks {} declared {}: {}; install {} there, or remove {} from the manifest",
-            lacking.len(),
-            if lacking.len() == 1 {
-                "package"
-            } else {
-                "packages"
-            },
-            lacking.join(", "),
-            if lacking.len() == 1 { "it" } else { "them" },
-            if lacking.len() == 1 { "it" } else { "them" },
-        );
-    }
-    if !excluded.is_empty() {
-        bail!(
-            "`{target}` runs versions the manifest does not allow: {}; relax the constraints in the manifest to lock what `{target}` runs",
-            excluded.join("; ")
-        );
-    }
-    // Not a lock of this manifest (no manifest hash): it pins declared versions only,
-    // and the closure comes from the image built with them.
-    let pins = Lock::new(
-        String::new(),
-        LockedBase {
-            image: manifest.base.image.clone(),
-            digest: manifest.base.digest.clone(),
-        },
-        pins,
-    );
+    let pins = pins_from_target(manifest, &snapshot, target)?;
     Ok((pins, snapshot))
 }
 
 /// Run `envsync lock --check`.
 fn check_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
-    let manifest = match Manifest::load(&args.manifest) {
-        Ok(m) => m,
-        Err(errors) => {
-            for error in &errors.errors {
-                eprintln!("error: {}", escape_lines(&error.to_string()));
-            }
-            return Err(anyhow!(
-                "{} is not valid; fix it before checking the lock (`envsync validate` lists the problems)",
-                args.manifest.display()
-            ));
-        }
-    };
-    let lock_path = args.lock.clone().unwrap_or_else(|| {
-        manifest
-            .file
-            .parent()
-            .map_or_else(|| PathBuf::from("envsync.lock"), |d| d.join("envsync.lock"))
-    });
+    let manifest = args.inputs.manifest.load()?;
+    let lock_path = args.inputs.lock_path();
     if !lock_path.exists() {
         let message = format!(
             "{} does not exist; create it with `envsync lock` and commit it",
@@ -501,7 +418,7 @@ fn check_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
                 println!(
                     "{} is up to date with {} ({} components locked, {} declared)",
                     lock_path.display(),
-                    args.manifest.display(),
+                    manifest.file.display(),
                     lock.components.len(),
                     manifest.declared().len()
                 );
@@ -510,7 +427,7 @@ fn check_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
                 println!(
                     "{} is out of date with {}: {n} {}",
                     lock_path.display(),
-                    args.manifest.display(),
+                    manifest.file.display(),
                     if n == 1 { "problem" } else { "problems" }
                 );
             }
@@ -524,95 +441,20 @@ fn check_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
 }
 
 fn print_json(
-    lock: &std::path::Path,
+    lock: &Path,
     up_to_date: bool,
     problems: &[LockProblem],
     absent: Option<&str>,
 ) -> anyhow::Result<()> {
-    let mut list = Vec::new();
-    if let Some(message) = absent {
-        list.push(serde_json::json!({
-            "kind": "absent",
-            "message": message,
-            "fix": "create it with `envsync lock` and commit it",
-        }));
-    }
-    for p in problems {
-        let mut value = serde_json::to_value(p)?;
-        if let Some(obj) = value.as_object_mut() {
-            obj.insert("message".into(), p.to_string().into());
-            obj.insert("fix".into(), p.fix().into());
-        }
-        list.push(value);
-    }
-    let report = Report {
+    let problems = absent
+        .map(documents::Problem::absent)
+        .into_iter()
+        .chain(problems.iter().map(documents::Problem::of))
+        .collect();
+    documents::print(&documents::LockCheck {
         schema: LOCK_CHECK_SCHEMA,
         lock,
         up_to_date,
-        problems: list,
-    };
-    println!("{}", envsync_drift::report::json_pretty(&report)?);
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MANIFEST: &str = "[project]\nname = \"p\"\n[base]\nimage = \"envsync/debian:bookworm\"\n\
-        [apt]\njq = \"1.6.*\"\n[python]\npackages = { iniconfig = \">=1.1,<3\" }\n\
-        [node]\npackages = { \"is-number\" = \"7.0.0\" }\n\
-        [services.pg]\nversion = \"15\"\npackages = { postgresql-15 = \"*\" }\n";
-
-    /// Pin the manifest to a saved snapshot holding `packages` (JSON objects); compare
-    /// the pins as `ecosystem:name=version` words, or the error's text.
-    async fn check(packages: &str, expected: &str) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("envsync.toml");
-        std::fs::write(&path, MANIFEST).unwrap();
-        let manifest = Manifest::load(&path).unwrap();
-        let snapshot = dir.path().join("prod.json");
-        std::fs::write(
-            &snapshot,
-            format!("{{\"schema\": \"envsync.snapshot/v1\", \"target\": \"prod\", \"packages\": [{packages}]}}"),
-        )
-        .unwrap();
-        let target = snapshot.display().to_string();
-        let got = match target_pins(&manifest, &dir.path().join("envsync.lock"), &target).await {
-            Ok((lock, _)) => lock
-                .components
-                .iter()
-                .map(|c| format!("{}:{}={}", c.ecosystem, c.name, c.version))
-                .collect::<Vec<_>>()
-                .join(" "),
-            Err(err) => format!("{err:#}")
-                .replace(&target, "TARGET")
-                .replace(&path.display().to_string(), "envsync.toml"),
-        };
-        assert_eq!(got, expected);
-    }
-
-    const JQ: &str =
-        r#"{"ecosystem": "deb", "name": "jq", "version": "1.6-2.1+deb12u3", "arch": "amd64"}"#;
-    const INI: &str = r#"{"ecosystem": "pypi", "name": "iniconfig", "version": "1.1.1", "location": "/usr/local/lib/python3.11/dist-packages"}"#;
-    const NUM: &str = r#"{"ecosystem": "npm", "name": "is-number", "version": "7.0.0", "location": "/usr/local/lib/node_modules"}"#;
-
-    #[tokio::test]
-    async fn pins_declared_packages_to_the_target() {
-        check(
-            &[JQ, INI, NUM].join(","),
-            "deb:jq=1.6-2.1+deb12u3 pypi:iniconfig=1.1.1 npm:is-number=7.0.0",
-        )
-        .await;
-        check(
-            JQ,
-            "`TARGET` lacks 2 declared packages: `pypi:iniconfig` (envsync.toml:8), `npm:is-number` (envsync.toml:10); install them there, or remove them from the manifest",
-        )
-        .await;
-        check(
-            &[JQ, &INI.replace("1.1.1", "3.0.0"), NUM].join(","),
-            "`TARGET` runs versions the manifest does not allow: `pypi:iniconfig` (envsync.toml:8) runs `3.0.0`, which `>=1.1,<3` excludes; relax the constraints in the manifest to lock what `TARGET` runs",
-        )
-        .await;
-    }
+        problems,
+    })
 }

@@ -6,15 +6,15 @@
 use anyhow::{anyhow, bail, Context};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use envsync_drift::report::escape;
-use envsync_manifest::Manifest;
 use envsync_provisioner::run::{self, ContainerState, HealthState, ServiceStatus};
 
 use super::down::ProjectArgs;
-use super::up::{load_lock, verify_running, Verification};
+use super::up::{verify_running, Verification};
+use crate::documents;
+use crate::inputs::{Inputs, Loaded};
 use crate::Outcome;
 
-/// Schema id of `envsync status --format json`.
-pub const STATUS_SCHEMA: &str = "envsync.status/v1";
+pub use crate::documents::STATUS_SCHEMA;
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -54,36 +54,30 @@ pub async fn run(args: &StatusArgs) -> anyhow::Result<Outcome> {
                 stopped.join(", ")
             );
         }
-        let manifest = Manifest::load(&args.project.manifest).map_err(|errors| {
+        let inputs = Inputs {
+            manifest: args.project.manifest.clone(),
+            lock: None,
+        };
+        let Loaded {
+            manifest,
+            lock_path,
+            lock,
+        } = inputs.load().map_err(|err| {
             anyhow!(
-                "{}\n(`status --verify` needs the manifest; pass it with `--manifest PATH`)",
-                errors
-                    .errors
-                    .iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                "{err:#}\n(`status --verify` needs the manifest; pass it with `--manifest PATH`)"
             )
         })?;
-        let (lock_path, lock) = load_lock(&args.project.manifest, None)?;
         Some(verify_running(&manifest, lock.as_ref().map(|l| (l, lock_path.as_path()))).await?)
     } else {
         None
     };
     match args.format {
-        StatusFormat::Json => {
-            let verify = match &verification {
-                Some(v) => v.json()?,
-                None => serde_json::Value::Null,
-            };
-            let json = serde_json::json!({
-                "schema": STATUS_SCHEMA,
-                "project": project,
-                "services": services,
-                "verify": verify,
-            });
-            println!("{}", envsync_drift::report::json_pretty(&json)?);
-        }
+        StatusFormat::Json => documents::print(&documents::Status {
+            schema: STATUS_SCHEMA,
+            project: &project,
+            services: &services,
+            verify: verification.as_ref().map(Verification::document),
+        })?,
         StatusFormat::Table if services.is_empty() => {
             println!("project `{project}`: nothing running; start it with `envsync up`");
         }

@@ -1,27 +1,23 @@
 //! `envsync validate`: check a manifest and report every problem at once, each with its
 //! file, line, column and a fix.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::anyhow;
 use envsync_drift::report::escape_lines;
 use envsync_manifest::{Diagnostic, Manifest};
 
+use crate::documents;
+use crate::inputs::{Format, ManifestArg};
 use crate::Outcome;
 
-/// Schema id of `envsync validate --format json`.
-pub const VALIDATE_SCHEMA: &str = "envsync.validate/v1";
+pub use crate::documents::VALIDATE_SCHEMA;
 
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
     /// The manifest to check
-    #[arg(
-        short = 'm',
-        long = "manifest",
-        value_name = "PATH",
-        default_value = "envsync.toml"
-    )]
-    pub manifest: PathBuf,
+    #[command(flatten)]
+    pub manifest: ManifestArg,
     /// Judge ignore expiry dates as of this day (YYYY-MM-DD) instead of today
     #[arg(long, value_name = "DATE", value_parser = super::parse_date)]
     pub as_of: Option<envsync_manifest::policy::Date>,
@@ -30,26 +26,15 @@ pub struct ValidateArgs {
     pub format: Format,
 }
 
-/// The JSON report; `schema` comes first.
-#[derive(Debug, serde::Serialize)]
-struct Report<'a> {
-    schema: &'static str,
-    errors: &'a [Diagnostic],
-}
-
-/// How `validate` prints its result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
-
 /// Run `envsync validate`: `Ok` when the manifest is valid, an error (exit 2) otherwise.
 pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
     let today = args
         .as_of
         .unwrap_or_else(envsync_manifest::policy::Date::today);
-    let (manifest, errors) = match Manifest::load_on(&args.manifest, today) {
+    let path = args.manifest.path();
+    // Unlike every other command, validate judges ignore expiry and lists each problem
+    // as a diagnostic rather than failing on the first load error.
+    let (manifest, errors) = match Manifest::load_on(&path, today) {
         Ok(manifest) => {
             let errors = missing_local_files(&manifest);
             (Some(manifest), errors)
@@ -57,13 +42,10 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
         Err(errors) => (None, errors.errors),
     };
     match args.format {
-        Format::Json => {
-            let report = Report {
-                schema: VALIDATE_SCHEMA,
-                errors: &errors,
-            };
-            println!("{}", envsync_drift::report::json_pretty(&report)?);
-        }
+        Format::Json => documents::print(&documents::Validate {
+            schema: VALIDATE_SCHEMA,
+            errors: &errors,
+        })?,
         Format::Text => {
             for error in &errors {
                 eprintln!("error: {}", escape_lines(&error.to_string()));
@@ -71,7 +53,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
             if let (Some(m), true) = (&manifest, errors.is_empty()) {
                 println!(
                     "{} is valid: {} components declared, {} services, {} targets",
-                    args.manifest.display(),
+                    path.display(),
                     m.declared().len(),
                     m.services.len(),
                     m.targets.len()
@@ -85,7 +67,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
         let n = errors.len();
         Err(anyhow!(
             "{} is not valid: {n} {}",
-            args.manifest.display(),
+            path.display(),
             if n == 1 { "problem" } else { "problems" }
         ))
     }

@@ -10,8 +10,10 @@ use crate::fleet::Fleet;
 
 use super::DIFF_SCHEMA;
 
-#[derive(Serialize)]
-struct DiffReport<'a> {
+/// The `envsync.diff/v1` document of one comparison, for embedding in other documents
+/// (`envsync.build/v1`, `envsync.up/v1`) without rendering it to text first.
+#[derive(Debug, Serialize)]
+pub struct DiffReport<'a> {
     schema: &'static str,
     /// `diff` or `check`.
     command: &'static str,
@@ -32,7 +34,7 @@ struct DiffReport<'a> {
     expired_ignores: Option<Vec<&'a IgnoreRef>>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 struct Entry<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     target: Option<&'a str>,
@@ -84,9 +86,14 @@ fn finding_entry(f: &Finding, check: bool) -> Entry<'_> {
 
 /// `envsync.diff/v1` for a diff or a check.
 pub fn render(c: &Checked) -> String {
+    to_text(&document(c))
+}
+
+/// The `envsync.diff/v1` document of a diff or a check.
+pub fn document(c: &Checked) -> DiffReport<'_> {
     let check = c.mode == Mode::Check;
     let to_entry = |f| finding_entry(f, check);
-    let report = DiffReport {
+    DiffReport {
         schema: DIFF_SCHEMA,
         command: if check { "check" } else { "diff" },
         reference: &c.diff.reference,
@@ -108,8 +115,7 @@ pub fn render(c: &Checked) -> String {
                 .collect()
         }),
         expired_ignores: check.then(|| c.expired.iter().collect()),
-    };
-    to_text(&report)
+    }
 }
 
 #[derive(Serialize)]

@@ -235,6 +235,7 @@ pub mod generic;
 pub mod npm;
 pub mod pypi;
 pub mod rpm;
+pub mod upstream;
 
 pub use constraint::Constraint;
 pub use error::VersionError;
