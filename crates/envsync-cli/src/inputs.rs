@@ -135,7 +135,7 @@ pub fn load_manifest(path: &Path) -> anyhow::Result<Manifest> {
 /// Read a lock and refuse one made from another manifest.
 pub fn load_lock_of(path: &Path, manifest: &Manifest) -> anyhow::Result<Lock> {
     let lock = Lock::load(path)?;
-    if lock.manifest_sha256 != manifest.sha256 {
+    if !lock.made_from(manifest) {
         bail!(
             "lock `{}` was made from another manifest (its manifest sha256 is `{}`, `{}` hashes to `{}`); regenerate it with `envsync lock` and commit both files together",
             path.display(),
