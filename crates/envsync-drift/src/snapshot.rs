@@ -99,6 +99,20 @@ pub struct PackageKey<'a> {
 }
 
 impl Package {
+    /// A package known by ecosystem, name and version only (no arch, location, size or
+    /// mode).
+    pub fn new(ecosystem: Ecosystem, name: &str, version: &str) -> Package {
+        Package {
+            ecosystem,
+            name: name.to_string(),
+            version: version.to_string(),
+            arch: None,
+            location: None,
+            size: None,
+            mode: None,
+        }
+    }
+
     pub fn key(&self) -> PackageKey<'_> {
         PackageKey {
             ecosystem: self.ecosystem,

@@ -253,15 +253,7 @@ mod tests {
         }
         let mut snapshot = Snapshot::new("docker:envsync-p-redis");
         for (name, version) in running {
-            let package = |ecosystem, name: &str| crate::Package {
-                ecosystem,
-                name: name.to_string(),
-                version: version.to_string(),
-                arch: None,
-                location: None,
-                size: None,
-                mode: None,
-            };
+            let package = |ecosystem, name: &str| crate::Package::new(ecosystem, name, version);
             snapshot.packages.push(package(Ecosystem::Deb, name));
             if *name == "redis-server" {
                 snapshot.packages.push(package(Ecosystem::Service, "redis"));

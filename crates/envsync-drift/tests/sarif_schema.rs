@@ -16,15 +16,7 @@ fn snap(target: &str, packages: &[(&str, &str)]) -> Snapshot {
     let mut s = Snapshot::new(target);
     s.packages = packages
         .iter()
-        .map(|(name, version)| Package {
-            ecosystem: Ecosystem::Deb,
-            name: name.to_string(),
-            version: version.to_string(),
-            arch: None,
-            location: None,
-            size: None,
-            mode: None,
-        })
+        .map(|(name, version)| Package::new(Ecosystem::Deb, name, version))
         .collect();
     s.packages.sort_by(|a, b| a.key().cmp(&b.key()));
     s

@@ -440,15 +440,7 @@ pub fn sha256_version(data: &[u8]) -> String {
 }
 
 fn package(ecosystem: Ecosystem, name: &str, version: &str) -> Package {
-    Package {
-        ecosystem,
-        name: name.to_string(),
-        version: version.to_string(),
-        arch: None,
-        location: None,
-        size: None,
-        mode: None,
-    }
+    Package::new(ecosystem, name, version)
 }
 
 /// Turn a file set into a normalised snapshot of `target`.
