@@ -16,7 +16,9 @@ use bollard::query_parameters::{
     KillContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
 };
 use bollard::Docker;
-use envsync_provisioner::env::{DevSpec, EnvSpec, HealthSpec, PortMap, ServiceSpec};
+use envsync_provisioner::env::{
+    DevSpec, EnvSpec, HealthSpec, PortMap, RestartPolicy, ServiceSpec, DEFAULT_STOP_GRACE,
+};
 use envsync_provisioner::labels::project_filter;
 use envsync_provisioner::middleware::{service_build_spec, upstream_version};
 use envsync_provisioner::run::{self, Change, ContainerState, HealthState, RunError, UpReport};
@@ -126,6 +128,8 @@ fn redis_service(image: &RedisImage, name: &str) -> ServiceSpec {
         healthcheck: Some(image.healthcheck.clone()),
         volumes: vec![],
         command: Some(image.command.clone()),
+        stop_grace: DEFAULT_STOP_GRACE,
+        restart: RestartPolicy::default(),
     }
 }
 
@@ -138,6 +142,8 @@ fn dev(project_dir: &Path, user: Option<(u32, u32)>) -> (DevSpec, std::path::Pat
             env: BTreeMap::from([("APP_ENV".to_string(), "dev".to_string())]),
             ports: vec![],
             command: None,
+            stop_grace: DEFAULT_STOP_GRACE,
+            restart: RestartPolicy::default(),
         },
         project_dir.to_path_buf(),
     )
@@ -575,6 +581,8 @@ async fn service_that_never_gets_healthy_fails_with_its_logs() {
                 "-c".into(),
                 "echo listening-marker; exec sleep 600".into(),
             ]),
+            stop_grace: DEFAULT_STOP_GRACE,
+            restart: RestartPolicy::default(),
         }],
         dev: None,
     };
@@ -822,4 +830,60 @@ async fn interrupted_up_is_finished_by_the_next_up() {
     );
     let status = run::status(&docker, &project).await.unwrap();
     assert_eq!(status[0].health, Some(HealthState::Healthy));
+}
+
+/// `down` stops Redis with SIGTERM and waits, so Redis saves its dataset to its volume
+/// and a later `up` finds the keys: a kill (what `down` did before) loses them, since
+/// Redis's default save points are minutes apart. The container runs with the default
+/// `unless-stopped` policy and the default 10 s grace.
+#[tokio::test]
+async fn redis_keys_survive_down_and_up_because_down_stops_gracefully() {
+    let docker = docker().await;
+    let redis = redis_image().await;
+    let project = unique_name("grace");
+    let _guard = ProjectGuard(project.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let mut service = redis_service(redis, "redis");
+    service.volumes = vec![envsync_provisioner::env::VolumeMap {
+        source: "redis-data".to_string(),
+        container_path: "/var/lib/redis".to_string(),
+    }];
+    let spec = EnvSpec {
+        project: project.clone(),
+        project_dir: dir.path().to_path_buf(),
+        services: vec![service],
+        dev: None,
+    };
+    run::up(&docker, &spec, &quiet).await.unwrap();
+    let name = format!("envsync-{project}-redis");
+    let inspect = docker.inspect_container(&name, None).await.unwrap();
+    let policy = inspect
+        .host_config
+        .and_then(|h| h.restart_policy)
+        .and_then(|p| p.name);
+    assert_eq!(
+        policy,
+        Some(bollard::models::RestartPolicyNameEnum::UNLESS_STOPPED)
+    );
+    assert_eq!(inspect.config.and_then(|c| c.stop_timeout), Some(10));
+
+    assert_eq!(
+        exec_in(&docker, &name, &["redis-cli", "set", "greeting", "kept"]).await,
+        (0, "OK\n".to_string())
+    );
+    // Nothing is on disk yet: whatever is there after `up` was written at shutdown.
+    assert_eq!(
+        exec_in(&docker, &name, &["ls", "-A", "/var/lib/redis"]).await,
+        (0, String::new())
+    );
+    let report = run::down(&docker, &project, false).await.unwrap();
+    assert_eq!(report.containers, std::slice::from_ref(&name));
+    assert!(report.volumes.is_empty());
+
+    let again = run::up(&docker, &spec, &quiet).await.unwrap();
+    assert_eq!(lines(&again)[1], "redis: missing, created");
+    assert_eq!(
+        exec_in(&docker, &name, &["redis-cli", "get", "greeting"]).await,
+        (0, "kept\n".to_string())
+    );
 }

@@ -157,6 +157,8 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
                 .collect(),
             ports: vec![],
             command: None,
+            stop_grace: envsync_provisioner::env::DEFAULT_STOP_GRACE,
+            restart: Default::default(),
         }),
     };
 
@@ -586,6 +588,8 @@ fn service_spec(
             healthcheck: None,
             volumes: vec![],
             command: None,
+            stop_grace: envsync_provisioner::env::DEFAULT_STOP_GRACE,
+            restart: Default::default(),
         },
     };
     spec.env = service

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::time::Duration;
 
 use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
 use serde::Serialize;
@@ -257,6 +258,11 @@ pub struct Desired {
     pub service: String,
     pub role: Role,
     pub config: EffectiveConfig,
+    /// How long the container may take to stop. Not part of `config` (and so of its
+    /// hash): it changes nothing about the running container, so changing it must not
+    /// recreate one. It reaches the engine as the container's stop timeout, which `down`
+    /// (needing no manifest) relies on.
+    pub stop_grace: Duration,
 }
 
 /// The project network as found: `None` when missing, else its ID.
@@ -428,6 +434,7 @@ pub(super) fn desired(spec: &EnvSpec, image_ids: &HashMap<String, String>) -> Ve
             service: s.name.clone(),
             role: Role::Service,
             config: service_config(spec, s, &id(&s.image)),
+            stop_grace: s.stop_grace,
         })
         .collect();
     if let Some(dev) = &spec.dev {
@@ -435,6 +442,7 @@ pub(super) fn desired(spec: &EnvSpec, image_ids: &HashMap<String, String>) -> Ve
             service: DEV_SERVICE.to_string(),
             role: Role::Dev,
             config: dev_config(spec, dev, &id(&dev.image)),
+            stop_grace: dev.stop_grace,
         });
     }
     out
@@ -464,6 +472,8 @@ pub(crate) mod tests {
                 healthcheck: Some(HealthSpec::shell("redis-cli ping")),
                 volumes: vec![],
                 command: None,
+                stop_grace: crate::env::DEFAULT_STOP_GRACE,
+                restart: crate::env::RestartPolicy::default(),
             }],
             dev: None,
         }
