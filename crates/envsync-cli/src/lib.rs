@@ -114,9 +114,9 @@ Examples:
         after_help = "Images are built from the manifest (middleware from the Debian base with Debian's packages) and reused when unchanged; each service is waited on until its health check passes. A second `up` with nothing changed does nothing and says so.\n\nThen the running development container is fingerprinted and compared with envsync.lock (`verified: ... matches envsync.lock (N components)`, or the drift table), and each service with the lock's `service:NAME` packages or the manifest's `version`; --no-verify skips this. Without a lock, up says so and exits 0.\n\nExit codes: 0 up (and verified, or no lock), 1 drift after up, or with --check: something would change, 2 error.\n\nExamples:\n  envsync up\n  envsync up --no-verify\n  envsync up -m manifests/benefits-api/envsync.toml\n  envsync up --check\n  envsync up --format json"
     )]
     Up(cmd::up::UpArgs),
-    /// Show the project's containers: image, state, health and published ports
+    /// Show the project's containers: image, state (with the exit code once ended), restarts, health and published ports
     #[command(
-        after_help = "Exit codes: 0 listed (also when nothing runs), 1 with --verify: a container differs from the lock or its declared version, 2 error.\n\nExamples:\n  envsync status\n  envsync status --verify\n  envsync status -m manifests/benefits-api/envsync.toml\n  envsync status --project benefits-api --format json"
+        after_help = "Exit codes: 0 every container runs (also when the project has none), 1 a container is not running (exited, restarting, dead), or with --verify: a container differs from the lock or its declared version, 2 error.\n\nExamples:\n  envsync status\n  envsync status --verify\n  envsync status -m manifests/benefits-api/envsync.toml\n  envsync status --project benefits-api --format json"
     )]
     Status(cmd::status::StatusArgs),
     /// Remove the project's containers and network (named volumes too with --volumes)

@@ -887,3 +887,83 @@ async fn redis_keys_survive_down_and_up_because_down_stops_gracefully() {
         (0, "kept\n".to_string())
     );
 }
+
+/// A service that waits for a file the test creates, then ends with `code`.
+fn ends_on_signal_file(image: &str, name: &str, code: u8, restart: RestartPolicy) -> ServiceSpec {
+    ServiceSpec {
+        name: name.to_string(),
+        image: image.to_string(),
+        env: BTreeMap::new(),
+        ports: vec![],
+        healthcheck: None,
+        volumes: vec![],
+        command: Some(vec![
+            "sh".into(),
+            "-c".into(),
+            format!("while [ ! -e /tmp/end ]; do sleep 0.1; done; exit {code}"),
+        ]),
+        stop_grace: DEFAULT_STOP_GRACE,
+        restart,
+    }
+}
+
+/// `status` tells which containers stopped running, with the exit code, and how often
+/// the engine restarted a crashing one.
+#[tokio::test]
+async fn status_shows_exit_codes_and_restart_counts() {
+    let docker = docker().await;
+    let image = base_image().await;
+    let project = unique_name("status");
+    let _guard = ProjectGuard(project.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let spec = EnvSpec {
+        project: project.clone(),
+        project_dir: dir.path().to_path_buf(),
+        services: vec![
+            ends_on_signal_file(&image, "crashy", 5, RestartPolicy::Always),
+            ends_on_signal_file(&image, "oneshot", 3, RestartPolicy::No),
+        ],
+        dev: None,
+    };
+    run::up(&docker, &spec, &quiet).await.unwrap();
+    let status = run::status(&docker, &project).await.unwrap();
+    let summary: Vec<_> = status
+        .iter()
+        .map(|s| (s.service.as_str(), s.exit_code, s.restarts, s.is_down()))
+        .collect();
+    assert_eq!(
+        summary,
+        [("crashy", None, 0, false), ("oneshot", None, 0, false)]
+    );
+
+    for service in ["crashy", "oneshot"] {
+        let name = format!("envsync-{project}-{service}");
+        assert_eq!(exec_in(&docker, &name, &["touch", "/tmp/end"]).await.0, 0);
+    }
+    // The engine restarts `crashy` (which ends again at once: /tmp/end stays) and
+    // leaves `oneshot` exited.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        let status = run::status(&docker, &project).await.unwrap();
+        if status[0].restarts >= 1 && status[1].state == ContainerState::Exited {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no restart or exit seen: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        (status[1].exit_code, status[1].restarts, status[1].is_down()),
+        (Some(3), 0, true)
+    );
+    if status[0].is_down() {
+        assert_eq!(status[0].exit_code, Some(5), "{:?}", status[0]);
+    }
+    let json = serde_json::to_value(&status[1]).unwrap();
+    assert_eq!(
+        (&json["state"], &json["exit_code"], &json["restarts"]),
+        (&"exited".into(), &3.into(), &0.into())
+    );
+}

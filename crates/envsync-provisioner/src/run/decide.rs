@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::time::Duration;
 
-use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
+use bollard::models::{ContainerStateStatusEnum, ContainerSummary, ContainerSummaryStateEnum};
 use serde::Serialize;
 
 use super::RunError;
@@ -122,6 +122,24 @@ impl ContainerState {
 
     fn from_engine(state: Option<ContainerSummaryStateEnum>) -> ContainerState {
         use ContainerSummaryStateEnum as E;
+        match state {
+            Some(E::CREATED) => ContainerState::Created,
+            Some(E::RUNNING) => ContainerState::Running,
+            Some(E::PAUSED) => ContainerState::Paused,
+            Some(E::RESTARTING) => ContainerState::Restarting,
+            Some(E::REMOVING) => ContainerState::Removing,
+            Some(E::EXITED) => ContainerState::Exited,
+            Some(E::DEAD) => ContainerState::Dead,
+            Some(E::STOPPING) => ContainerState::Stopping,
+            Some(E::EMPTY) | None => ContainerState::Unknown,
+        }
+    }
+}
+
+impl ContainerState {
+    /// The state as a container's inspection names it (the same names as the listing).
+    pub(super) fn from_inspect(state: Option<ContainerStateStatusEnum>) -> ContainerState {
+        use ContainerStateStatusEnum as E;
         match state {
             Some(E::CREATED) => ContainerState::Created,
             Some(E::RUNNING) => ContainerState::Running,
