@@ -141,12 +141,12 @@ Examples:
     Man(cmd::completions::ManArgs),
     /// Run a command in the development container (exit code passed through)
     #[command(
-        after_help = "The command runs as the container's user in the mounted project directory. Standard input is forwarded when it is not a terminal.\n\nExit codes: the command's own; 2 when it could not be run.\n\nExamples:\n  envsync exec -- pytest -q\n  envsync exec -- sh -c 'psql -h postgres -U postgres < schema.sql'\n  envsync exec --project benefits-api -- python3 --version"
+        after_help = "The command runs as the container's user, in the container directory matching the current directory when that is inside the mounted project. Standard input is forwarded; from a terminal the command gets one (-T: not), so Ctrl-C reaches it; SIGINT and SIGTERM are forwarded otherwise.\n\nExit codes: the command's own; 2 when it could not be run.\n\nExamples:\n  envsync exec -- pytest -q\n  envsync exec -- sh -c 'psql -h postgres -U postgres < schema.sql'\n  envsync exec --project benefits-api -- python3 --version"
     )]
     Exec(cmd::exec::ExecArgs),
     /// Open an interactive shell in the development container
     #[command(
-        after_help = "On a terminal this hands over to `docker exec -it` (the Docker CLI handles the terminal); otherwise the shell reads standard input.\n\nExit codes: the shell's own; 2 when it could not be started.\n\nExamples:\n  envsync shell\n  envsync shell --shell sh\n  echo 'id -u' | envsync shell"
+        after_help = "On a terminal the shell gets one (raw mode, window size); otherwise it reads standard input.\n\nExit codes: the shell's own; 2 when it could not be started.\n\nExamples:\n  envsync shell\n  envsync shell --shell sh\n  echo 'id -u' | envsync shell"
     )]
     Shell(cmd::exec::ShellArgs),
 }

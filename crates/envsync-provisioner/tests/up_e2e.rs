@@ -362,7 +362,7 @@ async fn up_runs_healthy_redis_and_dev_container_and_second_up_changes_nothing()
         &docker,
         &project,
         &["sh".into(), "-c".into(), "exit 7".into()],
-        false,
+        run::ExecOptions::default(),
     )
     .await
     .unwrap();
@@ -675,7 +675,7 @@ async fn down_removes_only_this_projects_containers_and_network() {
         )
     );
     // `exec` into a project that is down says how to bring it up.
-    let err = run::exec(&docker, &a, &["true".into()], false)
+    let err = run::exec(&docker, &a, &["true".into()], run::ExecOptions::default())
         .await
         .unwrap_err();
     assert!(matches!(err, RunError::NoDevContainer { .. }), "{err:?}");
