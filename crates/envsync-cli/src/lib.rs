@@ -116,9 +116,9 @@ Examples:
         after_help = "Images are built from the manifest (middleware from the Debian base with Debian's packages) and reused when unchanged; each service is waited on until its health check passes. A second `up` with nothing changed does nothing and says so.\n\nThen the running development container is fingerprinted and compared with envsync.lock (`verified: ... matches envsync.lock (N components)`, or the drift table), and each service with the lock's `service:NAME` packages or the manifest's `version`; --no-verify skips this. Without a lock, up says so and exits 0.\n\nExit codes: 0 up (and verified, or no lock), 1 drift after up, or with --check: something would change, 2 error.\n\nExamples:\n  envsync up\n  envsync up --no-verify\n  envsync up -m manifests/benefits-api/envsync.toml\n  envsync up --check\n  envsync up --format json"
     )]
     Up(cmd::up::UpArgs),
-    /// Show the project's containers: image, state, health and published ports
+    /// Show the project's containers: image, state (with the exit code once ended), restarts, health and published ports
     #[command(
-        after_help = "Exit codes: 0 listed (also when nothing runs), 1 with --verify: a container differs from the lock or its declared version, 2 error.\n\nExamples:\n  envsync status\n  envsync status --verify\n  envsync status -m manifests/benefits-api/envsync.toml\n  envsync status --project benefits-api --format json"
+        after_help = "Exit codes: 0 every container runs (also when the project has none), 1 a container is not running (exited, restarting, dead), or with --verify: a container differs from the lock or its declared version, 2 error.\n\nExamples:\n  envsync status\n  envsync status --verify\n  envsync status -m manifests/benefits-api/envsync.toml\n  envsync status --project benefits-api --format json"
     )]
     Status(cmd::status::StatusArgs),
     /// Remove the project's containers and network (named volumes too with --volumes)
@@ -143,12 +143,12 @@ Examples:
     Man(cmd::completions::ManArgs),
     /// Run a command in the development container (exit code passed through)
     #[command(
-        after_help = "The command runs as the container's user in the mounted project directory. Standard input is forwarded when it is not a terminal.\n\nExit codes: the command's own; 2 when it could not be run.\n\nExamples:\n  envsync exec -- pytest -q\n  envsync exec -- sh -c 'psql -h postgres -U postgres < schema.sql'\n  envsync exec --project benefits-api -- python3 --version"
+        after_help = "The command runs as the container's user, in the container directory matching the current directory when that is inside the mounted project. Standard input is forwarded; from a terminal the command gets one (-T: not), so Ctrl-C reaches it; SIGINT and SIGTERM are forwarded otherwise.\n\nExit codes: the command's own; 2 when it could not be run.\n\nExamples:\n  envsync exec -- pytest -q\n  envsync exec -- sh -c 'psql -h postgres -U postgres < schema.sql'\n  envsync exec --project benefits-api -- python3 --version"
     )]
     Exec(cmd::exec::ExecArgs),
     /// Open an interactive shell in the development container
     #[command(
-        after_help = "On a terminal this hands over to `docker exec -it` (the Docker CLI handles the terminal); otherwise the shell reads standard input.\n\nExit codes: the shell's own; 2 when it could not be started.\n\nExamples:\n  envsync shell\n  envsync shell --shell sh\n  echo 'id -u' | envsync shell"
+        after_help = "On a terminal the shell gets one (raw mode, window size); otherwise it reads standard input.\n\nExit codes: the shell's own; 2 when it could not be started.\n\nExamples:\n  envsync shell\n  envsync shell --shell sh\n  echo 'id -u' | envsync shell"
     )]
     Shell(cmd::exec::ShellArgs),
 }

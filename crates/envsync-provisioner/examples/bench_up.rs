@@ -72,6 +72,8 @@ async fn bench(args: &[String]) -> Result<(), String> {
             env: BTreeMap::new(),
             ports: vec![],
             command: None,
+            stop_grace: envsync_provisioner::env::DEFAULT_STOP_GRACE,
+            restart: Default::default(),
         }),
     };
     run::up(&docker, &spec, &|_| {})

@@ -43,6 +43,10 @@ pub struct ServiceSpec {
     pub volumes: Vec<VolumeMap>,
     /// Overrides the image's command when set.
     pub command: Option<Vec<String>>,
+    /// How long the service may take to stop after SIGTERM before it is killed.
+    pub stop_grace: Duration,
+    /// What the engine does when the service's process ends.
+    pub restart: RestartPolicy,
 }
 
 /// The development container: the project directory mounted, running as the
@@ -58,6 +62,51 @@ pub struct DevSpec {
     pub ports: Vec<PortMap>,
     /// The command that keeps the container alive; `sleep infinity` when `None`.
     pub command: Option<Vec<String>>,
+    /// How long the container may take to stop after SIGTERM before it is killed.
+    pub stop_grace: Duration,
+    /// What the engine does when the container's command ends.
+    pub restart: RestartPolicy,
+}
+
+/// How long a container may take to stop after SIGTERM before the engine kills it, unless
+/// its spec says otherwise: compose's default, long enough for PostgreSQL to checkpoint and
+/// Redis to save its dataset.
+pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// What the engine does when a container's main process ends, in compose's terms.
+/// `down` stops containers through the engine, so none of these restarts a container
+/// that `down` stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// Never restarted.
+    No,
+    /// Restarted whenever it ends, and when the engine starts.
+    Always,
+    /// Restarted when it ends with a non-zero exit code.
+    OnFailure,
+    /// Restarted whenever it ends, and when the engine starts unless it had been
+    /// stopped by hand: a middleware service survives its own crash and a reboot.
+    #[default]
+    UnlessStopped,
+}
+
+impl RestartPolicy {
+    /// The engine's (and compose's) name: `no`, `always`, `on-failure`, `unless-stopped`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestartPolicy::No => "no",
+            RestartPolicy::Always => "always",
+            RestartPolicy::OnFailure => "on-failure",
+            RestartPolicy::UnlessStopped => "unless-stopped",
+        }
+    }
+}
+
+impl std::fmt::Display for RestartPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A host port published to a container port (TCP), on `host_ip`.

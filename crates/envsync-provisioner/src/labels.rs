@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::env::{
-    network_name, volume_source, DevSpec, EnvSpec, HealthSpec, PortMap, ServiceSpec, DEV_SERVICE,
+    network_name, volume_source, DevSpec, EnvSpec, HealthSpec, PortMap, RestartPolicy, ServiceSpec,
+    DEV_SERVICE,
 };
 
 pub use envsync_engine::LABEL_MANAGED;
@@ -78,6 +79,17 @@ pub struct EffectiveConfig {
     pub user: Option<String>,
     pub working_dir: Option<String>,
     pub init: bool,
+    /// A container stored without this field was created without a policy, which the
+    /// engine treats as `no`: so it reads as `no`, and `up` recreates it saying so.
+    /// The stop grace period is deliberately not here: it changes nothing about the
+    /// running container, only how long `down` waits for it, so a changed grace must
+    /// not cost a restart of a database (see `Desired::stop_grace`).
+    #[serde(default = "created_without_policy")]
+    pub restart: RestartPolicy,
+}
+
+fn created_without_policy() -> RestartPolicy {
+    RestartPolicy::No
 }
 
 impl EffectiveConfig {
@@ -176,6 +188,7 @@ pub fn service_config(spec: &EnvSpec, service: &ServiceSpec, image_id: &str) -> 
         user: None,
         working_dir: None,
         init: false,
+        restart: service.restart,
     }
 }
 
@@ -211,6 +224,7 @@ pub fn dev_config(spec: &EnvSpec, dev: &DevSpec, image_id: &str) -> EffectiveCon
         // An init process forwards signals and reaps the zombies that shells and test
         // runners leave behind in a long-lived container.
         init: true,
+        restart: dev.restart,
     }
 }
 
@@ -267,6 +281,12 @@ pub fn diff_reasons(old: &EffectiveConfig, new: &EffectiveConfig) -> Vec<String>
     field("user", old.user != new.user);
     field("working directory", old.working_dir != new.working_dir);
     field("init", old.init != new.init);
+    if old.restart != new.restart {
+        reasons.push(format!(
+            "restart policy `{}` replaced by `{}`",
+            old.restart, new.restart
+        ));
+    }
     reasons
 }
 
@@ -328,6 +348,8 @@ mod tests {
                 read_only: false,
             }],
             command: None,
+            stop_grace: crate::env::DEFAULT_STOP_GRACE,
+            restart: RestartPolicy::default(),
         }
     }
 
@@ -403,6 +425,37 @@ mod tests {
             "sha256:a",
             &["healthcheck changed"],
         );
+        check(
+            |s| s.restart = RestartPolicy::Always,
+            "sha256:a",
+            &["restart policy `unless-stopped` replaced by `always`"],
+        );
+    }
+
+    /// The grace period only matters when the container is stopped: changing it must
+    /// not recreate (and so restart) a running service.
+    #[test]
+    fn stop_grace_is_not_a_reason_to_recreate() {
+        check(|s| s.stop_grace = Duration::from_secs(60), "sha256:a", &[]);
+    }
+
+    /// A container created before restart policies were set has none (`no` to the
+    /// engine): its stored configuration reads so, and `up` recreates it saying why.
+    #[test]
+    fn configuration_stored_without_a_policy_reads_as_no() {
+        let new = service_config(&spec(), &redis(), "sha256:a");
+        let mut json: serde_json::Value = serde_json::from_str(&new.to_json()).unwrap();
+        json.as_object_mut().unwrap().remove("restart");
+        let labels = HashMap::from([(LABEL_CONFIG.to_string(), json.to_string())]);
+        let old = stored_config(&labels).expect("an old configuration still reads");
+        assert_eq!(old.restart, RestartPolicy::No);
+        assert_eq!(
+            diff_reasons(&old, &new),
+            ["restart policy `no` replaced by `unless-stopped`"]
+        );
+        assert!(new
+            .to_json()
+            .ends_with(r#""init":false,"restart":"unless-stopped"}"#));
     }
 
     #[test]

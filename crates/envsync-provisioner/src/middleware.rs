@@ -56,6 +56,8 @@ impl ServiceRecipe {
                 })
                 .collect(),
             command: Some(self.command.clone()),
+            stop_grace: crate::env::DEFAULT_STOP_GRACE,
+            restart: crate::env::RestartPolicy::default(),
         }
     }
 }

@@ -16,7 +16,9 @@ use bollard::query_parameters::{
     KillContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
 };
 use bollard::Docker;
-use envsync_provisioner::env::{DevSpec, EnvSpec, HealthSpec, PortMap, ServiceSpec};
+use envsync_provisioner::env::{
+    DevSpec, EnvSpec, HealthSpec, PortMap, RestartPolicy, ServiceSpec, DEFAULT_STOP_GRACE,
+};
 use envsync_provisioner::labels::project_filter;
 use envsync_provisioner::middleware::{service_build_spec, upstream_version};
 use envsync_provisioner::run::{self, Change, ContainerState, HealthState, RunError, UpReport};
@@ -126,6 +128,8 @@ fn redis_service(image: &RedisImage, name: &str) -> ServiceSpec {
         healthcheck: Some(image.healthcheck.clone()),
         volumes: vec![],
         command: Some(image.command.clone()),
+        stop_grace: DEFAULT_STOP_GRACE,
+        restart: RestartPolicy::default(),
     }
 }
 
@@ -138,6 +142,8 @@ fn dev(project_dir: &Path, user: Option<(u32, u32)>) -> (DevSpec, std::path::Pat
             env: BTreeMap::from([("APP_ENV".to_string(), "dev".to_string())]),
             ports: vec![],
             command: None,
+            stop_grace: DEFAULT_STOP_GRACE,
+            restart: RestartPolicy::default(),
         },
         project_dir.to_path_buf(),
     )
@@ -358,7 +364,7 @@ async fn up_runs_healthy_redis_and_dev_container_and_second_up_changes_nothing()
         &docker,
         &project,
         &["sh".into(), "-c".into(), "exit 7".into()],
-        false,
+        run::ExecOptions::default(),
     )
     .await
     .unwrap();
@@ -578,6 +584,8 @@ async fn service_that_never_gets_healthy_fails_with_its_logs() {
                 "-c".into(),
                 "echo listening-marker; exec sleep 600".into(),
             ]),
+            stop_grace: DEFAULT_STOP_GRACE,
+            restart: RestartPolicy::default(),
         }],
         dev: None,
     };
@@ -670,7 +678,7 @@ async fn down_removes_only_this_projects_containers_and_network() {
         )
     );
     // `exec` into a project that is down says how to bring it up.
-    let err = run::exec(&docker, &a, &["true".into()], false)
+    let err = run::exec(&docker, &a, &["true".into()], run::ExecOptions::default())
         .await
         .unwrap_err();
     assert!(matches!(err, RunError::NoDevContainer { .. }), "{err:?}");
@@ -825,4 +833,141 @@ async fn interrupted_up_is_finished_by_the_next_up() {
     );
     let status = run::status(&docker, &project).await.unwrap();
     assert_eq!(status[0].health, Some(HealthState::Healthy));
+}
+
+/// `down` stops Redis with SIGTERM and waits, so Redis saves its dataset to its volume
+/// and a later `up` finds the keys: a kill (what `down` did before) loses them, since
+/// Redis's default save points are minutes apart. The container runs with the default
+/// `unless-stopped` policy and the default 10 s grace.
+#[tokio::test]
+async fn redis_keys_survive_down_and_up_because_down_stops_gracefully() {
+    let docker = docker().await;
+    let redis = redis_image().await;
+    let project = unique_name("grace");
+    let _guard = ProjectGuard(project.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let mut service = redis_service(redis, "redis");
+    service.volumes = vec![envsync_provisioner::env::VolumeMap {
+        source: "redis-data".to_string(),
+        container_path: "/var/lib/redis".to_string(),
+        read_only: false,
+    }];
+    let spec = EnvSpec {
+        project: project.clone(),
+        project_dir: dir.path().to_path_buf(),
+        services: vec![service],
+        dev: None,
+    };
+    run::up(&docker, &spec, &quiet).await.unwrap();
+    let name = format!("envsync-{project}-redis");
+    let inspect = docker.inspect_container(&name, None).await.unwrap();
+    let policy = inspect
+        .host_config
+        .and_then(|h| h.restart_policy)
+        .and_then(|p| p.name);
+    assert_eq!(
+        policy,
+        Some(bollard::models::RestartPolicyNameEnum::UNLESS_STOPPED)
+    );
+    assert_eq!(inspect.config.and_then(|c| c.stop_timeout), Some(10));
+
+    assert_eq!(
+        exec_in(&docker, &name, &["redis-cli", "set", "greeting", "kept"]).await,
+        (0, "OK\n".to_string())
+    );
+    // Nothing is on disk yet: whatever is there after `up` was written at shutdown.
+    assert_eq!(
+        exec_in(&docker, &name, &["ls", "-A", "/var/lib/redis"]).await,
+        (0, String::new())
+    );
+    let report = run::down(&docker, &project, false).await.unwrap();
+    assert_eq!(report.containers, std::slice::from_ref(&name));
+    assert!(report.volumes.is_empty());
+
+    let again = run::up(&docker, &spec, &quiet).await.unwrap();
+    assert_eq!(lines(&again)[1], "redis: missing, created");
+    assert_eq!(
+        exec_in(&docker, &name, &["redis-cli", "get", "greeting"]).await,
+        (0, "kept\n".to_string())
+    );
+}
+
+/// A service that waits for a file the test creates, then ends with `code`.
+fn ends_on_signal_file(image: &str, name: &str, code: u8, restart: RestartPolicy) -> ServiceSpec {
+    ServiceSpec {
+        name: name.to_string(),
+        image: image.to_string(),
+        env: BTreeMap::new(),
+        ports: vec![],
+        healthcheck: None,
+        volumes: vec![],
+        command: Some(vec![
+            "sh".into(),
+            "-c".into(),
+            format!("while [ ! -e /tmp/end ]; do sleep 0.1; done; exit {code}"),
+        ]),
+        stop_grace: DEFAULT_STOP_GRACE,
+        restart,
+    }
+}
+
+/// `status` tells which containers stopped running, with the exit code, and how often
+/// the engine restarted a crashing one.
+#[tokio::test]
+async fn status_shows_exit_codes_and_restart_counts() {
+    let docker = docker().await;
+    let image = base_image().await;
+    let project = unique_name("status");
+    let _guard = ProjectGuard(project.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let spec = EnvSpec {
+        project: project.clone(),
+        project_dir: dir.path().to_path_buf(),
+        services: vec![
+            ends_on_signal_file(&image, "crashy", 5, RestartPolicy::Always),
+            ends_on_signal_file(&image, "oneshot", 3, RestartPolicy::No),
+        ],
+        dev: None,
+    };
+    run::up(&docker, &spec, &quiet).await.unwrap();
+    let status = run::status(&docker, &project).await.unwrap();
+    let summary: Vec<_> = status
+        .iter()
+        .map(|s| (s.service.as_str(), s.exit_code, s.restarts, s.is_down()))
+        .collect();
+    assert_eq!(
+        summary,
+        [("crashy", None, 0, false), ("oneshot", None, 0, false)]
+    );
+
+    for service in ["crashy", "oneshot"] {
+        let name = format!("envsync-{project}-{service}");
+        assert_eq!(exec_in(&docker, &name, &["touch", "/tmp/end"]).await.0, 0);
+    }
+    // The engine restarts `crashy` (which ends again at once: /tmp/end stays) and
+    // leaves `oneshot` exited.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        let status = run::status(&docker, &project).await.unwrap();
+        if status[0].restarts >= 1 && status[1].state == ContainerState::Exited {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no restart or exit seen: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        (status[1].exit_code, status[1].restarts, status[1].is_down()),
+        (Some(3), 0, true)
+    );
+    if status[0].is_down() {
+        assert_eq!(status[0].exit_code, Some(5), "{:?}", status[0]);
+    }
+    let json = serde_json::to_value(&status[1]).unwrap();
+    assert_eq!(
+        (&json["state"], &json["exit_code"], &json["restarts"]),
+        (&"exited".into(), &3.into(), &0.into())
+    );
 }

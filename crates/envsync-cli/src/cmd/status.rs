@@ -1,5 +1,6 @@
-//! `envsync status`: the project's containers with their image, state, health and
-//! published ports, as a table or as JSON (`envsync.status/v1`). `--verify` also
+//! `envsync status`: the project's containers with their image, state (and exit code,
+//! once ended), restart count, health and published ports, as a table or as JSON
+//! (`envsync.status/v1`); exit 1 when a container is not running. `--verify` also
 //! fingerprints the running containers and shows each one's parity with envsync.lock
 //! (the same check `envsync up` ends with).
 
@@ -88,16 +89,38 @@ pub async fn run(args: &StatusArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
+    let down: Vec<&ServiceStatus> = services.iter().filter(|s| s.is_down()).collect();
+    if !down.is_empty() {
+        let names: Vec<String> = down
+            .iter()
+            .map(|s| escape(&s.service).into_owned())
+            .collect();
+        eprintln!(
+            "not running: {}; see why with `envsync logs {}`, start again with `envsync up`",
+            names.join(", "),
+            names.join(" ")
+        );
+    }
     Ok(match &verification {
         Some(v) if v.failed() => Outcome::Drift,
+        _ if !down.is_empty() => Outcome::Drift,
         _ => Outcome::Ok,
     })
+}
+
+/// The STATE cell: the engine's state, and the exit code of a container that ended
+/// (`exited (137)`).
+fn state_cell(s: &ServiceStatus) -> String {
+    match s.exit_code {
+        Some(code) => format!("{} ({code})", s.state),
+        None => s.state.to_string(),
+    }
 }
 
 fn table(services: &[ServiceStatus], verification: Option<&Verification>) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    let mut header = vec!["SERVICE", "IMAGE", "STATE", "HEALTH", "PORTS"];
+    let mut header = vec!["SERVICE", "IMAGE", "STATE", "RESTARTS", "HEALTH", "PORTS"];
     if verification.is_some() {
         header.push("PARITY");
     }
@@ -113,7 +136,8 @@ fn table(services: &[ServiceStatus], verification: Option<&Verification>) -> Tab
         let mut row = vec![
             escape(&s.service),
             escape(&s.image),
-            escape(s.state.as_str()),
+            escape(&state_cell(s)).into_owned().into(),
+            s.restarts.to_string().into(),
             escape(s.health.map_or("-", HealthState::as_str)),
             escape(&ports),
         ];
@@ -123,4 +147,31 @@ fn table(services: &[ServiceStatus], verification: Option<&Verification>) -> Tab
         table.add_row(row);
     }
     table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_cell_shows_the_exit_code_of_an_ended_container() {
+        fn check(state: ContainerState, exit_code: Option<i64>, expected: &str) {
+            let s = ServiceStatus {
+                service: "redis".into(),
+                role: envsync_provisioner::labels::Role::Service,
+                container: "envsync-shop-redis".into(),
+                image: "envsync/redis:7.0".into(),
+                state,
+                health: None,
+                ports: vec![],
+                exit_code,
+                restarts: 0,
+            };
+            assert_eq!(state_cell(&s), expected);
+            assert_eq!(s.is_down(), state != ContainerState::Running);
+        }
+        check(ContainerState::Running, None, "running");
+        check(ContainerState::Exited, Some(137), "exited (137)");
+        check(ContainerState::Restarting, Some(1), "restarting (1)");
+    }
 }

@@ -119,6 +119,8 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
                 .collect(),
             ports: vec![],
             command: None,
+            stop_grace: envsync_provisioner::env::DEFAULT_STOP_GRACE,
+            restart: Default::default(),
         }),
     };
 
@@ -484,6 +486,8 @@ fn service_spec(
             healthcheck: None,
             volumes: vec![],
             command: None,
+            stop_grace: envsync_provisioner::env::DEFAULT_STOP_GRACE,
+            restart: Default::default(),
         },
     };
     spec.env = service

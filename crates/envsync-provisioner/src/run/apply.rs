@@ -8,16 +8,18 @@ use std::time::Duration;
 
 use bollard::models::{
     ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount as EngineMount,
-    MountType, NetworkCreateRequest, NetworkingConfig, PortBinding, VolumeCreateRequest,
+    MountType, NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy,
+    RestartPolicyNameEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+    RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use bollard::Docker;
 
 use super::decide::{action_for, Action, Change, Desired, Existing};
 use super::{Progress, RunError};
-use crate::env::{container_name, EnvSpec};
+use crate::env::{container_name, EnvSpec, RestartPolicy as Restart};
 use crate::labels::{project_labels, EffectiveConfig, Role};
 use crate::run_error::{engine_error, status_code};
 use envsync_manifest::manifest::MountKind;
@@ -45,7 +47,8 @@ pub(super) async fn apply(
                 }
             ));
             if let Some(have) = have {
-                remove_container(docker, &have.id).await?;
+                // The new spec's grace: the user's current intent for stopping it.
+                stop_and_remove(docker, &have.id, Some(want.stop_grace)).await?;
             }
             ensure_volumes(docker, &spec.project, &want.config).await?;
             create_container(docker, spec, want, &name).await?;
@@ -57,8 +60,11 @@ pub(super) async fn apply(
         }
         Change::Restart => {
             progress(&format!("{}: restarting", want.service));
+            let options = RestartContainerOptionsBuilder::default()
+                .t(grace_secs(want.stop_grace))
+                .build();
             docker
-                .restart_container(&name, None)
+                .restart_container(&name, Some(options))
                 .await
                 .map_err(|e| engine_error("restarting container", &name, e))
         }
@@ -183,7 +189,12 @@ fn container_body(spec: &EnvSpec, want: &Desired) -> ContainerCreateBody {
                 .collect(),
         ),
         labels: Some(config.labels(&spec.project, &want.service, want.role)),
+        stop_timeout: Some(i64::from(grace_secs(want.stop_grace))),
         host_config: Some(HostConfig {
+            restart_policy: Some(RestartPolicy {
+                name: Some(restart_name(config.restart)),
+                maximum_retry_count: None,
+            }),
             port_bindings: Some(port_bindings),
             mounts: Some(mounts),
             network_mode: Some(config.network.clone()),
@@ -198,6 +209,22 @@ fn container_body(spec: &EnvSpec, want: &Desired) -> ContainerCreateBody {
 }
 
 static EMPTY_ENV: BTreeMap<String, String> = BTreeMap::new();
+
+fn restart_name(policy: Restart) -> RestartPolicyNameEnum {
+    match policy {
+        Restart::No => RestartPolicyNameEnum::NO,
+        Restart::Always => RestartPolicyNameEnum::ALWAYS,
+        Restart::OnFailure => RestartPolicyNameEnum::ON_FAILURE,
+        Restart::UnlessStopped => RestartPolicyNameEnum::UNLESS_STOPPED,
+    }
+}
+
+/// A grace period in the engine's whole seconds, rounded up so that a grace of 1.5 s
+/// waits at least that long.
+fn grace_secs(grace: Duration) -> i32 {
+    let secs = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
+    i32::try_from(secs).unwrap_or(i32::MAX)
+}
 
 fn nanos(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
@@ -269,7 +296,26 @@ fn taken_port(message: &str, config: &EffectiveConfig) -> Option<u16> {
         .or_else(|| config.ports.first().map(|p| p.host))
 }
 
-pub(super) async fn remove_container(docker: &Docker, id: &str) -> Result<(), RunError> {
+/// Stop container `id` as `docker stop` does (SIGTERM, then SIGKILL once `grace` has
+/// passed; `None` is the grace the container was created with), then remove it with its
+/// anonymous volumes. Stopping first is what lets PostgreSQL shut down cleanly and Redis
+/// save its dataset; a container already stopped or gone is fine.
+pub(super) async fn stop_and_remove(
+    docker: &Docker,
+    id: &str,
+    grace: Option<Duration>,
+) -> Result<(), RunError> {
+    let mut options = StopContainerOptionsBuilder::default();
+    if let Some(grace) = grace {
+        options = options.t(grace_secs(grace));
+    }
+    match docker.stop_container(id, Some(options.build())).await {
+        Ok(()) => {}
+        // 304: not running; 404: gone already.
+        Err(err) if matches!(status_code(&err), Some(304 | 404)) => {}
+        Err(err) => return Err(engine_error("stopping container", id, err)),
+    }
+    // Forced only in case something started it again in between: it is stopped now.
     let options = RemoveContainerOptionsBuilder::default()
         .force(true)
         .v(true)
@@ -365,5 +411,31 @@ mod tests {
         let msg = "driver failed programming external connectivity on endpoint x: Bind for 127.0.0.1:6379 failed: port is already allocated";
         assert_eq!(taken_port(msg, config), Some(6379));
         assert_eq!(taken_port("no such image", config), None);
+    }
+
+    #[test]
+    fn grace_rounds_up_to_whole_seconds() {
+        fn check(millis: u64, expected: i32) {
+            assert_eq!(grace_secs(Duration::from_millis(millis)), expected);
+        }
+        check(0, 0);
+        check(10_000, 10);
+        check(1_500, 2);
+        check(1, 1);
+    }
+
+    /// The grace and the restart policy reach the engine's container configuration.
+    #[test]
+    fn body_carries_stop_timeout_and_restart_policy() {
+        let mut s = spec();
+        s.services[0].stop_grace = Duration::from_secs(25);
+        s.services[0].restart = Restart::OnFailure;
+        let body = container_body(&s, &desired(&s, &ids())[0]);
+        assert_eq!(body.stop_timeout, Some(25));
+        let policy = body.host_config.and_then(|h| h.restart_policy);
+        assert_eq!(
+            policy.and_then(|p| p.name),
+            Some(RestartPolicyNameEnum::ON_FAILURE)
+        );
     }
 }

@@ -4,8 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::time::Duration;
 
-use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
+use bollard::models::{ContainerStateStatusEnum, ContainerSummary, ContainerSummaryStateEnum};
 use serde::Serialize;
 
 use super::RunError;
@@ -122,6 +123,24 @@ impl ContainerState {
 
     fn from_engine(state: Option<ContainerSummaryStateEnum>) -> ContainerState {
         use ContainerSummaryStateEnum as E;
+        match state {
+            Some(E::CREATED) => ContainerState::Created,
+            Some(E::RUNNING) => ContainerState::Running,
+            Some(E::PAUSED) => ContainerState::Paused,
+            Some(E::RESTARTING) => ContainerState::Restarting,
+            Some(E::REMOVING) => ContainerState::Removing,
+            Some(E::EXITED) => ContainerState::Exited,
+            Some(E::DEAD) => ContainerState::Dead,
+            Some(E::STOPPING) => ContainerState::Stopping,
+            Some(E::EMPTY) | None => ContainerState::Unknown,
+        }
+    }
+}
+
+impl ContainerState {
+    /// The state as a container's inspection names it (the same names as the listing).
+    pub(super) fn from_inspect(state: Option<ContainerStateStatusEnum>) -> ContainerState {
+        use ContainerStateStatusEnum as E;
         match state {
             Some(E::CREATED) => ContainerState::Created,
             Some(E::RUNNING) => ContainerState::Running,
@@ -263,6 +282,11 @@ pub struct Desired {
     pub service: String,
     pub role: Role,
     pub config: EffectiveConfig,
+    /// How long the container may take to stop. Not part of `config` (and so of its
+    /// hash): it changes nothing about the running container, so changing it must not
+    /// recreate one. It reaches the engine as the container's stop timeout, which `down`
+    /// (needing no manifest) relies on.
+    pub stop_grace: Duration,
 }
 
 /// The project network as found: `None` when missing, else its ID.
@@ -439,6 +463,7 @@ pub(super) fn desired(spec: &EnvSpec, image_ids: &HashMap<String, String>) -> Ve
             service: s.name.clone(),
             role: Role::Service,
             config: service_config(spec, s, &id(&s.image)),
+            stop_grace: s.stop_grace,
         })
         .collect();
     if let Some(dev) = &spec.dev {
@@ -446,6 +471,7 @@ pub(super) fn desired(spec: &EnvSpec, image_ids: &HashMap<String, String>) -> Ve
             service: DEV_SERVICE.to_string(),
             role: Role::Dev,
             config: dev_config(spec, dev, &id(&dev.image)),
+            stop_grace: dev.stop_grace,
         });
     }
     out
@@ -476,6 +502,8 @@ pub(crate) mod tests {
                 healthcheck: Some(HealthSpec::shell("redis-cli ping")),
                 volumes: vec![],
                 command: None,
+                stop_grace: crate::env::DEFAULT_STOP_GRACE,
+                restart: crate::env::RestartPolicy::default(),
             }],
             dev: None,
         }

@@ -1,7 +1,8 @@
-//! `down`: remove exactly what carries this project's labels.
+//! `down`: stop, then remove, exactly what carries this project's labels.
 
 use std::collections::HashMap;
 
+use bollard::models::ContainerSummary;
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
     RemoveVolumeOptionsBuilder,
@@ -10,9 +11,9 @@ use bollard::Docker;
 use futures_util::future::try_join_all;
 use serde::Serialize;
 
-use super::apply::remove_container;
+use super::apply::stop_and_remove;
 use super::RunError;
-use crate::labels::{project_container_filter, project_filter};
+use crate::labels::{project_container_filter, project_filter, Role, LABEL_ROLE};
 use crate::run_error::{engine_error, status_code};
 
 /// What `down` removed.
@@ -23,8 +24,11 @@ pub struct DownReport {
     pub volumes: Vec<String>,
 }
 
-/// Remove the project's containers and network, and its named volumes when
-/// `remove_volumes`; only resources labelled with this project are touched.
+/// Stop the project's containers (SIGTERM, then SIGKILL after the grace each was
+/// created with), remove them and the network, and the named volumes when
+/// `remove_volumes`; only resources labelled with this project are touched. The
+/// development container stops first, so the application is gone before the services
+/// it talks to; the services then stop together.
 pub async fn down(
     docker: &Docker,
     project: &str,
@@ -42,13 +46,23 @@ pub async fn down(
         .list_containers(Some(options))
         .await
         .map_err(|e| engine_error("listing the containers of project", project, e))?;
-    try_join_all(
-        containers
-            .iter()
-            .filter_map(|c| c.id.as_deref())
-            .map(|id| remove_container(docker, id)),
-    )
-    .await?;
+    let is_dev = |c: &&ContainerSummary| {
+        c.labels
+            .as_ref()
+            .and_then(|l| l.get(LABEL_ROLE))
+            .map(String::as_str)
+            == Some(Role::Dev.as_str())
+    };
+    for stage in [true, false] {
+        try_join_all(
+            containers
+                .iter()
+                .filter(|c| is_dev(c) == stage)
+                .filter_map(|c| c.id.as_deref())
+                .map(|id| stop_and_remove(docker, id, None)),
+        )
+        .await?;
+    }
     report.containers = containers
         .iter()
         .filter_map(|c| {

@@ -24,7 +24,7 @@ pub use decide::{
     HealthState, NetworkState, Resource,
 };
 pub use down::{down, DownReport};
-pub use exec::{dev_container, exec};
+pub use exec::{container_dir, dev_container, exec, ExecOptions, TerminalSize};
 pub use status::{status, ServiceStatus};
 pub use up::{list_project_containers, plan, up, UpReport};
 

@@ -9,7 +9,7 @@ use bollard::Docker;
 use futures_util::future::try_join_all;
 use serde::Serialize;
 
-use super::apply::{apply, check_ports, create_network, remove_container};
+use super::apply::{apply, check_ports, create_network, stop_and_remove};
 use super::decide::{
     action_for, decide, desired, validate, Action, Change, Desired, Existing, HealthState,
     NetworkState,
@@ -171,8 +171,9 @@ pub async fn up(
     }
     for action in actions.iter().filter(|a| a.change == Change::Remove) {
         if let Some(have) = existing.get(action.name.as_str()) {
-            progress(&format!("{}: removing", action.name));
-            remove_container(docker, &have.id).await?;
+            progress(&format!("{}: stopping and removing", action.name));
+            // No longer in the spec: it stops within the grace it was created with.
+            stop_and_remove(docker, &have.id, None).await?;
         }
     }
 
