@@ -14,12 +14,13 @@ pub const MANIFEST_FILE: &str = "envsync.toml";
 /// The lock's file name, beside the manifest.
 pub const LOCK_FILE: &str = "envsync.lock";
 
-/// `-m/--manifest`, shared by every command that reads a manifest.
+/// The manifest a command reads: the global `-m/--manifest` (or `ENVSYNC_MANIFEST`),
+/// defined once on the root command ([`crate::settings::GlobalArgs`]) and handed to
+/// each command that reads a manifest before it runs.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ManifestArg {
-    /// The manifest [default: envsync.toml in this directory or the nearest parent
-    /// directory that has one]
-    #[arg(short = 'm', long = "manifest", value_name = "PATH")]
+    /// The manifest the user named, if any.
+    #[arg(skip)]
     pub manifest: Option<PathBuf>,
 }
 
@@ -33,13 +34,19 @@ impl ManifestArg {
     /// from the current directory (as a relative path), else `envsync.toml` here (which
     /// then fails to load, naming it).
     pub fn path(&self) -> PathBuf {
-        match &self.manifest {
+        let path = match &self.manifest {
             Some(path) => path.clone(),
             None => std::env::current_dir()
                 .ok()
                 .and_then(|dir| discover(&dir))
                 .unwrap_or_else(|| PathBuf::from(MANIFEST_FILE)),
-        }
+        };
+        tracing::debug!(
+            manifest = %path.display(),
+            named = self.explicit(),
+            "manifest chosen"
+        );
+        path
     }
 
     /// Load the manifest (see [`load_manifest`]).
@@ -80,10 +87,12 @@ impl Inputs {
 
     /// The lock's path: `--lock`, else `envsync.lock` beside the manifest.
     pub fn lock_path(&self) -> PathBuf {
-        match &self.lock {
+        let path = match &self.lock {
             Some(path) => path.clone(),
             None => lock_beside(&self.manifest_path()),
-        }
+        };
+        tracing::debug!(lock = %path.display(), named = self.lock.is_some(), "lock chosen");
+        path
     }
 
     /// The manifest and its lock. A lock named with `--lock` must exist; the one beside

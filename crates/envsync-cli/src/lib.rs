@@ -13,6 +13,7 @@ pub mod documents;
 mod images;
 pub mod inputs;
 mod project_lock;
+pub mod settings;
 
 /// What a command found, mapped to the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +48,8 @@ pub const EXIT_ERROR: u8 = 2;
     after_help = "Exit codes: 0 parity, 1 drift found, 2 error.\nDocs: README.md, docs/manifest.md"
 )]
 pub struct Cli {
+    #[command(flatten)]
+    global: settings::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -153,6 +156,30 @@ Examples:
     Shell(cmd::exec::ShellArgs),
 }
 
+impl Command {
+    /// The manifest argument of a command that reads a manifest, for the global
+    /// `-m/--manifest` to fill in.
+    fn manifest_mut(&mut self) -> Option<&mut inputs::ManifestArg> {
+        match self {
+            Command::Build(a) => Some(&mut a.inputs.manifest),
+            Command::Validate(a) => Some(&mut a.manifest),
+            Command::Lock(a) => Some(&mut a.inputs.manifest),
+            Command::Fetch(a) => Some(&mut a.inputs.manifest),
+            Command::Vendor(a) => Some(&mut a.fetch.inputs.manifest),
+            Command::Diff(a) => Some(&mut a.inputs.manifest),
+            Command::Check(a) => Some(&mut a.inputs.manifest),
+            Command::Fingerprint(a) => Some(&mut a.manifest),
+            Command::Up(a) => Some(&mut a.inputs.manifest),
+            Command::Status(a) => Some(&mut a.project.manifest),
+            Command::Down(a) => Some(&mut a.project.manifest),
+            Command::Logs(a) => Some(&mut a.project.manifest),
+            Command::Exec(a) => Some(&mut a.project.manifest),
+            Command::Shell(a) => Some(&mut a.project.manifest),
+            Command::Engine | Command::Completions(_) | Command::Man(_) => None,
+        }
+    }
+}
+
 /// Parse the process arguments, run the command, print any error chain once, and
 /// return the exit code.
 pub fn main() -> ExitCode {
@@ -182,12 +209,20 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Run one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let Cli {
+        global,
+        mut command,
+    } = cli;
+    settings::init(&global);
+    if let Some(manifest) = command.manifest_mut() {
+        manifest.manifest = global.manifest;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
         .build()?;
     let rt = &runtime;
-    let outcome = match cli.command {
+    let outcome = match command {
         Command::Engine => interruptible(rt, engine_info()),
         Command::Build(args) => interruptible(rt, cmd::build::run(&args)),
         Command::Validate(args) => cmd::validate::run(&args),
@@ -232,8 +267,37 @@ fn interruptible(
     })
 }
 
-async fn engine_info() -> anyhow::Result<Outcome> {
+/// Connect to the engine the one way the CLI does, logging where and what answered.
+pub(crate) async fn connect_engine() -> anyhow::Result<envsync_engine::bollard::Docker> {
+    let host = envsync_engine::engine_host();
+    tracing::debug!(%host, "connecting to the engine");
     let docker = envsync_engine::connect().await?;
+    tracing::debug!(%host, api = ?docker.client_version(), "engine answered");
+    Ok(docker)
+}
+
+/// Collect a snapshot of `target`, logging the collection's start, end and duration.
+pub(crate) async fn collect(
+    target: &envsync_drift::Target,
+    options: &envsync_drift::CollectOptions,
+) -> Result<envsync_drift::Snapshot, envsync_drift::DriftError> {
+    let started = std::time::Instant::now();
+    tracing::debug!(%target, "collecting");
+    let result = envsync_drift::fingerprint(target, options).await;
+    match &result {
+        Ok(snapshot) => tracing::debug!(
+            %target,
+            packages = snapshot.packages.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "collected"
+        ),
+        Err(err) => tracing::debug!(%target, error = %err, "collection failed"),
+    }
+    result
+}
+
+async fn engine_info() -> anyhow::Result<Outcome> {
+    let docker = connect_engine().await?;
     let version = docker.version().await?;
     println!(
         "engine {} (API {}) at {}",

@@ -89,7 +89,7 @@ pub async fn run(args: &BuildArgs) -> anyhow::Result<Outcome> {
     }
 
     let _project = crate::project_lock::acquire(&manifest.file)?;
-    let docker = envsync_engine::connect().await?;
+    let docker = crate::connect_engine().await?;
     let mut settings = BuildSettings::new(args.no_cache, args.format == Format::Text);
     settings.offline = args.offline;
     if let Some(dir) = &args.artifacts {
@@ -130,7 +130,7 @@ async fn resolved_if_possible(spec: &BuildSpec) -> BuildSpec {
     if spec.base_digest.is_some() {
         return spec.clone();
     }
-    let connected = tokio::time::timeout(Duration::from_secs(3), envsync_engine::connect()).await;
+    let connected = tokio::time::timeout(Duration::from_secs(3), crate::connect_engine()).await;
     let problem = match connected {
         Ok(Ok(docker)) => match resolve_base(&docker, spec).await {
             Ok(resolved) => return resolved,
@@ -139,7 +139,7 @@ async fn resolved_if_possible(spec: &BuildSpec) -> BuildSpec {
         Ok(Err(err)) => err.to_string(),
         Err(_) => "the Docker engine did not answer within 3s".to_string(),
     };
-    eprintln!(
+    crate::settings::note!(
         "note: base image `{}` not pinned to an image ID, so the tag shown differs from a build's: {problem}",
         spec.base_image
     );

@@ -44,7 +44,7 @@ pub struct DownArgs {
 /// Run `envsync down`.
 pub async fn run(args: &DownArgs) -> anyhow::Result<Outcome> {
     let project = args.project.project()?;
-    let docker = envsync_engine::connect().await?;
+    let docker = crate::connect_engine().await?;
     let report = run::down(&docker, &project, args.volumes)
         .await
         .with_context(|| format!("removing project `{project}`"))?;

@@ -73,7 +73,7 @@ async fn fetch_into(args: &FetchArgs, cache: &ArtifactCache) -> anyhow::Result<O
     let text = args.format == Format::Text;
     let _project = crate::project_lock::acquire(&args.inputs.manifest_path())?;
     let (manifest, images) = locked_images(args)?;
-    let docker = envsync_engine::connect().await?;
+    let docker = crate::connect_engine().await?;
     let settings = BuildSettings::new(false, text);
     let ca = ca_bundle(&images[0].1)?;
     let mut report = FetchReport::default();
@@ -82,7 +82,7 @@ async fn fetch_into(args: &FetchArgs, cache: &ArtifactCache) -> anyhow::Result<O
         // The image built from the lock has the package managers and sources to ask.
         let (_, built) = build_image(&docker, &manifest, spec, what, &settings).await?;
         if text {
-            eprintln!(
+            crate::settings::note!(
                 "{what}: fetching {} artifacts in {}",
                 locked.debs.iter().filter(|d| d.sha256.is_some()).count()
                     + locked.wheels.len()

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use envsync_drift::report::escape;
-use envsync_drift::{fingerprint, CollectOptions, Snapshot, Target};
+use envsync_drift::{CollectOptions, Snapshot, Target};
 
 use crate::inputs::{load_manifest, ManifestArg};
 use crate::Outcome;
@@ -96,7 +96,7 @@ pub async fn run(args: &FingerprintArgs) -> anyhow::Result<Outcome> {
             bail!("`{p}` is not an absolute path; paths on the target must start with `/`");
         }
     }
-    let snapshot = fingerprint(&target, &opts)
+    let snapshot = crate::collect(&target, &opts)
         .await
         .with_context(|| format!("cannot fingerprint `{spec}`"))?;
     let format = args.format.unwrap_or(

@@ -19,6 +19,7 @@ use super::diff::{load_target, Sources};
 use crate::documents;
 use crate::images::{build_and_lock, print_drift, BuildSettings, LockPlan, LockedEnvironment};
 use crate::inputs::{Format, Inputs, Loaded};
+use crate::settings::note;
 use crate::Outcome;
 
 pub use crate::documents::{LOCK_CHECK_SCHEMA, LOCK_WRITE_SCHEMA};
@@ -93,7 +94,7 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
     if text {
         announce(&pins, &lock_path);
     }
-    let docker = envsync_engine::connect().await?;
+    let docker = crate::connect_engine().await?;
     let settings = BuildSettings::new(args.no_cache, text);
     let target_snapshot = match &pins {
         Pins::Target(_, _, snapshot) => Some(snapshot.as_ref()),
@@ -178,19 +179,19 @@ async fn choose_pins(
 fn announce(pins: &Pins, lock_path: &Path) {
     match &pins {
         Pins::Manifest => {}
-        Pins::Frozen(_) => eprintln!(
+        Pins::Frozen(_) => note!(
             "{} is up to date with the manifest's sha256: rebuilding its exact versions",
             lock_path.display()
         ),
-        Pins::Kept(_) => eprintln!(
+        Pins::Kept(_) => note!(
             "{} was made from an earlier manifest: keeping the locked versions the manifest still allows",
             lock_path.display()
         ),
-        Pins::Target(target, l, _) => eprintln!(
+        Pins::Target(target, l, _) => note!(
             "pinning {} declared packages to the versions `{target}` runs",
             l.components.len()
         ),
-        Pins::Update(_, names) => eprintln!(
+        Pins::Update(_, names) => note!(
             "updating {}; every other component stays as {} records it",
             names
                 .iter()
@@ -340,12 +341,15 @@ fn report_updates(old: &Lock, new: &Lock) {
             });
             match was {
                 Some(b) if b.version != c.version => {
-                    eprintln!(
+                    note!(
                         "{what}: {}:{} {} -> {}",
-                        c.ecosystem, c.name, b.version, c.version
+                        c.ecosystem,
+                        c.name,
+                        b.version,
+                        c.version
                     )
                 }
-                None => eprintln!("{what}: {}:{} {} (new)", c.ecosystem, c.name, c.version),
+                None => note!("{what}: {}:{} {} (new)", c.ecosystem, c.name, c.version),
                 _ => {}
             }
         }

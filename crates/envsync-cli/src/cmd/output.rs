@@ -138,10 +138,10 @@ pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
     }
 }
 
-/// Colour for the table on standard output: only on a terminal, and never when
-/// `NO_COLOR` is set to anything non-empty.
+/// Colour for the table on standard output: as `--color` says, else only on a terminal
+/// and never when `NO_COLOR` is set to anything non-empty.
 pub fn stdout_color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    crate::settings::color(std::io::stdout().is_terminal())
 }
 
 /// What is being reported.

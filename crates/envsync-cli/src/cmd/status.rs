@@ -38,7 +38,7 @@ pub enum StatusFormat {
 /// Run `envsync status`.
 pub async fn run(args: &StatusArgs) -> anyhow::Result<Outcome> {
     let project = args.project.project()?;
-    let docker = envsync_engine::connect().await?;
+    let docker = crate::connect_engine().await?;
     let services = run::status(&docker, &project)
         .await
         .with_context(|| format!("reading the status of project `{project}`"))?;

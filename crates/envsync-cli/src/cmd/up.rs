@@ -95,7 +95,7 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
     } else {
         Some(crate::project_lock::acquire(&manifest.file)?)
     };
-    let docker = envsync_engine::connect().await?;
+    let docker = crate::connect_engine().await?;
 
     let (service_images, dev_image) = images(&docker, &manifest, lock.as_ref(), args.check).await?;
     let services = manifest
@@ -135,7 +135,7 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
     }
 
     // Progress quotes container names and health check output.
-    let progress = |line: &str| eprintln!("{}", escape(line));
+    let progress = |line: &str| crate::settings::note!("{}", escape(line));
     let report = run::up(&docker, &spec, &progress)
         .await
         .with_context(|| format!("bringing up project `{}`", spec.project))?;
