@@ -347,15 +347,15 @@ async fn attach(
 }
 
 /// Print a verification's drift as the usual table on standard output.
-pub(crate) fn print_drift(checked: &Checked) {
-    print!(
+pub(crate) fn print_drift(checked: &Checked) -> anyhow::Result<()> {
+    crate::cmd::output::out!(
         "{}",
         envsync_drift::report::render(
             envsync_drift::report::Format::Table,
             checked,
             crate::cmd::output::stdout_color()
         )
-    );
+    )
 }
 
 /// A build error, with what the lock or manifest says about its package: a locked

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail};
+use anyhow::{anyhow, bail, Context};
 use envsync_manifest::policy::Date;
 use envsync_manifest::{Lock, Manifest};
 
@@ -49,15 +49,22 @@ impl ManifestArg {
         path
     }
 
-    /// Load the manifest (see [`load_manifest`]).
-    pub fn load(&self) -> anyhow::Result<Manifest> {
+    /// The manifest's path once it is known to be readable; else an error saying what
+    /// is wrong (none found, the named one missing, permission denied).
+    pub fn readable_path(&self) -> anyhow::Result<PathBuf> {
         let path = self.path();
         if !self.explicit() && !path.exists() {
             bail!(
                 "no `{MANIFEST_FILE}` in this directory or any directory above it; run envsync in the project, or pass the manifest's path with `--manifest PATH`"
             );
         }
-        load_manifest(&path)
+        check_readable(&path)?;
+        Ok(path)
+    }
+
+    /// Load the manifest (see [`load_manifest`]).
+    pub fn load(&self) -> anyhow::Result<Manifest> {
+        load_manifest(&self.readable_path()?)
     }
 }
 
@@ -127,18 +134,32 @@ impl Inputs {
 /// judged while loading: `envsync check` and `envsync validate` judge it, so an expired
 /// ignore never stops `up`, `build` or `lock`.
 pub fn load_manifest(path: &Path) -> anyhow::Result<Manifest> {
-    if !path.exists() {
-        bail!(
-            "manifest `{}` does not exist; create it, or pass its path with `--manifest PATH`",
-            path.display()
-        );
-    }
+    check_readable(path)?;
     Manifest::load_on(path, Date::from_unix_days(0)).map_err(|errors| {
         anyhow!(
             "{errors}\nmanifest `{}` is not valid; `envsync validate` lists every problem",
             path.display()
         )
     })
+}
+
+/// Whether the manifest at `path` can be opened, as an error that says what happened:
+/// a manifest that cannot be read is not an invalid one.
+fn check_readable(path: &Path) -> anyhow::Result<()> {
+    match std::fs::File::open(path) {
+        Ok(_) => Ok(()),
+        Err(err) => match err.kind() {
+            std::io::ErrorKind::NotFound => bail!(
+                "manifest `{}` does not exist; create it, or pass its path with `--manifest PATH`",
+                path.display()
+            ),
+            std::io::ErrorKind::PermissionDenied => bail!(
+                "cannot read manifest `{}`: permission denied; make it readable by this user (`chmod a+r`), or run envsync as a user who may read it",
+                path.display()
+            ),
+            _ => Err(err).with_context(|| format!("cannot read manifest `{}`", path.display())),
+        },
+    }
 }
 
 /// Read a lock and refuse one made from another manifest.
@@ -179,13 +200,6 @@ fn discover(dir: &Path) -> Option<PathBuf> {
         relative.push("..");
     }
     None
-}
-
-/// How the commands that print either a text or a JSON document print it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
 }
 
 #[cfg(test)]
