@@ -40,7 +40,7 @@ pub use model::{
     Project, Python, Requirement, Service, Sources,
 };
 use names::is_alpine_image;
-pub use names::{normalize_name, parse_duration};
+pub use names::{normalize_name, parse_duration, runtime_meant, RUNTIME_NAMES};
 pub use ports::{host_ports_clash, PortMapping, DEFAULT_HOST_IP};
 pub use volumes::{MountKind, VolumeMount};
 
