@@ -107,7 +107,8 @@ fn validate_reports_syntax_errors_missing_files_and_absent_manifests() {
     let out = envsync_output(dir.path(), &["validate"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).starts_with("error: cannot read manifest: "),
+        text(&out.stderr)
+            .starts_with("error: no `envsync.toml` in this directory or any directory above it"),
         "{}",
         text(&out.stderr)
     );

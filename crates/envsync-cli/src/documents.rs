@@ -26,11 +26,16 @@ pub const LOCK_WRITE_SCHEMA: &str = "envsync.lock-write/v1";
 pub const FETCH_SCHEMA: &str = "envsync.fetch/v1";
 /// Schema id of `envsync validate --format json`.
 pub const VALIDATE_SCHEMA: &str = "envsync.validate/v1";
+/// Schema id of `envsync engine --format json`.
+pub const ENGINE_SCHEMA: &str = "envsync.engine/v1";
+/// Schema id of `envsync down --format json`.
+pub const DOWN_SCHEMA: &str = "envsync.down/v1";
 
-/// Print a document on standard output.
+/// Print a document on standard output (a closed pipe ends it quietly).
 pub fn print(document: &impl Serialize) -> anyhow::Result<()> {
-    println!("{}", envsync_drift::report::json_pretty(document)?);
-    Ok(())
+    let mut text = envsync_drift::report::json_pretty(document)?;
+    text.push('\n');
+    crate::cmd::output::write_stdout(text.as_bytes())
 }
 
 /// `envsync.up/v1`: one shape for `up` and `up --check`.
@@ -215,6 +220,26 @@ pub struct Validate<'a> {
     pub errors: &'a [Diagnostic],
 }
 
+/// `envsync.engine/v1`: the engine that answered.
+#[derive(Debug, Serialize)]
+pub struct Engine<'a> {
+    pub schema: &'static str,
+    /// The engine's address (`DOCKER_HOST`, or the default socket).
+    pub host: &'a str,
+    pub version: Option<&'a str>,
+    pub api_version: Option<&'a str>,
+}
+
+/// `envsync.down/v1`: what `down` removed (empty lists when nothing was there).
+#[derive(Debug, Serialize)]
+pub struct Down<'a> {
+    pub schema: &'static str,
+    pub project: &'a str,
+    pub containers: &'a [String],
+    pub networks: &'a [String],
+    pub volumes: &'a [String],
+}
+
 #[cfg(test)]
 mod tests {
     use envsync_drift::verify::Parity;
@@ -345,5 +370,24 @@ mod tests {
             ],
         };
         insta::assert_snapshot!("lock_check", json(&check));
+    }
+
+    #[test]
+    fn engine_and_down_documents() {
+        let engine = Engine {
+            schema: ENGINE_SCHEMA,
+            host: "unix:///var/run/docker.sock",
+            version: Some("20.10.24"),
+            api_version: Some("1.41"),
+        };
+        insta::assert_snapshot!("engine", json(&engine));
+        let down = Down {
+            schema: DOWN_SCHEMA,
+            project: "p",
+            containers: &["envsync-p-dev".into()],
+            networks: &["envsync-p".into()],
+            volumes: &[],
+        };
+        insta::assert_snapshot!("down", json(&down));
     }
 }

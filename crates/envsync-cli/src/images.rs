@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use envsync_drift::check::Checked;
-use envsync_drift::fingerprint::fingerprint;
 use envsync_drift::lockfile::{
     collect_options, dev_components, pinned_to_target, service_collect_options, service_components,
 };
@@ -41,7 +40,7 @@ impl BuildSettings {
     pub fn new(no_cache: bool, show_progress: bool) -> BuildSettings {
         BuildSettings {
             no_cache,
-            show_progress,
+            show_progress: show_progress && !crate::settings::quiet(),
             offline: false,
             cache: ArtifactCache::user_default().ok(),
         }
@@ -125,9 +124,16 @@ async fn build_once(
 ) -> Result<BuiltImage, ProvisionError> {
     let progress = Progress::new(settings.show_progress, what);
     let on_event = |event| progress.event(event);
+    let started = std::time::Instant::now();
+    tracing::debug!(image = what, base = %spec.base_image, offline = options.offline, "build starts");
     let build = build_with_options(docker, spec, options, &on_event);
     let built = build.await;
     progress.finish();
+    let seconds = started.elapsed().as_secs_f64();
+    match &built {
+        Ok(image) => tracing::debug!(image = what, tag = %image.tag, seconds, "build ends"),
+        Err(err) => tracing::debug!(image = what, error = %err, seconds, "build failed"),
+    }
     built
 }
 
@@ -298,7 +304,7 @@ pub(crate) async fn fingerprint_image(
     tag: &str,
     options: &envsync_drift::CollectOptions,
 ) -> anyhow::Result<envsync_drift::Snapshot> {
-    let snapshot = fingerprint(&Target::Image(tag.to_string()), options)
+    let snapshot = crate::collect(&Target::Image(tag.to_string()), options)
         .await
         .with_context(|| format!("fingerprinting the built image `{tag}`"))?;
     for warning in &snapshot.warnings {
@@ -341,15 +347,15 @@ async fn attach(
 }
 
 /// Print a verification's drift as the usual table on standard output.
-pub(crate) fn print_drift(checked: &Checked) {
-    print!(
+pub(crate) fn print_drift(checked: &Checked) -> anyhow::Result<()> {
+    crate::cmd::output::out!(
         "{}",
         envsync_drift::report::render(
             envsync_drift::report::Format::Table,
             checked,
             crate::cmd::output::stdout_color()
         )
-    );
+    )
 }
 
 /// A build error, with what the lock or manifest says about its package: a locked

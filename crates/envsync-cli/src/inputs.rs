@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail};
+use anyhow::{anyhow, bail, Context};
 use envsync_manifest::policy::Date;
 use envsync_manifest::{Lock, Manifest};
 
@@ -14,12 +14,13 @@ pub const MANIFEST_FILE: &str = "envsync.toml";
 /// The lock's file name, beside the manifest.
 pub const LOCK_FILE: &str = "envsync.lock";
 
-/// `-m/--manifest`, shared by every command that reads a manifest.
+/// The manifest a command reads: the global `-m/--manifest` (or `ENVSYNC_MANIFEST`),
+/// defined once on the root command ([`crate::settings::GlobalArgs`]) and handed to
+/// each command that reads a manifest before it runs.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ManifestArg {
-    /// The manifest [default: envsync.toml in this directory or the nearest parent
-    /// directory that has one]
-    #[arg(short = 'm', long = "manifest", value_name = "PATH")]
+    /// The manifest the user named, if any.
+    #[arg(skip)]
     pub manifest: Option<PathBuf>,
 }
 
@@ -33,24 +34,37 @@ impl ManifestArg {
     /// from the current directory (as a relative path), else `envsync.toml` here (which
     /// then fails to load, naming it).
     pub fn path(&self) -> PathBuf {
-        match &self.manifest {
+        let path = match &self.manifest {
             Some(path) => path.clone(),
             None => std::env::current_dir()
                 .ok()
                 .and_then(|dir| discover(&dir))
                 .unwrap_or_else(|| PathBuf::from(MANIFEST_FILE)),
-        }
+        };
+        tracing::debug!(
+            manifest = %path.display(),
+            named = self.explicit(),
+            "manifest chosen"
+        );
+        path
     }
 
-    /// Load the manifest (see [`load_manifest`]).
-    pub fn load(&self) -> anyhow::Result<Manifest> {
+    /// The manifest's path once it is known to be readable; else an error saying what
+    /// is wrong (none found, the named one missing, permission denied).
+    pub fn readable_path(&self) -> anyhow::Result<PathBuf> {
         let path = self.path();
         if !self.explicit() && !path.exists() {
             bail!(
                 "no `{MANIFEST_FILE}` in this directory or any directory above it; run envsync in the project, or pass the manifest's path with `--manifest PATH`"
             );
         }
-        load_manifest(&path)
+        check_readable(&path)?;
+        Ok(path)
+    }
+
+    /// Load the manifest (see [`load_manifest`]).
+    pub fn load(&self) -> anyhow::Result<Manifest> {
+        load_manifest(&self.readable_path()?)
     }
 }
 
@@ -80,10 +94,12 @@ impl Inputs {
 
     /// The lock's path: `--lock`, else `envsync.lock` beside the manifest.
     pub fn lock_path(&self) -> PathBuf {
-        match &self.lock {
+        let path = match &self.lock {
             Some(path) => path.clone(),
             None => lock_beside(&self.manifest_path()),
-        }
+        };
+        tracing::debug!(lock = %path.display(), named = self.lock.is_some(), "lock chosen");
+        path
     }
 
     /// The manifest and its lock. A lock named with `--lock` must exist; the one beside
@@ -118,18 +134,32 @@ impl Inputs {
 /// judged while loading: `envsync check` and `envsync validate` judge it, so an expired
 /// ignore never stops `up`, `build` or `lock`.
 pub fn load_manifest(path: &Path) -> anyhow::Result<Manifest> {
-    if !path.exists() {
-        bail!(
-            "manifest `{}` does not exist; create it, or pass its path with `--manifest PATH`",
-            path.display()
-        );
-    }
+    check_readable(path)?;
     Manifest::load_on(path, Date::from_unix_days(0)).map_err(|errors| {
         anyhow!(
             "{errors}\nmanifest `{}` is not valid; `envsync validate` lists every problem",
             path.display()
         )
     })
+}
+
+/// Whether the manifest at `path` can be opened, as an error that says what happened:
+/// a manifest that cannot be read is not an invalid one.
+fn check_readable(path: &Path) -> anyhow::Result<()> {
+    match std::fs::File::open(path) {
+        Ok(_) => Ok(()),
+        Err(err) => match err.kind() {
+            std::io::ErrorKind::NotFound => bail!(
+                "manifest `{}` does not exist; create it, or pass its path with `--manifest PATH`",
+                path.display()
+            ),
+            std::io::ErrorKind::PermissionDenied => bail!(
+                "cannot read manifest `{}`: permission denied; make it readable by this user (`chmod a+r`), or run envsync as a user who may read it",
+                path.display()
+            ),
+            _ => Err(err).with_context(|| format!("cannot read manifest `{}`", path.display())),
+        },
+    }
 }
 
 /// Read a lock and refuse one made from another manifest.
@@ -170,13 +200,6 @@ fn discover(dir: &Path) -> Option<PathBuf> {
         relative.push("..");
     }
     None
-}
-
-/// How the commands that print either a text or a JSON document print it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod documents;
 mod images;
 pub mod inputs;
 mod project_lock;
+pub mod settings;
 
 /// What a command found, mapped to the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,9 +45,11 @@ pub const EXIT_ERROR: u8 = 2;
     version,
     about = "One definition of an environment for dev, CI and production: built, locked, and checked for drift",
     long_about = None,
-    after_help = "Exit codes: 0 parity, 1 drift found, 2 error.\nDocs: README.md, docs/manifest.md"
+    after_help = "Exit codes: 0 parity, 1 drift found, 2 error."
 )]
 pub struct Cli {
+    #[command(flatten)]
+    global: settings::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -55,22 +58,22 @@ pub struct Cli {
 enum Command {
     /// Check that a Docker engine answers and print its version
     #[command(
-        after_help = "Examples:\n  envsync engine\n  DOCKER_HOST=tcp://127.0.0.1:2375 envsync engine"
+        after_help = "Examples:\n  envsync engine\n  envsync engine --format json\n  DOCKER_HOST=tcp://127.0.0.1:2375 envsync engine"
     )]
-    Engine,
+    Engine(cmd::engine::EngineArgs),
     /// Build the environment's image from the manifest (exact versions from envsync.lock), or reuse it when unchanged
     #[command(
-        after_help = "The image is tagged envsync/<project>:<hash of every build input>; with unchanged inputs nothing is built. The full build log is written to .envsync/logs/ next to the manifest.\n\nWith a lock, the image is fingerprinted after the build and compared with it: any component that differs fails the build (exit 1) with a drift report naming it; --no-verify skips that.\n\nExit codes: 0 built or up to date (and matching the lock), 1 built but different from the lock, 2 error (a failing step, a pinned version the package sources lack, a missing base image, no engine).\n\nExamples:\n  envsync build\n  envsync build --dry-run -m manifests/benefits-api/envsync.toml\n  envsync build --format json\n  envsync build --no-cache\n  envsync build --no-verify\n  envsync fetch && envsync build --offline --no-cache"
+        after_help = "The image is tagged envsync/<project>:<hash of every build input>; with unchanged inputs nothing is built. The full build log is written to .envsync/logs/ next to the manifest.\n\nWith a lock, the image is fingerprinted after the build and compared with it: any component that differs fails the build (exit 1) with a drift report naming it; --no-verify skips that.\n\nExit codes: 0 built or up to date (and matching the lock), 1 built but different from the lock, 2 error (a failing step, a pinned version the package sources lack, a missing base image, no engine).\n\nExamples:\n  envsync build\n  envsync build --dry-run -m ../other-project/envsync.toml\n  envsync build --format json\n  envsync build --no-cache\n  envsync build --no-verify\n  envsync fetch && envsync build --offline --no-cache"
     )]
     Build(cmd::build::BuildArgs),
     /// Check a manifest and list every problem, each with its line and a fix
     #[command(
-        after_help = "Exit codes: 0 valid, 2 invalid (every problem is listed on stderr).\n\nExamples:\n  envsync validate\n  envsync validate -m manifests/benefits-api/envsync.toml\n  envsync validate --format json"
+        after_help = "Exit codes: 0 valid, 2 invalid (every problem is listed on stderr).\n\nExamples:\n  envsync validate\n  envsync validate -m ../other-project/envsync.toml\n  envsync validate --format json"
     )]
     Validate(cmd::validate::ValidateArgs),
     /// Build the environment, fingerprint it and write envsync.lock with every component's exact version; or check the lock
     #[command(
-        after_help = "Without --check: builds the image (reusing it when unchanged), fingerprints it and writes envsync.lock with every installed component (declared and transitive) and the base image ID. When the lock was made from this very manifest, its exact versions are rebuilt and the image must match it (else exit 1 with a drift report, nothing written); --update resolves the manifest afresh. --from TARGET pins each declared apt, Python and npm package to the version TARGET runs first (the manifest stays unchanged). The same inputs always give byte-identical output.\n\nExit codes: 0 written or up to date, 1 out of date (--check) or the build differs from the lock or the target, 2 error (including a declared package TARGET lacks).\n\nExamples:\n  envsync lock\n  envsync lock --from docker:billing-prod\n  envsync lock --from prod\n  envsync lock --update\n  envsync lock --check\n  envsync lock --check -m manifests/benefits-api/envsync.toml\n  envsync lock --check --lock ci/envsync.lock --format json"
+        after_help = "Without --check: builds the image (reusing it when unchanged), fingerprints it and writes envsync.lock with every installed component (declared and transitive) and the base image ID. When the lock was made from this very manifest, its exact versions are rebuilt and the image must match it (else exit 1 with a drift report, nothing written); --update resolves the manifest afresh. --from TARGET pins each declared apt, Python and npm package to the version TARGET runs first (the manifest stays unchanged). The same inputs always give byte-identical output.\n\nExit codes: 0 written or up to date, 1 out of date (--check) or the build differs from the lock or the target, 2 error (including a declared package TARGET lacks).\n\nExamples:\n  envsync lock\n  envsync lock --from docker:billing-prod\n  envsync lock --from prod\n  envsync lock --update\n  envsync lock --check\n  envsync lock --check -m ../other-project/envsync.toml\n  envsync lock --check --lock ci/envsync.lock --format json"
     )]
     Lock(cmd::lock::LockArgs),
     /// Download every .deb and wheel the lock names, by sha256, into the artifact cache
@@ -81,7 +84,7 @@ Exit codes: 0 every artifact cached, 2 error (an artifact no source serves with 
 
 Examples:
   envsync fetch
-  envsync fetch -m manifests/benefits-api/envsync.toml
+  envsync fetch -m ../other-project/envsync.toml
   envsync fetch --artifacts /srv/envsync-cache --format json"
     )]
     Fetch(cmd::fetch::FetchArgs),
@@ -93,7 +96,7 @@ Exit codes: 0 written, 2 error.
 
 Examples:
   envsync vendor vendor/artifacts
-  envsync vendor /mnt/usb/benefits-api -m manifests/benefits-api/envsync.toml"
+  envsync vendor /mnt/usb/benefits-api -m ../other-project/envsync.toml"
     )]
     Vendor(cmd::fetch::VendorArgs),
     /// Compare environments package by package: two give a table, more a fleet matrix
@@ -113,12 +116,12 @@ Examples:
     Fingerprint(cmd::fingerprint::FingerprintArgs),
     /// Bring up the project's services and development container; only what changed is rebuilt or recreated, each with its reason
     #[command(
-        after_help = "Images are built from the manifest (middleware from the Debian base with Debian's packages) and reused when unchanged; each service is waited on until its health check passes. A second `up` with nothing changed does nothing and says so.\n\nThen the running development container is fingerprinted and compared with envsync.lock (`verified: ... matches envsync.lock (N components)`, or the drift table), and each service with the lock's `service:NAME` packages or the manifest's `version`; --no-verify skips this. Without a lock, up says so and exits 0.\n\nExit codes: 0 up (and verified, or no lock), 1 drift after up, or with --check: something would change, 2 error.\n\nExamples:\n  envsync up\n  envsync up --no-verify\n  envsync up -m manifests/benefits-api/envsync.toml\n  envsync up --check\n  envsync up --format json"
+        after_help = "Images are built from the manifest (middleware from the Debian base with Debian's packages) and reused when unchanged; each service is waited on until its health check passes. A second `up` with nothing changed does nothing and says so.\n\nThen the running development container is fingerprinted and compared with envsync.lock (`verified: ... matches envsync.lock (N components)`, or the drift table), and each service with the lock's `service:NAME` packages or the manifest's `version`; --no-verify skips this. Without a lock, up says so and exits 0.\n\nExit codes: 0 up (and verified, or no lock), 1 drift after up, or with --check: something would change, 2 error.\n\nExamples:\n  envsync up\n  envsync up --no-verify\n  envsync up -m ../other-project/envsync.toml\n  envsync up --check\n  envsync up --format json"
     )]
     Up(cmd::up::UpArgs),
     /// Show the project's containers: image, state (with the exit code once ended), restarts, health and published ports
     #[command(
-        after_help = "Exit codes: 0 every container runs (also when the project has none), 1 a container is not running (exited, restarting, dead), or with --verify: a container differs from the lock or its declared version, 2 error.\n\nExamples:\n  envsync status\n  envsync status --verify\n  envsync status -m manifests/benefits-api/envsync.toml\n  envsync status --project benefits-api --format json"
+        after_help = "Exit codes: 0 every container runs (also when the project has none), 1 a container is not running (exited, restarting, dead), or with --verify: a container differs from the lock or its declared version, 2 error.\n\nExamples:\n  envsync status\n  envsync status --verify\n  envsync status -m ../other-project/envsync.toml\n  envsync status --project benefits-api --format json"
     )]
     Status(cmd::status::StatusArgs),
     /// Remove the project's containers and network (named volumes too with --volumes)
@@ -153,6 +156,30 @@ Examples:
     Shell(cmd::exec::ShellArgs),
 }
 
+impl Command {
+    /// The manifest argument of a command that reads a manifest, for the global
+    /// `-m/--manifest` to fill in.
+    fn manifest_mut(&mut self) -> Option<&mut inputs::ManifestArg> {
+        match self {
+            Command::Build(a) => Some(&mut a.inputs.manifest),
+            Command::Validate(a) => Some(&mut a.manifest),
+            Command::Lock(a) => Some(&mut a.inputs.manifest),
+            Command::Fetch(a) => Some(&mut a.inputs.manifest),
+            Command::Vendor(a) => Some(&mut a.fetch.inputs.manifest),
+            Command::Diff(a) => Some(&mut a.inputs.manifest),
+            Command::Check(a) => Some(&mut a.inputs.manifest),
+            Command::Fingerprint(a) => Some(&mut a.manifest),
+            Command::Up(a) => Some(&mut a.inputs.manifest),
+            Command::Status(a) => Some(&mut a.project.manifest),
+            Command::Down(a) => Some(&mut a.project.manifest),
+            Command::Logs(a) => Some(&mut a.project.manifest),
+            Command::Exec(a) => Some(&mut a.project.manifest),
+            Command::Shell(a) => Some(&mut a.project.manifest),
+            Command::Engine(_) | Command::Completions(_) | Command::Man(_) => None,
+        }
+    }
+}
+
 /// Parse the process arguments, run the command, print any error chain once, and
 /// return the exit code.
 pub fn main() -> ExitCode {
@@ -182,13 +209,21 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Run one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let Cli {
+        global,
+        mut command,
+    } = cli;
+    settings::init(&global);
+    if let Some(manifest) = command.manifest_mut() {
+        manifest.manifest = global.manifest;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
         .build()?;
     let rt = &runtime;
-    let outcome = match cli.command {
-        Command::Engine => interruptible(rt, engine_info()),
+    let outcome = match command {
+        Command::Engine(args) => interruptible(rt, cmd::engine::run(&args)),
         Command::Build(args) => interruptible(rt, cmd::build::run(&args)),
         Command::Validate(args) => cmd::validate::run(&args),
         Command::Lock(args) => interruptible(rt, cmd::lock::run(&args)),
@@ -232,14 +267,31 @@ fn interruptible(
     })
 }
 
-async fn engine_info() -> anyhow::Result<Outcome> {
+/// Connect to the engine the one way the CLI does, logging where and what answered.
+pub(crate) async fn connect_engine() -> anyhow::Result<envsync_engine::bollard::Docker> {
+    let host = envsync_engine::engine_host();
+    tracing::debug!(%host, "connecting to the engine");
     let docker = envsync_engine::connect().await?;
-    let version = docker.version().await?;
-    println!(
-        "engine {} (API {}) at {}",
-        version.version.as_deref().unwrap_or("unknown"),
-        version.api_version.as_deref().unwrap_or("unknown"),
-        envsync_engine::engine_host()
-    );
-    Ok(Outcome::Ok)
+    tracing::debug!(%host, api = ?docker.client_version(), "engine answered");
+    Ok(docker)
+}
+
+/// Collect a snapshot of `target`, logging the collection's start, end and duration.
+pub(crate) async fn collect(
+    target: &envsync_drift::Target,
+    options: &envsync_drift::CollectOptions,
+) -> Result<envsync_drift::Snapshot, envsync_drift::DriftError> {
+    let started = std::time::Instant::now();
+    tracing::debug!(%target, "collecting");
+    let result = envsync_drift::fingerprint(target, options).await;
+    match &result {
+        Ok(snapshot) => tracing::debug!(
+            %target,
+            packages = snapshot.packages.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "collected"
+        ),
+        Err(err) => tracing::debug!(%target, error = %err, "collection failed"),
+    }
+    result
 }

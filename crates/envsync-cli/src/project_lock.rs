@@ -32,7 +32,7 @@ pub(crate) fn acquire(manifest: &Path) -> anyhow::Result<ProjectLock> {
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
-            eprintln!(
+            crate::settings::note!(
                 "waiting for another envsync in this project (it holds `{}`)…",
                 path.display()
             );

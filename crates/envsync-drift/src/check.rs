@@ -273,11 +273,12 @@ pub fn evaluate(
                 None if failing => Status::Fail,
                 None => Status::Warn,
             };
+            let violates = locate(d);
             Finding {
                 drift: d.clone(),
                 status,
-                violates: locate(d),
-                fix: Some(fix_hint(d)),
+                fix: Some(fix_for(d, violates.as_ref())),
+                violates,
                 ignored_by: cover.map(|ig| IgnoreRef::new(ig, file, today)),
             }
         })
@@ -323,18 +324,52 @@ pub fn plain(diff: Diff) -> Checked {
     }
 }
 
+/// The fix for a drift found by a check: [`fix_hint`], unless the component is written
+/// down (`declared`, in the manifest or the lock) and only the checked side has it;
+/// removing it would then contradict what declares it, so the fix is to relock.
+fn fix_for(d: &Drift, declared: Option<&SourceRef>) -> String {
+    match (d.kind, declared) {
+        (DriftKind::Extra, Some(at)) => format!(
+            "`{}:{}` is declared at {at} but the reference lacks it: run `envsync lock` so the lock records it, or remove it from {}",
+            d.ecosystem, d.name, at.file
+        ),
+        _ => fix_hint(d),
+    }
+}
+
+/// The pip that manages the packages in `site_packages` (a drift's location): the
+/// virtualenv's own `bin/pip`, or plain `pip` for the system's.
+fn pip_for(site_packages: Option<&str>) -> String {
+    let root = site_packages.and_then(|l| l.find("/lib/python").map(|i| &l[..i]));
+    match root {
+        Some(root) if !matches!(root, "" | "/usr" | "/usr/local") => format!("{root}/bin/pip"),
+        _ => "pip".to_string(),
+    }
+}
+
+/// The npm invocation for packages in `node_modules` (a drift's location): `-g` for
+/// the global tree, `--prefix DIR` for a project's.
+fn npm_for(node_modules: Option<&str>) -> String {
+    match node_modules.and_then(|l| l.strip_suffix("/node_modules")) {
+        Some("/usr/local/lib" | "/usr/lib") => "npm -g".to_string(),
+        Some(dir) if !dir.contains("/node_modules/") => format!("npm --prefix {dir}"),
+        _ => "npm".to_string(),
+    }
+}
+
 /// A command that brings the checked environment back to the reference for this drift.
 pub fn fix_hint(d: &Drift) -> String {
     let name = &d.name;
+    let at = d.location.as_deref();
     match (d.kind, d.ecosystem, d.left.as_deref()) {
         (DriftKind::Extra, Ecosystem::Deb, _) => format!("apt-get remove {name}"),
-        (DriftKind::Extra, Ecosystem::Pypi, _) => format!("pip uninstall {name}"),
-        (DriftKind::Extra, Ecosystem::Npm, _) => format!("npm uninstall {name}"),
+        (DriftKind::Extra, Ecosystem::Pypi, _) => format!("{} uninstall {name}", pip_for(at)),
+        (DriftKind::Extra, Ecosystem::Npm, _) => format!("{} uninstall {name}", npm_for(at)),
         (DriftKind::Extra, Ecosystem::Apk, _) => format!("apk del {name}"),
         (DriftKind::Extra, Ecosystem::Rpm, _) => format!("dnf remove {name}"),
         (_, Ecosystem::Deb, Some(v)) => format!("apt-get install {name}={v}"),
-        (_, Ecosystem::Pypi, Some(v)) => format!("pip install {name}=={v}"),
-        (_, Ecosystem::Npm, Some(v)) => format!("npm install {name}@{v}"),
+        (_, Ecosystem::Pypi, Some(v)) => format!("{} install {name}=={v}", pip_for(at)),
+        (_, Ecosystem::Npm, Some(v)) => format!("{} install {name}@{v}", npm_for(at)),
         (_, Ecosystem::Apk, Some(v)) => format!("apk add {name}={v}"),
         (_, Ecosystem::Rpm, Some(v)) => format!("dnf install {name}-{v}"),
         _ => "envsync up".to_string(),
@@ -601,6 +636,76 @@ mod tests {
                 "npm uninstall left-pad",
                 "envsync up",
             ]
+        );
+    }
+
+    #[test]
+    fn fixes_use_the_environment_s_own_pip_and_npm_and_never_undo_a_declaration() {
+        let drift = |kind, ecosystem, left: Option<&str>, location: Option<&str>| Drift {
+            ecosystem,
+            name: "x".into(),
+            kind,
+            left: left.map(Into::into),
+            right: None,
+            direction: None,
+            size: None,
+            arch: None,
+            location: location.map(Into::into),
+            right_location: None,
+        };
+        let check = |d: Drift, declared: Option<SourceRef>, expected: &str| {
+            assert_eq!(fix_for(&d, declared.as_ref()), expected);
+        };
+        let venv = Some("/opt/app/venv/lib/python3.11/site-packages");
+        check(
+            drift(DriftKind::Extra, Ecosystem::Pypi, None, venv),
+            None,
+            "/opt/app/venv/bin/pip uninstall x",
+        );
+        check(
+            drift(DriftKind::Changed, Ecosystem::Pypi, Some("1.0"), venv),
+            None,
+            "/opt/app/venv/bin/pip install x==1.0",
+        );
+        check(
+            drift(
+                DriftKind::Extra,
+                Ecosystem::Pypi,
+                None,
+                Some("/usr/local/lib/python3.11/dist-packages"),
+            ),
+            None,
+            "pip uninstall x",
+        );
+        check(
+            drift(
+                DriftKind::Extra,
+                Ecosystem::Npm,
+                None,
+                Some("/srv/app/node_modules"),
+            ),
+            None,
+            "npm --prefix /srv/app uninstall x",
+        );
+        check(
+            drift(
+                DriftKind::Missing,
+                Ecosystem::Npm,
+                Some("1.0.0"),
+                Some("/usr/local/lib/node_modules"),
+            ),
+            None,
+            "npm -g install x@1.0.0",
+        );
+        let declared = SourceRef {
+            file: "envsync.toml".into(),
+            line: 12,
+            entry: None,
+        };
+        check(
+            drift(DriftKind::Extra, Ecosystem::Deb, None, None),
+            Some(declared),
+            "`deb:x` is declared at envsync.toml:12 but the reference lacks it: run `envsync lock` so the lock records it, or remove it from envsync.toml",
         );
     }
 }

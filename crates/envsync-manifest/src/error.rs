@@ -7,7 +7,7 @@ use std::path::PathBuf;
 /// where there is one, the line.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("cannot read lock `{}`: {source}; run `envsync lock` to create it", file.display())]
+    #[error("cannot read lock `{}`: {}", file.display(), read_problem(.source))]
     Read {
         file: PathBuf,
         #[source]
@@ -42,4 +42,16 @@ pub enum LockError {
         /// Names the field and what is wrong with it.
         message: String,
     },
+}
+
+/// What went wrong reading a lock, and the fix that fits: a missing lock is created by
+/// `envsync lock`, an unreadable one needs its permissions, not a new lock.
+fn read_problem(source: &std::io::Error) -> String {
+    match source.kind() {
+        std::io::ErrorKind::NotFound => "it does not exist; run `envsync lock` to create it".into(),
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied; make it readable by this user (`chmod a+r`), or run envsync as a user who may read it".into()
+        }
+        _ => format!("{source}; check that the path names a readable file"),
+    }
 }

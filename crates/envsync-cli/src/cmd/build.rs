@@ -17,9 +17,11 @@ use envsync_provisioner::{
 
 use envsync_provisioner::cache::ArtifactCache;
 
+use super::output::DocFormat as Format;
+use crate::cmd::output::{out, outln};
 use crate::documents;
 use crate::images::{build_image, fingerprint_image, print_drift, BuildSettings};
-use crate::inputs::{Format, Inputs, Loaded};
+use crate::inputs::{Inputs, Loaded};
 use crate::Outcome;
 
 pub use crate::documents::BUILD_SCHEMA;
@@ -44,8 +46,8 @@ pub struct BuildArgs {
     /// `envsync vendor` wrote works too
     #[arg(long, value_name = "DIR")]
     pub artifacts: Option<PathBuf>,
-    /// Output format: `text` or `json`
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    /// Output format: `table` or `json`
+    #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Skip comparing the built image with the lock. By default, when a lock exists, the
     /// image is fingerprinted after the build and any component that differs from the
@@ -72,12 +74,12 @@ pub async fn run(args: &BuildArgs) -> anyhow::Result<Outcome> {
             .with_context(|| format!("creating context directory `{}`", dir.display()))?;
         let spec = resolved_if_possible(&spec).await;
         let tag = emit_context(&spec, dir)?;
-        println!("{tag}");
+        outln!("{tag}")?;
         return Ok(Outcome::Ok);
     }
     if args.dry_run {
         let spec = resolved_if_possible(&spec).await;
-        print!("{}", plan(&spec)?);
+        out!("{}", plan(&spec)?)?;
         return Ok(Outcome::Ok);
     }
     if let Some(lock) = &lock {
@@ -89,8 +91,8 @@ pub async fn run(args: &BuildArgs) -> anyhow::Result<Outcome> {
     }
 
     let _project = crate::project_lock::acquire(&manifest.file)?;
-    let docker = envsync_engine::connect().await?;
-    let mut settings = BuildSettings::new(args.no_cache, args.format == Format::Text);
+    let docker = crate::connect_engine().await?;
+    let mut settings = BuildSettings::new(args.no_cache, args.format == Format::Table);
     settings.offline = args.offline;
     if let Some(dir) = &args.artifacts {
         settings.cache = Some(ArtifactCache::at(dir));
@@ -130,7 +132,7 @@ async fn resolved_if_possible(spec: &BuildSpec) -> BuildSpec {
     if spec.base_digest.is_some() {
         return spec.clone();
     }
-    let connected = tokio::time::timeout(Duration::from_secs(3), envsync_engine::connect()).await;
+    let connected = tokio::time::timeout(Duration::from_secs(3), crate::connect_engine()).await;
     let problem = match connected {
         Ok(Ok(docker)) => match resolve_base(&docker, spec).await {
             Ok(resolved) => return resolved,
@@ -139,7 +141,7 @@ async fn resolved_if_possible(spec: &BuildSpec) -> BuildSpec {
         Ok(Err(err)) => err.to_string(),
         Err(_) => "the Docker engine did not answer within 3s".to_string(),
     };
-    eprintln!(
+    crate::settings::note!(
         "note: base image `{}` not pinned to an image ID, so the tag shown differs from a build's: {problem}",
         spec.base_image
     );
@@ -158,31 +160,31 @@ fn report(
             elapsed.as_secs_f64(),
             verified,
         ))?,
-        Format::Text => {
+        Format::Table => {
             if built.reused {
-                println!(
+                outln!(
                     "{} is up to date ({}); nothing to build ({} ms)",
                     built.tag,
                     short_id(&built.id),
                     elapsed.as_millis()
-                );
+                )?;
             } else {
-                println!(
+                outln!(
                     "built {} ({}) in {:.1}s",
                     built.tag,
                     short_id(&built.id),
                     elapsed.as_secs_f64()
-                );
+                )?;
                 if let Some(log) = &built.log_path {
-                    println!("build log: {}", log.display());
+                    outln!("build log: {}", log.display())?;
                 }
             }
             match verified {
-                Some(v) if v.failed() => print_drift(v),
-                Some(v) => println!(
+                Some(v) if v.failed() => print_drift(v)?,
+                Some(v) => outln!(
                     "verified: the image holds exactly the {} locked components",
                     v.summary().same
-                ),
+                )?,
                 None => {}
             }
         }

@@ -38,6 +38,6 @@ pub fn man(args: &ManArgs) -> anyhow::Result<Outcome> {
         .with_context(|| format!("creating `{}`", args.dir.display()))?;
     clap_mangen::generate_to(Cli::command(), &args.dir)
         .with_context(|| format!("writing the man pages into `{}`", args.dir.display()))?;
-    eprintln!("wrote the man pages into {}", args.dir.display());
+    crate::settings::note!("wrote the man pages into {}", args.dir.display());
     Ok(Outcome::Ok)
 }

@@ -4,6 +4,8 @@
 use anyhow::Context;
 use envsync_provisioner::run;
 
+use super::output::{write_stdout, DocFormat};
+use crate::documents;
 use crate::inputs::ManifestArg;
 use crate::Outcome;
 
@@ -39,26 +41,41 @@ pub struct DownArgs {
     /// Also remove the project's named volumes (database data and the like)
     #[arg(long)]
     pub volumes: bool,
+    /// Output format: `table` or `json` (`envsync.down/v1`)
+    #[arg(long, value_enum, default_value_t = DocFormat::Table)]
+    pub format: DocFormat,
 }
 
 /// Run `envsync down`.
 pub async fn run(args: &DownArgs) -> anyhow::Result<Outcome> {
     let project = args.project.project()?;
-    let docker = envsync_engine::connect().await?;
+    let docker = crate::connect_engine().await?;
     let report = run::down(&docker, &project, args.volumes)
         .await
         .with_context(|| format!("removing project `{project}`"))?;
-    for name in &report.containers {
-        println!("removed container {name}");
+    if args.format == DocFormat::Json {
+        documents::print(&documents::Down {
+            schema: documents::DOWN_SCHEMA,
+            project: &project,
+            containers: &report.containers,
+            networks: &report.networks,
+            volumes: &report.volumes,
+        })?;
+        return Ok(Outcome::Ok);
     }
-    for name in &report.networks {
-        println!("removed network {name}");
+    let mut text = String::new();
+    for (kind, names) in [
+        ("container", &report.containers),
+        ("network", &report.networks),
+        ("volume", &report.volumes),
+    ] {
+        for name in names {
+            text.push_str(&format!("removed {kind} {name}\n"));
+        }
     }
-    for name in &report.volumes {
-        println!("removed volume {name}");
+    if text.is_empty() {
+        text = format!("project `{project}`: nothing to remove\n");
     }
-    if report.containers.is_empty() && report.networks.is_empty() && report.volumes.is_empty() {
-        println!("project `{project}`: nothing to remove");
-    }
+    write_stdout(text.as_bytes())?;
     Ok(Outcome::Ok)
 }

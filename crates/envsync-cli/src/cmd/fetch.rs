@@ -13,9 +13,11 @@ use envsync_provisioner::fetch::{fetch_artifacts, FetchReport};
 use envsync_provisioner::from_manifest::{locks_this, service_recipe};
 use envsync_provisioner::{spec_from_manifest, BuildSpec};
 
+use super::output::DocFormat as Format;
+use crate::cmd::output::outln;
 use crate::documents;
 use crate::images::{build_image, BuildSettings};
-use crate::inputs::{Format, Inputs, Loaded};
+use crate::inputs::{Inputs, Loaded};
 use crate::Outcome;
 
 pub use crate::documents::FETCH_SCHEMA;
@@ -29,8 +31,8 @@ pub struct FetchArgs {
     /// $XDG_CACHE_HOME/envsync/artifacts, else ~/.cache/envsync/artifacts]
     #[arg(long, value_name = "DIR")]
     pub artifacts: Option<PathBuf>,
-    /// Output format: `text` or `json`
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    /// Output format: `table` or `json`
+    #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
 
@@ -70,10 +72,10 @@ pub async fn vendor(args: &VendorArgs) -> anyhow::Result<Outcome> {
 
 async fn fetch_into(args: &FetchArgs, cache: &ArtifactCache) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let text = args.format == Format::Text;
+    let text = args.format == Format::Table;
     let _project = crate::project_lock::acquire(&args.inputs.manifest_path())?;
     let (manifest, images) = locked_images(args)?;
-    let docker = envsync_engine::connect().await?;
+    let docker = crate::connect_engine().await?;
     let settings = BuildSettings::new(false, text);
     let ca = ca_bundle(&images[0].1)?;
     let mut report = FetchReport::default();
@@ -82,7 +84,7 @@ async fn fetch_into(args: &FetchArgs, cache: &ArtifactCache) -> anyhow::Result<O
         // The image built from the lock has the package managers and sources to ask.
         let (_, built) = build_image(&docker, &manifest, spec, what, &settings).await?;
         if text {
-            eprintln!(
+            crate::settings::note!(
                 "{what}: fetching {} artifacts in {}",
                 locked.debs.iter().filter(|d| d.sha256.is_some()).count()
                     + locked.wheels.len()
@@ -112,14 +114,14 @@ async fn fetch_into(args: &FetchArgs, cache: &ArtifactCache) -> anyhow::Result<O
             missing: &report.missing,
             seconds: started.elapsed().as_secs_f64(),
         })?,
-        Format::Text => println!(
+        Format::Table => outln!(
             "{} artifacts fetched ({:.1} MB), {} already cached, in {} ({:.1}s)",
             report.fetched,
             report.bytes as f64 / 1e6,
             report.reused,
             cache.root().display(),
             started.elapsed().as_secs_f64()
-        ),
+        )?,
     }
     if !report.missing.is_empty() {
         bail!(

@@ -10,16 +10,12 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use envsync_drift::report::escape;
-use envsync_drift::{fingerprint, CollectOptions, Snapshot, Target};
+use envsync_drift::{CollectOptions, Snapshot, Target};
 
+use super::output::DocFormat as Format;
+use crate::cmd::output::out;
 use crate::inputs::{load_manifest, ManifestArg};
 use crate::Outcome;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum FingerprintFormat {
-    Json,
-    Table,
-}
 
 #[derive(Debug, clap::Args)]
 pub struct FingerprintArgs {
@@ -29,7 +25,7 @@ pub struct FingerprintArgs {
     pub target: String,
     /// Output format [default: json when writing to a file or a pipe, table on a terminal]
     #[arg(short = 'f', long, value_enum)]
-    pub format: Option<FingerprintFormat>,
+    pub format: Option<Format>,
     /// Write the output to FILE instead of standard output
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -96,24 +92,24 @@ pub async fn run(args: &FingerprintArgs) -> anyhow::Result<Outcome> {
             bail!("`{p}` is not an absolute path; paths on the target must start with `/`");
         }
     }
-    let snapshot = fingerprint(&target, &opts)
+    let snapshot = crate::collect(&target, &opts)
         .await
         .with_context(|| format!("cannot fingerprint `{spec}`"))?;
     let format = args.format.unwrap_or(
         if args.output.is_some() || !std::io::stdout().is_terminal() {
-            FingerprintFormat::Json
+            Format::Json
         } else {
-            FingerprintFormat::Table
+            Format::Table
         },
     );
     let text = match format {
-        FingerprintFormat::Json => snapshot.to_json_pretty(),
-        FingerprintFormat::Table => table(&snapshot),
+        Format::Json => snapshot.to_json_pretty(),
+        Format::Table => table(&snapshot),
     };
     match &args.output {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("cannot write `{}`", path.display()))?,
-        None => print!("{text}"),
+        None => out!("{text}")?,
     }
     for w in &snapshot.warnings {
         eprintln!("warning: {}", escape(w));

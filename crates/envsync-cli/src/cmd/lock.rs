@@ -16,9 +16,12 @@ use envsync_manifest::{Ecosystem, Lock, LockProblem, Manifest};
 use envsync_provisioner::from_manifest::locks_this;
 
 use super::diff::{load_target, Sources};
+use super::output::DocFormat as Format;
+use crate::cmd::output::outln;
 use crate::documents;
 use crate::images::{build_and_lock, print_drift, BuildSettings, LockPlan, LockedEnvironment};
-use crate::inputs::{Format, Inputs, Loaded};
+use crate::inputs::{Inputs, Loaded};
+use crate::settings::note;
 use crate::Outcome;
 
 pub use crate::documents::{LOCK_CHECK_SCHEMA, LOCK_WRITE_SCHEMA};
@@ -45,8 +48,8 @@ pub struct LockArgs {
     pub no_cache: bool,
     #[command(flatten)]
     pub inputs: Inputs,
-    /// Output format: `text` or `json`
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    /// Output format: `table` or `json`
+    #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
 
@@ -84,7 +87,7 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
         lock_path,
         lock: existing,
     } = args.inputs.load_to_write()?;
-    let text = args.format == Format::Text;
+    let text = args.format == Format::Table;
     let pins = choose_pins(args, &manifest, &lock_path, existing).await?;
     let pin_lock = match &pins {
         Pins::Manifest => None,
@@ -93,7 +96,7 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
     if text {
         announce(&pins, &lock_path);
     }
-    let docker = envsync_engine::connect().await?;
+    let docker = crate::connect_engine().await?;
     let settings = BuildSettings::new(args.no_cache, text);
     let target_snapshot = match &pins {
         Pins::Target(_, _, snapshot) => Some(snapshot.as_ref()),
@@ -114,7 +117,7 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
         report_updates(old, new_lock);
     }
 
-    if rebuild_differs(&pins, &lock_path, new_lock, &built.dev_tag) {
+    if rebuild_differs(&pins, &lock_path, new_lock, &built.dev_tag)? {
         return Ok(Outcome::Drift);
     }
     let text_out = new_lock.to_string_canonical();
@@ -178,19 +181,19 @@ async fn choose_pins(
 fn announce(pins: &Pins, lock_path: &Path) {
     match &pins {
         Pins::Manifest => {}
-        Pins::Frozen(_) => eprintln!(
+        Pins::Frozen(_) => note!(
             "{} is up to date with the manifest's sha256: rebuilding its exact versions",
             lock_path.display()
         ),
-        Pins::Kept(_) => eprintln!(
+        Pins::Kept(_) => note!(
             "{} was made from an earlier manifest: keeping the locked versions the manifest still allows",
             lock_path.display()
         ),
-        Pins::Target(target, l, _) => eprintln!(
+        Pins::Target(target, l, _) => note!(
             "pinning {} declared packages to the versions `{target}` runs",
             l.components.len()
         ),
-        Pins::Update(_, names) => eprintln!(
+        Pins::Update(_, names) => note!(
             "updating {}; every other component stays as {} records it",
             names
                 .iter()
@@ -208,7 +211,12 @@ fn announce(pins: &Pins, lock_path: &Path) {
 /// Whether a rebuild differs from what it must reproduce (the lock of this very
 /// manifest, or the versions `--from TARGET` runs); the drift is printed, and the
 /// lock is then not written.
-fn rebuild_differs(pins: &Pins, lock_path: &Path, new_lock: &Lock, dev_tag: &str) -> bool {
+fn rebuild_differs(
+    pins: &Pins,
+    lock_path: &Path,
+    new_lock: &Lock,
+    dev_tag: &str,
+) -> anyhow::Result<bool> {
     let checked: Vec<(Option<String>, Checked)> = match pins {
         Pins::Frozen(old) => {
             verify::built_against_lock(old, &lock_path.display().to_string(), new_lock)
@@ -228,7 +236,7 @@ fn rebuild_differs(pins: &Pins, lock_path: &Path, new_lock: &Lock, dev_tag: &str
         };
         let mut images = Vec::new();
         for (service, c) in &failed {
-            print_drift(c);
+            print_drift(c)?;
             images.push(match service {
                 None => format!("the development image ({})", c.summary().phrase()),
                 Some(name) => format!("the image of service `{name}` ({})", c.summary().phrase()),
@@ -239,9 +247,9 @@ fn rebuild_differs(pins: &Pins, lock_path: &Path, new_lock: &Lock, dev_tag: &str
             images.join(" and "),
             lock_path.display()
         );
-        return true;
+        return Ok(true);
     }
-    false
+    Ok(false)
 }
 
 /// Print what was written (or found up to date).
@@ -269,7 +277,7 @@ fn report_written(
             declared,
             seconds: started.elapsed().as_secs_f64(),
         })?,
-        Format::Text => {
+        Format::Table => {
             let services: usize = new_lock.services.values().map(|s| s.components.len()).sum();
             let hashed = new_lock
                 .components
@@ -285,13 +293,13 @@ fn report_written(
                 if new_lock.services.len() == 1 { "image" } else { "images" },
             );
             if !written {
-                println!("{} is up to date: {summary}", lock_path.display());
+                outln!("{} is up to date: {summary}", lock_path.display())?;
             } else {
-                println!(
+                outln!(
                     "wrote {}: {summary}, in {:.1}s",
                     lock_path.display(),
                     started.elapsed().as_secs_f64()
-                );
+                )?;
             }
         }
     }
@@ -340,12 +348,15 @@ fn report_updates(old: &Lock, new: &Lock) {
             });
             match was {
                 Some(b) if b.version != c.version => {
-                    eprintln!(
+                    note!(
                         "{what}: {}:{} {} -> {}",
-                        c.ecosystem, c.name, b.version, c.version
+                        c.ecosystem,
+                        c.name,
+                        b.version,
+                        c.version
                     )
                 }
-                None => eprintln!("{what}: {}:{} {} (new)", c.ecosystem, c.name, c.version),
+                None => note!("{what}: {}:{} {} (new)", c.ecosystem, c.name, c.version),
                 _ => {}
             }
         }
@@ -402,7 +413,7 @@ fn check_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
         );
         match args.format {
             Format::Json => print_json(&lock_path, false, &[], Some(&message))?,
-            Format::Text => println!("{message}"),
+            Format::Table => outln!("{message}")?,
         }
         return Ok(Outcome::Drift);
     }
@@ -410,26 +421,26 @@ fn check_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
     let problems = lock.check(&manifest);
     match args.format {
         Format::Json => print_json(&lock_path, problems.is_empty(), &problems, None)?,
-        Format::Text => {
+        Format::Table => {
             for problem in &problems {
-                println!("{}", escape(&problem.to_string()));
+                outln!("{}", escape(&problem.to_string()))?;
             }
             if problems.is_empty() {
-                println!(
+                outln!(
                     "{} is up to date with {} ({} components locked, {} declared)",
                     lock_path.display(),
                     manifest.file.display(),
                     lock.components.len(),
                     manifest.declared().len()
-                );
+                )?;
             } else {
                 let n = problems.len();
-                println!(
+                outln!(
                     "{} is out of date with {}: {n} {}",
                     lock_path.display(),
                     manifest.file.display(),
                     if n == 1 { "problem" } else { "problems" }
-                );
+                )?;
             }
         }
     }

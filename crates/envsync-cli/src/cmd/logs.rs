@@ -1,7 +1,7 @@
 //! `envsync logs`: the logs of the project's containers, each line prefixed by its
 //! service (coloured on a terminal), merged in time order or followed with `-f`.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
@@ -42,7 +42,7 @@ const COLOURS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
 pub async fn run(args: &LogsArgs) -> anyhow::Result<Outcome> {
     let project = args.project.project()?;
     let since = args.since.as_deref().map(since).transpose()?;
-    let docker = envsync_engine::connect().await?;
+    let docker = crate::connect_engine().await?;
     let services: Vec<String> = run::status(&docker, &project)
         .await
         .with_context(|| format!("reading the containers of project `{project}`"))?
@@ -55,8 +55,7 @@ pub async fn run(args: &LogsArgs) -> anyhow::Result<Outcome> {
         .map(|s| s.chars().count())
         .max()
         .unwrap_or(0);
-    let colour = std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let colour = super::output::stdout_color();
     let options = LogOptions {
         follow: args.follow,
         since,

@@ -5,6 +5,7 @@ pub mod check;
 pub mod completions;
 pub mod diff;
 pub mod down;
+pub mod engine;
 pub mod exec;
 pub mod fetch;
 pub mod fingerprint;

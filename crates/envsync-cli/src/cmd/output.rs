@@ -8,7 +8,7 @@
 //! `--format FMT=FILE`. Standard output gets the table when nothing else claims it and
 //! `-o` is not used. `-` as FILE means standard output; at most one report goes there.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -138,10 +138,36 @@ pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
     }
 }
 
-/// Colour for the table on standard output: only on a terminal, and never when
-/// `NO_COLOR` is set to anything non-empty.
+/// `print!` through [`write_stdout`]: a `Result`, and a closed pipe ends output quietly.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cmd::output::write_stdout(format!($($arg)*).as_bytes())
+    };
+}
+pub(crate) use out;
+
+/// `println!` through [`write_stdout`]: a `Result`, and a closed pipe ends output quietly.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cmd::output::write_stdout(format!("{}\n", format_args!($($arg)*)).as_bytes())
+    };
+}
+pub(crate) use outln;
+
+/// Colour for the table on standard output: as `--color` says, else only on a terminal
+/// and never when `NO_COLOR` is set to anything non-empty.
 pub fn stdout_color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    crate::settings::color(std::io::stdout().is_terminal())
+}
+
+/// `--format` of every command that prints one document: `table` for people (tables
+/// and lines), `json` for programs. The names are those `diff` and `check` use; the
+/// older `text` is a hidden alias of `table`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DocFormat {
+    #[value(alias = "text")]
+    Table,
+    Json,
 }
 
 /// What is being reported.
@@ -162,12 +188,7 @@ impl Plan {
                 Subject::Fleet(f) => report::render_fleet(*format, f, color),
             };
             match dest {
-                Dest::Stdout => {
-                    let mut out = std::io::stdout().lock();
-                    out.write_all(text.as_bytes())
-                        .and_then(|()| out.flush())
-                        .context("cannot write the report to standard output")?;
-                }
+                Dest::Stdout => write_stdout(text.as_bytes())?,
                 Dest::File(path) => std::fs::write(path, text).with_context(|| {
                     format!("cannot write the {format} report to `{}`", path.display())
                 })?,

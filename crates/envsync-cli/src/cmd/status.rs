@@ -10,7 +10,9 @@ use envsync_drift::report::escape;
 use envsync_provisioner::run::{self, ContainerState, HealthState, ServiceStatus};
 
 use super::down::ProjectArgs;
+use super::output::DocFormat as Format;
 use super::up::{verify_running, Verification};
+use crate::cmd::output::outln;
 use crate::documents;
 use crate::inputs::{Inputs, Loaded};
 use crate::Outcome;
@@ -22,24 +24,18 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
     /// Output format: `table` or `json`
-    #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
-    pub format: StatusFormat,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
     /// Also fingerprint the running containers and show their parity with envsync.lock
     /// (a PARITY column; exit 1 on drift). Needs the manifest
     #[arg(long)]
     pub verify: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum StatusFormat {
-    Table,
-    Json,
-}
-
 /// Run `envsync status`.
 pub async fn run(args: &StatusArgs) -> anyhow::Result<Outcome> {
     let project = args.project.project()?;
-    let docker = envsync_engine::connect().await?;
+    let docker = crate::connect_engine().await?;
     let services = run::status(&docker, &project)
         .await
         .with_context(|| format!("reading the status of project `{project}`"))?;
@@ -73,19 +69,19 @@ pub async fn run(args: &StatusArgs) -> anyhow::Result<Outcome> {
         None
     };
     match args.format {
-        StatusFormat::Json => documents::print(&documents::Status {
+        Format::Json => documents::print(&documents::Status {
             schema: STATUS_SCHEMA,
             project: &project,
             services: &services,
             verify: verification.as_ref().map(Verification::document),
         })?,
-        StatusFormat::Table if services.is_empty() => {
-            println!("project `{project}`: nothing running; start it with `envsync up`");
+        Format::Table if services.is_empty() => {
+            outln!("project `{project}`: nothing running; start it with `envsync up`")?;
         }
-        StatusFormat::Table => {
-            println!("{}", table(&services, verification.as_ref()));
+        Format::Table => {
+            outln!("{}", table(&services, verification.as_ref()))?;
             if let Some(v) = &verification {
-                v.print();
+                v.print()?;
             }
         }
     }

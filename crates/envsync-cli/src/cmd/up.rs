@@ -26,6 +26,8 @@ use envsync_provisioner::{image_tag, resolve_base, spec_from_manifest};
 use envsync_drift::lockfile::collect_options;
 use envsync_provisioner::from_manifest::service_recipe;
 
+use super::output::DocFormat as Format;
+use crate::cmd::output::outln;
 use crate::documents::{self, ServiceCheck};
 use crate::images::{build_image, print_drift, BuildSettings};
 use crate::inputs::{Inputs, Loaded};
@@ -45,19 +47,13 @@ pub struct UpArgs {
     /// working directory)
     #[arg(long, value_name = "PATH", default_value = "/workspace")]
     pub workdir: String,
-    /// Output format: `text` or `json` (`envsync.up/v1`, on stdout)
-    #[arg(long, value_enum, default_value_t = UpFormat::Text)]
-    pub format: UpFormat,
+    /// Output format: `table` or `json` (`envsync.up/v1`, on stdout)
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
     /// Do not fingerprint the started containers and compare them with the lock (and each
     /// service with its declared version) afterwards
     #[arg(long)]
     pub no_verify: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum UpFormat {
-    Text,
-    Json,
 }
 
 /// An image the environment needs: present (its tag) or still to be built.
@@ -95,7 +91,7 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
     } else {
         Some(crate::project_lock::acquire(&manifest.file)?)
     };
-    let docker = envsync_engine::connect().await?;
+    let docker = crate::connect_engine().await?;
 
     let (service_images, dev_image) = images(&docker, &manifest, lock.as_ref(), args.check).await?;
     let services = manifest
@@ -137,7 +133,7 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
     }
 
     // Progress quotes container names and health check output.
-    let progress = |line: &str| eprintln!("{}", escape(line));
+    let progress = |line: &str| crate::settings::note!("{}", escape(line));
     let report = run::up(&docker, &spec, &progress)
         .await
         .with_context(|| format!("bringing up project `{}`", spec.project))?;
@@ -155,12 +151,12 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
 
 /// Print what `up` did, and its verification.
 fn print_report(
-    format: UpFormat,
+    format: Format,
     report: &run::UpReport,
     verification: Option<&Verification>,
 ) -> anyhow::Result<()> {
     match format {
-        UpFormat::Json => documents::print(&documents::Up {
+        Format::Json => documents::print(&documents::Up {
             schema: UP_SCHEMA,
             project: &report.project,
             check: false,
@@ -171,20 +167,20 @@ fn print_report(
             total_ms: Some(report.total_time.as_secs_f64() * 1000.0),
             verify: verification.map(Verification::document),
         })?,
-        UpFormat::Text => {
+        Format::Table => {
             for action in &report.actions {
-                println!("{}", action.describe(true));
+                outln!("{}", action.describe(true))?;
             }
             let changed = report.actions.iter().filter(|a| a.is_change()).count();
-            println!(
+            outln!(
                 "project `{}`: {} changed, {} up to date ({:.1} ms)",
                 report.project,
                 changed,
                 report.actions.len() - changed,
                 report.total_time.as_secs_f64() * 1000.0
-            );
+            )?;
             if let Some(v) = verification {
-                v.print();
+                v.print()?;
             }
         }
     }
@@ -236,7 +232,7 @@ async fn images(
 /// `up --check`: list what `up` would do, changing nothing; drift when anything would change.
 async fn check_only(
     docker: &Docker,
-    format: UpFormat,
+    format: Format,
     spec: &EnvSpec,
     manifest: &Manifest,
     service_images: &[ServiceImage],
@@ -303,18 +299,18 @@ impl Verification {
             .map_or("unknown", |s| s.verdict.result.as_str())
     }
 
-    pub(crate) fn print(&self) {
+    pub(crate) fn print(&self) -> anyhow::Result<()> {
         match (&self.dev_checked, &self.lock_file) {
             (Some(checked), Some(file)) if checked.failed() => {
-                println!("drift: {} differs from {file}:", self.dev);
-                print_drift(checked);
+                outln!("drift: {} differs from {file}:", self.dev)?;
+                print_drift(checked)?;
             }
-            (Some(checked), Some(file)) => println!(
+            (Some(checked), Some(file)) => outln!(
                 "verified: {} matches {file} ({} components)",
                 self.dev,
                 checked.summary().same
-            ),
-            _ => println!("not verified: no envsync.lock (run envsync lock)"),
+            )?,
+            _ => outln!("not verified: no envsync.lock (run envsync lock)")?,
         }
         for s in &self.services {
             let word = match s.verdict.result {
@@ -322,13 +318,14 @@ impl Verification {
                 Parity::Drift => "drift",
                 Parity::Unknown => "not verified",
             };
-            println!(
+            outln!(
                 "{word}: service {} ({}): {}",
                 s.service,
                 s.container,
                 escape(&s.verdict.detail)
-            );
+            )?;
         }
+        Ok(())
     }
 
     /// The `verify` part of `envsync.up/v1` and `envsync.status/v1`.
@@ -414,14 +411,14 @@ async fn fingerprint_container(name: &str, options: &CollectOptions) -> anyhow::
 }
 
 fn print_lines(
-    format: UpFormat,
+    format: Format,
     project: &str,
     changed: bool,
     lines: &[String],
     actions: Option<&[Action]>,
 ) -> anyhow::Result<()> {
     match format {
-        UpFormat::Json => documents::print(&documents::Up {
+        Format::Json => documents::print(&documents::Up {
             schema: UP_SCHEMA,
             project,
             check: true,
@@ -432,9 +429,9 @@ fn print_lines(
             total_ms: None,
             verify: None,
         })?,
-        UpFormat::Text => {
+        Format::Table => {
             for line in lines {
-                println!("{line}");
+                outln!("{line}")?;
             }
         }
     }

@@ -7,8 +7,10 @@ use anyhow::anyhow;
 use envsync_drift::report::escape_lines;
 use envsync_manifest::{Diagnostic, Manifest};
 
+use super::output::DocFormat as Format;
+use crate::cmd::output::outln;
 use crate::documents;
-use crate::inputs::{Format, ManifestArg};
+use crate::inputs::ManifestArg;
 use crate::Outcome;
 
 pub use crate::documents::VALIDATE_SCHEMA;
@@ -21,8 +23,8 @@ pub struct ValidateArgs {
     /// Judge ignore expiry dates as of this day (YYYY-MM-DD) instead of today
     #[arg(long, value_name = "DATE", value_parser = super::parse_date)]
     pub as_of: Option<envsync_manifest::policy::Date>,
-    /// Output format: `text` (problems on stderr) or `json` (on stdout)
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    /// Output format: `table` (problems on stderr) or `json` (on stdout)
+    #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
 
@@ -31,7 +33,8 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
     let today = args
         .as_of
         .unwrap_or_else(envsync_manifest::policy::Date::today);
-    let path = args.manifest.path();
+    // A manifest that cannot be read is an error of its own, not "1 problem".
+    let path = args.manifest.readable_path()?;
     // Unlike every other command, validate judges ignore expiry and lists each problem
     // as a diagnostic rather than failing on the first load error.
     let (manifest, errors) = match Manifest::load_on(&path, today) {
@@ -46,18 +49,18 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
             schema: VALIDATE_SCHEMA,
             errors: &errors,
         })?,
-        Format::Text => {
+        Format::Table => {
             for error in &errors {
                 eprintln!("error: {}", escape_lines(&error.to_string()));
             }
             if let (Some(m), true) = (&manifest, errors.is_empty()) {
-                println!(
+                outln!(
                     "{} is valid: {} components declared, {} services, {} targets",
                     path.display(),
                     m.declared().len(),
                     m.services.len(),
                     m.targets.len()
-                );
+                )?;
             }
         }
     }

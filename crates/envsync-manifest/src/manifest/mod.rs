@@ -40,7 +40,7 @@ pub use model::{
     Project, Python, Requirement, Service, Sources,
 };
 use names::is_alpine_image;
-pub use names::{normalize_name, parse_duration};
+pub use names::{normalize_name, parse_duration, runtime_meant, RUNTIME_NAMES};
 pub use ports::{host_ports_clash, PortMapping, DEFAULT_HOST_IP};
 pub use volumes::{MountKind, VolumeMount};
 
@@ -128,11 +128,21 @@ impl Manifest {
     /// The manifest's text; not being UTF-8 is an error at the first bad byte.
     fn read(path: &Path) -> Result<String, ManifestErrors> {
         let bytes = std::fs::read(path).map_err(|err| {
-            ManifestErrors::whole_file(
-                path,
-                format!("cannot read manifest: {err}"),
-                "create it, or pass its path with `--manifest PATH`".into(),
-            )
+            let (message, fix) = match err.kind() {
+                std::io::ErrorKind::NotFound => (
+                    "manifest does not exist".to_string(),
+                    "create it, or pass its path with `--manifest PATH`",
+                ),
+                std::io::ErrorKind::PermissionDenied => (
+                    "cannot read manifest: permission denied".to_string(),
+                    "make it readable by this user (`chmod a+r`), or run envsync as a user who may read it",
+                ),
+                _ => (
+                    format!("cannot read manifest: {err}"),
+                    "check that the path names a readable file",
+                ),
+            };
+            ManifestErrors::whole_file(path, message, fix.into())
         })?;
         match String::from_utf8(bytes) {
             Ok(text) => Ok(text),

@@ -87,6 +87,27 @@ pub(super) fn constraint_example_literal(eco: Ecosystem) -> &'static str {
 }
 
 /// Why `name` is not a valid package name in `eco`, if it is not.
+/// The runtime names snapshots use (`runtime:NAME`), exactly those the collector in
+/// `envsync-drift` reports; `[runtimes]` accepts only these, since any other name would
+/// be reported missing forever.
+pub const RUNTIME_NAMES: &[&str] = &["go", "java", "node", "python", "ruby"];
+
+/// The runtime name meant by a name users write for it (`nodejs` is `node`), when
+/// `name` is not one of [`RUNTIME_NAMES`]. Compared without case.
+pub fn runtime_meant(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    let lower = lower.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    let meant = match lower {
+        "node" | "nodejs" | "node.js" | "js" => "node",
+        "python" | "python3" | "py" | "cpython" => "python",
+        "go" | "golang" => "go",
+        "java" | "openjdk" | "jdk" | "jre" | "openjdk-jre" | "openjdk-jdk" => "java",
+        "ruby" | "rb" => "ruby",
+        _ => return super::ctx::suggest(name, RUNTIME_NAMES),
+    };
+    (meant != name).then_some(meant)
+}
+
 pub(super) fn name_problem(eco: Ecosystem, name: &str) -> Option<&'static str> {
     let ok = match eco {
         Ecosystem::Deb => {

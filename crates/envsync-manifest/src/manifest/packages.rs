@@ -63,6 +63,17 @@ impl Ctx<'_> {
                     problem.to_string(),
                 );
             }
+            if eco == Ecosystem::Runtime && !RUNTIME_NAMES.contains(&name) {
+                let fix = match runtime_meant(name) {
+                    Some(meant) => format!("write `{meant}`, the name envsync collects it under"),
+                    None => format!("use one of {}", list(RUNTIME_NAMES)),
+                };
+                self.error(
+                    key.span(),
+                    format!("`{name}` in [{section}] is not a runtime envsync collects, so it would be reported missing on every check"),
+                    fix,
+                );
+            }
             let Some(constraint) = self.string(key, item, section, constraint_example_literal(eco))
             else {
                 continue;
@@ -183,7 +194,30 @@ impl Ctx<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::manifest::testing::{parse, HEAD};
+    use crate::manifest::testing::{check, parse, HEAD};
+
+    #[test]
+    fn runtimes_are_named_as_the_collector_names_them() {
+        check(
+            "[runtimes]\nnodejs = \"18\"\n",
+            "`nodejs` in [runtimes] is not a runtime envsync collects, so it would be reported missing on every check at envsync.toml:6:1; write `node`, the name envsync collects it under",
+        );
+        check(
+            "[runtimes]\ngolang = \"1.22\"\npython3 = \"3.11\"\n",
+            "`golang` in [runtimes] is not a runtime envsync collects, so it would be reported missing on every check at envsync.toml:6:1; write `go`, the name envsync collects it under\n\
+             `python3` in [runtimes] is not a runtime envsync collects, so it would be reported missing on every check at envsync.toml:7:1; write `python`, the name envsync collects it under",
+        );
+        check(
+            "[runtimes]\nerlang = \"26\"\n",
+            "`erlang` in [runtimes] is not a runtime envsync collects, so it would be reported missing on every check at envsync.toml:6:1; use one of `go`, `java`, `node`, `python`, `ruby`",
+        );
+        for name in super::RUNTIME_NAMES {
+            assert!(
+                parse(&format!("{HEAD}[runtimes]\n{name} = \"1\"\n")).is_ok(),
+                "{name}"
+            );
+        }
+    }
 
     #[test]
     fn constraints_checked_per_ecosystem() {

@@ -158,6 +158,14 @@ impl Ctx<'_> {
                     host: p,
                     container: p,
                 }),
+                None if v.as_integer().is_some() => self.error(
+                    v.span(),
+                    format!(
+                        "`port` in [{section}] is `{}`, outside the port range 1 to 65535",
+                        v.to_string().trim()
+                    ),
+                    "write a port number from 1 to 65535, e.g. `port = 5432`".into(),
+                ),
                 None => {
                     let example = match v.as_str().and_then(|t| t.trim().parse::<u16>().ok()) {
                         Some(p) if p > 0 => format!("`port = {p}` (a number, unquoted)"),
@@ -173,6 +181,11 @@ impl Ctx<'_> {
                     for p in array.iter() {
                         match parse_port(p) {
                             Some(mapping) => service.ports.push(mapping),
+                            None if out_of_range(p) => self.error(
+                                p.span(),
+                                format!("port `{}` in [{section}] is outside the port range 1 to 65535", p.to_string().trim()),
+                                "write ports from 1 to 65535: a number (`5432`) or `\"HOST:CONTAINER\"` (`\"15432:5432\"`)".into(),
+                            ),
                             None => self.error(
                                 p.span(),
                                 format!("port `{}` in [{section}] is not a port mapping", p.to_string().trim()),
@@ -432,6 +445,21 @@ impl Ctx<'_> {
     }
 }
 
+/// Whether a port entry is made of numbers, one of them outside 1 to 65535 (`70000`,
+/// `"8080:70000"`), so its error can say the range rather than "not a port mapping".
+fn out_of_range(value: &toml_edit::Value) -> bool {
+    let outside = |n: i64| !(1..=65535).contains(&n);
+    if let Some(n) = value.as_integer() {
+        return outside(n);
+    }
+    let Some(text) = value.as_str() else {
+        return false;
+    };
+    let parts: Vec<&str> = text.split(':').collect();
+    let ports = &parts[parts.len().saturating_sub(2)..];
+    ports.iter().any(|p| p.parse::<i64>().is_ok_and(outside))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,5 +514,22 @@ mod tests {
             Some("envsync.toml:9:14")
         );
         assert_eq!(m.declared()[1].location.as_deref(), Some("service:pg"));
+    }
+
+    #[test]
+    fn ports_outside_the_range_say_the_range() {
+        check(
+            "[services.pg]\nversion = \"15\"\nport = 70000\n",
+            "`port` in [services.pg] is `70000`, outside the port range 1 to 65535 at envsync.toml:7:8; write a port number from 1 to 65535, e.g. `port = 5432`",
+        );
+        check(
+            "[services.pg]\nversion = \"15\"\nport = 0\n",
+            "`port` in [services.pg] is `0`, outside the port range 1 to 65535 at envsync.toml:7:8; write a port number from 1 to 65535, e.g. `port = 5432`",
+        );
+        check(
+            "[services.pg]\nversion = \"15\"\nports = [70000, \"8080:99999\"]\n",
+            "port `70000` in [services.pg] is outside the port range 1 to 65535 at envsync.toml:7:10; write ports from 1 to 65535: a number (`5432`) or `\"HOST:CONTAINER\"` (`\"15432:5432\"`)\n\
+             port `\"8080:99999\"` in [services.pg] is outside the port range 1 to 65535 at envsync.toml:7:17; write ports from 1 to 65535: a number (`5432`) or `\"HOST:CONTAINER\"` (`\"15432:5432\"`)",
+        );
     }
 }
