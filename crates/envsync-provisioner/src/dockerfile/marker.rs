@@ -21,7 +21,7 @@ pub const MARKER_PATH: &str = "/etc/envsync/environment.json";
 pub const MARKER_CONTEXT_PATH: &str = "envsync/environment.json";
 
 /// The image label holding the same document.
-pub const MARKER_LABEL: &str = "envsync.environment";
+pub const MARKER_LABEL: &str = "io.envsync.environment";
 
 /// The marker's schema id.
 pub const MARKER_SCHEMA: &str = "envsync.environment/v1";
@@ -120,7 +120,9 @@ mod tests {
         };
         assert_eq!(EnvironmentMarker::parse(&marker_bytes(&m)), Some(m));
         assert_eq!(
-            EnvironmentMarker::parse(br#"{"schema":"envsync.environment/v9","project":"x","image":"dev","lock":null}"#),
+            EnvironmentMarker::parse(
+                br#"{"schema":"envsync.environment/v9","project":"x","image":"dev","lock":null}"#
+            ),
             None
         );
         assert_eq!(EnvironmentMarker::parse(b"not json"), None);

@@ -344,7 +344,9 @@ pub fn render_dockerfile(spec: &BuildSpec) -> String {
     }
     // Last, so the marker never invalidates a layer above it.
     if let Some((_, bytes)) = generated.iter().find(|(p, _)| p == MARKER_CONTEXT_PATH) {
-        line(&format!("COPY [\"{MARKER_CONTEXT_PATH}\", \"{MARKER_PATH}\"]"));
+        line(&format!(
+            "COPY [\"{MARKER_CONTEXT_PATH}\", \"{MARKER_PATH}\"]"
+        ));
         let text = String::from_utf8_lossy(bytes);
         line(&format!(
             "LABEL {MARKER_LABEL}=\"{}\"",
@@ -600,7 +602,10 @@ mod tests {
             ]
         );
         let marker = marker::EnvironmentMarker::parse(&inputs[7].1).expect("a marker");
-        assert_eq!((marker.project.as_str(), marker.image.as_str()), ("demo", "dev"));
+        assert_eq!(
+            (marker.project.as_str(), marker.image.as_str()),
+            ("demo", "dev")
+        );
         assert!(marker.lock.is_some_and(|l| l.digest.starts_with("sha256:")));
         // The Node project's tree as npm ci reads it: the declared package at its locked
         // version, every locked package with its integrity.
@@ -676,7 +681,9 @@ mod tests {
             format!("COPY [\"{MARKER_CONTEXT_PATH}\", \"{MARKER_PATH}\"]")
         );
         assert!(
-            last[0].starts_with(r#"LABEL envsync.environment="{\"schema\":\"envsync.environment/v1\","#),
+            last[0].starts_with(
+                r#"LABEL io.envsync.environment="{\"schema\":\"envsync.environment/v1\","#
+            ),
             "{}",
             last[0]
         );
