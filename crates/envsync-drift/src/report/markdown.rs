@@ -7,8 +7,8 @@ use crate::check::{Checked, Mode, Status};
 use crate::compare::short_version;
 use crate::fleet::Fleet;
 
-use super::{escape, Errored};
 use super::table::change_text;
+use super::{escape, Errored};
 
 /// One line with no control character: line breaks become spaces (a row is one line),
 /// everything else unsafe is [escaped](escape) for whoever reads the Markdown raw.

@@ -252,17 +252,26 @@ mod tests {
         assert_eq!(json["verdict"], "error");
         assert_eq!(json["command"], "check");
         assert_eq!(json["drift"], serde_json::json!([]));
-        assert!(json["error"].as_str().unwrap().starts_with("no such container"));
+        assert!(json["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("no such container"));
         let junit = render_error(Format::Junit, &e, false);
         assert!(junit.contains("errors=\"1\""), "{junit}");
-        assert!(junit.contains("<error message=\"no such container"), "{junit}");
+        assert!(
+            junit.contains("<error message=\"no such container"),
+            "{junit}"
+        );
         let sarif: serde_json::Value =
             serde_json::from_str(&render_error(Format::Sarif, &e, false)).expect("sarif");
         let run = &sarif["runs"][0];
         assert_eq!(run["invocations"][0]["executionSuccessful"], false);
         assert_eq!(run["results"][0]["ruleId"], "unreadable-target");
         let github = render_error(Format::Github, &e, false);
-        assert!(github.starts_with("::error title=envsync check"), "{github}");
+        assert!(
+            github.starts_with("::error title=envsync check"),
+            "{github}"
+        );
     }
 
     #[test]
