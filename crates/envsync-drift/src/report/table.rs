@@ -95,7 +95,7 @@ fn dash(v: Option<&str>) -> String {
 }
 
 /// The text of a comparison that could not be made: what was compared, `ERROR`, and
-/// the reason, each line [escaped](escape).
+/// the reason, each line [escaped](escape()).
 pub fn render_error(e: &Errored, color: bool) -> String {
     let mut out = format!(
         "envsync {} {} vs {}\n",
