@@ -17,6 +17,7 @@ use envsync_manifest::lock::{LockedComponent, LOCK_SCHEMA};
 use envsync_manifest::manifest::{normalize_name, PackageSet as ManifestSet, Requirement, Service};
 use envsync_manifest::{Constraint, Ecosystem, Lock, Manifest};
 
+use crate::dockerfile::marker::{ImageIdentity, DEV_IMAGE};
 use crate::error::ProvisionError;
 use crate::middleware::{service_build_spec, ServiceRecipe};
 use crate::run_error::RunError;
@@ -45,6 +46,10 @@ pub fn spec_from_manifest(
         });
     }
     let mut spec = BuildSpec::new(&manifest.project.name, &manifest.base.image);
+    spec.identity = Some(ImageIdentity {
+        project: manifest.project.name.clone(),
+        image: DEV_IMAGE.to_string(),
+    });
     spec.base_digest = manifest.base.digest.clone().or_else(|| {
         lock.filter(|l| l.base.image == manifest.base.image)
             .and_then(|l| l.base.digest.clone())
@@ -179,6 +184,10 @@ pub fn service_recipe(
         .collect::<Result<Vec<Pin>, RunError>>()?;
     let mut recipe = service_build_spec(&service.name, &service.version, &pins)?;
     recipe.build.sources = source_spec(manifest);
+    recipe.build.identity = Some(ImageIdentity {
+        project: manifest.project.name.clone(),
+        image: service.name.clone(),
+    });
     if let Some(image) = locked_image.filter(|_| lock.is_some_and(|l| locks_this(l, manifest))) {
         if image.base.image == recipe.build.base_image {
             recipe.build.base_digest = image.base.digest.clone();

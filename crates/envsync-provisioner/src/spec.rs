@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+pub use crate::dockerfile::marker::ImageIdentity;
 use crate::error::ProvisionError;
 
 /// Everything that goes into an image build, resolved to exact versions where known.
@@ -41,6 +42,9 @@ pub struct BuildSpec {
     pub locked: Option<LockedSet>,
     /// Package sources besides the base image's own.
     pub sources: SourceSpec,
+    /// Which environment of which project this image is; when set, the image carries
+    /// the marker of [`crate::dockerfile::marker`].
+    pub identity: Option<ImageIdentity>,
 }
 
 /// Where a build finds packages besides the base image's sources. Used while the image
@@ -252,6 +256,7 @@ impl BuildSpec {
             ca_certificates: Vec::new(),
             locked: None,
             sources: SourceSpec::default(),
+            identity: None,
         }
     }
 
@@ -270,6 +275,11 @@ impl BuildSpec {
         check_text("base image", &self.base_image, is_reference_char)?;
         if self.base_image.is_empty() {
             return Err(invalid("base image", "", "the base image is empty"));
+        }
+        if let Some(identity) = &self.identity {
+            // The marker is JSON in a file and a label: plain printable text only.
+            check_text("marker project", &identity.project, is_marker_char)?;
+            check_text("marker image", &identity.image, is_marker_char)?;
         }
         if let Some(digest) = &self.base_digest {
             check_text("base digest", digest, is_reference_char)?;
@@ -518,6 +528,10 @@ fn check_container_path(field: &str, path: &str) -> Result<(), ProvisionError> {
     check_text(field, path, |c| {
         !c.is_control() && !matches!(c, '$' | '"' | '\\' | '\'' | '`')
     })
+}
+
+fn is_marker_char(c: char) -> bool {
+    !c.is_control()
 }
 
 fn is_reference_char(c: char) -> bool {

@@ -1,6 +1,14 @@
-//! `envsync check`: collect the environment this runs in (or `--target`), compare it
-//! with the lock (or a stage or snapshot), and judge the drift by the manifest's policy.
-//! Each failing drift names the manifest or lock entry it violates and a fix.
+//! `envsync check`: collect the environment this runs in (or `--target`, or a
+//! `--stage`), compare it with the lock (or a stage or snapshot), and judge the drift by
+//! the manifest's policy. Each failing drift names the manifest or lock entry it
+//! violates and a fix.
+//!
+//! Without `--target` or `--stage`, `check` checks `local` only inside an environment of
+//! this project: an image envsync built, whose marker names the manifest's project. On
+//! any other machine (a CI runner, a laptop) it refuses with exit 2 and the choices,
+//! rather than reporting the bystander's hundreds of packages as drift.
+//!
+//! Whatever fails, every report file asked for is still written, saying `error` and why.
 
 use std::collections::HashMap;
 
@@ -10,8 +18,11 @@ use envsync_drift::compare::{self, short_version, Drift};
 use envsync_manifest::policy::{Date, Policy};
 use envsync_manifest::Ecosystem;
 
+use envsync_drift::report::Errored;
+use envsync_provisioner::dockerfile::marker::{EnvironmentMarker, MARKER_PATH};
+
 use super::diff::{ecosystems, filter, load_lock, load_target, Sources};
-use super::output::{OutputArgs, Subject};
+use super::output::{or_error_reports, OutputArgs, Subject};
 use crate::inputs::Inputs;
 use crate::Outcome;
 
@@ -20,9 +31,14 @@ pub struct CheckArgs {
     /// The manifest whose policy judges the drift, and its lock
     #[command(flatten)]
     pub inputs: Inputs,
-    /// The environment to check: `local`, a snapshot file, or any other target
-    #[arg(short = 't', long, value_name = "TARGET", default_value = "local")]
-    pub target: String,
+    /// The environment to check: `local`, `docker:NAME`, `image:REF`, `ssh://HOST`, a
+    /// snapshot file, or any other target [default: `local`, only inside an image of
+    /// this project that envsync built]
+    #[arg(short = 't', long, value_name = "TARGET", conflicts_with = "stage")]
+    pub target: Option<String>,
+    /// Check this stage: a name from the manifest's `[targets]`
+    #[arg(short = 's', long, value_name = "NAME")]
+    pub stage: Option<String>,
     /// What it must match: `lock`, a name from `[targets]`, or a snapshot file
     #[arg(
         short = 'a',
@@ -94,6 +110,88 @@ impl Locator {
 /// Run `envsync check`.
 pub async fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     let plan = args.output.plan()?;
+    let what = || Errored {
+        mode: check::Mode::Check,
+        reference: args.against.clone(),
+        other: shown_target(args).to_string(),
+        reason: String::new(),
+    };
+    let checked = or_error_reports(&plan, what, evaluate(args)).await?;
+    plan.write(Subject::Pair(&checked))?;
+    Ok(if checked.failed() {
+        Outcome::Drift
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// The checked target as reports name it.
+fn shown_target(args: &CheckArgs) -> &str {
+    args.target
+        .as_deref()
+        .or(args.stage.as_deref())
+        .unwrap_or("local")
+}
+
+/// What to check: `--target`, `--stage` (a `[targets]` name), or `local` inside an
+/// environment of this project; anything else is an error that lists the choices.
+fn target_to_check(args: &CheckArgs, sources: &Sources) -> anyhow::Result<String> {
+    if let Some(target) = &args.target {
+        return Ok(target.clone());
+    }
+    let manifest = sources.manifest.as_ref();
+    if let Some(stage) = &args.stage {
+        let names: Vec<&str> = manifest
+            .map(|m| m.targets.iter().map(|t| t.name.as_str()).collect())
+            .unwrap_or_default();
+        if !names.contains(&stage.as_str()) {
+            let known = if names.is_empty() {
+                "it has no `[targets]`".to_string()
+            } else {
+                format!("it has `{}`", names.join("`, `"))
+            };
+            bail!(
+                "no stage `{stage}` in `[targets]` of `{}`; {known}",
+                sources.manifest_path.display()
+            );
+        }
+        return Ok(stage.clone());
+    }
+    let marker = std::fs::read(MARKER_PATH)
+        .ok()
+        .and_then(|bytes| EnvironmentMarker::parse(&bytes));
+    let project = manifest.map(|m| m.project.name.as_str());
+    match (&marker, project) {
+        (Some(marker), Some(project)) if marker.project == project => Ok("local".to_string()),
+        _ => bail!("{}", not_an_environment(marker.as_ref(), project)),
+    }
+}
+
+/// Why `check` without a target refuses here, and what to run instead.
+fn not_an_environment(marker: Option<&EnvironmentMarker>, project: Option<&str>) -> String {
+    let here = match (marker, project) {
+        (_, None) => "`check` needs the manifest to know which project's environment to check, and none was found".to_string(),
+        (None, Some(project)) => format!(
+            "this machine is not an environment of `{project}` (no `{MARKER_PATH}`, which every image envsync builds carries), so checking it would only report what this machine happens to have"
+        ),
+        (Some(marker), Some(project)) => format!(
+            "this is an environment of project `{}` (`{MARKER_PATH}`), not of `{project}`",
+            envsync_drift::report::escape(&marker.project)
+        ),
+    };
+    format!(
+        "{here}; choose what to check:\n  \
+         --target docker:NAME     a running container of the environment\n  \
+         --target image:REF       an image, without running it\n  \
+         --target ssh://HOST      a server\n  \
+         --stage NAME             a name from the manifest's [targets]\n  \
+         or run `envsync check` inside the image `envsync build` makes (e.g. as the CI job's container)"
+    )
+}
+
+/// Load both sides, compare them and judge the drift: everything `check` does before
+/// it writes reports.
+async fn evaluate(args: &CheckArgs) -> anyhow::Result<check::Checked> {
     let only = ecosystems(&args.ecosystem)?;
     let fail_on: Option<Vec<FailRule>> = match &args.fail_on {
         Some(list) => Some(parse_fail_on(list).map_err(|word| {
@@ -114,12 +212,13 @@ pub async fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
         );
     }
 
+    let target = target_to_check(args, &sources)?;
     let reference = load_target(&args.against, &sources)
         .await
         .with_context(|| format!("cannot load the reference `{}`", args.against))?;
-    let other = load_target(&args.target, &sources)
+    let other = load_target(&target, &sources)
         .await
-        .with_context(|| format!("cannot collect `{}`", args.target))?;
+        .with_context(|| format!("cannot collect `{target}`"))?;
     reference.require_complete(args.allow_incomplete)?;
     other.require_complete(args.allow_incomplete)?;
 
@@ -156,11 +255,5 @@ pub async fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
 
     let mut diff = compare::diff(&reference, &other);
     filter(&mut diff, only.as_deref(), args.ignore_extra);
-    let checked = check::evaluate(diff, &rules, today, &|d| locator.locate(d));
-    plan.write(Subject::Pair(&checked))?;
-    Ok(if checked.failed() {
-        Outcome::Drift
-    } else {
-        Outcome::Ok
-    })
+    Ok(check::evaluate(diff, &rules, today, &|d| locator.locate(d)))
 }

@@ -15,7 +15,9 @@ use envsync_drift::lockfile::{collect_options, lock_snapshot};
 use envsync_drift::Snapshot;
 use envsync_manifest::{Ecosystem, Lock, Manifest};
 
-use super::output::{OutputArgs, Subject};
+use envsync_drift::report::Errored;
+
+use super::output::{or_error_reports, OutputArgs, Plan, Subject};
 use crate::inputs::{load_lock_of, load_manifest, Inputs};
 use crate::Outcome;
 
@@ -223,7 +225,29 @@ async fn load_all(
 /// Run `envsync diff`.
 pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     let plan = args.output.plan()?;
-    let only = ecosystems(&args.ecosystem)?;
+    if let [reference, other] = args.targets.as_slice() {
+        let what = || Errored {
+            mode: check::Mode::Diff,
+            reference: reference.clone(),
+            other: other.clone(),
+            reason: String::new(),
+        };
+        let checked = or_error_reports(&plan, what, pair(args)).await?;
+        plan.write(Subject::Pair(&checked))?;
+        return Ok(if checked.failed() {
+            Outcome::Drift
+        } else {
+            Outcome::Ok
+        });
+    }
+    fleet(args, &plan).await
+}
+
+/// The reference, and every other target as loaded or as the error that stopped it.
+type Loaded = (Snapshot, Vec<(String, anyhow::Result<Snapshot>)>);
+
+/// Load the manifest and every target; an error when the reference cannot be loaded.
+async fn load(args: &DiffArgs) -> anyhow::Result<Loaded> {
     let sources = Arc::new(Sources::load(&args.inputs)?);
     let allow = args.allow_incomplete;
     let mut results = load_all(&args.targets, sources, args.jobs)
@@ -234,26 +258,28 @@ pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         Some(r) => r.with_context(|| format!("cannot load the reference `{}`", args.targets[0]))?,
         None => bail!("give at least two targets"),
     };
-    let rest: Vec<(String, anyhow::Result<Snapshot>)> =
-        args.targets[1..].iter().cloned().zip(results).collect();
+    let rest = args.targets[1..].iter().cloned().zip(results).collect();
+    Ok((reference, rest))
+}
 
-    if let [(name, other)] = rest.as_slice() {
-        let other = match other {
-            Ok(s) => s,
-            Err(e) => return Err(anyhow!("cannot load `{name}`: {e:#}")),
-        };
-        let mut diff = compare::diff(&reference, other);
-        filter(&mut diff, only.as_deref(), args.ignore_extra);
-        let checked = check::plain(diff);
-        plan.write(Subject::Pair(&checked))?;
-        return Ok(if checked.failed() {
-            Outcome::Drift
-        } else {
-            Outcome::Ok
-        });
-    }
+/// Two targets: the diff of the second against the first.
+async fn pair(args: &DiffArgs) -> anyhow::Result<check::Checked> {
+    let only = ecosystems(&args.ecosystem)?;
+    let (reference, mut rest) = load(args).await?;
+    let Some((name, other)) = rest.pop() else {
+        bail!("give at least two targets");
+    };
+    let other = other.with_context(|| format!("cannot load `{name}`"))?;
+    let mut diff = compare::diff(&reference, &other);
+    filter(&mut diff, only.as_deref(), args.ignore_extra);
+    Ok(check::plain(diff))
+}
 
-    let fleet = Fleet {
+/// The fleet of every target against the first, or the error that stopped them all.
+async fn load_fleet(args: &DiffArgs) -> anyhow::Result<Fleet> {
+    let only = ecosystems(&args.ecosystem)?;
+    let (reference, rest) = load(args).await?;
+    Ok(Fleet {
         reference: reference.target.clone(),
         targets: rest
             .into_iter()
@@ -268,6 +294,31 @@ pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
                 name,
             })
             .collect(),
+    })
+}
+
+/// More than two targets: a fleet matrix. When nothing can be compared (a broken input,
+/// an unreachable reference), every report still lists each target, as an error.
+async fn fleet(args: &DiffArgs, plan: &Plan) -> anyhow::Result<Outcome> {
+    let fleet = match load_fleet(args).await {
+        Ok(fleet) => fleet,
+        Err(err) => {
+            let reason = format!("{err:#}");
+            let fleet = Fleet {
+                reference: args.targets[0].clone(),
+                targets: args.targets[1..]
+                    .iter()
+                    .map(|name| FleetTarget {
+                        name: name.clone(),
+                        result: Err(reason.clone()),
+                    })
+                    .collect(),
+            };
+            return match plan.write(Subject::Fleet(&fleet)) {
+                Ok(()) => Err(err),
+                Err(write) => Err(err.context(format!("{write:#}"))),
+            };
+        }
     };
     plan.write(Subject::Fleet(&fleet))?;
     let failed: Vec<String> = fleet

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use envsync_drift::check::Checked;
 use envsync_drift::fleet::Fleet;
-use envsync_drift::report::{self, Format};
+use envsync_drift::report::{self, Errored, Format};
 
 /// The output flags shared by `diff` and `check`.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -175,6 +175,8 @@ pub enum DocFormat {
 pub enum Subject<'a> {
     Pair(&'a Checked),
     Fleet(&'a Fleet),
+    /// A comparison that could not be made: every report says `error` and why.
+    Error(&'a Errored),
 }
 
 impl Plan {
@@ -186,6 +188,9 @@ impl Plan {
             let text = match subject {
                 Subject::Pair(c) => report::render(*format, c, color),
                 Subject::Fleet(f) => report::render_fleet(*format, f, color),
+                // The error itself goes to standard error; the table would only repeat it.
+                Subject::Error(_) if *format == Format::Table && *dest == Dest::Stdout => continue,
+                Subject::Error(e) => report::render_error(*format, e, color),
             };
             match dest {
                 Dest::Stdout => write_stdout(text.as_bytes())?,
@@ -195,6 +200,27 @@ impl Plan {
             }
         }
         Ok(())
+    }
+}
+
+/// Run `work`; when it fails, still write every report, each saying `error` and why,
+/// then return the error (exit 2). A report that cannot be written then is named
+/// beside the original error, which stays the one returned.
+pub async fn or_error_reports<T>(
+    plan: &Plan,
+    what: impl FnOnce() -> Errored,
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    match work.await {
+        Ok(value) => Ok(value),
+        Err(err) => {
+            let mut errored = what();
+            errored.reason = format!("{err:#}");
+            match plan.write(Subject::Error(&errored)) {
+                Ok(()) => Err(err),
+                Err(write) => Err(err.context(format!("{write:#}"))),
+            }
+        }
     }
 }
 

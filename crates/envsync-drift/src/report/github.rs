@@ -11,6 +11,8 @@
 use crate::check::{Checked, Finding, Status};
 use crate::fleet::Fleet;
 
+use super::Errored;
+
 /// The workflow commands for a check or diff, then the verdict line.
 pub fn render(c: &Checked) -> String {
     let mut out = String::new();
@@ -73,6 +75,24 @@ pub fn render_fleet(fleet: &Fleet) -> String {
         "{drifted} of {} targets differ from {}\n",
         fleet.targets.len(),
         super::escape(&fleet.reference)
+    ));
+    out
+}
+
+/// One `::error` line: the comparison could not be made, and why; then the verdict.
+pub fn render_error(e: &Errored) -> String {
+    let name = e.command();
+    let mut out = command(
+        "error",
+        None,
+        None,
+        &format!("envsync {name}: {} could not be compared", e.other),
+        &e.reason,
+    );
+    out.push_str(&format!(
+        "envsync {name} {} vs {}: error\n",
+        super::escape(&e.other),
+        super::escape(&e.reference)
     ));
     out
 }

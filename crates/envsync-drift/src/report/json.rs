@@ -8,7 +8,7 @@ use crate::check::{Checked, Finding, IgnoreRef, Mode, SourceRef, Status};
 use crate::compare::{Drift, Summary};
 use crate::fleet::Fleet;
 
-use super::DIFF_SCHEMA;
+use super::{Errored, DIFF_SCHEMA};
 
 /// The `envsync.diff/v1` document of one comparison, for embedding in other documents
 /// (`envsync.build/v1`, `envsync.up/v1`) without rendering it to text first.
@@ -19,7 +19,7 @@ pub struct DiffReport<'a> {
     command: &'static str,
     reference: &'a str,
     other: &'a str,
-    /// `parity`, `drift`, `pass` or `fail`.
+    /// `parity`, `drift`, `pass` or `fail` (`error` is [`ErrorReport`]'s).
     verdict: String,
     summary: Summary,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -116,6 +116,40 @@ pub fn document(c: &Checked) -> DiffReport<'_> {
         }),
         expired_ignores: check.then(|| c.expired.iter().collect()),
     }
+}
+
+/// The `envsync.diff/v1` document of a comparison that could not be made: verdict
+/// `error`, the reason, and no drift. `summary` is absent: nothing was compared.
+#[derive(Debug, Serialize)]
+pub struct ErrorReport<'a> {
+    schema: &'static str,
+    command: &'static str,
+    reference: &'a str,
+    other: &'a str,
+    /// Always `error`.
+    verdict: &'static str,
+    /// What failed, with its causes.
+    error: &'a str,
+    /// Always empty, so readers that walk `drift[]` need no special case.
+    drift: [(); 0],
+}
+
+/// The `envsync.diff/v1` document of a comparison that could not be made.
+pub fn error_document(e: &Errored) -> ErrorReport<'_> {
+    ErrorReport {
+        schema: DIFF_SCHEMA,
+        command: e.command(),
+        reference: &e.reference,
+        other: &e.other,
+        verdict: "error",
+        error: &e.reason,
+        drift: [],
+    }
+}
+
+/// `envsync.diff/v1` for a comparison that could not be made.
+pub fn render_error(e: &Errored) -> String {
+    to_text(&error_document(e))
 }
 
 #[derive(Serialize)]

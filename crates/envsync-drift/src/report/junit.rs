@@ -16,6 +16,8 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use crate::check::{Checked, Finding, Mode, Status};
 use crate::fleet::Fleet;
 
+use super::Errored;
+
 /// A failure (`failure` with a `type`), with what to do about it as its text when there
 /// is anything to say.
 fn failure(message: String, kind: &str, body: &str) -> TestCaseStatus {
@@ -166,6 +168,28 @@ pub fn render(c: &Checked) -> String {
     write(&format!("envsync {command}"), vec![suite(name, cases(c))])
 }
 
+/// An `error` case: `target` could not be collected (or an input read), for `reason`.
+fn error_case(target: &str, reason: &str) -> TestCase {
+    let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+    status
+        .set_message(shown(reason))
+        .set_type("collect")
+        .set_description(shown(reason));
+    case(format!("collect {target}"), "target", status)
+}
+
+/// JUnit XML for a comparison that could not be made: one suite with one `error` case
+/// naming the side that failed and why, so a CI server shows an errored test rather
+/// than no report.
+pub fn render_error(e: &Errored) -> String {
+    let command = e.command();
+    let name = format!("envsync {command} {} vs {}", e.other, e.reference);
+    write(
+        &format!("envsync {command}"),
+        vec![suite(name, vec![error_case(&e.other, &e.reason)])],
+    )
+}
+
 /// JUnit XML for a fleet: one suite per target; a target that could not be collected is
 /// a suite with one `error` case.
 pub fn render_fleet(f: &Fleet) -> String {
@@ -176,17 +200,7 @@ pub fn render_fleet(f: &Fleet) -> String {
             let name = format!("envsync diff {} vs {}", t.name, f.reference);
             match &t.result {
                 Ok(diff) => suite(name, cases(&crate::check::plain(diff.clone()))),
-                Err(err) => {
-                    let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
-                    status
-                        .set_message(shown(err))
-                        .set_type("collect")
-                        .set_description(shown(err));
-                    suite(
-                        name,
-                        vec![case(format!("collect {}", t.name), "target", status)],
-                    )
-                }
+                Err(err) => suite(name, vec![error_case(&t.name, err)]),
             }
         })
         .collect();

@@ -7,8 +7,8 @@ use crate::check::{Checked, Mode, Status};
 use crate::compare::short_version;
 use crate::fleet::Fleet;
 
-use super::escape;
 use super::table::change_text;
+use super::{escape, Errored};
 
 /// One line with no control character: line breaks become spaces (a row is one line),
 /// everything else unsafe is [escaped](escape) for whoever reads the Markdown raw.
@@ -38,6 +38,17 @@ fn code(text: &str) -> String {
 fn or_dash(v: Option<&str>) -> String {
     v.map(|v| code(&short_version(v)))
         .unwrap_or_else(|| "—".to_string())
+}
+
+/// Markdown for a comparison that could not be made: the verdict `error` and the reason.
+pub fn render_error(e: &Errored) -> String {
+    format!(
+        "### ❌ envsync {}: ERROR\n\nreference {}, other {}\n\n**could not be compared:** {}\n",
+        e.command(),
+        code(&e.reference),
+        code(&e.other),
+        one_line(&e.reason)
+    )
 }
 
 /// Markdown for a diff or a check.

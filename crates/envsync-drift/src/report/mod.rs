@@ -6,6 +6,10 @@
 //! be written from one run and golden files stay byte-stable (no timestamps). Text from
 //! a target reaches the table and Markdown only through [`escape()`]; JSON and JUnit
 //! escape it with their own syntax.
+//!
+//! A comparison that could not be made ([`Errored`]: a target that could not be
+//! collected, an input that could not be read) still has a report in every format, with
+//! verdict `error` and the reason, so CI always finds the files it was told to publish.
 
 pub mod escape;
 pub mod github;
@@ -17,7 +21,7 @@ pub mod table;
 
 use std::fmt;
 
-use crate::check::Checked;
+use crate::check::{Checked, Mode};
 use crate::fleet::Fleet;
 
 pub use escape::{escape, escape_lines, json_pretty};
@@ -80,6 +84,41 @@ pub fn render(format: Format, checked: &Checked, color: bool) -> String {
         Format::Markdown => markdown::render(checked),
         Format::Github => github::render(checked),
         Format::Sarif => sarif::render(checked),
+    }
+}
+
+/// A comparison that could not be made: what was asked, and why it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Errored {
+    pub mode: Mode,
+    /// The reference (A) as the user named it.
+    pub reference: String,
+    /// The other side (B) as the user named it.
+    pub other: String,
+    /// The error with its causes, as one text (it may quote a target).
+    pub reason: String,
+}
+
+impl Errored {
+    /// `diff` or `check`.
+    pub fn command(&self) -> &'static str {
+        match self.mode {
+            Mode::Diff => "diff",
+            Mode::Check => "check",
+        }
+    }
+}
+
+/// Render the report of a comparison that could not be made. `color` only affects the
+/// table.
+pub fn render_error(format: Format, e: &Errored, color: bool) -> String {
+    match format {
+        Format::Table => table::render_error(e, color),
+        Format::Json => json::render_error(e),
+        Format::Junit => junit::render_error(e),
+        Format::Markdown => markdown::render_error(e),
+        Format::Github => github::render_error(e),
+        Format::Sarif => sarif::render_error(e),
     }
 }
 
@@ -172,6 +211,59 @@ mod tests {
                 assert!(!colored.contains(raw), "coloured table holds {raw:?}");
             }
         }
+    }
+
+    #[test]
+    fn error_reports_say_error_in_every_format() {
+        let e = Errored {
+            mode: Mode::Check,
+            reference: "lock".into(),
+            other: "docker:gone".into(),
+            reason: format!("no such container {TITLE}"),
+        };
+        for format in [
+            Format::Table,
+            Format::Json,
+            Format::Junit,
+            Format::Markdown,
+            Format::Github,
+            Format::Sarif,
+        ] {
+            let text = render_error(format, &e, false);
+            if matches!(format, Format::Json | Format::Sarif) {
+                // JSON escapes with its own syntax (`\u001b`).
+                assert!(!text.chars().any(|c| c != '\n' && escape::is_unsafe(c)));
+            } else {
+                assert_safe(&format!("{format} error"), &text);
+            }
+            assert!(text.contains("docker:gone"), "{format}:\n{text}");
+        }
+        let json: serde_json::Value =
+            serde_json::from_str(&render_error(Format::Json, &e, false)).expect("json");
+        assert_eq!(json["schema"], DIFF_SCHEMA);
+        assert_eq!(json["verdict"], "error");
+        assert_eq!(json["command"], "check");
+        assert_eq!(json["drift"], serde_json::json!([]));
+        assert!(json["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("no such container"));
+        let junit = render_error(Format::Junit, &e, false);
+        assert!(junit.contains("errors=\"1\""), "{junit}");
+        assert!(
+            junit.contains("<error message=\"no such container"),
+            "{junit}"
+        );
+        let sarif: serde_json::Value =
+            serde_json::from_str(&render_error(Format::Sarif, &e, false)).expect("sarif");
+        let run = &sarif["runs"][0];
+        assert_eq!(run["invocations"][0]["executionSuccessful"], false);
+        assert_eq!(run["results"][0]["ruleId"], "unreadable-target");
+        let github = render_error(Format::Github, &e, false);
+        assert!(
+            github.starts_with("::error title=envsync check"),
+            "{github}"
+        );
     }
 
     #[test]

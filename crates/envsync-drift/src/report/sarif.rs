@@ -13,6 +13,8 @@ use crate::check::{Checked, Finding, Status};
 use crate::compare::Drift;
 use crate::fleet::Fleet;
 
+use super::Errored;
+
 /// The schema's canonical location, as SARIF files name it in `$schema`.
 pub const SARIF_SCHEMA: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
@@ -63,7 +65,23 @@ struct Log<'a> {
 #[derive(Serialize)]
 struct Run<'a> {
     tool: Tool,
+    /// Present only when the run failed: `executionSuccessful` false and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    invocations: Vec<Invocation>,
     results: Vec<SarifResult<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Invocation {
+    execution_successful: bool,
+    tool_execution_notifications: Vec<Notification>,
+}
+
+#[derive(Serialize)]
+struct Notification {
+    level: &'static str,
+    message: Text,
 }
 
 #[derive(Serialize)]
@@ -242,6 +260,10 @@ fn finding(f: &Finding) -> SarifResult<'_> {
 }
 
 fn document(results: Vec<SarifResult<'_>>) -> String {
+    document_of(results, Vec::new())
+}
+
+fn document_of(results: Vec<SarifResult<'_>>, invocations: Vec<Invocation>) -> String {
     let log = Log {
         schema: SARIF_SCHEMA,
         version: "2.1.0",
@@ -253,12 +275,39 @@ fn document(results: Vec<SarifResult<'_>>) -> String {
                     rules: rules(),
                 },
             },
+            invocations,
             results,
         }],
     };
     let mut text = super::json_pretty(&log).expect("a SARIF log of strings and numbers serializes");
     text.push('\n');
     text
+}
+
+/// The SARIF log of a comparison that could not be made: the invocation failed (with
+/// the reason as its notification), and one `unreadable-target` result says which side.
+pub fn render_error(e: &Errored) -> String {
+    let id = "unreadable-target";
+    let text = format!("{} could not be compared: {}", e.other, e.reason);
+    let result = SarifResult {
+        rule_id: id,
+        rule_index: rule_index(id),
+        level: "error",
+        message: Text { text: text.clone() },
+        locations: Vec::new(),
+        partial_fingerprints: Fingerprints {
+            component: format!("{} {id}", e.other),
+        },
+        suppressions: Vec::new(),
+    };
+    let invocation = Invocation {
+        execution_successful: false,
+        tool_execution_notifications: vec![Notification {
+            level: "error",
+            message: Text { text },
+        }],
+    };
+    document_of(vec![result], vec![invocation])
 }
 
 /// The SARIF log of a check or diff.

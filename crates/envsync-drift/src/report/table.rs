@@ -11,7 +11,7 @@ use crate::check::{Checked, Finding, Mode, Status};
 use crate::compare::{short_version, size_str, Drift};
 use crate::fleet::{self, arrow, Fleet};
 
-use super::escape;
+use super::{escape, Errored};
 
 /// A cell holding text that may have come from a target.
 fn text_cell(text: &str) -> Cell {
@@ -92,6 +92,22 @@ fn dash(v: Option<&str>) -> String {
         || "-".to_string(),
         |v| escape(&short_version(v)).into_owned(),
     )
+}
+
+/// The text of a comparison that could not be made: what was compared, `ERROR`, and
+/// the reason, each line [escaped](escape()).
+pub fn render_error(e: &Errored, color: bool) -> String {
+    let mut out = format!(
+        "envsync {} {} vs {}\n",
+        e.command(),
+        escape(&e.other),
+        escape(&e.reference)
+    );
+    for line in e.reason.lines() {
+        out.push_str(&format!("  {}\n", escape(line)));
+    }
+    out.push_str(&verdict_line("ERROR".to_string(), true, color));
+    out
 }
 
 /// The table of a diff or a check.

@@ -21,9 +21,11 @@ use crate::cache::ARTIFACTS_CONTEXT_DIR;
 use crate::spec::{BuildSpec, FileSpec, PackageSet, Pin, Req};
 
 mod apt;
+pub mod marker;
 mod npm;
 
 use apt::apt_run;
+use marker::{marker, marker_bytes, MARKER_CONTEXT_PATH, MARKER_LABEL, MARKER_PATH};
 use npm::{npm_ci_run, npm_project_files, npm_run};
 
 /// Where the CA bundle lives inside the image while it builds; removed before files
@@ -75,8 +77,18 @@ pub fn sorted_files(spec: &BuildSpec) -> Vec<&FileSpec> {
 
 /// The inputs envsync generates into the build context besides the Dockerfile, the CA
 /// bundle and `[files]`: the locked Debian package list and the hashed Python
-/// requirements of a locked build, as (context path, bytes).
+/// requirements of a locked build, then the image's marker (when the spec names its
+/// identity), as (context path, bytes).
 pub fn generated_inputs(spec: &BuildSpec) -> Vec<(String, Vec<u8>)> {
+    let mut inputs = locked_inputs(spec);
+    if let Some(marker) = marker(spec, &inputs) {
+        inputs.push((MARKER_CONTEXT_PATH.to_string(), marker_bytes(&marker)));
+    }
+    inputs
+}
+
+/// What a locked build takes from its lock, as (context path, bytes); empty without one.
+fn locked_inputs(spec: &BuildSpec) -> Vec<(String, Vec<u8>)> {
     let Some(locked) = &spec.locked else {
         return Vec::new();
     };
@@ -314,7 +326,7 @@ pub fn render_dockerfile(spec: &BuildSpec) -> String {
     for step in &steps {
         line(step);
     }
-    if has_ca || !generated.is_empty() {
+    if has_ca || generated.iter().any(|(p, _)| p != MARKER_CONTEXT_PATH) {
         line(&format!("RUN rm -rf {CA_DIR}"));
     }
 
@@ -329,6 +341,17 @@ pub fn render_dockerfile(spec: &BuildSpec) -> String {
     env.sort();
     for (key, value) in env {
         line(&format!("ENV {key}=\"{}\"", dockerfile_escape(value)));
+    }
+    // Last, so the marker never invalidates a layer above it.
+    if let Some((_, bytes)) = generated.iter().find(|(p, _)| p == MARKER_CONTEXT_PATH) {
+        line(&format!(
+            "COPY [\"{MARKER_CONTEXT_PATH}\", \"{MARKER_PATH}\"]"
+        ));
+        let text = String::from_utf8_lossy(bytes);
+        line(&format!(
+            "LABEL {MARKER_LABEL}=\"{}\"",
+            dockerfile_escape(text.trim_end())
+        ));
     }
     out
 }
@@ -497,6 +520,10 @@ mod tests {
             ("A".into(), "say \"hi\" to $HOME".into()),
         ];
         spec.ca_certificates = vec![PathBuf::from("/etc/ssl/certs/ca-certificates.crt")];
+        spec.identity = Some(marker::ImageIdentity {
+            project: "demo".into(),
+            image: marker::DEV_IMAGE.into(),
+        });
         spec.sources = crate::spec::SourceSpec {
             apt: vec!["deb [trusted=yes] http://127.0.0.1:8080/ ./".into()],
             apt_keys: vec![PathBuf::from("keys/mirror.asc")],
@@ -570,9 +597,16 @@ mod tests {
                 "envsync/npm-env-2f7372762f617070/package-lock.offline.json",
                 "envsync/npm-env-2f7372762f617070/package.json",
                 "envsync/artifacts/README",
-                "envsync/pip-env-2f6f70742f76656e76.txt"
+                "envsync/pip-env-2f6f70742f76656e76.txt",
+                "envsync/environment.json"
             ]
         );
+        let marker = marker::EnvironmentMarker::parse(&inputs[7].1).expect("a marker");
+        assert_eq!(
+            (marker.project.as_str(), marker.image.as_str()),
+            ("demo", "dev")
+        );
+        assert!(marker.lock.is_some_and(|l| l.digest.starts_with("sha256:")));
         // The Node project's tree as npm ci reads it: the declared package at its locked
         // version, every locked package with its integrity.
         let lockfile: serde_json::Value = serde_json::from_slice(&inputs[2].1).unwrap();
@@ -607,6 +641,53 @@ mod tests {
             String::from_utf8_lossy(&inputs[6].1),
             format!("six==1.16.0 --hash=sha256:{}\n", "cd".repeat(32))
         );
+    }
+
+    /// The marker's lock digest follows what the image takes from the lock and nothing
+    /// else; without a lock the marker says so.
+    #[test]
+    fn marker_digest_follows_the_locked_inputs_only() {
+        use crate::spec::{LockedDeb, LockedSet};
+        let digest = |spec: &BuildSpec| {
+            let inputs = generated_inputs(spec);
+            let (_, bytes) = inputs.last().expect("a marker");
+            marker::EnvironmentMarker::parse(bytes)
+                .expect("a marker")
+                .lock
+                .map(|l| l.digest)
+        };
+        let mut spec = full_spec();
+        assert_eq!(digest(&spec), None);
+        let set = |version: &str| LockedSet {
+            debs: vec![LockedDeb {
+                name: "jq".into(),
+                arch: "amd64".into(),
+                version: version.into(),
+                sha256: None,
+            }],
+            ..LockedSet::default()
+        };
+        spec.locked = Some(set("1.6-2.1+deb12u3"));
+        let first = digest(&spec);
+        let mut other_env = spec.clone();
+        other_env.env.push(("NEW".into(), "value".into()));
+        assert_eq!(digest(&other_env), first, "environment is not a lock input");
+        spec.locked = Some(set("1.6-2.1+deb12u4"));
+        assert_ne!(digest(&spec), first);
+        let dockerfile = render_dockerfile(&spec);
+        let last: Vec<&str> = dockerfile.lines().rev().take(2).collect();
+        assert_eq!(
+            last[1],
+            format!("COPY [\"{MARKER_CONTEXT_PATH}\", \"{MARKER_PATH}\"]")
+        );
+        assert!(
+            last[0].starts_with(
+                r#"LABEL io.envsync.environment="{\"schema\":\"envsync.environment/v1\","#
+            ),
+            "{}",
+            last[0]
+        );
+        assert!(last[0].contains(&digest(&spec).unwrap_or_default()));
     }
 
     #[test]
