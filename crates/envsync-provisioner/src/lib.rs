@@ -17,6 +17,7 @@ pub mod fetch;
 pub mod from_manifest;
 pub mod plan;
 pub mod spec;
+pub mod update;
 
 // The runtime half: `up`, `plan`, `down`, `status`, `exec` (see `run`).
 pub mod env;

@@ -160,8 +160,8 @@ async fn choose_pins(
                 .update
                 .iter()
                 .flatten()
-                .map(|n| parse_component(n))
-                .collect::<anyhow::Result<Vec<_>>>()?;
+                .map(|n| envsync_provisioner::update::parse_update_name(n))
+                .collect::<Result<Vec<_>, _>>()?;
             Pins::Update(lock, names)
         }
         (None, None) if args.update.as_ref().is_some_and(|names| !names.is_empty()) => {
@@ -306,59 +306,26 @@ fn report_written(
     Ok(())
 }
 
-/// `NAME` or `ECOSYSTEM:NAME` (`deb:openssl`, `pypi:django`).
-fn parse_component(text: &str) -> anyhow::Result<(Option<Ecosystem>, String)> {
-    match text.split_once(':') {
-        Some((eco, name)) => match Ecosystem::parse(eco) {
-            Some(e @ (Ecosystem::Deb | Ecosystem::Pypi)) if !name.is_empty() => {
-                Ok((Some(e), name.to_string()))
-            }
-            Some(e) => bail!(
-                "`--update {text}`: `{e}` components are not updated one by one; write `deb:NAME` or `pypi:NAME`, or `--update` alone to resolve everything"
-            ),
-            None => bail!("`--update {text}`: unknown ecosystem `{eco}`; write `deb:NAME`, `pypi:NAME` or just `NAME`"),
-        },
-        None if !text.is_empty() => Ok((None, text.to_string())),
-        None => bail!("`--update` takes component names, e.g. `--update openssl pypi:django`"),
-    }
-}
-
 /// Print every component whose version changed between `old` and `new`, image by image.
 fn report_updates(old: &Lock, new: &Lock) {
-    let images = std::iter::once((
-        "development image".to_string(),
-        &old.components,
-        &new.components,
-    ))
-    .chain(old.services.iter().filter_map(|(name, image)| {
-        let now = new.services.get(name)?;
-        Some((
-            format!("service `{name}`"),
-            &image.components,
-            &now.components,
-        ))
-    }));
-    for (what, before, after) in images {
-        for c in after {
-            let was = before.iter().find(|b| {
-                b.ecosystem == c.ecosystem
-                    && b.name == c.name
-                    && b.location == c.location
-                    && b.arch == c.arch
-            });
-            match was {
-                Some(b) if b.version != c.version => {
-                    note!(
-                        "{what}: {}:{} {} -> {}",
-                        c.ecosystem,
-                        c.name,
-                        b.version,
-                        c.version
-                    )
-                }
-                None => note!("{what}: {}:{} {} (new)", c.ecosystem, c.name, c.version),
-                _ => {}
-            }
+    for change in new.changes_since(old) {
+        let what = match &change.service {
+            None => "development image".to_string(),
+            Some(name) => format!("service `{name}`"),
+        };
+        match &change.from {
+            Some(from) => note!(
+                "{what}: {}:{} {from} -> {}",
+                change.ecosystem,
+                change.name,
+                change.to
+            ),
+            None => note!(
+                "{what}: {}:{} {} (new)",
+                change.ecosystem,
+                change.name,
+                change.to
+            ),
         }
     }
 }

@@ -7,7 +7,9 @@
 //! Reading is in `lock/parse.rs`, writing in `lock/write.rs`.
 
 mod artifact;
+mod changes;
 mod parse;
+pub use changes::VersionChange;
 mod write;
 
 pub use artifact::{attach_artifacts, carry_over_checksums, Artifact};
