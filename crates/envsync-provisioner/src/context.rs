@@ -77,6 +77,23 @@ pub fn context_with_artifacts(
     pack(&entries)
 }
 
+/// The CA bundles of `[build]`, concatenated (each ending in a line break), for builds
+/// and downloads through a TLS-intercepting proxy; `None` when the spec names none.
+pub fn ca_bundle(spec: &BuildSpec) -> Result<Option<Vec<u8>>, ProvisionError> {
+    if spec.ca_certificates.is_empty() {
+        return Ok(None);
+    }
+    let mut bundle = Vec::new();
+    for path in &spec.ca_certificates {
+        let bytes = read_input(path, "a CA certificate bundle")?;
+        bundle.extend_from_slice(&bytes);
+        if !bundle.ends_with(b"\n") {
+            bundle.push(b'\n');
+        }
+    }
+    Ok(Some(bundle))
+}
+
 /// The Dockerfile and every context entry (path, bytes, mode) of `spec`.
 #[allow(clippy::type_complexity)]
 fn entries(spec: &BuildSpec) -> Result<(String, Vec<(String, Vec<u8>, u32)>), ProvisionError> {
@@ -86,15 +103,7 @@ fn entries(spec: &BuildSpec) -> Result<(String, Vec<(String, Vec<u8>, u32)>), Pr
         dockerfile.clone().into_bytes(),
         0o644,
     )];
-    if !spec.ca_certificates.is_empty() {
-        let mut bundle = Vec::new();
-        for path in &spec.ca_certificates {
-            let bytes = read_input(path, "a CA certificate bundle")?;
-            bundle.extend_from_slice(&bytes);
-            if !bundle.ends_with(b"\n") {
-                bundle.push(b'\n');
-            }
-        }
+    if let Some(bundle) = ca_bundle(spec)? {
         entries.push((CA_CONTEXT_PATH.to_string(), bundle, 0o644));
     }
     for (index, path) in spec.sources.apt_keys.iter().enumerate() {

@@ -77,7 +77,7 @@ async fn fetch_into(args: &FetchArgs, cache: &ArtifactCache) -> anyhow::Result<O
     let (manifest, images) = locked_images(args)?;
     let docker = crate::connect_engine().await?;
     let settings = BuildSettings::new(false, text);
-    let ca = ca_bundle(&images[0].1)?;
+    let ca = envsync_provisioner::context::ca_bundle(&images[0].1)?;
     let mut report = FetchReport::default();
     for (what, spec) in &images {
         let Some(locked) = &spec.locked else { continue };
@@ -164,22 +164,6 @@ fn locked_images(args: &FetchArgs) -> anyhow::Result<(Manifest, Vec<(String, Bui
         images.push((service.name.clone(), recipe.build));
     }
     Ok((manifest, images))
-}
-
-/// The CA bundles of `[build]`, concatenated, for downloads through a TLS proxy.
-fn ca_bundle(spec: &BuildSpec) -> anyhow::Result<Option<Vec<u8>>> {
-    if spec.ca_certificates.is_empty() {
-        return Ok(None);
-    }
-    let mut bundle = Vec::new();
-    for path in &spec.ca_certificates {
-        bundle.extend(
-            std::fs::read(path)
-                .with_context(|| format!("reading CA bundle `{}`", path.display()))?,
-        );
-        bundle.push(b'\n');
-    }
-    Ok(Some(bundle))
 }
 
 /// Copy the lock's artifacts `from` holds into `to`.
