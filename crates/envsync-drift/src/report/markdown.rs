@@ -3,7 +3,7 @@
 //! from a target passes through `cell`, which also [escapes](escape()) control and bidi
 //! characters: the report is often read raw, on a terminal or in a CI log.
 
-use crate::check::{Checked, Mode, Status};
+use crate::check::{Checked, Finding, Mode, Status};
 use crate::compare::short_version;
 use crate::fleet::Fleet;
 
@@ -51,6 +51,45 @@ pub fn render_error(e: &Errored) -> String {
     )
 }
 
+/// One table row: the drift, and for a check its status, the entry it violates and a
+/// fix.
+fn drift_row(f: &Finding, check: bool) -> String {
+    let d = &f.drift;
+    let common = format!(
+        "{} | {} | {} | {} | {}",
+        code(&d.label()),
+        d.kind.as_str(),
+        or_dash(d.left.as_deref()),
+        or_dash(d.right.as_deref()),
+        cell(&change_text(d))
+    );
+    if !check {
+        return format!("| {common} |\n");
+    }
+    let status = match f.status {
+        Status::Fail => "❌ fail",
+        Status::Warn => "⚠️ warn",
+        Status::Ignored => "ignored",
+    };
+    let mut violates = f
+        .violates
+        .as_ref()
+        .map(|v| cell(&v.to_string()))
+        .unwrap_or_default();
+    if let Some(ig) = f.ignored_by.as_ref().filter(|i| i.expired) {
+        violates.push_str(&cell(&format!(
+            " (ignore at {} expired {})",
+            ig.place(),
+            ig.until.as_deref().unwrap_or("?")
+        )));
+    }
+    format!(
+        "| {status} | {common} | {} | {} |\n",
+        violates.trim(),
+        f.fix.as_deref().map(code).unwrap_or_default()
+    )
+}
+
 /// Markdown for a diff or a check.
 pub fn render(c: &Checked) -> String {
     let check = c.mode == Mode::Check;
@@ -80,41 +119,7 @@ pub fn render(c: &Checked) -> String {
             out.push_str("|---|---|---|---|---|\n");
         }
         for f in shown {
-            let d = &f.drift;
-            let common = format!(
-                "{} | {} | {} | {} | {}",
-                code(&d.label()),
-                d.kind.as_str(),
-                or_dash(d.left.as_deref()),
-                or_dash(d.right.as_deref()),
-                cell(&change_text(d))
-            );
-            if check {
-                let status = match f.status {
-                    Status::Fail => "❌ fail",
-                    Status::Warn => "⚠️ warn",
-                    Status::Ignored => "ignored",
-                };
-                let mut violates = f
-                    .violates
-                    .as_ref()
-                    .map(|v| cell(&v.to_string()))
-                    .unwrap_or_default();
-                if let Some(ig) = f.ignored_by.as_ref().filter(|i| i.expired) {
-                    violates.push_str(&cell(&format!(
-                        " (ignore at {} expired {})",
-                        ig.place(),
-                        ig.until.as_deref().unwrap_or("?")
-                    )));
-                }
-                out.push_str(&format!(
-                    "| {status} | {common} | {} | {} |\n",
-                    violates.trim(),
-                    f.fix.as_deref().map(code).unwrap_or_default()
-                ));
-            } else {
-                out.push_str(&format!("| {common} |\n"));
-            }
+            out.push_str(&drift_row(f, check));
         }
     }
     let ignored: Vec<_> = c

@@ -110,127 +110,147 @@ pub fn render_error(e: &Errored, color: bool) -> String {
     out
 }
 
-/// The table of a diff or a check.
+/// The table of a diff or a check: what was compared, the drift table, for a check the
+/// failing, ignored and expired lines, then the verdict.
 pub fn render(c: &Checked, color: bool) -> String {
     let check = c.mode == Mode::Check;
-    let mut out = String::new();
+    let mut out = if check {
+        format!(
+            "checked:  {}\nexpected: {}\n",
+            escape(&c.diff.other),
+            escape(&c.diff.reference)
+        )
+    } else {
+        format!(
+            "reference: {}\nother:     {}\n",
+            escape(&c.diff.reference),
+            escape(&c.diff.other)
+        )
+    };
     let shown: Vec<&Finding> = c
         .findings
         .iter()
         .filter(|f| f.status != Status::Ignored)
         .collect();
-    if check {
-        out.push_str(&format!(
-            "checked:  {}\nexpected: {}\n",
-            escape(&c.diff.other),
-            escape(&c.diff.reference)
-        ));
-    } else {
-        out.push_str(&format!(
-            "reference: {}\nother:     {}\n",
-            escape(&c.diff.reference),
-            escape(&c.diff.other)
-        ));
-    }
     if !shown.is_empty() {
-        let header = if check {
-            vec!["status", "component", "kind", "expected", "found", "change"]
-        } else {
-            vec!["component", "kind", "reference", "other", "change"]
-        };
-        let mut table = new_table(header.into_iter().map(String::from).collect(), color);
-        for f in &shown {
-            let d = &f.drift;
-            let mut row = Vec::new();
-            if check {
-                let status = format!("{:?}", f.status).to_lowercase();
-                row.push(paint(
-                    Cell::new(status),
-                    color,
-                    Some(status_color(f.status)),
-                    false,
-                ));
-            }
-            row.push(text_cell(&d.label()));
-            let kind_color = if check { None } else { Some(Color::Red) };
-            row.push(paint(Cell::new(d.kind.as_str()), color, kind_color, false));
-            row.push(Cell::new(dash(d.left.as_deref())));
-            row.push(Cell::new(dash(d.right.as_deref())));
-            row.push(Cell::new(change_text(d)));
-            table.add_row(row);
-        }
-        out.push_str(&table.to_string());
+        out.push_str(&drift_table(&shown, check, color));
         out.push('\n');
     }
     if check {
-        let notes: Vec<String> = shown
+        let failing: Vec<String> = shown
             .iter()
             .filter(|f| f.status == Status::Fail)
-            .map(|f| {
-                let mut line = format!("  {}", f.drift.label());
-                if let Some(v) = &f.violates {
-                    line.push_str(&format!(" violates {v}"));
-                    if let Some(entry) = &v.entry {
-                        line.push_str(&format!(" ({entry})"));
-                    }
-                }
-                if let Some(ig) = f.ignored_by.as_ref().filter(|i| i.expired) {
-                    line.push_str(&format!(
-                        "; its ignore at {} expired on {}",
-                        ig.place(),
-                        ig.until.as_deref().unwrap_or("?")
-                    ));
-                }
-                if let Some(fix) = &f.fix {
-                    line.push_str(&format!("; fix: {fix}"));
-                }
-                escape(&line).into_owned()
-            })
+            .map(|f| failing_line(f))
             .collect();
-        if !notes.is_empty() {
-            out.push_str("failing:\n");
-            for n in notes {
-                out.push_str(&n);
-                out.push('\n');
-            }
-        }
-        let ignored: Vec<&Finding> = c
+        section(&mut out, "failing:", &failing);
+        let ignored: Vec<String> = c
             .findings
             .iter()
             .filter(|f| f.status == Status::Ignored)
+            .map(ignored_line)
             .collect();
-        if !ignored.is_empty() {
-            out.push_str("ignored:\n");
-            for f in ignored {
-                let mut line = format!("  {} {}", f.drift.label(), f.drift.describe());
-                if let Some(ig) = &f.ignored_by {
-                    line.push_str(&format!(" — {} ({}", ig.reason, ig.place()));
-                    if let Some(until) = &ig.until {
-                        line.push_str(&format!(", until {until}"));
-                    }
-                    line.push(')');
-                }
-                out.push_str(&escape(&line));
-                out.push('\n');
-            }
-        }
-        if !c.expired.is_empty() {
-            out.push_str("expired ignores (remove them or extend `until`):\n");
-            for ig in &c.expired {
-                let line = format!(
+        section(&mut out, "ignored:", &ignored);
+        let expired: Vec<String> = c
+            .expired
+            .iter()
+            .map(|ig| {
+                escape(&format!(
                     "  `{}` at {} expired on {} — {}",
                     ig.component,
                     ig.place(),
                     ig.until.as_deref().unwrap_or("?"),
                     ig.reason
-                );
-                out.push_str(&escape(&line));
-                out.push('\n');
-            }
-        }
+                ))
+                .into_owned()
+            })
+            .collect();
+        section(
+            &mut out,
+            "expired ignores (remove them or extend `until`):",
+            &expired,
+        );
     }
     out.push_str(&verdict_line(c.verdict(), c.failed(), color));
     out
+}
+
+/// `title` and one line each, when there are any lines.
+fn section(out: &mut String, title: &str, lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    out.push_str(title);
+    out.push('\n');
+    for line in lines {
+        out.push_str(line);
+        out.push('\n');
+    }
+}
+
+/// One row per shown drift; a check adds a status column first.
+fn drift_table(shown: &[&Finding], check: bool, color: bool) -> String {
+    let header = if check {
+        vec!["status", "component", "kind", "expected", "found", "change"]
+    } else {
+        vec!["component", "kind", "reference", "other", "change"]
+    };
+    let mut table = new_table(header.into_iter().map(String::from).collect(), color);
+    for f in shown {
+        let d = &f.drift;
+        let mut row = Vec::new();
+        if check {
+            let status = format!("{:?}", f.status).to_lowercase();
+            row.push(paint(
+                Cell::new(status),
+                color,
+                Some(status_color(f.status)),
+                false,
+            ));
+        }
+        row.push(text_cell(&d.label()));
+        let kind_color = if check { None } else { Some(Color::Red) };
+        row.push(paint(Cell::new(d.kind.as_str()), color, kind_color, false));
+        row.push(Cell::new(dash(d.left.as_deref())));
+        row.push(Cell::new(dash(d.right.as_deref())));
+        row.push(Cell::new(change_text(d)));
+        table.add_row(row);
+    }
+    table.to_string()
+}
+
+/// `  deb:openssl violates envsync.toml:20 (openssl = "3.0.*"); fix: …`, escaped.
+fn failing_line(f: &Finding) -> String {
+    let mut line = format!("  {}", f.drift.label());
+    if let Some(v) = &f.violates {
+        line.push_str(&format!(" violates {v}"));
+        if let Some(entry) = &v.entry {
+            line.push_str(&format!(" ({entry})"));
+        }
+    }
+    if let Some(ig) = f.ignored_by.as_ref().filter(|i| i.expired) {
+        line.push_str(&format!(
+            "; its ignore at {} expired on {}",
+            ig.place(),
+            ig.until.as_deref().unwrap_or("?")
+        ));
+    }
+    if let Some(fix) = &f.fix {
+        line.push_str(&format!("; fix: {fix}"));
+    }
+    escape(&line).into_owned()
+}
+
+/// `  deb:tzdata changed: … — the reason (envsync.toml:31, until 2027-03-01)`, escaped.
+fn ignored_line(f: &Finding) -> String {
+    let mut line = format!("  {} {}", f.drift.label(), f.drift.describe());
+    if let Some(ig) = &f.ignored_by {
+        line.push_str(&format!(" — {} ({}", ig.reason, ig.place()));
+        if let Some(until) = &ig.until {
+            line.push_str(&format!(", until {until}"));
+        }
+        line.push(')');
+    }
+    escape(&line).into_owned()
 }
 
 /// The fleet matrix: component × target, only components that drift somewhere, and a
