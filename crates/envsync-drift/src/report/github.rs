@@ -5,7 +5,7 @@
 //! Shape: `::error file=envsync.toml,line=20,title=envsync: deb:openssl changed::changed:
 //! 3.0.11-1~deb12u2 -> 3.0.15-1~deb12u1 (newer, patch)`. Property values escape `%`, CR,
 //! LF, `:` and `,`; messages escape `%`, CR and LF, as the runner's own toolkit does.
-//! Control characters from a target are written out visibly first ([`super::escape`]),
+//! Control characters from a target are written out visibly first ([`super::escape()`]),
 //! so a package name cannot start a workflow command of its own.
 
 use crate::check::{Checked, Finding, Status};
