@@ -118,7 +118,7 @@ pub async fn collect_container(name: &str, opts: &CollectOptions) -> Result<File
             ),
         });
     };
-    if opts.collect_env {
+    if opts.wants_env() {
         files.env = Some(env_of(env));
     }
     Ok(files)
@@ -305,7 +305,7 @@ pub async fn collect_image(reference: &str, opts: &CollectOptions) -> Result<Fil
         reading = reading.with_extra_fixed(&wanted);
         files = export_and_read(&docker, &id, &reading, &target, opts.max_total_bytes).await?;
     }
-    if opts.collect_env {
+    if opts.wants_env() {
         files.env = Some(env_of(env));
     }
     Ok(files)

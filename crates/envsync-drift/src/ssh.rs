@@ -100,7 +100,7 @@ pub async fn collect_via(
     opts: &CollectOptions,
 ) -> Result<FileSet, DriftError> {
     let selector = Selector::new(opts);
-    let script = collection_script(&selector, opts.collect_env);
+    let script = collection_script(&selector, opts.wants_env());
     let out = command::run(
         program,
         args,
@@ -123,13 +123,18 @@ mod tests {
     /// stdin with the machine's `sh` and then does something to its output.
     async fn through(wrapper: &str) -> Result<FileSet, DriftError> {
         let args = vec!["-c".to_string(), wrapper.to_string()];
-        collect_via("ssh://fake", "sh", &args, &CollectOptions::default()).await
+        // With an environment section, as a manifest with `[env]` collects.
+        let opts = CollectOptions {
+            env_names: Some(vec!["PATH".into()]),
+            ..CollectOptions::default()
+        };
+        collect_via("ssh://fake", "sh", &args, &opts).await
     }
 
     #[tokio::test]
     async fn a_whole_run_collects() {
         let files = through("sh -s").await.expect("collects");
-        let snap = inventory("ssh://fake", &files, &CollectOptions::default());
+        let snap = inventory("ssh://fake", &files, &CollectOptions::default(), None);
         assert!(snap.os.is_some(), "{:?}", snap.warnings);
     }
 

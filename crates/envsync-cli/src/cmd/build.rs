@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 use envsync_drift::check::{self, Checked};
 use envsync_drift::compare;
-use envsync_drift::lockfile::{collect_options, dev_components, lock_snapshot};
+use envsync_drift::lockfile::{dev_components, lock_collect_options, lock_snapshot};
 use envsync_drift::report::{escape, escape_lines};
 use envsync_manifest::{Lock, Manifest};
 use envsync_provisioner::{
@@ -110,7 +110,7 @@ pub async fn run(args: &BuildArgs) -> anyhow::Result<Outcome> {
     let (_, built) = build_image(&docker, &manifest, &spec, "dev", &settings).await?;
     let verified = match (&lock, args.no_verify) {
         (Some(lock), false) => {
-            let snapshot = fingerprint_image(&built.tag, &collect_options(Some(&manifest))).await?;
+            let snapshot = fingerprint_image(&built.tag, &lock_collect_options(&manifest)).await?;
             let reference = lock_path.display().to_string();
             Some(check::plain(compare::diff(
                 &lock_snapshot(&lock.components, &reference),

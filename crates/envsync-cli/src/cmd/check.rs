@@ -123,14 +123,15 @@ pub async fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
         );
     }
 
-    let reference = load_target(&args.against, &sources)
+    let mut reference = load_target(&args.against, &sources)
         .await
         .with_context(|| format!("cannot load the reference `{}`", args.against))?;
-    let other = load_target(&args.target, &sources)
+    let mut other = load_target(&args.target, &sources)
         .await
         .with_context(|| format!("cannot collect `{}`", args.target))?;
     reference.require_complete(args.allow_incomplete)?;
     other.require_complete(args.allow_incomplete)?;
+    envsync_drift::align_hashes(&mut reference, &mut other)?;
 
     let mut lock_lines = HashMap::new();
     let mut lock_file = None;

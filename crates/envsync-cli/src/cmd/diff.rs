@@ -270,7 +270,7 @@ pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         .await
         .into_iter()
         .map(|r| r.and_then(|s| s.require_complete(allow).map(|()| s).map_err(Into::into)));
-    let reference = match results.next() {
+    let mut reference = match results.next() {
         Some(r) => r.with_context(|| format!("cannot load the reference `{}`", args.targets[0]))?,
         None => bail!("give at least two targets"),
     };
@@ -278,11 +278,12 @@ pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         args.targets[1..].iter().cloned().zip(results).collect();
 
     if let [(name, other)] = rest.as_slice() {
-        let other = match other {
-            Ok(s) => s,
+        let mut other = match other {
+            Ok(s) => s.clone(),
             Err(e) => return Err(anyhow!("cannot load `{name}`: {e:#}")),
         };
-        let mut diff = compare::diff(&reference, other);
+        envsync_drift::align_hashes(&mut reference, &mut other)?;
+        let mut diff = compare::diff(&reference, &other);
         filter(&mut diff, only.as_deref(), args.ignore_extra);
         let checked = check::plain(diff);
         plan.write(Subject::Pair(&checked))?;
@@ -299,7 +300,12 @@ pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
             .into_iter()
             .map(|(name, r)| FleetTarget {
                 result: r
-                    .map(|other| {
+                    .and_then(|mut other| {
+                        let mut reference = reference.clone();
+                        envsync_drift::align_hashes(&mut reference, &mut other)?;
+                        Ok(other).map(|other| (reference, other))
+                    })
+                    .map(|(reference, other)| {
                         let mut diff = compare::diff(&reference, &other);
                         filter(&mut diff, only.as_deref(), args.ignore_extra);
                         diff

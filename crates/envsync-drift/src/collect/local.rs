@@ -340,7 +340,7 @@ mod tests {
         let fs_ = collect_root(root, &Selector::new(&opts), "local:x", 1 << 20).expect("collect");
         assert!(!fs_.entries.contains_key("/var/lib/dpkg/status"));
         assert!(!fs_.entries.contains_key("/etc/os-release"));
-        let snap = inventory("local:x", &fs_, &opts);
+        let snap = inventory("local:x", &fs_, &opts, None);
         assert_eq!(snap.packages.len(), 1, "{:?}", snap.packages);
         assert_eq!(snap.warnings.len(), 1, "{:?}", snap.warnings);
         assert!(snap.os.is_none());
