@@ -76,8 +76,18 @@ pub async fn collect_container(name: &str, opts: &CollectOptions) -> Result<File
     let env = info.config.and_then(|c| c.env);
     let selector = Selector::new(opts);
     let script = collection_script(&selector, false);
-    let (exit, stdout, stderr) =
-        exec(&docker, name, &target, &script, opts.max_total_bytes).await?;
+    // Whatever ends this future early (the time limit, Ctrl-C, a too-large output),
+    // the guard ends the script's processes inside the container too.
+    let mut guard = KillOnDrop::new(name);
+    let (exit, stdout, stderr) = exec(
+        &docker,
+        name,
+        &target,
+        &["sh", "-c", &script, &guard.token],
+        opts.max_total_bytes,
+    )
+    .await?;
+    guard.disarm();
     let mut files = if stdout.starts_with(HEADER.as_bytes()) {
         let run = Run {
             code: exit,
@@ -144,12 +154,135 @@ async fn require_running(docker: &Docker, name: &str, target: &str) -> Result<()
     })
 }
 
-/// Run `sh -c script` in the container: exit code, stdout (bounded), stderr (64 KiB).
+/// Ends one collection's processes inside a container when dropped armed: the
+/// collection's `sh` carries a unique token as its `$0`, and one more exec (the
+/// [`KILL_SCRIPT`]) stops that `sh` and every descendant (`find`, `sort`, `tar`), then
+/// kills them. Dropping an exec's output stream does not end the process inside, so
+/// without this a cancelled collection kept reading the container for ~30 s.
+///
+/// The kill runs on the runtime's blocking pool with a runtime of its own, because the
+/// runtime that dropped the collection may be shutting down (Ctrl-C ends the CLI with
+/// `shutdown_timeout`, which waits for blocking tasks but runs no more async ones).
+#[derive(Debug)]
+struct KillOnDrop {
+    container: String,
+    token: String,
+    armed: bool,
+}
+
+/// Stops, then kills, every process whose command line holds `$ENVSYNC_RUN` and all
+/// their descendants. The token comes through the environment, so the killer's own
+/// command line never matches it. Needs only `/proc`, `tr` and `kill`.
+const KILL_SCRIPT: &str = r#"tok="$ENVSYNC_RUN"
+[ -n "$tok" ] || exit 0
+pids=""
+for d in /proc/[0-9]*; do
+  c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue
+  case "$c" in *"$tok"*) pids="$pids ${d#/proc/}";; esac
+done
+[ -n "$pids" ] || exit 0
+n=0
+while [ "$n" -lt 50 ]; do
+  kill -STOP $pids 2>/dev/null
+  more=""
+  for d in /proc/[0-9]*; do
+    p=${d#/proc/}
+    case " $pids $more " in *" $p "*) continue;; esac
+    s=$(cat "$d/stat" 2>/dev/null) || continue
+    s=${s##*) }
+    set -- $s
+    case " $pids " in *" $2 "*) more="$more $p";; esac
+  done
+  [ -z "$more" ] && break
+  pids="$pids $more"
+  n=$((n + 1))
+done
+kill -KILL $pids 2>/dev/null
+exit 0
+"#;
+
+impl KillOnDrop {
+    fn new(container: &str) -> KillOnDrop {
+        static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        KillOnDrop {
+            container: container.to_string(),
+            token: format!("envsync-collect-{}-{nanos:x}-{run}", std::process::id()),
+            armed: true,
+        }
+    }
+
+    /// The collection finished: nothing to end.
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (container, token) = (self.container.clone(), self.token.clone());
+        let kill = move || kill_run(&container, &token);
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn_blocking(kill);
+            }
+            Err(_) => kill(),
+        }
+    }
+}
+
+/// Run [`KILL_SCRIPT`] for `token` in `container`, within 10 s; failures are ignored
+/// (the container may have stopped, which ends the processes anyway).
+fn kill_run(container: &str, token: &str) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    runtime.block_on(async {
+        let work = async {
+            let target = format!("docker:{container}");
+            let docker = connect(&target).await?;
+            let env = [format!("ENVSYNC_RUN={token}")];
+            exec_with_env(
+                &docker,
+                container,
+                &target,
+                &["sh", "-c", KILL_SCRIPT],
+                &env,
+                1 << 16,
+            )
+            .await
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), work).await;
+    });
+}
+
+/// Run `cmd` in the container: exit code, stdout (bounded), stderr (64 KiB).
 async fn exec(
     docker: &Docker,
     name: &str,
     target: &str,
-    script: &str,
+    cmd: &[&str],
+    limit: u64,
+) -> Result<(Option<i64>, Vec<u8>, Vec<u8>), DriftError> {
+    exec_with_env(docker, name, target, cmd, &[], limit).await
+}
+
+/// [`exec`] with `env` (`NAME=value`) added to the process's environment.
+async fn exec_with_env(
+    docker: &Docker,
+    name: &str,
+    target: &str,
+    cmd: &[&str],
+    env: &[String],
     limit: u64,
 ) -> Result<(Option<i64>, Vec<u8>, Vec<u8>), DriftError> {
     let created = docker
@@ -158,7 +291,8 @@ async fn exec(
             CreateExecOptions::<String> {
                 attach_stdout: Some(true),
                 attach_stderr: Some(true),
-                cmd: Some(vec!["sh".into(), "-c".into(), script.to_string()]),
+                cmd: Some(cmd.iter().map(|c| (*c).to_string()).collect()),
+                env: (!env.is_empty()).then(|| env.to_vec()),
                 ..Default::default()
             },
         )
