@@ -10,7 +10,9 @@ use bollard::Docker;
 use bytes_free::ChannelReader;
 use futures_util::StreamExt;
 
-use crate::collect::script::{collection_script, parse_output, Run, HEADER};
+use crate::collect::script::{
+    collection_script, parse_output, run_token, Run, HEADER, KILL_SCRIPT,
+};
 use crate::collect::tarball::{read_tar_under, Budget};
 use crate::collect::{
     layers, parse_env, CollectOptions, FileSet, Selector, FIXED_DIRS, FIXED_FILES,
@@ -156,7 +158,7 @@ async fn require_running(docker: &Docker, name: &str, target: &str) -> Result<()
 
 /// Ends one collection's processes inside a container when dropped armed: the
 /// collection's `sh` carries a unique token as its `$0`, and one more exec (the
-/// [`KILL_SCRIPT`]) stops that `sh` and every descendant (`find`, `sort`, `tar`), then
+/// `KILL_SCRIPT`) stops that `sh` and every descendant (`find`, `sort`, `tar`), then
 /// kills them. Dropping an exec's output stream does not end the process inside, so
 /// without this a cancelled collection kept reading the container for ~30 s.
 ///
@@ -170,47 +172,11 @@ struct KillOnDrop {
     armed: bool,
 }
 
-/// Stops, then kills, every process whose command line holds `$ENVSYNC_RUN` and all
-/// their descendants. The token comes through the environment, so the killer's own
-/// command line never matches it. Needs only `/proc`, `tr` and `kill`.
-const KILL_SCRIPT: &str = r#"tok="$ENVSYNC_RUN"
-[ -n "$tok" ] || exit 0
-pids=""
-for d in /proc/[0-9]*; do
-  c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue
-  case "$c" in *"$tok"*) pids="$pids ${d#/proc/}";; esac
-done
-[ -n "$pids" ] || exit 0
-n=0
-while [ "$n" -lt 50 ]; do
-  kill -STOP $pids 2>/dev/null
-  more=""
-  for d in /proc/[0-9]*; do
-    p=${d#/proc/}
-    case " $pids $more " in *" $p "*) continue;; esac
-    s=$(cat "$d/stat" 2>/dev/null) || continue
-    s=${s##*) }
-    set -- $s
-    case " $pids " in *" $2 "*) more="$more $p";; esac
-  done
-  [ -z "$more" ] && break
-  pids="$pids $more"
-  n=$((n + 1))
-done
-kill -KILL $pids 2>/dev/null
-exit 0
-"#;
-
 impl KillOnDrop {
     fn new(container: &str) -> KillOnDrop {
-        static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         KillOnDrop {
             container: container.to_string(),
-            token: format!("envsync-collect-{}-{nanos:x}-{run}", std::process::id()),
+            token: run_token(),
             armed: true,
         }
     }
@@ -237,7 +203,7 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// Run [`KILL_SCRIPT`] for `token` in `container`, within 10 s; failures are ignored
+/// Run `KILL_SCRIPT` for `token` in `container`, within 10 s; failures are ignored
 /// (the container may have stopped, which ends the processes anyway).
 fn kill_run(container: &str, token: &str) {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
