@@ -202,6 +202,15 @@ fn holds_hashes(s: &Snapshot) -> bool {
 /// the user's own key when that is the key the other was hashed with. Snapshots without
 /// file or environment components compare whatever their keys.
 pub fn align_hashes(a: &mut Snapshot, b: &mut Snapshot) -> Result<(), DriftError> {
+    align_hashes_with(a, b, HashKey::load)
+}
+
+/// [`align_hashes`] with the user's key from `user_key`, called only when needed.
+fn align_hashes_with(
+    a: &mut Snapshot,
+    b: &mut Snapshot,
+    user_key: impl FnOnce() -> Result<HashKey, DriftError>,
+) -> Result<(), DriftError> {
     if !holds_hashes(a) || !holds_hashes(b) || a.hash_key == b.hash_key {
         return Ok(());
     }
@@ -210,7 +219,7 @@ pub fn align_hashes(a: &mut Snapshot, b: &mut Snapshot) -> Result<(), DriftError
         (Some(_), None) => (b, &*a),
         _ => return Err(mismatch(a, b)),
     };
-    let key = HashKey::load()?;
+    let key = user_key()?;
     if Some(key.id()) != keyed.hash_key {
         return Err(mismatch(plain, keyed));
     }
@@ -307,5 +316,39 @@ mod tests {
         assert!(align_hashes(&mut a, &mut c).is_ok());
         let mut none = Snapshot::new("empty");
         assert!(align_hashes(&mut a, &mut none).is_ok());
+    }
+
+    /// A lock (plain `sha256:`) beside a snapshot hashed with the user's key is keyed
+    /// with it and then compares equal; with another key it is refused.
+    #[test]
+    fn a_plain_lock_is_keyed_with_the_users_key_only() {
+        let with = |k: Option<String>, v: String| {
+            let mut s = Snapshot::new("x");
+            s.hash_key = k;
+            s.packages.push(crate::snapshot::Package {
+                ecosystem: Ecosystem::File,
+                name: "/etc/app.ini".into(),
+                version: v,
+                arch: None,
+                location: None,
+                size: None,
+                mode: None,
+            });
+            s
+        };
+        let user = key("0123456789abcdef-user");
+        let plain = format!("sha256:{}", hex::encode(Sha256::digest(b"a=1")));
+        let mut lock = with(None, plain.clone());
+        let mut live = with(Some(user.id()), user.hash(b"a=1"));
+        align_hashes_with(&mut lock, &mut live, || Ok(user.clone())).expect("same key");
+        assert_eq!(lock.packages, live.packages);
+        assert_eq!(lock.hash_key, live.hash_key);
+
+        let other = key("0123456789abcdef-other");
+        let mut lock = with(None, plain);
+        let mut live = with(Some(other.id()), other.hash(b"a=1"));
+        let err = align_hashes_with(&mut live, &mut lock, || Ok(user.clone()))
+            .expect_err("not the user's key");
+        assert!(err.to_string().contains("plain sha256"), "{err}");
     }
 }
