@@ -220,28 +220,44 @@ fn walk(
     let Ok(top) = root.open(dir, OFlags::RDONLY | OFlags::DIRECTORY) else {
         return Ok(());
     };
-    let mut stack = vec![(top, dir.trim_end_matches('/').to_string())];
-    while let Some((fd, base)) = stack.pop() {
+    // Each pending directory is its parent's descriptor and its name, opened only when
+    // its turn comes: open descriptors stay as many as the walk is deep, not as many as
+    // a directory has subdirectories (a `node_modules` may hold thousands).
+    let top = std::rc::Rc::new(top);
+    let base = dir.trim_end_matches('/').to_string();
+    let mut stack: Vec<(std::rc::Rc<OwnedFd>, Option<String>, String)> = vec![(top, None, base)];
+    while let Some((parent, name, base)) = stack.pop() {
+        let fd = match name {
+            None => parent,
+            Some(name) => {
+                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                match rustix::fs::openat(&*parent, name.as_str(), flags, Mode::empty()) {
+                    Ok(child) => std::rc::Rc::new(child),
+                    // A directory the user cannot enter hides whatever is below it.
+                    Err(Errno::ACCESS | Errno::PERM) => {
+                        files.unreadable.push(format!("{base}: Permission denied"));
+                        continue;
+                    }
+                    // Renamed away or swapped for a link meanwhile: not entered.
+                    Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => continue,
+                    // Anything else (out of descriptors, an IO error) would drop a
+                    // subtree silently: the collection fails instead.
+                    Err(e) => {
+                        return Err(DriftError::Io {
+                            path: root.shown(&base),
+                            source: e.into(),
+                        })
+                    }
+                }
+            }
+        };
         // Pushed in reverse so that directories are walked in name order.
         let mut subdirs = Vec::new();
         for (name, kind) in list(&fd) {
             let virtual_path = format!("{base}/{name}");
             match kind {
                 FileType::Directory => {
-                    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW;
-                    match rustix::fs::openat(
-                        &fd,
-                        name.as_str(),
-                        flags | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    ) {
-                        Ok(child) => subdirs.push((child, virtual_path)),
-                        // A directory the user cannot enter hides whatever is below it.
-                        Err(Errno::ACCESS | Errno::PERM) => files
-                            .unreadable
-                            .push(format!("{virtual_path}: Permission denied")),
-                        Err(_) => {}
-                    }
+                    subdirs.push((std::rc::Rc::clone(&fd), Some(name), virtual_path))
                 }
                 FileType::RegularFile | FileType::Symlink => {
                     if !keep(&virtual_path) || files.entries.contains_key(&virtual_path) {
@@ -253,7 +269,7 @@ fn walk(
                         read_file(root, &virtual_path, &mut files.unreadable, budget)?
                     } else {
                         let flags = READ_FLAGS | OFlags::NOFOLLOW;
-                        match rustix::fs::openat(&fd, name.as_str(), flags, Mode::empty()) {
+                        match rustix::fs::openat(&*fd, name.as_str(), flags, Mode::empty()) {
                             Ok(f) => read_fd(f, &root.shown(&virtual_path), budget)?,
                             Err(e) => open_failed(
                                 e,
@@ -426,6 +442,38 @@ mod tests {
         assert_eq!(snap.packages.len(), 1, "{:?}", snap.packages);
         assert_eq!(snap.warnings.len(), 1, "{:?}", snap.warnings);
         assert!(snap.os.is_none());
+    }
+
+    /// A directory with more subdirectories than a process may hold descriptors open
+    /// (often 1024) is walked: descriptors are held per level, not per subdirectory.
+    #[test]
+    fn wide_directories_do_not_exhaust_descriptors() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = tmp.path();
+        // Lower this process's soft limit below the number of subdirectories, so that the
+        // test fails if each pending subdirectory held a descriptor.
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+        rustix::process::setrlimit(
+            rustix::process::Resource::Nofile,
+            rustix::process::Rlimit {
+                current: Some(256),
+                maximum: limit.maximum,
+            },
+        )
+        .expect("lower the descriptor limit");
+        for i in 0..1000 {
+            write(
+                root,
+                &format!("/srv/app/node_modules/p{i}/package.json"),
+                &format!("{{\"name\":\"p{i}\",\"version\":\"1.0.{i}\"}}"),
+            );
+        }
+        let opts = CollectOptions::default();
+        let fs_ = collect_root(root, &Selector::new(&opts), "local:x", 1 << 26).expect("collect");
+        let snap = inventory("local:x", &fs_, &opts, None);
+        rustix::process::setrlimit(rustix::process::Resource::Nofile, limit)
+            .expect("restore the descriptor limit");
+        assert_eq!(snap.packages.len(), 1000, "{:?}", snap.warnings);
     }
 
     #[test]
