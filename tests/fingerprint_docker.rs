@@ -12,7 +12,7 @@ use serde_json::Value;
 
 mod util;
 
-use util::{envsync_command, run, snapshot_rows, Row};
+use util::{envsync_command, keyed_hash, run, snapshot_rows, Row};
 
 /// Fingerprint `target` as JSON and return the snapshot.
 fn fingerprint(target: &str, extra: &[&str]) -> Value {
@@ -89,7 +89,7 @@ async fn container_inventory_matches_the_native_tools_inside_it() {
     let c = TestContainer::run(&image, "fp-oracle", &["sleep", "infinity"]).await;
     let snap = fingerprint(
         &format!("docker:{}", c.name()),
-        &["--file", "/etc/app/settings.ini"],
+        &["--file", "/etc/app/settings.ini", "--env", "APP_SECRET"],
     );
     let rows = snapshot_rows(&snap);
     assert_eq!(snap["os"]["id"], "debian");
@@ -208,7 +208,7 @@ async fn container_inventory_matches_the_native_tools_inside_it() {
     assert!(rows.contains(&(
         "file".into(),
         "/etc/app/settings.ini".into(),
-        format!("sha256:{}", sha.trim()),
+        keyed_hash(&sha),
         None,
         None
     )));
@@ -217,14 +217,24 @@ async fn container_inventory_matches_the_native_tools_inside_it() {
         !text.contains("not-in-the-snapshot"),
         "an environment value leaked into the snapshot"
     );
-    assert!(rows
-        .iter()
-        .any(|r| r.0 == "env" && r.1 == "APP_SECRET" && r.2.starts_with("sha256:")));
+    let secret_sha = c
+        .sh("printf %s \"$APP_SECRET\" | sha256sum | cut -d' ' -f1")
+        .await;
+    assert!(
+        !text.contains(secret_sha.trim()),
+        "the plain sha256 of an environment value is in the snapshot"
+    );
+    let env: Vec<&Row> = rows.iter().filter(|r| r.0 == "env").collect();
+    assert_eq!(env.len(), 1, "only the named variable: {env:?}");
+    assert_eq!(
+        (env[0].1.as_str(), env[0].2.clone()),
+        ("APP_SECRET", keyed_hash(&secret_sha))
+    );
 
     // Determinism: a second collection gives the same bytes apart from collected_at.
     let again = fingerprint(
         &format!("docker:{}", c.name()),
-        &["--file", "/etc/app/settings.ini"],
+        &["--file", "/etc/app/settings.ini", "--env", "APP_SECRET"],
     );
     assert_eq!(again["digest"], snap["digest"]);
     assert_eq!(again["packages"], snap["packages"]);
@@ -559,7 +569,7 @@ async fn links_resolve_to_content_in_every_transport() {
         assert!(
             rows.iter().any(|r| r.0 == "file"
                 && r.1 == "/etc/app/settings.ini"
-                && r.2 == format!("sha256:{}", sha.trim())),
+                && r.2 == keyed_hash(&sha)),
             "{}: {rows:?}",
             snap["target"]
         );

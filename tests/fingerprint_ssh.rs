@@ -60,8 +60,10 @@ async fn published_port(name: &str) -> u16 {
         .expect("port number")
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn ssh_target_matches_docker_target() {
+/// A container of the `inventory-ssh` fixture running sshd (port published on
+/// 127.0.0.1), the temp dir holding the test's key, and an ssh config naming it
+/// `fixture`; returned once a real login works.
+async fn sshd(prefix: &str) -> (TestContainer, tempfile::TempDir, std::path::PathBuf) {
     let base = fixture_image("inventory").await;
     let image = fixture_image_with_args("inventory-ssh", &[("BASE", &base)]).await;
     let host_config = HostConfig {
@@ -74,7 +76,7 @@ async fn ssh_target_matches_docker_target() {
         )])),
         ..Default::default()
     };
-    let c = TestContainer::run_with(&image, "fp-ssh", &[], host_config).await;
+    let c = TestContainer::run_with(&image, prefix, &[], host_config).await;
 
     let dir = tempfile::tempdir().expect("tempdir");
     let key = dir.path().join("id_ed25519");
@@ -130,7 +132,20 @@ async fn ssh_target_matches_docker_target() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    let extra = ["--file", "/etc/app/settings.ini", "--format", "json"];
+    (c, dir, config)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ssh_target_matches_docker_target() {
+    let (c, _dir, config) = sshd("fp-ssh").await;
+    let extra = [
+        "--file",
+        "/etc/app/settings.ini",
+        "--format",
+        "json",
+        "--env",
+        "PATH",
+    ];
     let mut args = vec!["fingerprint", "ssh://fixture"];
     args.extend_from_slice(&extra);
     let (code, over_ssh, stderr) = envsync(&args, Some(&config));
@@ -153,7 +168,7 @@ async fn ssh_target_matches_docker_target() {
     );
     let snap: Value = serde_json::from_str(&over_ssh).expect("json");
     assert_eq!(snap["target"], "ssh://fixture");
-    // The ssh session's environment is recorded, hashed, without per-session variables.
+    // Only the named variable of the ssh session's environment is recorded, hashed.
     let env: Vec<&str> = snap["packages"]
         .as_array()
         .expect("packages")
@@ -161,10 +176,7 @@ async fn ssh_target_matches_docker_target() {
         .filter(|p| p["ecosystem"] == "env")
         .filter_map(|p| p["name"].as_str())
         .collect();
-    assert!(
-        env.contains(&"PATH") && !env.contains(&"SSH_CONNECTION"),
-        "{env:?}"
-    );
+    assert_eq!(env, ["PATH"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -217,4 +229,50 @@ fn ssh_that_dies_early_exits_2() {
             "{body}: {stderr}"
         );
     }
+}
+
+/// A collection over ssh that times out leaves nothing running on the server. What was
+/// seen: sshd sends no SIGHUP to a session without a terminal, so the script's `find`
+/// kept running after envsync had given up. Here `find` on the server hangs; after
+/// envsync exits, the server's process table is polled until none of the run is left.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_timed_out_ssh_collection_leaves_no_process_on_the_server() {
+    let (c, _dir, config) = sshd("fp-ssh-cancel").await;
+    c.sh(
+        "printf '#!/bin/sh\\nsleep 3600\\n' > /usr/local/bin/find && chmod 755 /usr/local/bin/find",
+    )
+    .await;
+    // The patterns are split with `""` so that this script never matches itself.
+    let leftovers = r#"for d in /proc/[0-9]*; do
+  c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue
+  case "$c" in *envsync-coll""ect-*|*/usr/local/bin/fi""nd*|*"sleep 3"600*) printf '%s %s\n' "${d#/proc/}" "$c";; esac
+done"#;
+    let (code, _, stderr) = envsync(
+        &[
+            "fingerprint",
+            "ssh://fixture",
+            "--format",
+            "json",
+            "--timeout",
+            "4",
+        ],
+        Some(&config),
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("did not finish within 4s"), "{stderr}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen_running = false;
+    loop {
+        let left = c.sh(leftovers).await;
+        seen_running |= !left.is_empty();
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running on the server after envsync exited:\n{left}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("leftovers seen before they ended: {seen_running}");
 }

@@ -14,11 +14,40 @@ use serde_json::Value;
 /// `(ecosystem, name, version, arch, location)` of one snapshot or lock entry.
 pub type Row = (String, String, String, Option<String>, Option<String>);
 
+/// The hash key every test run of envsync uses (`ENVSYNC_HASH_KEY`), so that no test
+/// creates a key file in the user's configuration directory.
+pub const TEST_HASH_KEY: &str = "envsync-test-hash-key-0123456789";
+
 /// The built binary as a command. NO_COLOR keeps tables plain even on a terminal.
 pub fn envsync_command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_envsync"));
-    cmd.env("NO_COLOR", "1");
+    cmd.env("NO_COLOR", "1")
+        .env("ENVSYNC_HASH_KEY", TEST_HASH_KEY);
     cmd
+}
+
+/// The keyed hash envsync records for content whose plain sha256 is `sha256_hex`,
+/// computed by Python's `hmac` (the oracle): `hmac-sha256:` HMAC-SHA256 keyed with
+/// [`TEST_HASH_KEY`] over the 32-byte digest.
+pub fn keyed_hash(sha256_hex: &str) -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import hmac, hashlib, sys; print(hmac.new(sys.argv[1].encode(), bytes.fromhex(sys.argv[2]), hashlib.sha256).hexdigest())",
+            TEST_HASH_KEY,
+            sha256_hex.trim(),
+        ])
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    format!(
+        "hmac-sha256:{}",
+        String::from_utf8_lossy(&out.stdout).trim()
+    )
 }
 
 /// Run envsync in `dir` with `args` and return everything it wrote and its status.

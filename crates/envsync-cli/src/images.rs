@@ -10,7 +10,8 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use envsync_drift::check::Checked;
 use envsync_drift::lockfile::{
-    collect_options, dev_components, pinned_to_target, service_collect_options, service_components,
+    dev_components, lock_collect_options, pinned_to_target, service_collect_options,
+    service_components,
 };
 use envsync_drift::report::escape;
 use envsync_drift::{Snapshot, Target};
@@ -209,7 +210,7 @@ pub(crate) async fn build_and_lock(
         let unlocked = spec_from_manifest(manifest, None)?;
         matched.extend(take_out_of_lock(&mut spec, &unlocked, update));
     }
-    let options = collect_options(Some(manifest));
+    let options = lock_collect_options(manifest);
     let (mut resolved, mut built) = build_image(docker, manifest, &spec, "dev", &settings).await?;
     let mut snapshot = fingerprint_image(&built.tag, &options).await?;
     if let Some(target) = target {

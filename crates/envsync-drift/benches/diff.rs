@@ -64,6 +64,7 @@ fn empty(target: &str) -> Snapshot {
         collected_at: None,
         digest: None,
         complete: true,
+        hash_key: None,
         os: None,
         packages: Vec::new(),
         warnings: Vec::new(),

@@ -124,16 +124,19 @@ impl Drift {
     }
 }
 
-/// A version for people: content hashes (`sha256:<64 hex>`) cut to their first 12 hex
-/// digits and `…`, which is enough to tell two contents apart; versions unchanged.
-/// Machine formats (JSON) keep the whole value.
+/// A version for people: content hashes (`sha256:<64 hex>`, `hmac-sha256:<64 hex>`)
+/// cut to their first 12 hex digits and `…`, which is enough to tell two contents
+/// apart; versions unchanged. Machine formats (JSON) keep the whole value.
 pub fn short_version(version: &str) -> std::borrow::Cow<'_, str> {
-    match version.strip_prefix("sha256:") {
-        Some(hex) if hex.len() > 12 => {
-            std::borrow::Cow::Owned(format!("sha256:{}…", hex.get(..12).unwrap_or(hex)))
+    for prefix in [crate::hashkey::KEYED_PREFIX, crate::hashkey::PLAIN_PREFIX] {
+        if let Some(hex) = version.strip_prefix(prefix) {
+            if hex.len() > 12 {
+                let head = hex.get(..12).unwrap_or(hex);
+                return std::borrow::Cow::Owned(format!("{prefix}{head}…"));
+            }
         }
-        _ => std::borrow::Cow::Borrowed(version),
     }
+    std::borrow::Cow::Borrowed(version)
 }
 
 /// `ecosystem:name`.
@@ -497,6 +500,7 @@ mod tests {
             collected_at: None,
             digest: None,
             complete: true,
+            hash_key: None,
             os: None,
             packages: specs.iter().map(|s| pkg(s)).collect(),
             warnings: Vec::new(),

@@ -10,7 +10,9 @@ use bollard::Docker;
 use bytes_free::ChannelReader;
 use futures_util::StreamExt;
 
-use crate::collect::script::{collection_script, parse_output, Run, HEADER};
+use crate::collect::script::{
+    collection_script, parse_output, run_token, Run, HEADER, KILL_SCRIPT,
+};
 use crate::collect::tarball::{read_tar_under, Budget};
 use crate::collect::{
     layers, parse_env, CollectOptions, FileSet, Selector, FIXED_DIRS, FIXED_FILES,
@@ -76,8 +78,18 @@ pub async fn collect_container(name: &str, opts: &CollectOptions) -> Result<File
     let env = info.config.and_then(|c| c.env);
     let selector = Selector::new(opts);
     let script = collection_script(&selector, false);
-    let (exit, stdout, stderr) =
-        exec(&docker, name, &target, &script, opts.max_total_bytes).await?;
+    // Whatever ends this future early (the time limit, Ctrl-C, a too-large output),
+    // the guard ends the script's processes inside the container too.
+    let mut guard = KillOnDrop::new(name);
+    let (exit, stdout, stderr) = exec(
+        &docker,
+        name,
+        &target,
+        &["sh", "-c", &script, &guard.token],
+        opts.max_total_bytes,
+    )
+    .await?;
+    guard.disarm();
     let mut files = if stdout.starts_with(HEADER.as_bytes()) {
         let run = Run {
             code: exit,
@@ -118,7 +130,7 @@ pub async fn collect_container(name: &str, opts: &CollectOptions) -> Result<File
             ),
         });
     };
-    if opts.collect_env {
+    if opts.wants_env() {
         files.env = Some(env_of(env));
     }
     Ok(files)
@@ -144,12 +156,99 @@ async fn require_running(docker: &Docker, name: &str, target: &str) -> Result<()
     })
 }
 
-/// Run `sh -c script` in the container: exit code, stdout (bounded), stderr (64 KiB).
+/// Ends one collection's processes inside a container when dropped armed: the
+/// collection's `sh` carries a unique token as its `$0`, and one more exec (the
+/// `KILL_SCRIPT`) stops that `sh` and every descendant (`find`, `sort`, `tar`), then
+/// kills them. Dropping an exec's output stream does not end the process inside, so
+/// without this a cancelled collection kept reading the container for ~30 s.
+///
+/// The kill runs on the runtime's blocking pool with a runtime of its own, because the
+/// runtime that dropped the collection may be shutting down (Ctrl-C ends the CLI with
+/// `shutdown_timeout`, which waits for blocking tasks but runs no more async ones).
+#[derive(Debug)]
+struct KillOnDrop {
+    container: String,
+    token: String,
+    armed: bool,
+}
+
+impl KillOnDrop {
+    fn new(container: &str) -> KillOnDrop {
+        KillOnDrop {
+            container: container.to_string(),
+            token: run_token(),
+            armed: true,
+        }
+    }
+
+    /// The collection finished: nothing to end.
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (container, token) = (self.container.clone(), self.token.clone());
+        let kill = move || kill_run(&container, &token);
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn_blocking(kill);
+            }
+            Err(_) => kill(),
+        }
+    }
+}
+
+/// Run `KILL_SCRIPT` for `token` in `container`, within 10 s; failures are ignored
+/// (the container may have stopped, which ends the processes anyway).
+fn kill_run(container: &str, token: &str) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    runtime.block_on(async {
+        let work = async {
+            let target = format!("docker:{container}");
+            let docker = connect(&target).await?;
+            let env = [format!("ENVSYNC_RUN={token}")];
+            exec_with_env(
+                &docker,
+                container,
+                &target,
+                &["sh", "-c", KILL_SCRIPT],
+                &env,
+                1 << 16,
+            )
+            .await
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), work).await;
+    });
+}
+
+/// Run `cmd` in the container: exit code, stdout (bounded), stderr (64 KiB).
 async fn exec(
     docker: &Docker,
     name: &str,
     target: &str,
-    script: &str,
+    cmd: &[&str],
+    limit: u64,
+) -> Result<(Option<i64>, Vec<u8>, Vec<u8>), DriftError> {
+    exec_with_env(docker, name, target, cmd, &[], limit).await
+}
+
+/// [`exec`] with `env` (`NAME=value`) added to the process's environment.
+async fn exec_with_env(
+    docker: &Docker,
+    name: &str,
+    target: &str,
+    cmd: &[&str],
+    env: &[String],
     limit: u64,
 ) -> Result<(Option<i64>, Vec<u8>, Vec<u8>), DriftError> {
     let created = docker
@@ -158,7 +257,8 @@ async fn exec(
             CreateExecOptions::<String> {
                 attach_stdout: Some(true),
                 attach_stderr: Some(true),
-                cmd: Some(vec!["sh".into(), "-c".into(), script.to_string()]),
+                cmd: Some(cmd.iter().map(|c| (*c).to_string()).collect()),
+                env: (!env.is_empty()).then(|| env.to_vec()),
                 ..Default::default()
             },
         )
@@ -305,7 +405,7 @@ pub async fn collect_image(reference: &str, opts: &CollectOptions) -> Result<Fil
         reading = reading.with_extra_fixed(&wanted);
         files = export_and_read(&docker, &id, &reading, &target, opts.max_total_bytes).await?;
     }
-    if opts.collect_env {
+    if opts.wants_env() {
         files.env = Some(env_of(env));
     }
     Ok(files)

@@ -116,6 +116,20 @@ pub enum DriftError {
 
     #[error("snapshot `{}` is larger than {limit} bytes; it is not a snapshot envsync wrote", shown(.path))]
     SnapshotTooLarge { path: PathBuf, limit: u64 },
+
+    #[error("hash key from `{}` is unusable: {}", escape(.source_name), escape(.message))]
+    HashKey {
+        source_name: String,
+        message: String,
+    },
+
+    #[error("`{}` was hashed with key `{}` and `{}` with key `{}`; their file and environment hashes cannot be compared; collect both with one key (set `ENVSYNC_HASH_KEY` or `ENVSYNC_HASH_KEY_FILE` to the team's key)", escape(.left), escape(.left_key), escape(.right), escape(.right_key))]
+    HashKeyMismatch {
+        left: String,
+        left_key: String,
+        right: String,
+        right_key: String,
+    },
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub async fn fingerprint(target: &Target, opts: &CollectOptions) -> Result<Snaps
     if let Target::File(path) = target {
         return Snapshot::read(path);
     }
+    let key = opts.resolve_key()?;
     let work = async {
         let files: FileSet = match target {
             Target::Local | Target::LocalRoot(_) => {
@@ -33,7 +34,7 @@ pub async fn fingerprint(target: &Target, opts: &CollectOptions) -> Result<Snaps
                     target: name.clone(),
                     message: e.to_string(),
                 })??;
-                if matches!(target, Target::Local) && opts.collect_env {
+                if matches!(target, Target::Local) && opts.wants_env() {
                     files.env = Some(local::process_env());
                 }
                 files
@@ -45,7 +46,7 @@ pub async fn fingerprint(target: &Target, opts: &CollectOptions) -> Result<Snaps
             }
             Target::File(_) => FileSet::default(),
         };
-        Ok::<_, DriftError>(inventory(&name, &files, opts))
+        Ok::<_, DriftError>(inventory(&name, &files, opts, key.as_ref()))
     };
     let mut snapshot = tokio::time::timeout(opts.timeout, work)
         .await

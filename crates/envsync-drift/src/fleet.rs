@@ -194,6 +194,7 @@ mod tests {
             collected_at: None,
             digest: None,
             complete: true,
+            hash_key: None,
             os: None,
             packages: specs
                 .iter()

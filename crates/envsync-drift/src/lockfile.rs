@@ -27,6 +27,18 @@ pub fn collect_options(manifest: Option<&Manifest>) -> CollectOptions {
     opts
 }
 
+/// What to collect from an image built from `manifest` whose inventory becomes the
+/// lock: as [`collect_options`], with plain `sha256:` hashes. The lock's environment
+/// values and files are the repository's own (no secret a hash could give away), and a
+/// lock must verify for every user, whatever their key; comparisons bring it to the
+/// other side's key with [`crate::hashkey::align_hashes`].
+pub fn lock_collect_options(manifest: &Manifest) -> CollectOptions {
+    CollectOptions {
+        hashing: crate::collect::Hashing::Plain,
+        ..collect_options(Some(manifest))
+    }
+}
+
 /// What to collect from the image of a middleware service: its packages, not the
 /// image's environment.
 pub fn service_collect_options() -> CollectOptions {

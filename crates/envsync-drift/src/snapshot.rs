@@ -40,6 +40,11 @@ pub struct Snapshot {
     /// each path); written only then. Snapshots without the field are complete.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub complete: bool,
+    /// The id of the key that hashed file and environment values (`k1:<16 hex>`, see
+    /// [`crate::hashkey`]); written only when the snapshot holds such hashes. Without
+    /// it, those hashes are plain `sha256:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash_key: Option<String>,
 }
 
 fn yes() -> bool {
@@ -132,6 +137,8 @@ struct StablePart<'a> {
     warnings: &'a [String],
     #[serde(skip_serializing_if = "is_true")]
     complete: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hash_key: &'a Option<String>,
 }
 
 impl Snapshot {
@@ -146,6 +153,7 @@ impl Snapshot {
             packages: Vec::new(),
             warnings: Vec::new(),
             complete: true,
+            hash_key: None,
         }
     }
 
@@ -259,6 +267,7 @@ impl Snapshot {
             packages: &self.packages,
             warnings: &self.warnings,
             complete: self.complete,
+            hash_key: &self.hash_key,
         };
         let text = serde_json::to_vec(&stable).unwrap_or_default();
         format!("sha256:{}", hex::encode(Sha256::digest(&text)))

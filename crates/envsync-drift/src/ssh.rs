@@ -7,7 +7,9 @@
 //! (passed as `-F`), for when the default `~/.ssh/config` is not the one to use.
 
 use crate::collect::command;
-use crate::collect::script::{collection_script, parse_output, Run};
+use crate::collect::script::{
+    collection_script, parse_output, run_token, sh_quote, Run, KILL_SCRIPT,
+};
 use crate::collect::{CollectOptions, FileSet, Selector};
 use crate::error::DriftError;
 
@@ -51,8 +53,57 @@ pub async fn collect_ssh(
     port: Option<u16>,
     opts: &CollectOptions,
 ) -> Result<FileSet, DriftError> {
-    let (program, args) = ssh_command(user, host, port);
-    collect_via(target, &program, &args, opts).await
+    let (program, mut args) = ssh_command(user, host, port);
+    // `sh -s TOKEN`: the token names this run's remote processes (see `KILL_SCRIPT`).
+    let guard = RemoteKill {
+        program: program.clone(),
+        args: args.clone(),
+        token: run_token(),
+        armed: true,
+    };
+    args.push(guard.token.clone());
+    let files = collect_via(target, &program, &args, opts).await;
+    // Finished or failed on its own: the remote script ended too (or the server is
+    // unreachable, where a second connection would not help either).
+    let mut guard = guard;
+    guard.armed = false;
+    files
+}
+
+/// Ends one collection's processes on the server when dropped armed (the collection was
+/// abandoned: time limit, Ctrl-C). Killing the local `ssh` closes the connection, but
+/// sshd sends no SIGHUP to a session without a terminal, and `find` keeps running until
+/// it next writes. So one more `ssh … sh -s` runs `KILL_SCRIPT` for the run's token. It
+/// is started detached and not waited for: it outlives envsync if envsync is exiting.
+#[derive(Debug)]
+struct RemoteKill {
+    program: String,
+    args: Vec<String>,
+    token: String,
+    armed: bool,
+}
+
+impl Drop for RemoteKill {
+    fn drop(&mut self) {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        if !self.armed {
+            return;
+        }
+        let script = format!("ENVSYNC_RUN={}\n{KILL_SCRIPT}", sh_quote(&self.token));
+        let child = Command::new(&self.program)
+            .args(&self.args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        if let Ok(mut child) = child {
+            // The script is far smaller than a pipe's buffer: this write does not block.
+            if let Some(mut stdin) = child.stdin.take() {
+                let _ = stdin.write_all(script.as_bytes());
+            }
+        }
+    }
 }
 
 /// Judge a finished run of the collection script through `program` (ssh, or the
@@ -100,7 +151,7 @@ pub async fn collect_via(
     opts: &CollectOptions,
 ) -> Result<FileSet, DriftError> {
     let selector = Selector::new(opts);
-    let script = collection_script(&selector, opts.collect_env);
+    let script = collection_script(&selector, opts.wants_env());
     let out = command::run(
         program,
         args,
@@ -129,7 +180,7 @@ mod tests {
     #[tokio::test]
     async fn a_whole_run_collects() {
         let files = through("sh -s").await.expect("collects");
-        let snap = inventory("ssh://fake", &files, &CollectOptions::default());
+        let snap = inventory("ssh://fake", &files, &CollectOptions::default(), None);
         assert!(snap.os.is_some(), "{:?}", snap.warnings);
     }
 

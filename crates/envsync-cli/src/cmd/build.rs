@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use envsync_drift::check::Checked;
-use envsync_drift::lockfile::collect_options;
+use envsync_drift::lockfile::lock_collect_options;
 use envsync_drift::report::escape;
 use envsync_drift::verify;
 use envsync_provisioner::{
@@ -100,7 +100,7 @@ pub async fn run(args: &BuildArgs) -> anyhow::Result<Outcome> {
     let (_, built) = build_image(&docker, &manifest, &spec, "dev", &settings).await?;
     let verified = match (&lock, args.no_verify) {
         (Some(lock), false) => {
-            let snapshot = fingerprint_image(&built.tag, &collect_options(Some(&manifest))).await?;
+            let snapshot = fingerprint_image(&built.tag, &lock_collect_options(&manifest)).await?;
             Some(verify::image_against_lock(
                 lock,
                 &lock_path.display().to_string(),

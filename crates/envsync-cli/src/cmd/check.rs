@@ -213,14 +213,16 @@ async fn evaluate(args: &CheckArgs) -> anyhow::Result<check::Checked> {
     }
 
     let target = target_to_check(args, &sources)?;
-    let reference = load_target(&args.against, &sources)
+    let mut reference = load_target(&args.against, &sources)
         .await
         .with_context(|| format!("cannot load the reference `{}`", args.against))?;
-    let other = load_target(&target, &sources)
+    let mut other = load_target(&target, &sources)
         .await
         .with_context(|| format!("cannot collect `{target}`"))?;
     reference.require_complete(args.allow_incomplete)?;
     other.require_complete(args.allow_incomplete)?;
+    envsync_drift::align_hashes(&mut reference, &mut other)?;
+    envsync_drift::align_hashes(&mut reference, &mut other)?;
 
     let mut lock_lines = HashMap::new();
     let mut lock_file = None;

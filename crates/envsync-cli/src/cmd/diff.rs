@@ -265,11 +265,12 @@ async fn load(args: &DiffArgs) -> anyhow::Result<Loaded> {
 /// Two targets: the diff of the second against the first.
 async fn pair(args: &DiffArgs) -> anyhow::Result<check::Checked> {
     let only = ecosystems(&args.ecosystem)?;
-    let (reference, mut rest) = load(args).await?;
+    let (mut reference, mut rest) = load(args).await?;
     let Some((name, other)) = rest.pop() else {
         bail!("give at least two targets");
     };
-    let other = other.with_context(|| format!("cannot load `{name}`"))?;
+    let mut other = other.with_context(|| format!("cannot load `{name}`"))?;
+    envsync_drift::align_hashes(&mut reference, &mut other)?;
     let mut diff = compare::diff(&reference, &other);
     filter(&mut diff, only.as_deref(), args.ignore_extra);
     Ok(check::plain(diff))
@@ -285,7 +286,12 @@ async fn load_fleet(args: &DiffArgs) -> anyhow::Result<Fleet> {
             .into_iter()
             .map(|(name, r)| FleetTarget {
                 result: r
-                    .map(|other| {
+                    .and_then(|mut other| {
+                        let mut reference = reference.clone();
+                        envsync_drift::align_hashes(&mut reference, &mut other)?;
+                        Ok(other).map(|other| (reference, other))
+                    })
+                    .map(|(reference, other)| {
                         let mut diff = compare::diff(&reference, &other);
                         filter(&mut diff, only.as_deref(), args.ignore_extra);
                         diff

@@ -35,10 +35,11 @@ pub struct FingerprintArgs {
     /// An npm project directory whose node_modules to read; repeatable
     #[arg(long = "npm-project", value_name = "PATH")]
     pub npm_projects: Vec<String>,
-    /// A configuration file or directory to hash (sha256, size, mode); repeatable
+    /// A configuration file or directory to hash (keyed hash, size, mode); repeatable
     #[arg(long = "file", value_name = "PATH")]
     pub files: Vec<String>,
-    /// Record only these environment variables (hashed); repeatable
+    /// An environment variable to record, as a keyed hash of its value (see
+    /// `ENVSYNC_HASH_KEY`); repeatable. Without it, none is recorded
     #[arg(long = "env", value_name = "NAME", conflicts_with = "no_env")]
     pub env_names: Vec<String>,
     /// Record no environment variables
@@ -154,14 +155,7 @@ pub fn table(snapshot: &Snapshot) -> String {
         "location",
     ]);
     for p in &snapshot.packages {
-        // `get`, not slicing: a version from a target may hold a multi-byte character
-        // at byte 19.
-        let version = match p.version.get(..19) {
-            Some(head) if p.version.len() > 23 && head.starts_with("sha256:") => {
-                format!("{head}…")
-            }
-            _ => p.version.clone(),
-        };
+        let version = envsync_drift::compare::short_version(&p.version);
         list.add_row(vec![
             p.ecosystem.to_string(),
             escape(&p.name).into_owned(),

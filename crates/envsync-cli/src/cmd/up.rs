@@ -23,7 +23,7 @@ use envsync_provisioner::run::{self, Action};
 use envsync_provisioner::spec::BuildSpec;
 use envsync_provisioner::{image_tag, resolve_base, spec_from_manifest};
 
-use envsync_drift::lockfile::collect_options;
+use envsync_drift::lockfile::lock_collect_options;
 use envsync_provisioner::from_manifest::service_recipe;
 
 use super::output::DocFormat as Format;
@@ -351,7 +351,7 @@ pub(crate) async fn verify_running(
     // One exec per container, all at once: the engine runs them in parallel.
     let mut jobs = tokio::task::JoinSet::new();
     if lock.is_some() {
-        let (name, options) = (dev.clone(), collect_options(Some(manifest)));
+        let (name, options) = (dev.clone(), lock_collect_options(manifest));
         jobs.spawn(async move { (None, fingerprint_container(&name, &options).await) });
     }
     for (i, service) in manifest.services.iter().enumerate() {

@@ -1,14 +1,29 @@
 //! Collection from a directory holding a root filesystem (`local:/path`) or from this
 //! machine (`local`), reading files directly.
 //!
-//! Symbolic links are resolved inside the root: an absolute link target is taken
-//! relative to the root and `..` never climbs above it, so a hostile tree whose
-//! `/etc/os-release` points at `/etc/shadow` reads the tree's own `/etc/shadow`, never
-//! the host's. Walks do not follow links, like `find -H` in the collection script.
+//! Every path is opened beneath the root by the kernel, never by checking a path and
+//! then opening it: `openat2` with `RESOLVE_IN_ROOT` resolves symbolic links and `..`
+//! as if the root were `/` (an absolute link target is taken relative to the root and
+//! `..` never climbs above it), so a hostile tree whose `/etc/os-release` points at
+//! `/etc/shadow` reads the tree's own `/etc/shadow`, and a tree renamed while it is
+//! read (`etc` swapped for a link to the host's `/etc`) cannot lead a read outside the
+//! root. Walks hold each directory open and open its entries relative to it without
+//! following links (`O_NOFOLLOW`), like `find -H` in the collection script; a link met
+//! in a walk is read as its content, resolved inside the root again.
+//!
+//! Why `rustix` and not cap-std: rustix is already in the dependency tree (through
+//! `tempfile` and `tar`), wraps `openat2` without `unsafe` in this crate, and keeps
+//! `RESOLVE_IN_ROOT`'s meaning, where an absolute link is relative to the root as it is
+//! inside the container or image the tree came from. cap-std treats an absolute link as
+//! an escape and refuses it, which would read less than `docker:` and `image:` read of the
+//! same tree, and brings its own crates.
 
-use std::fs;
 use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{Dir, FileType, Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
 
 use super::tarball::Budget;
 use super::{
@@ -16,181 +31,262 @@ use super::{
 };
 use crate::error::DriftError;
 
-/// Resolve the absolute target path `path` inside `root`, following symbolic links
-/// without ever leaving `root`. Returns the host path, or `None` when something on the
-/// way does not exist or the links loop.
-pub fn resolve_in_root(root: &Path, path: &str) -> Option<PathBuf> {
-    let mut pending: Vec<String> = path
-        .split('/')
-        .filter(|s| !s.is_empty() && *s != ".")
-        .rev()
-        .map(str::to_string)
-        .collect();
-    let mut done: Vec<String> = Vec::new();
-    let mut hops = 0;
-    while let Some(seg) = pending.pop() {
-        if seg == ".." {
-            done.pop();
-            continue;
-        }
-        let mut candidate = root.to_path_buf();
-        candidate.extend(&done);
-        candidate.push(&seg);
-        let meta = fs::symlink_metadata(&candidate).ok()?;
-        if meta.file_type().is_symlink() {
-            hops += 1;
-            if hops > 40 {
-                return None;
-            }
-            let link = fs::read_link(&candidate).ok()?;
-            let link = link.to_string_lossy().into_owned();
-            if link.starts_with('/') {
-                done.clear();
-            }
-            pending.extend(
-                link.split('/')
-                    .filter(|s| !s.is_empty() && *s != ".")
-                    .rev()
-                    .map(str::to_string),
-            );
-        } else {
-            done.push(seg);
-        }
-    }
-    let mut out = root.to_path_buf();
-    out.extend(&done);
-    Some(out)
+/// An open root directory; every path below it is opened through [`Root::open`].
+#[derive(Debug)]
+pub struct Root {
+    fd: OwnedFd,
+    path: PathBuf,
 }
 
-/// Read the regular file at `host` (target path `shown`); a file the user may not
-/// read is listed in `unreadable`, not skipped as if it were absent.
-fn read_file(
-    host: &Path,
+/// How often an `openat2` that saw a concurrent rename (`EAGAIN`) is tried again
+/// before the path counts as absent.
+const RENAME_RETRIES: usize = 16;
+
+impl Root {
+    /// Open `path` as a root.
+    pub fn new(path: &Path) -> Result<Root, DriftError> {
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        match rustix::fs::open(path, flags, Mode::empty()) {
+            Ok(fd) => Ok(Root {
+                fd,
+                path: path.to_path_buf(),
+            }),
+            Err(Errno::NOTDIR) => Err(DriftError::NotARoot {
+                path: path.to_path_buf(),
+            }),
+            Err(e) => Err(DriftError::Io {
+                path: path.to_path_buf(),
+                source: e.into(),
+            }),
+        }
+    }
+
+    /// Open the target path `path` beneath the root, links and `..` resolved inside it.
+    pub fn open(&self, path: &str, flags: OFlags) -> Result<OwnedFd, Errno> {
+        let rel = path.trim_start_matches('/');
+        let rel = if rel.is_empty() { "." } else { rel };
+        let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+        let mut tries = 0;
+        loop {
+            match rustix::fs::openat2(
+                &self.fd,
+                rel,
+                flags | OFlags::CLOEXEC,
+                Mode::empty(),
+                resolve,
+            ) {
+                Err(Errno::AGAIN) if tries < RENAME_RETRIES => tries += 1,
+                other => return other,
+            }
+        }
+    }
+
+    /// The host path of a target path, for error messages only (never opened).
+    fn shown(&self, path: &str) -> PathBuf {
+        self.path.join(path.trim_start_matches('/'))
+    }
+
+    /// Whether `path` exists beneath the root.
+    fn exists(&self, path: &str) -> bool {
+        self.open(path, OFlags::PATH).is_ok()
+    }
+
+    /// Whether `path` is a directory beneath the root.
+    fn is_dir(&self, path: &str) -> bool {
+        self.open(path, OFlags::PATH | OFlags::DIRECTORY).is_ok()
+    }
+}
+
+/// Flags for reading a file: `NONBLOCK` so that a FIFO planted in the tree cannot hang
+/// the open; regular files ignore it.
+const READ_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::NONBLOCK)
+    .union(OFlags::NOCTTY)
+    .union(OFlags::CLOEXEC);
+
+/// What an open that failed means: absent (`None`), unreadable, or an error.
+fn open_failed(
+    err: Errno,
+    host: PathBuf,
     shown: &str,
     unreadable: &mut Vec<String>,
-    budget: &mut Budget,
 ) -> Result<Option<Entry>, DriftError> {
-    let Ok(meta) = fs::symlink_metadata(host) else {
-        return Ok(None);
-    };
-    if !meta.is_file() {
-        return Ok(None);
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Ok(Some(Entry::TooLarge { size: meta.len() }));
-    }
-    let file = match fs::File::open(host) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+    match err {
+        Errno::ACCESS | Errno::PERM => {
             unreadable.push(format!("{shown}: Permission denied"));
-            return Ok(None);
+            Ok(None)
         }
-        Err(source) => {
-            return Err(DriftError::Io {
-                path: host.to_path_buf(),
-                source,
-            })
+        // Absent, a link loop, a socket or device, or a path renamed away meanwhile.
+        Errno::NOENT | Errno::NOTDIR | Errno::LOOP | Errno::NXIO | Errno::AGAIN | Errno::XDEV => {
+            Ok(None)
         }
+        e => Err(DriftError::Io {
+            path: host,
+            source: e.into(),
+        }),
+    }
+}
+
+/// Read the open file `fd` when it is a regular file.
+fn read_fd(fd: OwnedFd, host: &Path, budget: &mut Budget) -> Result<Option<Entry>, DriftError> {
+    let io = |source: std::io::Error| DriftError::Io {
+        path: host.to_path_buf(),
+        source,
     };
-    let mut data = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_FILE_BYTES + 1)
+    let stat = rustix::fs::fstat(&fd).map_err(|e| io(e.into()))?;
+    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+        return Ok(None);
+    }
+    let size = u64::try_from(stat.st_size).unwrap_or(0);
+    if size > MAX_FILE_BYTES {
+        return Ok(Some(Entry::TooLarge { size }));
+    }
+    let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    std::fs::File::from(fd)
+        .take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut data)
-        .map_err(|source| DriftError::Io {
-            path: host.to_path_buf(),
-            source,
-        })?;
+        .map_err(io)?;
     budget.spend(data.len() as u64)?;
-    use std::os::unix::fs::PermissionsExt;
     Ok(Some(Entry::File {
         data,
-        mode: meta.permissions().mode(),
+        mode: stat.st_mode & 0o7777,
     }))
 }
 
+/// Read the regular file at target path `path`, resolved inside the root; a file the
+/// user may not read is listed in `unreadable`, not skipped as if it were absent.
+fn read_file(
+    root: &Root,
+    path: &str,
+    unreadable: &mut Vec<String>,
+    budget: &mut Budget,
+) -> Result<Option<Entry>, DriftError> {
+    match root.open(path, READ_FLAGS) {
+        Ok(fd) => read_fd(fd, &root.shown(path), budget),
+        Err(e) => open_failed(e, root.shown(path), path, unreadable),
+    }
+}
+
+/// The entries of the open directory `dir`, sorted by name, without `.` and `..`.
+fn list(dir: &OwnedFd) -> Vec<(String, FileType)> {
+    let Ok(read) = Dir::read_from(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, FileType)> = read
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_str().ok()?.to_string();
+            let mut kind = e.file_type();
+            if kind == FileType::Unknown {
+                kind =
+                    rustix::fs::statat(dir, name.as_str(), rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+                        .map(|st| FileType::from_raw_mode(st.st_mode))
+                        .unwrap_or(FileType::Unknown);
+            }
+            (name != "." && name != "..").then_some((name, kind))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
 /// Expand a search root: a trailing `*` globs over the last component.
-fn expand(root: &Path, pattern: &str) -> Vec<String> {
+fn expand(root: &Root, pattern: &str) -> Vec<String> {
     let Some(prefix) = pattern.strip_suffix('*') else {
         return vec![pattern.to_string()];
     };
     let (dir, stem) = prefix.rsplit_once('/').unwrap_or(("", prefix));
-    let Some(host_dir) = resolve_in_root(root, dir) else {
+    let Ok(fd) = root.open(dir, OFlags::RDONLY | OFlags::DIRECTORY) else {
         return Vec::new();
     };
-    let Ok(read) = fs::read_dir(host_dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<String> = read
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .filter(|n| n.starts_with(stem))
-        .map(|n| format!("{dir}/{n}"))
-        .collect();
-    out.sort();
-    out
+    list(&fd)
+        .into_iter()
+        .filter(|(n, _)| n.starts_with(stem))
+        .map(|(n, _)| format!("{dir}/{n}"))
+        .collect()
 }
 
 /// Walk the directory at target path `dir` (not following links below it), adding the
-/// regular files `keep` accepts.
+/// regular files `keep` accepts. Each directory is held open and its entries are opened
+/// relative to it with `O_NOFOLLOW`: a directory swapped for a link meanwhile is not
+/// entered.
 fn walk(
-    root: &Path,
+    root: &Root,
     dir: &str,
     files: &mut FileSet,
     budget: &mut Budget,
     keep: &dyn Fn(&str) -> bool,
 ) -> Result<(), DriftError> {
-    let Some(host) = resolve_in_root(root, dir) else {
+    let Ok(top) = root.open(dir, OFlags::RDONLY | OFlags::DIRECTORY) else {
         return Ok(());
     };
-    if !host.is_dir() {
-        return Ok(());
-    }
-    let base = dir.trim_end_matches('/');
-    let shown = |p: &Path| {
-        p.strip_prefix(&host)
-            .ok()
-            .map(|rel| format!("{base}/{}", rel.to_string_lossy()))
-    };
-    for entry in walkdir::WalkDir::new(&host)
-        .follow_links(false)
-        .sort_by_file_name()
-    {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                // A directory the user cannot enter hides whatever is below it.
-                if e.io_error().map(std::io::Error::kind)
-                    == Some(std::io::ErrorKind::PermissionDenied)
-                {
-                    if let Some(p) = e.path().and_then(shown) {
-                        files.unreadable.push(format!("{p}: Permission denied"));
+    // Each pending directory is its parent's descriptor and its name, opened only when
+    // its turn comes: open descriptors stay as many as the walk is deep, not as many as
+    // a directory has subdirectories (a `node_modules` may hold thousands).
+    let top = std::rc::Rc::new(top);
+    let base = dir.trim_end_matches('/').to_string();
+    let mut stack: Vec<(std::rc::Rc<OwnedFd>, Option<String>, String)> = vec![(top, None, base)];
+    while let Some((parent, name, base)) = stack.pop() {
+        let fd = match name {
+            None => parent,
+            Some(name) => {
+                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                match rustix::fs::openat(&*parent, name.as_str(), flags, Mode::empty()) {
+                    Ok(child) => std::rc::Rc::new(child),
+                    // A directory the user cannot enter hides whatever is below it.
+                    Err(Errno::ACCESS | Errno::PERM) => {
+                        files.unreadable.push(format!("{base}: Permission denied"));
+                        continue;
+                    }
+                    // Renamed away or swapped for a link meanwhile: not entered.
+                    Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => continue,
+                    // Anything else (out of descriptors, an IO error) would drop a
+                    // subtree silently: the collection fails instead.
+                    Err(e) => {
+                        return Err(DriftError::Io {
+                            path: root.shown(&base),
+                            source: e.into(),
+                        })
                     }
                 }
-                continue;
             }
         };
-        let kind = entry.file_type();
-        if !kind.is_file() && !kind.is_symlink() {
-            continue;
-        }
-        let Some(virtual_path) = shown(entry.path()) else {
-            continue;
-        };
-        if !keep(&virtual_path) || files.entries.contains_key(&virtual_path) {
-            continue;
-        }
-        // A symbolic link is read as its content, resolved inside the root, as the
-        // collection script's `tar -h` and image layers' links are.
-        let file = if kind.is_symlink() {
-            match resolve_in_root(root, &virtual_path) {
-                Some(p) => p,
-                None => continue,
+        // Pushed in reverse so that directories are walked in name order.
+        let mut subdirs = Vec::new();
+        for (name, kind) in list(&fd) {
+            let virtual_path = format!("{base}/{name}");
+            match kind {
+                FileType::Directory => {
+                    subdirs.push((std::rc::Rc::clone(&fd), Some(name), virtual_path))
+                }
+                FileType::RegularFile | FileType::Symlink => {
+                    if !keep(&virtual_path) || files.entries.contains_key(&virtual_path) {
+                        continue;
+                    }
+                    // A symbolic link is read as its content, resolved inside the root,
+                    // as the collection script's `tar -h` and image layers' links are.
+                    let entry = if kind == FileType::Symlink {
+                        read_file(root, &virtual_path, &mut files.unreadable, budget)?
+                    } else {
+                        let flags = READ_FLAGS | OFlags::NOFOLLOW;
+                        match rustix::fs::openat(&*fd, name.as_str(), flags, Mode::empty()) {
+                            Ok(f) => read_fd(f, &root.shown(&virtual_path), budget)?,
+                            Err(e) => open_failed(
+                                e,
+                                root.shown(&virtual_path),
+                                &virtual_path,
+                                &mut files.unreadable,
+                            )?,
+                        }
+                    };
+                    if let Some(e) = entry {
+                        files.entries.insert(virtual_path, e);
+                    }
+                }
+                _ => {}
             }
-        } else {
-            entry.path().to_path_buf()
-        };
-        if let Some(e) = read_file(&file, &virtual_path, &mut files.unreadable, budget)? {
-            files.entries.insert(virtual_path, e);
         }
+        stack.extend(subdirs.into_iter().rev());
     }
     Ok(())
 }
@@ -202,64 +298,57 @@ pub fn collect_root(
     target: &str,
     limit: u64,
 ) -> Result<FileSet, DriftError> {
-    let meta = fs::metadata(root).map_err(|source| DriftError::Io {
-        path: root.to_path_buf(),
-        source,
-    })?;
-    if !meta.is_dir() {
-        return Err(DriftError::NotARoot {
-            path: root.to_path_buf(),
-        });
-    }
+    let root = Root::new(root)?;
     let mut budget = Budget::new(target, limit);
     let mut files = FileSet::default();
     for path in FIXED_FILES {
-        if let Some(host) = resolve_in_root(root, path) {
-            if let Some(e) = read_file(&host, path, &mut files.unreadable, &mut budget)? {
-                files.entries.insert(path.to_string(), e);
-            }
+        if let Some(e) = read_file(&root, path, &mut files.unreadable, &mut budget)? {
+            files.entries.insert(path.to_string(), e);
         }
     }
     for dir in FIXED_DIRS {
-        let Some(host) = resolve_in_root(root, dir) else {
-            continue;
-        };
-        let read = match fs::read_dir(&host) {
-            Ok(read) => read,
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+        let fd = match root.open(dir, OFlags::RDONLY | OFlags::DIRECTORY) {
+            Ok(fd) => fd,
+            Err(Errno::ACCESS | Errno::PERM) => {
                 files.unreadable.push(format!("{dir}: Permission denied"));
                 continue;
             }
             Err(_) => continue,
         };
-        for entry in read.filter_map(|e| e.ok()) {
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+        for (name, kind) in list(&fd) {
+            if kind != FileType::RegularFile {
                 continue;
-            };
+            }
             let shown = format!("{dir}/{name}");
-            if let Some(e) = read_file(&entry.path(), &shown, &mut files.unreadable, &mut budget)? {
+            let entry = match rustix::fs::openat(
+                &fd,
+                name.as_str(),
+                READ_FLAGS | OFlags::NOFOLLOW,
+                Mode::empty(),
+            ) {
+                Ok(f) => read_fd(f, &root.shown(&shown), &mut budget)?,
+                Err(e) => open_failed(e, root.shown(&shown), &shown, &mut files.unreadable)?,
+            };
+            if let Some(e) = entry {
                 files.entries.insert(shown, e);
             }
         }
     }
     for db in RPM_DATABASES {
-        if resolve_in_root(root, db).is_some_and(|p| p.exists()) {
+        if root.exists(db) {
             files.rpm_databases.push(db.to_string());
         }
     }
     let classify = |p: &str| selector.classify(p).is_some();
     for pattern in selector.search_roots() {
-        for dir in expand(root, &pattern) {
-            walk(root, &dir, &mut files, &mut budget, &classify)?;
+        for dir in expand(&root, &pattern) {
+            walk(&root, &dir, &mut files, &mut budget, &classify)?;
         }
     }
     for named in selector.files() {
-        let Some(host) = resolve_in_root(root, named) else {
-            continue;
-        };
-        if host.is_dir() {
-            walk(root, named, &mut files, &mut budget, &|_| true)?;
-        } else if let Some(e) = read_file(&host, named, &mut files.unreadable, &mut budget)? {
+        if root.is_dir(named) {
+            walk(&root, named, &mut files, &mut budget, &|_| true)?;
+        } else if let Some(e) = read_file(&root, named, &mut files.unreadable, &mut budget)? {
             files.entries.insert(named.clone(), e);
         }
     }
@@ -286,6 +375,7 @@ pub fn process_env() -> Vec<(String, Vec<u8>)> {
 mod tests {
     use super::*;
     use crate::collect::{inventory, CollectOptions};
+    use std::fs;
     use std::os::unix::fs::symlink;
 
     fn write(root: &Path, path: &str, data: &str) {
@@ -294,9 +384,16 @@ mod tests {
         fs::write(p, data).expect("write");
     }
 
+    /// What reading target path `path` beneath `root` gives: the file's text, or `None`.
     fn check(root: &Path, path: &str, expected: Option<&str>) {
-        let got = resolve_in_root(root, path)
-            .map(|p| p.strip_prefix(root).expect("inside").display().to_string());
+        let root = Root::new(root).expect("root");
+        let mut budget = Budget::new("local:t", 1 << 20);
+        let got = read_file(&root, path, &mut Vec::new(), &mut budget)
+            .expect("no error")
+            .and_then(|e| match e {
+                Entry::File { data, .. } => Some(String::from_utf8(data).expect("utf-8")),
+                _ => None,
+            });
         assert_eq!(got.as_deref(), expected, "{path}");
     }
 
@@ -312,10 +409,11 @@ mod tests {
         symlink("../../../../../../etc/shadow", root.join("etc/up")).expect("link");
         symlink("loop", root.join("etc/loop")).expect("link");
         symlink("usr/lib", root.join("lib")).expect("link");
-        check(root, "/etc/os-release", Some("usr/lib/os-release"));
-        check(root, "/etc/abs", Some("etc/shadow"));
-        check(root, "/etc/up", Some("etc/shadow"));
-        check(root, "/lib/os-release", Some("usr/lib/os-release"));
+        check(root, "/etc/os-release", Some("ID=debian\n"));
+        check(root, "/etc/abs", Some("tree's own shadow"));
+        check(root, "/etc/up", Some("tree's own shadow"));
+        check(root, "/lib/os-release", Some("ID=debian\n"));
+        check(root, "/../../etc/shadow", Some("tree's own shadow"));
         check(root, "/etc/loop", None);
         check(root, "/missing/x", None);
     }
@@ -340,10 +438,42 @@ mod tests {
         let fs_ = collect_root(root, &Selector::new(&opts), "local:x", 1 << 20).expect("collect");
         assert!(!fs_.entries.contains_key("/var/lib/dpkg/status"));
         assert!(!fs_.entries.contains_key("/etc/os-release"));
-        let snap = inventory("local:x", &fs_, &opts);
+        let snap = inventory("local:x", &fs_, &opts, None);
         assert_eq!(snap.packages.len(), 1, "{:?}", snap.packages);
         assert_eq!(snap.warnings.len(), 1, "{:?}", snap.warnings);
         assert!(snap.os.is_none());
+    }
+
+    /// A directory with more subdirectories than a process may hold descriptors open
+    /// (often 1024) is walked: descriptors are held per level, not per subdirectory.
+    #[test]
+    fn wide_directories_do_not_exhaust_descriptors() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = tmp.path();
+        // Lower this process's soft limit below the number of subdirectories, so that the
+        // test fails if each pending subdirectory held a descriptor.
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+        rustix::process::setrlimit(
+            rustix::process::Resource::Nofile,
+            rustix::process::Rlimit {
+                current: Some(256),
+                maximum: limit.maximum,
+            },
+        )
+        .expect("lower the descriptor limit");
+        for i in 0..1000 {
+            write(
+                root,
+                &format!("/srv/app/node_modules/p{i}/package.json"),
+                &format!("{{\"name\":\"p{i}\",\"version\":\"1.0.{i}\"}}"),
+            );
+        }
+        let opts = CollectOptions::default();
+        let fs_ = collect_root(root, &Selector::new(&opts), "local:x", 1 << 26).expect("collect");
+        let snap = inventory("local:x", &fs_, &opts, None);
+        rustix::process::setrlimit(rustix::process::Resource::Nofile, limit)
+            .expect("restore the descriptor limit");
+        assert_eq!(snap.packages.len(), 1000, "{:?}", snap.warnings);
     }
 
     #[test]

@@ -32,12 +32,14 @@
 //! - `npm`: `name`/`version` from `package.json`; `location` is the absolute path of the
 //!   `node_modules` directory holding the package (`/srv/app/node_modules`,
 //!   `/srv/app/node_modules/send/node_modules` for a nested copy).
-//! - `file`: the absolute path; `version` is `sha256:<hex>` of the content, with `size`
-//!   and `mode`; the content never leaves the target.
-//! - `env`: the variable name; `version` is `sha256:<hex>` of the value. Containers and
-//!   images report their configured `Env`; `ssh://` the environment of the remote
-//!   shell (`env -0`) and `local` this process's, both without [`SESSION_VARS`];
-//!   `local:/path` has no environment.
+//! - `file`: the absolute path; `version` is the keyed hash `hmac-sha256:<hex>` of the
+//!   content (see [`crate::hashkey`]), with `size` and `mode`; the content never leaves
+//!   the target.
+//! - `env`: the variable name; `version` is the keyed hash of the value. Only variables
+//!   named in [`CollectOptions::env_names`] are recorded (the manifest's `[env]`,
+//!   `--env NAME`): containers and images from their configured `Env`, `ssh://` from
+//!   the remote shell's environment and `local` from this process's; `local:/path` has
+//!   no environment.
 
 pub mod command;
 pub mod layers;
@@ -53,6 +55,7 @@ use std::time::Duration;
 use envsync_manifest::Ecosystem;
 use sha2::{Digest, Sha256};
 
+use crate::hashkey::HashKey;
 use crate::snapshot::{Package, Snapshot};
 
 /// Upper bound on everything one collection reads from a target.
@@ -69,7 +72,8 @@ pub struct CollectOptions {
     pub npm_projects: Vec<String>,
     /// Configuration files or directories to hash (absolute paths on the target).
     pub files: Vec<String>,
-    /// Environment variable names to record; `None` records all but per-session ones.
+    /// Environment variable names to record; `None` (or none named) records none: a
+    /// process's other variables are no business of the inventory and may be secrets.
     pub env_names: Option<Vec<String>>,
     /// Record environment variables at all.
     pub collect_env: bool,
@@ -77,6 +81,42 @@ pub struct CollectOptions {
     pub timeout: Duration,
     /// Byte limit for everything read from one target.
     pub max_total_bytes: u64,
+    /// How file contents and environment values are hashed.
+    pub hashing: Hashing,
+}
+
+/// How file contents and environment values are hashed into a snapshot.
+#[derive(Debug, Clone, Default)]
+pub enum Hashing {
+    /// With the user's key ([`HashKey::load`]), loaded when something is hashed.
+    #[default]
+    UserKey,
+    /// With this key.
+    Key(HashKey),
+    /// Plain `sha256:`, for images built from the manifest whose inventory becomes the
+    /// lock: their environment values and files are the repository's own, and a lock
+    /// must verify for everyone, whatever their key.
+    Plain,
+}
+
+impl CollectOptions {
+    /// Whether any environment variable is to be recorded.
+    pub fn wants_env(&self) -> bool {
+        self.collect_env && self.env_names.as_ref().is_some_and(|n| !n.is_empty())
+    }
+
+    /// The key to hash with: `None` for plain hashes. Loads the user's key only when
+    /// something will be hashed.
+    pub fn resolve_key(&self) -> Result<Option<HashKey>, crate::DriftError> {
+        match &self.hashing {
+            Hashing::Plain => Ok(None),
+            Hashing::Key(k) => Ok(Some(k.clone())),
+            Hashing::UserKey if self.wants_env() || !self.files.is_empty() => {
+                HashKey::load().map(Some)
+            }
+            Hashing::UserKey => Ok(None),
+        }
+    }
 }
 
 impl Default for CollectOptions {
@@ -89,6 +129,7 @@ impl Default for CollectOptions {
             collect_env: true,
             timeout: Duration::from_secs(300),
             max_total_bytes: MAX_TOTAL_BYTES,
+            hashing: Hashing::UserKey,
         }
     }
 }
@@ -409,31 +450,6 @@ fn resolve_link(link_path: &str, target: &str) -> String {
     }
 }
 
-/// Environment variables that differ per session or per login and say nothing about
-/// the environment itself; left out unless named explicitly.
-pub const SESSION_VARS: &[&str] = &[
-    "_",
-    "PWD",
-    "OLDPWD",
-    "SHLVL",
-    "TERM",
-    "HOSTNAME",
-    "SSH_CLIENT",
-    "SSH_CONNECTION",
-    "SSH_TTY",
-    "SSH_AUTH_SOCK",
-    "MAIL",
-    "XDG_SESSION_ID",
-    "XDG_SESSION_TYPE",
-    "XDG_SESSION_CLASS",
-    "XDG_RUNTIME_DIR",
-    "DBUS_SESSION_BUS_ADDRESS",
-    "DISPLAY",
-    "LS_COLORS",
-    "COLUMNS",
-    "LINES",
-];
-
 /// `sha256:<hex>` of some bytes.
 pub fn sha256_version(data: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(data)))
@@ -443,10 +459,17 @@ fn package(ecosystem: Ecosystem, name: &str, version: &str) -> Package {
     Package::new(ecosystem, name, version)
 }
 
-/// Turn a file set into a normalised snapshot of `target`.
-pub fn inventory(target: &str, files: &FileSet, opts: &CollectOptions) -> Snapshot {
+/// Turn a file set into a normalised snapshot of `target`; file contents and
+/// environment values are hashed with `key` (plain sha256 when `None`).
+pub fn inventory(
+    target: &str,
+    files: &FileSet,
+    opts: &CollectOptions,
+    key: Option<&HashKey>,
+) -> Snapshot {
     let selector = Selector::new(opts);
     let mut snap = Snapshot::new(target);
+    let content_hash = |data: &[u8]| key.map_or_else(|| sha256_version(data), |k| k.hash(data));
     let mut warnings = files.warnings.clone();
 
     for path in ["/etc/os-release", "/usr/lib/os-release"] {
@@ -561,7 +584,7 @@ pub fn inventory(target: &str, files: &FileSet, opts: &CollectOptions) -> Snapsh
             found = true;
             match entry {
                 Entry::File { data, mode } => {
-                    let mut pkg = package(Ecosystem::File, path, &sha256_version(data));
+                    let mut pkg = package(Ecosystem::File, path, &content_hash(data));
                     pkg.size = Some(data.len() as u64);
                     pkg.mode = Some(format!("{:04o}", mode & 0o7777));
                     snap.packages.push(pkg);
@@ -571,7 +594,7 @@ pub fn inventory(target: &str, files: &FileSet, opts: &CollectOptions) -> Snapsh
                 )),
                 Entry::Symlink(_) => {
                     if let Some((data, mode)) = files.get(path) {
-                        let mut pkg = package(Ecosystem::File, path, &sha256_version(data));
+                        let mut pkg = package(Ecosystem::File, path, &content_hash(data));
                         pkg.size = Some(data.len() as u64);
                         pkg.mode = Some(format!("{:04o}", mode & 0o7777));
                         snap.packages.push(pkg);
@@ -586,13 +609,14 @@ pub fn inventory(target: &str, files: &FileSet, opts: &CollectOptions) -> Snapsh
 
     if let Some(env) = &files.env {
         for (name, value) in env {
-            let wanted = match &opts.env_names {
-                Some(names) => names.iter().any(|n| n == name),
-                None => !SESSION_VARS.contains(&name.as_str()),
-            };
+            let wanted = opts.wants_env()
+                && opts
+                    .env_names
+                    .as_ref()
+                    .is_some_and(|names| names.iter().any(|n| n == name));
             if wanted {
                 snap.packages
-                    .push(package(Ecosystem::Env, name, &sha256_version(value)));
+                    .push(package(Ecosystem::Env, name, &content_hash(value)));
             }
         }
     }
@@ -601,6 +625,13 @@ pub fn inventory(target: &str, files: &FileSet, opts: &CollectOptions) -> Snapsh
         warnings.push(format!("{}{what}", crate::snapshot::UNREADABLE_PREFIX));
     }
     snap.complete = files.unreadable.is_empty();
+    if snap
+        .packages
+        .iter()
+        .any(|p| matches!(p.ecosystem, Ecosystem::File | Ecosystem::Env))
+    {
+        snap.hash_key = key.map(HashKey::id);
+    }
     snap.warnings = warnings;
     snap.normalize();
     snap
@@ -787,9 +818,11 @@ mod tests {
         ]);
         let opts = CollectOptions {
             files: vec!["/etc/app".into(), "/etc/none".into()],
+            env_names: Some(vec!["PATH".into()]),
             ..CollectOptions::default()
         };
-        let snap = inventory("t", &fs, &opts);
+        let key = HashKey::new(b"0123456789abcdef", "test").expect("long enough");
+        let snap = inventory("t", &fs, &opts, Some(&key));
         let got: Vec<String> = snap
             .packages
             .iter()
@@ -800,8 +833,8 @@ mod tests {
                 )
             })
             .collect();
-        let a_hash = sha256_version(b"a");
-        let path_hash = sha256_version(b"/bin");
+        let a_hash = key.hash(b"a");
+        let path_hash = key.hash(b"/bin");
         assert_eq!(
             got,
             [
@@ -818,5 +851,11 @@ mod tests {
             ["file `/etc/none` does not exist on the target"]
         );
         assert_eq!(snap.os.as_ref().map(|o| o.id.as_str()), Some("debian"));
+        assert_eq!(snap.hash_key, Some(key.id()));
+        let unnamed = inventory("t", &fs, &CollectOptions::default(), Some(&key));
+        assert!(unnamed
+            .packages
+            .iter()
+            .all(|p| p.ecosystem != Ecosystem::Env));
     }
 }

@@ -34,6 +34,48 @@ pub const UNREAD: &str = "envsync-unread: ";
 /// The line that closes a finished collection, followed by tar's exit status.
 const END: &str = "envsync-end ";
 
+/// Stops, then kills, every process whose command line holds `$ENVSYNC_RUN` and all
+/// their descendants. The token comes through the environment, so the killer's own
+/// command line never matches it. Needs only `/proc`, `tr` and `kill`.
+pub const KILL_SCRIPT: &str = r#"tok="$ENVSYNC_RUN"
+[ -n "$tok" ] || exit 0
+pids=""
+for d in /proc/[0-9]*; do
+  c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue
+  case "$c" in *"$tok"*) pids="$pids ${d#/proc/}";; esac
+done
+[ -n "$pids" ] || exit 0
+n=0
+while [ "$n" -lt 50 ]; do
+  kill -STOP $pids 2>/dev/null
+  more=""
+  for d in /proc/[0-9]*; do
+    p=${d#/proc/}
+    case " $pids $more " in *" $p "*) continue;; esac
+    s=$(cat "$d/stat" 2>/dev/null) || continue
+    s=${s##*) }
+    set -- $s
+    case " $pids " in *" $2 "*) more="$more $p";; esac
+  done
+  [ -z "$more" ] && break
+  pids="$pids $more"
+  n=$((n + 1))
+done
+kill -KILL $pids 2>/dev/null
+exit 0
+"#;
+
+/// A token unique to one collection run, given to its `sh` as an argument so that
+/// [`KILL_SCRIPT`] can find the run's processes by their command line.
+pub fn run_token() -> String {
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("envsync-collect-{}-{nanos:x}-{run}", std::process::id())
+}
+
 /// Quote a string for POSIX sh.
 pub fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))

@@ -91,6 +91,23 @@ fn keep_symlink(selector: &Selector, path: &str) -> bool {
             .any(|p| prefix_of(p.trim_end_matches('*')))
 }
 
+/// A tar reading error: a stream that ends inside an entry was cut (the collection did
+/// not finish), anything else is malformed.
+fn tar_err(target: &str, last: &str, e: &std::io::Error) -> DriftError {
+    // The tar crate reports a short stream as `Other` with these messages.
+    let text = e.to_string();
+    if e.kind() == std::io::ErrorKind::UnexpectedEof
+        || text.contains("unexpected EOF")
+        || text.contains("failed to read entire block")
+    {
+        return DriftError::Incomplete {
+            target: target.to_string(),
+            what: format!("the tar stream ended inside an entry (after `{last}`)"),
+        };
+    }
+    malformed(target, e)
+}
+
 fn malformed(target: &str, e: impl std::fmt::Display) -> DriftError {
     DriftError::Malformed {
         target: target.to_string(),
@@ -144,7 +161,7 @@ pub fn read_tar_under<R: Read>(
         let mut archive = tar::Archive::new(&mut tracked);
         let entries = archive.entries().map_err(|e| malformed(&target, e))?;
         for entry in entries {
-            let mut entry = entry.map_err(|e| malformed(&target, e))?;
+            let mut entry = entry.map_err(|e| tar_err(&target, &last, &e))?;
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             let path = normalize_path(&format!("{prefix}/{raw}"));
             last.clone_from(&path);
@@ -180,7 +197,7 @@ pub fn read_tar_under<R: Read>(
                         (&mut entry)
                             .take(MAX_FILE_BYTES + 1)
                             .read_to_end(&mut data)
-                            .map_err(|e| malformed(&target, e))?;
+                            .map_err(|e| tar_err(&target, &last, &e))?;
                         budget.spend(data.len() as u64)?;
                         let mode = entry.header().mode().unwrap_or(0o644);
                         Entry::File { data, mode }

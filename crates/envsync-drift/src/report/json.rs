@@ -239,6 +239,7 @@ mod tests {
             collected_at: None,
             digest: None,
             complete: true,
+            hash_key: None,
             os: None,
             packages: vec![Package {
                 ecosystem: Ecosystem::Deb,
