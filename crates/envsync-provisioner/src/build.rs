@@ -384,6 +384,8 @@ fn parse_step(line: &str) -> Option<BuildEvent> {
     })
 }
 
+/// Build `prepared` through the engine: the log opened, the build streamed into it and
+/// into `progress`, then the tag checked.
 async fn run_build(
     docker: &Docker,
     spec: &BuildSpec,
@@ -392,30 +394,74 @@ async fn run_build(
     log_path: &Path,
     progress: &(dyn Fn(BuildEvent) + Send + Sync),
 ) -> Result<String, ProvisionError> {
-    let log_error = |source| ProvisionError::Log {
-        path: log_path.to_path_buf(),
-        source,
-    };
-    std::fs::create_dir_all(&options.log_dir).map_err(log_error)?;
-    let mut log = std::fs::File::create(log_path).map_err(log_error)?;
-    writeln!(
-        log,
-        "# envsync build of {}\n# Dockerfile:\n{}",
-        prepared.tag, prepared.dockerfile
-    )
-    .map_err(log_error)?;
-
-    let labels = image_labels(&spec.project, &prepared.sha256);
-    let mut build_args = HashMap::new();
-    if options.offline {
-        build_args.insert("PIP_NO_INDEX".to_string(), "1".to_string());
-    }
+    let mut log = open_log(&options.log_dir, log_path, prepared)?;
     let context = if options.artifacts.is_empty() {
         prepared.context.clone()
     } else {
         crate::context::context_with_artifacts(spec, &options.artifacts)?
     };
-    let build_options = BuildImageOptionsBuilder::default()
+    // Builds outlast the engine client's default request timeout.
+    let long = docker.clone().with_timeout(BUILD_TIMEOUT);
+    let body = bollard::body_full(context.into());
+    let stream = long.build_image(
+        build_image_options(spec, prepared, options),
+        None,
+        Some(body),
+    );
+    let mut state = LineState::default();
+    let failure = follow_build(stream, &mut log, &mut state, prepared, log_path, progress).await?;
+    state.finish(progress);
+    if let Some(message) = failure {
+        writeln!(log, "\n# build failed: {message}").map_err(log_error(log_path))?;
+        return Err(explain_failure(&state, &message, log_path));
+    }
+    // The tag, not the ID the stream reported, is the proof the build completed.
+    existing(docker, prepared)
+        .await?
+        .ok_or_else(|| ProvisionError::NotTagged {
+            tag: prepared.tag.clone(),
+            log: log_path.to_path_buf(),
+        })
+}
+
+fn log_error(log_path: &Path) -> impl Fn(std::io::Error) -> ProvisionError + '_ {
+    move |source| ProvisionError::Log {
+        path: log_path.to_path_buf(),
+        source,
+    }
+}
+
+/// Create the build log at `log_path` (and `log_dir`), headed by the tag and the
+/// Dockerfile, so a failed build's log says what was built.
+fn open_log(
+    log_dir: &Path,
+    log_path: &Path,
+    prepared: &Prepared,
+) -> Result<std::fs::File, ProvisionError> {
+    std::fs::create_dir_all(log_dir).map_err(log_error(log_path))?;
+    let mut log = std::fs::File::create(log_path).map_err(log_error(log_path))?;
+    writeln!(
+        log,
+        "# envsync build of {}\n# Dockerfile:\n{}",
+        prepared.tag, prepared.dockerfile
+    )
+    .map_err(log_error(log_path))?;
+    Ok(log)
+}
+
+/// The engine's build options: the tag, envsync's labels, intermediate containers
+/// always removed, and the network and build arguments `options` call for.
+fn build_image_options(
+    spec: &BuildSpec,
+    prepared: &Prepared,
+    options: &BuildOptions,
+) -> bollard::query_parameters::BuildImageOptions {
+    let labels = image_labels(&spec.project, &prepared.sha256);
+    let mut build_args = HashMap::new();
+    if options.offline {
+        build_args.insert("PIP_NO_INDEX".to_string(), "1".to_string());
+    }
+    BuildImageOptionsBuilder::default()
         .dockerfile("Dockerfile")
         .t(&prepared.tag)
         .rm(true)
@@ -432,28 +478,33 @@ async fn run_build(
             "default"
         })
         .buildargs(&build_args)
-        .build();
-    // Builds outlast the engine client's default request timeout.
-    let long = docker.clone().with_timeout(BUILD_TIMEOUT);
-    let body = bollard::body_full(context.into());
-    let mut stream = long.build_image(build_options, None, Some(body));
+        .build()
+}
 
-    let mut state = LineState::default();
-    let mut failure: Option<String> = None;
+/// Follow the build's output to its end, writing it to `log` and through `state` to
+/// `progress`. `Ok(Some(message))` when the build failed (a step's error, reported by
+/// the engine in the stream); an engine error is the `Err`.
+async fn follow_build(
+    mut stream: impl futures_util::Stream<Item = Result<bollard::models::BuildInfo, BollardError>>
+        + Unpin,
+    log: &mut std::fs::File,
+    state: &mut LineState,
+    prepared: &Prepared,
+    log_path: &Path,
+    progress: &(dyn Fn(BuildEvent) + Send + Sync),
+) -> Result<Option<String>, ProvisionError> {
     while let Some(item) = stream.next().await {
         match item {
             Ok(info) => {
                 if let Some(text) = info.stream.as_deref().or(info.status.as_deref()) {
                     // The engine colours a step's stderr; the log and events get plain text.
                     let text = strip_ansi(text);
-                    log.write_all(text.as_bytes()).map_err(log_error)?;
+                    log.write_all(text.as_bytes())
+                        .map_err(log_error(log_path))?;
                     state.push(&text, progress);
                 }
             }
-            Err(BollardError::DockerStreamError { error }) => {
-                failure = Some(error);
-                break;
-            }
+            Err(BollardError::DockerStreamError { error }) => return Ok(Some(error)),
             Err(source) => {
                 state.finish(progress);
                 let _ = writeln!(log, "\n# engine error: {source}");
@@ -468,18 +519,7 @@ async fn run_build(
             }
         }
     }
-    state.finish(progress);
-    if let Some(message) = failure {
-        writeln!(log, "\n# build failed: {message}").map_err(log_error)?;
-        return Err(explain_failure(&state, &message, log_path));
-    }
-    // The tag, not the ID the stream reported, is the proof the build completed.
-    existing(docker, prepared)
-        .await?
-        .ok_or_else(|| ProvisionError::NotTagged {
-            tag: prepared.tag.clone(),
-            log: log_path.to_path_buf(),
-        })
+    Ok(None)
 }
 
 fn explain_failure(state: &LineState, message: &str, log_path: &Path) -> ProvisionError {

@@ -58,60 +58,20 @@ pub async fn fetch_artifacts(
     ca_bundle: Option<&[u8]>,
     cache: &ArtifactCache,
 ) -> Result<FetchReport, ProvisionError> {
-    let mut report = FetchReport::default();
-    let mut debs = Vec::new();
-    let mut wheels = Vec::new();
-    // Cache key (sha256, or for npm sha512, in hex) -> the artifact as reports name it:
-    // `deb name=version`, `pypi name==version`, `npm name@version`.
-    let mut wanted: HashMap<String, String> = HashMap::new();
-    for deb in &locked.debs {
-        let Some(sha) = &deb.sha256 else { continue };
-        if cache.contains(sha) {
-            report.reused += 1;
-            continue;
-        }
-        // `apt-get download` takes `name=version`; `name:arch=version` for a foreign
-        // architecture is the same file as the native one here (one arch per image).
-        debs.push(format!("{}={}", deb.name, deb.version));
-        wanted.insert(
-            sha.to_ascii_lowercase(),
-            format!("deb {}={}", deb.name, deb.version),
-        );
-    }
-    for wheel in &locked.wheels {
-        if cache.contains(&wheel.sha256) {
-            report.reused += 1;
-            continue;
-        }
-        let key = wheel.sha256.to_ascii_lowercase();
-        if let std::collections::hash_map::Entry::Vacant(slot) = wanted.entry(key) {
-            wheels.push(format!(
-                "{}=={} --hash=sha256:{}",
-                wheel.name, wheel.version, wheel.sha256
-            ));
-            slot.insert(format!("pypi {}=={}", wheel.name, wheel.version));
-        }
-    }
-    let mut npm = Vec::new();
-    for tarball in &locked.tarballs {
-        let Some(key) = integrity_key(&tarball.integrity) else {
-            continue;
-        };
-        if cache.contains(&key) {
-            report.reused += 1;
-            continue;
-        }
-        npm.push(format!("{}@{}", tarball.name, tarball.version));
-        wanted.insert(key, format!("npm {}@{}", tarball.name, tarball.version));
-    }
+    let Downloads {
+        debs,
+        wheels,
+        npm,
+        mut wanted,
+        reused,
+    } = downloads(locked, cache);
+    let mut report = FetchReport {
+        reused,
+        ..FetchReport::default()
+    };
     if wanted.is_empty() {
         return Ok(report);
     }
-    npm.sort();
-    npm.dedup();
-    debs.sort();
-    debs.dedup();
-
     let files = inputs(&debs, &wheels, &npm, sources, ca_bundle)?;
     let out = run_fetch(docker, image, sources, &files).await?;
     // Matched by checksum: the file names are the package managers' own.
@@ -132,6 +92,74 @@ pub async fn fetch_artifacts(
     missing.sort();
     report.missing = missing;
     Ok(report)
+}
+
+/// What one image's fetch must download: the package managers' arguments per
+/// ecosystem, and the artifacts they should yield.
+#[derive(Debug, Default)]
+struct Downloads {
+    /// `apt-get download` arguments, `name=version`.
+    debs: Vec<String>,
+    /// Requirement lines, `name==version --hash=sha256:HEX`.
+    wheels: Vec<String>,
+    /// `npm pack` arguments, `name@version`.
+    npm: Vec<String>,
+    /// Cache key (sha256, or for npm sha512, in hex) -> the artifact as reports name
+    /// it: `deb name=version`, `pypi name==version`, `npm name@version`.
+    wanted: HashMap<String, String>,
+    /// Locked artifacts the cache already holds.
+    reused: usize,
+}
+
+/// The artifacts of `locked` that `cache` lacks. Those without a checksum are left
+/// out: nothing could tell a download of them from any other file.
+fn downloads(locked: &LockedSet, cache: &ArtifactCache) -> Downloads {
+    let mut d = Downloads::default();
+    for deb in &locked.debs {
+        let Some(sha) = &deb.sha256 else { continue };
+        if cache.contains(sha) {
+            d.reused += 1;
+            continue;
+        }
+        // `apt-get download` takes `name=version`; `name:arch=version` for a foreign
+        // architecture is the same file as the native one here (one arch per image).
+        d.debs.push(format!("{}={}", deb.name, deb.version));
+        d.wanted.insert(
+            sha.to_ascii_lowercase(),
+            format!("deb {}={}", deb.name, deb.version),
+        );
+    }
+    for wheel in &locked.wheels {
+        if cache.contains(&wheel.sha256) {
+            d.reused += 1;
+            continue;
+        }
+        let key = wheel.sha256.to_ascii_lowercase();
+        if let std::collections::hash_map::Entry::Vacant(slot) = d.wanted.entry(key) {
+            d.wheels.push(format!(
+                "{}=={} --hash=sha256:{}",
+                wheel.name, wheel.version, wheel.sha256
+            ));
+            slot.insert(format!("pypi {}=={}", wheel.name, wheel.version));
+        }
+    }
+    for tarball in &locked.tarballs {
+        let Some(key) = integrity_key(&tarball.integrity) else {
+            continue;
+        };
+        if cache.contains(&key) {
+            d.reused += 1;
+            continue;
+        }
+        d.npm.push(format!("{}@{}", tarball.name, tarball.version));
+        d.wanted
+            .insert(key, format!("npm {}@{}", tarball.name, tarball.version));
+    }
+    d.npm.sort();
+    d.npm.dedup();
+    d.debs.sort();
+    d.debs.dedup();
+    d
 }
 
 /// The files the fetch script reads, as (path under `/envsync-fetch`, bytes).
@@ -222,13 +250,41 @@ exit 0
 "#;
 
 /// Run the fetch script in a container of `image` and return the files it downloaded.
+/// The container is removed whatever happens.
 async fn run_fetch(
     docker: &Docker,
     image: &str,
     sources: &SourceSpec,
     files: &[(String, Vec<u8>)],
 ) -> Result<Vec<(String, Vec<u8>)>, ProvisionError> {
-    let engine = |action: String| move |source| ProvisionError::Docker { action, source };
+    let created = docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::default().build()),
+            fetch_container(image, sources),
+        )
+        .await
+        .map_err(engine(format!(
+            "creating a container of `{image}` to fetch artifacts"
+        )))?;
+    let id = created.id;
+    let result = fetch_in(docker, &id, image, files).await;
+    let _ = docker
+        .remove_container(
+            &id,
+            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+        )
+        .await;
+    result
+}
+
+/// An engine error while doing `action`.
+fn engine(action: String) -> impl FnOnce(bollard::errors::Error) -> ProvisionError {
+    move |source| ProvisionError::Docker { action, source }
+}
+
+/// The fetch container: the fetch script as root, with `[sources]`' PyPI index and npm
+/// registry, on the host network when a source is on loopback.
+fn fetch_container(image: &str, sources: &SourceSpec) -> ContainerCreateBody {
     let mut env = Vec::new();
     if let Some(index) = &sources.pypi_index {
         env.push(format!("PIP_INDEX_URL={index}"));
@@ -236,7 +292,7 @@ async fn run_fetch(
     if let Some(registry) = &sources.npm_registry {
         env.push(format!("npm_config_registry={registry}"));
     }
-    let body = ContainerCreateBody {
+    ContainerCreateBody {
         image: Some(image.to_string()),
         entrypoint: Some(vec![]),
         cmd: Some(vec!["sh".into(), "/envsync-fetch/fetch.sh".into()]),
@@ -247,88 +303,82 @@ async fn run_fetch(
             ..Default::default()
         }),
         ..Default::default()
-    };
-    let created = docker
-        .create_container(Some(CreateContainerOptionsBuilder::default().build()), body)
+    }
+}
+
+/// In the created container `id`: copy the inputs in, run the script to its end, print
+/// its warnings and copy the downloads out.
+async fn fetch_in(
+    docker: &Docker,
+    id: &str,
+    image: &str,
+    files: &[(String, Vec<u8>)],
+) -> Result<Vec<(String, Vec<u8>)>, ProvisionError> {
+    docker
+        .upload_to_container(
+            id,
+            Some(UploadToContainerOptionsBuilder::default().path("/").build()),
+            bollard::body_full(inputs_archive(files)?.into()),
+        )
         .await
         .map_err(engine(format!(
-            "creating a container of `{image}` to fetch artifacts"
+            "copying the fetch inputs into a container of `{image}`"
         )))?;
-    let id = created.id;
-    let result = async {
-        let mut archive = tar::Builder::new(Vec::new());
-        for (path, bytes) in files {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(bytes.len() as u64);
-            header.set_mode(0o644);
-            header.set_mtime(0);
-            archive
-                .append_data(
-                    &mut header,
-                    format!("envsync-fetch/{path}"),
-                    bytes.as_slice(),
-                )
-                .map_err(|source| ProvisionError::Context {
-                    path: path.clone(),
-                    source,
-                })?;
-        }
-        let tar = archive
-            .into_inner()
+    docker
+        .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
+        .await
+        .map_err(engine(format!("starting the fetch container of `{image}`")))?;
+    wait_for_fetch(docker, id, image).await?;
+    log_lines(docker, id).await;
+    download_out(docker, id, image).await
+}
+
+/// The inputs as a tar archive under `envsync-fetch/`, with fixed modes and times.
+fn inputs_archive(files: &[(String, Vec<u8>)]) -> Result<Vec<u8>, ProvisionError> {
+    let mut archive = tar::Builder::new(Vec::new());
+    for (path, bytes) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        archive
+            .append_data(
+                &mut header,
+                format!("envsync-fetch/{path}"),
+                bytes.as_slice(),
+            )
             .map_err(|source| ProvisionError::Context {
-                path: "envsync-fetch".into(),
+                path: path.clone(),
                 source,
             })?;
-        docker
-            .upload_to_container(
-                &id,
-                Some(UploadToContainerOptionsBuilder::default().path("/").build()),
-                bollard::body_full(tar.into()),
-            )
-            .await
-            .map_err(engine(format!(
-                "copying the fetch inputs into a container of `{image}`"
-            )))?;
-        docker
-            .start_container(
-                &id,
-                None::<bollard::query_parameters::StartContainerOptions>,
-            )
-            .await
-            .map_err(engine(format!("starting the fetch container of `{image}`")))?;
-        let mut wait =
-            docker.wait_container(&id, Some(WaitContainerOptionsBuilder::default().build()));
-        match tokio::time::timeout(FETCH_TIMEOUT, wait.next()).await {
-            Err(_) => {
-                return Err(ProvisionError::InvalidSpec {
-                    field: format!("fetch in `{image}`"),
-                    value: String::new(),
-                    reason: format!(
-                        "downloads did not finish within {} minutes",
-                        FETCH_TIMEOUT.as_secs() / 60
-                    ),
-                })
-            }
-            Ok(Some(Err(source))) => {
-                return Err(ProvisionError::Docker {
-                    action: format!("waiting for the fetch container of `{image}`"),
-                    source,
-                })
-            }
-            Ok(_) => {}
-        }
-        drop(wait);
-        log_lines(docker, &id).await;
-        download_out(docker, &id, image).await
     }
-    .await;
-    let _ = docker
-        .remove_container(
-            &id,
-            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-        )
-        .await;
-    result
+    archive
+        .into_inner()
+        .map_err(|source| ProvisionError::Context {
+            path: "envsync-fetch".into(),
+            source,
+        })
+}
+
+/// Wait for the fetch script to end, for at most [`FETCH_TIMEOUT`]. The script reports
+/// each download it could not make as a warning and exits 0.
+async fn wait_for_fetch(docker: &Docker, id: &str, image: &str) -> Result<(), ProvisionError> {
+    let mut wait = docker.wait_container(id, Some(WaitContainerOptionsBuilder::default().build()));
+    match tokio::time::timeout(FETCH_TIMEOUT, wait.next()).await {
+        Err(_) => Err(ProvisionError::InvalidSpec {
+            field: format!("fetch in `{image}`"),
+            value: String::new(),
+            reason: format!(
+                "downloads did not finish within {} minutes",
+                FETCH_TIMEOUT.as_secs() / 60
+            ),
+        }),
+        Ok(Some(Err(source))) => Err(ProvisionError::Docker {
+            action: format!("waiting for the fetch container of `{image}`"),
+            source,
+        }),
+        Ok(_) => Ok(()),
+    }
 }
 
 /// Print the script's warnings. Missing artifacts are not read from its output: they

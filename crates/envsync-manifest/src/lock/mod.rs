@@ -406,71 +406,90 @@ impl Lock {
                 schema: self.schema,
             });
         }
-        if !self.made_from(manifest) {
-            problems.push(LockProblem::Stale {
-                lock_file: self.file.clone(),
-                locked_sha256: self.manifest_sha256.clone(),
-                manifest_sha256: manifest.sha256.clone(),
-                changed: if self.manifest_sections.is_empty() {
-                    Vec::new()
-                } else {
-                    crate::digest::changed_sections(&self.manifest_sections, &manifest.sections)
-                },
-            });
+        problems.extend(self.staleness(manifest));
+        problems.extend(self.base_change(manifest));
+        // Locks of the earlier schema record no service images, so there is nothing to
+        // compare the manifest's services with.
+        if self.schema == LOCK_SCHEMA {
+            problems.extend(self.service_problems(manifest));
         }
+        let by_name = self.components_by_name();
+        for declared in manifest.declared() {
+            problems.extend(self.declared_problems(manifest, declared, &by_name));
+        }
+        problems
+    }
+
+    /// `Stale` when the lock was not made from the manifest as it is now.
+    fn staleness(&self, manifest: &Manifest) -> Option<LockProblem> {
+        if self.made_from(manifest) {
+            return None;
+        }
+        Some(LockProblem::Stale {
+            lock_file: self.file.clone(),
+            locked_sha256: self.manifest_sha256.clone(),
+            manifest_sha256: manifest.sha256.clone(),
+            changed: if self.manifest_sections.is_empty() {
+                Vec::new()
+            } else {
+                crate::digest::changed_sections(&self.manifest_sections, &manifest.sections)
+            },
+        })
+    }
+
+    /// A different base image, or, when the manifest pins one, a different digest.
+    fn base_change(&self, manifest: &Manifest) -> Option<LockProblem> {
         let base_at = SourceLocation {
             file: manifest.file.clone(),
             line: 0,
             column: 0,
         };
         if self.base.image != manifest.base.image {
-            problems.push(LockProblem::BaseChanged {
+            return Some(LockProblem::BaseChanged {
                 field: "image",
                 locked: self.base.image.clone(),
                 declared: manifest.base.image.clone(),
-                manifest: base_at.clone(),
+                manifest: base_at,
             });
-        } else if let Some(digest) = &manifest.base.digest {
-            if self.base.digest.as_ref() != Some(digest) {
-                problems.push(LockProblem::BaseChanged {
-                    field: "digest",
-                    locked: self.base.digest.clone().unwrap_or_else(|| "none".into()),
-                    declared: digest.clone(),
-                    manifest: base_at,
-                });
-            }
         }
-        // Services built from packages have an image of their own in the lock; services
-        // given by image reference run that image as it is.
-        if self.schema == LOCK_SCHEMA {
-            for service in manifest.services.iter().filter(|s| s.image.is_none()) {
-                if !self.services.contains_key(&service.name) {
-                    problems.push(LockProblem::ServiceNotLocked {
-                        service: service.name.clone(),
-                        manifest: SourceLocation {
-                            file: manifest.file.clone(),
-                            line: service.line,
-                            column: service.column,
-                        },
-                    });
-                }
-            }
-            for name in self.services.keys() {
-                if !manifest
-                    .services
-                    .iter()
-                    .any(|s| &s.name == name && s.image.is_none())
-                {
-                    problems.push(LockProblem::ServiceRemoved {
-                        service: name.clone(),
-                    });
-                }
-            }
-        }
-        // One pass over each image's components, so checking is linear in the size of
-        // both files.
-        let mut by_name: HashMap<(Option<&str>, Ecosystem, String), Vec<&LockedComponent>> =
-            HashMap::new();
+        let digest = manifest.base.digest.as_ref()?;
+        (self.base.digest.as_ref() != Some(digest)).then(|| LockProblem::BaseChanged {
+            field: "digest",
+            locked: self.base.digest.clone().unwrap_or_else(|| "none".into()),
+            declared: digest.clone(),
+            manifest: base_at,
+        })
+    }
+
+    /// Services built from packages have an image of their own in the lock; services
+    /// given by image reference run that image as it is. So each of the first must be
+    /// locked, and every locked service must still be one of them.
+    fn service_problems(&self, manifest: &Manifest) -> Vec<LockProblem> {
+        let built = || manifest.services.iter().filter(|s| s.image.is_none());
+        let not_locked = built()
+            .filter(|service| !self.services.contains_key(&service.name))
+            .map(|service| LockProblem::ServiceNotLocked {
+                service: service.name.clone(),
+                manifest: SourceLocation {
+                    file: manifest.file.clone(),
+                    line: service.line,
+                    column: service.column,
+                },
+            });
+        let removed = self
+            .services
+            .keys()
+            .filter(|name| !built().any(|s| &s.name == *name))
+            .map(|name| LockProblem::ServiceRemoved {
+                service: name.clone(),
+            });
+        not_locked.chain(removed).collect()
+    }
+
+    /// Every image's components by image, ecosystem and normalised name, built in one
+    /// pass so that checking is linear in the size of both files.
+    fn components_by_name(&self) -> ComponentIndex<'_> {
+        let mut by_name = ComponentIndex::new();
         let images = std::iter::once((None, &self.components)).chain(
             self.services
                 .iter()
@@ -484,80 +503,89 @@ impl Lock {
                     .push(c);
             }
         }
-        for d in manifest.declared() {
-            let service = d
-                .location
-                .as_deref()
-                .and_then(|l| l.strip_prefix("service:"));
-            // A service's own version is checked by `envsync up` from inside the running
-            // container; its packages are checked here, in the service's image.
-            if d.ecosystem == Ecosystem::Service
-                || (service.is_some() && self.schema != LOCK_SCHEMA)
-            {
-                continue;
-            }
-            if service.is_some_and(|s| !self.services.contains_key(s)) {
-                // Reported once, as ServiceNotLocked (or the service runs an image).
-                continue;
-            }
-            let location = if service.is_some() {
-                None
-            } else {
-                d.location.as_deref()
-            };
-            let manifest_at = SourceLocation {
-                file: manifest.file.clone(),
-                line: d.line,
-                column: d.column,
-            };
-            let key = (service, d.ecosystem, normalize_name(d.ecosystem, &d.name));
-            let locked: Vec<&LockedComponent> = by_name
-                .get(&key)
-                .map(|cs| {
-                    cs.iter()
-                        .copied()
-                        .filter(|c| {
-                            service.is_some() || location_matches(location, c.location.as_deref())
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            if locked.is_empty() {
-                problems.push(LockProblem::Missing {
-                    ecosystem: d.ecosystem,
-                    name: d.name.clone(),
-                    location: d.location.clone(),
-                    constraint: d.constraint.clone(),
-                    manifest: manifest_at,
-                });
-                continue;
-            }
-            // A file's content is checked against the local file by a build, not here:
-            // this crate reads no files beyond the ones it is handed.
-            if d.ecosystem == Ecosystem::File {
-                continue;
-            }
-            for c in locked {
-                if !d.satisfied_by(&c.version) {
-                    problems.push(LockProblem::Unsatisfied {
-                        ecosystem: d.ecosystem,
-                        name: d.name.clone(),
-                        location: d.location.clone(),
-                        constraint: d.constraint.clone(),
-                        locked: c.version.clone(),
-                        lock: SourceLocation {
-                            file: self.file.clone(),
-                            line: c.line,
-                            column: 1,
-                        },
-                        manifest: manifest_at.clone(),
-                    });
-                }
-            }
+        by_name
+    }
+
+    /// What is wrong with one declared component: `Missing` from its image, or locked
+    /// at versions that do not satisfy its constraint.
+    fn declared_problems(
+        &self,
+        manifest: &Manifest,
+        d: &Declared,
+        by_name: &ComponentIndex<'_>,
+    ) -> Vec<LockProblem> {
+        let service = d
+            .location
+            .as_deref()
+            .and_then(|l| l.strip_prefix("service:"));
+        // A service's own version is checked by `envsync up` from inside the running
+        // container; its packages are checked here, in the service's image.
+        if d.ecosystem == Ecosystem::Service || (service.is_some() && self.schema != LOCK_SCHEMA) {
+            return Vec::new();
         }
-        problems
+        if service.is_some_and(|s| !self.services.contains_key(s)) {
+            // Reported once, as ServiceNotLocked (or the service runs an image).
+            return Vec::new();
+        }
+        let location = if service.is_some() {
+            None
+        } else {
+            d.location.as_deref()
+        };
+        let manifest_at = SourceLocation {
+            file: manifest.file.clone(),
+            line: d.line,
+            column: d.column,
+        };
+        let key = (service, d.ecosystem, normalize_name(d.ecosystem, &d.name));
+        let locked: Vec<&LockedComponent> = by_name
+            .get(&key)
+            .map(|cs| {
+                cs.iter()
+                    .copied()
+                    .filter(|c| {
+                        service.is_some() || location_matches(location, c.location.as_deref())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if locked.is_empty() {
+            return vec![LockProblem::Missing {
+                ecosystem: d.ecosystem,
+                name: d.name.clone(),
+                location: d.location.clone(),
+                constraint: d.constraint.clone(),
+                manifest: manifest_at,
+            }];
+        }
+        // A file's content is checked against the local file by a build, not here:
+        // this crate reads no files beyond the ones it is handed.
+        if d.ecosystem == Ecosystem::File {
+            return Vec::new();
+        }
+        locked
+            .into_iter()
+            .filter(|c| !d.satisfied_by(&c.version))
+            .map(|c| LockProblem::Unsatisfied {
+                ecosystem: d.ecosystem,
+                name: d.name.clone(),
+                location: d.location.clone(),
+                constraint: d.constraint.clone(),
+                locked: c.version.clone(),
+                lock: SourceLocation {
+                    file: self.file.clone(),
+                    line: c.line,
+                    column: 1,
+                },
+                manifest: manifest_at.clone(),
+            })
+            .collect()
     }
 }
+
+/// Locked components by image (`None`: the development image), ecosystem and
+/// normalised name.
+type ComponentIndex<'a> = HashMap<(Option<&'a str>, Ecosystem, String), Vec<&'a LockedComponent>>;
 
 /// A declared location (`/opt/app/venv`) covers the same directory and anything below it.
 /// A global declaration (no location) covers copies without a location and the system

@@ -55,153 +55,28 @@ struct RawComponent {
 
 /// Parse lock text; `file` is used in messages.
 pub(super) fn parse(text: &str, file: &Path) -> Result<Lock, LockError> {
-    let index = LineIndex::new(text);
-    let at = |span: Option<Range<usize>>| span.map_or((1, 1), |s| index.position(s.start));
-    let field = |span: Option<Range<usize>>, message: String| {
-        let (line, column) = at(span);
-        LockError::Field {
-            file: file.to_path_buf(),
-            line,
-            column,
-            message,
-        }
-    };
-    let de_error = |err: toml_edit::de::Error| {
-        let (line, column) = at(err.span());
-        let message = err.message().trim().replace('\n', "; ");
-        if message.contains("expected") && !message.contains("field") {
-            LockError::Syntax {
-                file: file.to_path_buf(),
-                line,
-                column,
-                message: format!("TOML error: {message}"),
-            }
-        } else {
-            LockError::Field {
-                file: file.to_path_buf(),
-                line,
-                column,
-                message,
-            }
-        }
+    let reader = Reader {
+        index: LineIndex::new(text),
+        file,
     };
     // Syntax first, so that a broken file is reported as such, not as a missing field.
     let document: toml_edit::ImDocument<&str> =
         toml_edit::ImDocument::parse(text).map_err(|err| {
-            let (line, column) = at(err.span());
-            LockError::Syntax {
-                file: file.to_path_buf(),
-                line,
-                column,
-                message: format!("TOML error: {}", err.message().trim().replace('\n', "; ")),
-            }
+            reader.syntax(
+                err.span(),
+                format!("TOML error: {}", err.message().trim().replace('\n', "; ")),
+            )
         })?;
-    let schema_item = document.get("schema");
-    let schema_span = schema_item.and_then(|i| i.span());
-    let schema = match schema_item {
-        None => {
-            return Err(field(
-                None,
-                "missing `schema`; this is not an envsync lock".into(),
-            ))
-        }
-        Some(item) => item
-            .as_str()
-            .ok_or_else(|| field(schema_span.clone(), "`schema` must be a string".into()))?,
-    };
-    let schema: &'static str = match schema {
-        LOCK_SCHEMA => LOCK_SCHEMA,
-        LOCK_SCHEMA_V1 => LOCK_SCHEMA_V1,
-        other => {
-            let (line, _) = at(schema_span);
-            let newer = other
-                .strip_prefix("envsync.lock/v")
-                .and_then(|n| n.parse::<u32>().ok())
-                .is_some_and(|n| n > 2);
-            return Err(if newer {
-                LockError::FutureSchema {
-                    file: file.to_path_buf(),
-                    line,
-                    found: other.to_string(),
-                    expected: LOCK_SCHEMA,
-                }
-            } else {
-                LockError::Schema {
-                    file: file.to_path_buf(),
-                    line,
-                    found: other.to_string(),
-                    expected: LOCK_SCHEMA,
-                }
-            });
-        }
-    };
-    let raw: RawLock = toml_edit::de::from_str(text).map_err(de_error)?;
-
-    let sha = raw.manifest_sha256.get_ref();
-    if !(sha.len() == 64 && sha.chars().all(|c| c.is_ascii_hexdigit())) {
-        return Err(field(
-            Some(raw.manifest_sha256.span()),
-            "`manifest_sha256` must be 64 hex digits".into(),
-        ));
-    }
-    let components = |raw: Vec<Spanned<RawComponent>>| -> Result<_, LockError> {
-        let mut out = Vec::with_capacity(raw.len());
-        for spanned in raw {
-            let (line, _) = at(Some(spanned.span()));
-            let c = spanned.into_inner();
-            let Some(ecosystem) = Ecosystem::parse(c.ecosystem.get_ref()) else {
-                return Err(field(
-                    Some(c.ecosystem.span()),
-                    format!("unknown ecosystem `{}`", c.ecosystem.get_ref()),
-                ));
-            };
-            let checksum = match (c.sha256, c.integrity) {
-                (Some(_), Some(_)) => {
-                    return Err(field(
-                        Some(c.ecosystem.span()),
-                        "a component has either `sha256` or `integrity`, not both".into(),
-                    ))
-                }
-                (Some(hex), None) => {
-                    let valid = hex.get_ref().len() == 64
-                        && hex.get_ref().chars().all(|c| c.is_ascii_hexdigit());
-                    if !valid {
-                        return Err(field(
-                            Some(hex.span()),
-                            "`sha256` must be 64 hex digits".into(),
-                        ));
-                    }
-                    Some(Checksum::Sha256(hex.into_inner().to_ascii_lowercase()))
-                }
-                (None, Some(sri)) => Some(Checksum::Integrity(sri)),
-                (None, None) => None,
-            };
-            out.push(LockedComponent {
-                ecosystem,
-                name: c.name,
-                version: c.version,
-                arch: c.arch,
-                location: c.location,
-                checksum,
-                file: c.file,
-                declared: c.declared,
-                line,
-            });
-        }
-        canonical_order(&mut out);
-        Ok(out)
-    };
-    let base = |b: RawBase| LockedBase {
-        image: b.image,
-        digest: b.digest,
-    };
+    let schema = reader.schema(&document)?;
+    let raw: RawLock = toml_edit::de::from_str(text).map_err(|err| reader.de_error(err))?;
+    reader.manifest_sha256(&raw.manifest_sha256)?;
     let mut services = BTreeMap::new();
     for (name, image) in raw.services {
         services.insert(
             name,
             LockedImage {
-                base: base(image.base),
-                components: components(image.components)?,
+                base: locked_base(image.base),
+                components: reader.components(image.components)?,
             },
         );
     }
@@ -210,8 +85,185 @@ pub(super) fn parse(text: &str, file: &Path) -> Result<Lock, LockError> {
         schema,
         manifest_sha256: raw.manifest_sha256.into_inner(),
         manifest_sections: raw.manifest_sections,
-        base: base(raw.base),
-        components: components(raw.components)?,
+        base: locked_base(raw.base),
+        components: reader.components(raw.components)?,
         services,
     })
+}
+
+/// The lock text's line index and file name: what every error needs to say where it is.
+struct Reader<'a> {
+    index: LineIndex<'a>,
+    file: &'a Path,
+}
+
+impl Reader<'_> {
+    /// Line and column of a span's start; a value without a span is blamed on the top
+    /// of the file.
+    fn at(&self, span: Option<Range<usize>>) -> (usize, usize) {
+        span.map_or((1, 1), |s| self.index.position(s.start))
+    }
+
+    fn field(&self, span: Option<Range<usize>>, message: String) -> LockError {
+        let (line, column) = self.at(span);
+        LockError::Field {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            message,
+        }
+    }
+
+    fn syntax(&self, span: Option<Range<usize>>, message: String) -> LockError {
+        let (line, column) = self.at(span);
+        LockError::Syntax {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            message,
+        }
+    }
+
+    /// serde reports both malformed values and missing or unknown fields; only the
+    /// first is a syntax error, so the message decides which kind the user sees.
+    fn de_error(&self, err: toml_edit::de::Error) -> LockError {
+        let message = err.message().trim().replace('\n', "; ");
+        if message.contains("expected") && !message.contains("field") {
+            self.syntax(err.span(), format!("TOML error: {message}"))
+        } else {
+            self.field(err.span(), message)
+        }
+    }
+
+    /// The `schema` key, read before the rest so that a lock from a newer envsync
+    /// says so instead of failing on a field this one does not know.
+    fn schema(&self, document: &toml_edit::ImDocument<&str>) -> Result<&'static str, LockError> {
+        let Some(item) = document.get("schema") else {
+            return Err(self.field(None, "missing `schema`; this is not an envsync lock".into()));
+        };
+        let span = item.span();
+        let schema = item
+            .as_str()
+            .ok_or_else(|| self.field(span.clone(), "`schema` must be a string".into()))?;
+        match schema {
+            LOCK_SCHEMA => Ok(LOCK_SCHEMA),
+            LOCK_SCHEMA_V1 => Ok(LOCK_SCHEMA_V1),
+            other => {
+                let (line, _) = self.at(span);
+                let file = self.file.to_path_buf();
+                let found = other.to_string();
+                let expected = LOCK_SCHEMA;
+                Err(if is_newer_schema(other) {
+                    LockError::FutureSchema {
+                        file,
+                        line,
+                        found,
+                        expected,
+                    }
+                } else {
+                    LockError::Schema {
+                        file,
+                        line,
+                        found,
+                        expected,
+                    }
+                })
+            }
+        }
+    }
+
+    fn manifest_sha256(&self, sha: &Spanned<String>) -> Result<(), LockError> {
+        if is_sha256_hex(sha.get_ref()) {
+            Ok(())
+        } else {
+            Err(self.field(
+                Some(sha.span()),
+                "`manifest_sha256` must be 64 hex digits".into(),
+            ))
+        }
+    }
+
+    /// One image's components, checked and put in canonical order.
+    fn components(
+        &self,
+        raw: Vec<Spanned<RawComponent>>,
+    ) -> Result<Vec<LockedComponent>, LockError> {
+        let mut out = raw
+            .into_iter()
+            .map(|spanned| self.component(spanned))
+            .collect::<Result<Vec<_>, _>>()?;
+        canonical_order(&mut out);
+        Ok(out)
+    }
+
+    fn component(&self, spanned: Spanned<RawComponent>) -> Result<LockedComponent, LockError> {
+        let (line, _) = self.at(Some(spanned.span()));
+        let c = spanned.into_inner();
+        let Some(ecosystem) = Ecosystem::parse(c.ecosystem.get_ref()) else {
+            return Err(self.field(
+                Some(c.ecosystem.span()),
+                format!("unknown ecosystem `{}`", c.ecosystem.get_ref()),
+            ));
+        };
+        let checksum = self.checksum(&c.ecosystem, c.sha256, c.integrity)?;
+        Ok(LockedComponent {
+            ecosystem,
+            name: c.name,
+            version: c.version,
+            arch: c.arch,
+            location: c.location,
+            checksum,
+            file: c.file,
+            declared: c.declared,
+            line,
+        })
+    }
+
+    /// A component's checksum: `sha256` (64 hex digits, kept lowercase) or npm's
+    /// `integrity`, never both. `ecosystem` locates the component when neither value
+    /// is at fault on its own.
+    fn checksum(
+        &self,
+        ecosystem: &Spanned<String>,
+        sha256: Option<Spanned<String>>,
+        integrity: Option<String>,
+    ) -> Result<Option<Checksum>, LockError> {
+        match (sha256, integrity) {
+            (Some(_), Some(_)) => Err(self.field(
+                Some(ecosystem.span()),
+                "a component has either `sha256` or `integrity`, not both".into(),
+            )),
+            (Some(hex), None) => {
+                if !is_sha256_hex(hex.get_ref()) {
+                    return Err(
+                        self.field(Some(hex.span()), "`sha256` must be 64 hex digits".into())
+                    );
+                }
+                Ok(Some(Checksum::Sha256(
+                    hex.into_inner().to_ascii_lowercase(),
+                )))
+            }
+            (None, Some(sri)) => Ok(Some(Checksum::Integrity(sri))),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// A schema of the form `envsync.lock/vN` with N above the newest this envsync reads.
+fn is_newer_schema(schema: &str) -> bool {
+    schema
+        .strip_prefix("envsync.lock/v")
+        .and_then(|n| n.parse::<u32>().ok())
+        .is_some_and(|n| n > 2)
+}
+
+fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+fn locked_base(raw: RawBase) -> LockedBase {
+    LockedBase {
+        image: raw.image,
+        digest: raw.digest,
+    }
 }

@@ -168,88 +168,105 @@ fn relation_hint(ecosystem: Ecosystem) -> String {
     )
 }
 
+/// Comma-separated relations, all of which must hold. Errors are a reason and a hint.
 fn parse_relations(ecosystem: Ecosystem, text: &str) -> Result<Vec<Relation>, (String, String)> {
-    let mut out = Vec::new();
-    for part in text.split(',') {
-        let part = part.trim();
-        if part.is_empty() {
-            return Err((
-                "an empty part between commas".into(),
-                relation_hint(ecosystem),
-            ));
-        }
-        let ops: &[(&str, Op)] = if ecosystem == Ecosystem::Deb {
-            &[
-                (">=", Op::Ge),
-                ("<=", Op::Le),
-                (">>", Op::Gt),
-                ("<<", Op::Lt),
-                ("=", Op::Eq),
-            ]
-        } else {
-            &[
-                (">=", Op::Ge),
-                ("<=", Op::Le),
-                ("==", Op::Eq),
-                (">", Op::Gt),
-                ("<", Op::Lt),
-                ("=", Op::Eq),
-            ]
-        };
-        let (op, rest) = match ops.iter().find(|(sym, _)| part.starts_with(sym)) {
-            Some((sym, op)) => (*op, part[sym.len()..].trim()),
-            None if ecosystem == Ecosystem::Deb
-                && (part.starts_with('<') || part.starts_with('>')) =>
-            {
-                return Err((
-                    format!("`{}` is ambiguous in dpkg (it means `{}=`)", &part[..1], &part[..1]),
-                    "write `<<` or `>>` for strictly less or greater, `<=` or `>=` to include the version".into(),
-                ));
-            }
-            None => (Op::Eq, part),
-        };
-        if rest.is_empty() {
-            return Err((
-                "an operator without a version".into(),
-                relation_hint(ecosystem),
-            ));
-        }
-        if let Some(prefix) = rest.strip_suffix(".*") {
-            if op != Op::Eq {
-                return Err((
-                    format!("a wildcard `{rest}` cannot follow a comparison operator"),
-                    relation_hint(ecosystem),
-                ));
-            }
-            parse_version(ecosystem, prefix)
-                .map_err(|e| (e.to_string(), relation_hint(ecosystem)))?;
-            if prefix.contains('-') || prefix.contains('*') {
-                return Err((
-                    format!("the wildcard `{rest}` must end a release such as `3.0.*`"),
-                    relation_hint(ecosystem),
-                ));
-            }
-            out.push(Relation {
-                op: Op::Prefix,
-                version: prefix.to_string(),
-            });
-            continue;
-        }
-        if let Err(e) = parse_version(ecosystem, rest) {
-            return Err((
-                match e {
-                    VersionError::Version { reason, .. } => format!("version `{rest}`: {reason}"),
-                    other => other.to_string(),
-                },
-                relation_hint(ecosystem),
-            ));
-        }
-        out.push(Relation {
-            op,
-            version: rest.to_string(),
-        });
+    text.split(',')
+        .map(|part| parse_relation(ecosystem, part.trim()))
+        .collect()
+}
+
+/// One relation: an operator (none means `=`) and a version, or a wildcard `3.0.*`.
+fn parse_relation(ecosystem: Ecosystem, part: &str) -> Result<Relation, (String, String)> {
+    if part.is_empty() {
+        return Err((
+            "an empty part between commas".into(),
+            relation_hint(ecosystem),
+        ));
     }
-    Ok(out)
+    let (op, rest) = split_operator(ecosystem, part)?;
+    if rest.is_empty() {
+        return Err((
+            "an operator without a version".into(),
+            relation_hint(ecosystem),
+        ));
+    }
+    if let Some(prefix) = rest.strip_suffix(".*") {
+        return wildcard(ecosystem, op, rest, prefix);
+    }
+    if let Err(e) = parse_version(ecosystem, rest) {
+        return Err((
+            match e {
+                VersionError::Version { reason, .. } => format!("version `{rest}`: {reason}"),
+                other => other.to_string(),
+            },
+            relation_hint(ecosystem),
+        ));
+    }
+    Ok(Relation {
+        op,
+        version: rest.to_string(),
+    })
+}
+
+/// The operator at the start of `part` and the trimmed rest. dpkg's operators differ
+/// from the others' (`>>`, `<<`), and its obsolete `<` and `>` are refused, since they
+/// mean `<=` and `>=` there and nearly everyone reads them as strict.
+fn split_operator(ecosystem: Ecosystem, part: &str) -> Result<(Op, &str), (String, String)> {
+    let ops: &[(&str, Op)] = if ecosystem == Ecosystem::Deb {
+        &[
+            (">=", Op::Ge),
+            ("<=", Op::Le),
+            (">>", Op::Gt),
+            ("<<", Op::Lt),
+            ("=", Op::Eq),
+        ]
+    } else {
+        &[
+            (">=", Op::Ge),
+            ("<=", Op::Le),
+            ("==", Op::Eq),
+            (">", Op::Gt),
+            ("<", Op::Lt),
+            ("=", Op::Eq),
+        ]
+    };
+    match ops.iter().find(|(sym, _)| part.starts_with(sym)) {
+        Some((sym, op)) => Ok((*op, part[sym.len()..].trim())),
+        None if ecosystem == Ecosystem::Deb && (part.starts_with('<') || part.starts_with('>')) => {
+            Err((
+                format!("`{}` is ambiguous in dpkg (it means `{}=`)", &part[..1], &part[..1]),
+                "write `<<` or `>>` for strictly less or greater, `<=` or `>=` to include the version".into(),
+            ))
+        }
+        None => Ok((Op::Eq, part)),
+    }
+}
+
+/// A wildcard `rest` (`3.0.*`, whose release is `prefix`): only after `=` or no
+/// operator, and only on a whole release, so neither a revision nor another `*`.
+fn wildcard(
+    ecosystem: Ecosystem,
+    op: Op,
+    rest: &str,
+    prefix: &str,
+) -> Result<Relation, (String, String)> {
+    if op != Op::Eq {
+        return Err((
+            format!("a wildcard `{rest}` cannot follow a comparison operator"),
+            relation_hint(ecosystem),
+        ));
+    }
+    parse_version(ecosystem, prefix).map_err(|e| (e.to_string(), relation_hint(ecosystem)))?;
+    if prefix.contains('-') || prefix.contains('*') {
+        return Err((
+            format!("the wildcard `{rest}` must end a release such as `3.0.*`"),
+            relation_hint(ecosystem),
+        ));
+    }
+    Ok(Relation {
+        op: Op::Prefix,
+        version: prefix.to_string(),
+    })
 }
 
 /// The epoch (if written) and the release a wildcard applies to.

@@ -134,6 +134,92 @@ fn labelled(s: &[u8], pos: usize, labels: &[&str]) -> Vec<(usize, usize, Option<
     out
 }
 
+/// The optional `v`, the epoch (`N!`) and the release (`N(.N)*`) at the start of `s`:
+/// where they end, the epoch (0 when absent) and the release numbers.
+fn epoch_and_release(s: &[u8]) -> Option<(usize, Num, Vec<Num>)> {
+    let mut pos = 0;
+    if s.first() == Some(&b'v') {
+        pos = 1;
+    }
+    let mut epoch = Num::new("0");
+    let n = digits_at(s, pos);
+    if n > 0 && s.get(pos + n) == Some(&b'!') {
+        epoch = num(s, pos, pos + n);
+        pos += n + 1;
+    }
+    let mut release = Vec::new();
+    let n = digits_at(s, pos);
+    if n == 0 {
+        return None;
+    }
+    release.push(num(s, pos, pos + n));
+    pos += n;
+    while s.get(pos) == Some(&b'.') && digits_at(s, pos + 1) > 0 {
+        let n = digits_at(s, pos + 1);
+        release.push(num(s, pos + 1, pos + 1 + n));
+        pos += 1 + n;
+    }
+    Some((pos, epoch, release))
+}
+
+/// The ways the optional pre-release part can match at `pos`, in the regex's order,
+/// ending with no pre-release at all. A label without a number is number 0.
+fn pre_matches(s: &[u8], pos: usize) -> Vec<(usize, Option<(Pre, Num)>)> {
+    let labels: Vec<&str> = PRE_LABELS.iter().map(|(l, _)| *l).collect();
+    let mut pres: Vec<(usize, Option<(Pre, Num)>)> = labelled(s, pos, &labels)
+        .into_iter()
+        .map(|(end, k, n)| {
+            (
+                end,
+                Some((PRE_LABELS[k].1, n.unwrap_or_else(|| Num::new("0")))),
+            )
+        })
+        .collect();
+    pres.push((pos, None));
+    pres
+}
+
+/// The ways the optional post-release part can match at `pos`: the implicit `-N`
+/// first, then the labelled forms, then none.
+fn post_matches(s: &[u8], pos: usize) -> Vec<(usize, Option<Num>)> {
+    let mut posts: Vec<(usize, Option<Num>)> = Vec::new();
+    if s.get(pos) == Some(&b'-') {
+        let n = digits_at(s, pos + 1);
+        if n > 0 {
+            posts.push((pos + 1 + n, Some(num(s, pos + 1, pos + 1 + n))));
+        }
+    }
+    posts.extend(
+        labelled(s, pos, &POST_LABELS)
+            .into_iter()
+            .map(|(end, _, n)| (end, Some(n.unwrap_or_else(|| Num::new("0"))))),
+    );
+    posts.push((pos, None));
+    posts
+}
+
+/// The ways the optional dev part can match at `pos`, then none.
+fn dev_matches(s: &[u8], pos: usize) -> Vec<(usize, Option<Num>)> {
+    let mut devs: Vec<(usize, Option<Num>)> = labelled(s, pos, &["dev"])
+        .into_iter()
+        .map(|(end, _, n)| (end, Some(n.unwrap_or_else(|| Num::new("0")))))
+        .collect();
+    devs.push((pos, None));
+    devs
+}
+
+/// What may follow the dev part at `pos`: the end (`Some(None)`) or `+` and a valid
+/// local part; `None` when neither, so the caller backtracks.
+fn local_at(lower: &str, pos: usize) -> Option<Option<Vec<LocalPart>>> {
+    if pos == lower.len() {
+        Some(None)
+    } else if lower.as_bytes()[pos] == b'+' {
+        parse_local(&lower[pos + 1..]).map(Some)
+    } else {
+        None
+    }
+}
+
 impl Version {
     /// Parse as `packaging.version.Version` does; `None` where it raises `InvalidVersion`.
     pub fn parse(text: &str) -> Option<Version> {
@@ -143,68 +229,15 @@ impl Version {
         }
         let lower = t.to_ascii_lowercase();
         let s = lower.as_bytes();
-        let mut pos = 0;
-        if s.first() == Some(&b'v') {
-            pos = 1;
-        }
-        let mut epoch = Num::new("0");
-        let n = digits_at(s, pos);
-        if n > 0 && s.get(pos + n) == Some(&b'!') {
-            epoch = num(s, pos, pos + n);
-            pos += n + 1;
-        }
-        let mut release = Vec::new();
-        let n = digits_at(s, pos);
-        if n == 0 {
-            return None;
-        }
-        release.push(num(s, pos, pos + n));
-        pos += n;
-        while s.get(pos) == Some(&b'.') && digits_at(s, pos + 1) > 0 {
-            let n = digits_at(s, pos + 1);
-            release.push(num(s, pos + 1, pos + 1 + n));
-            pos += 1 + n;
-        }
-        let labels: Vec<&str> = PRE_LABELS.iter().map(|(l, _)| *l).collect();
-        let mut pres: Vec<(usize, Option<(Pre, Num)>)> = labelled(s, pos, &labels)
-            .into_iter()
-            .map(|(end, k, n)| {
-                (
-                    end,
-                    Some((PRE_LABELS[k].1, n.unwrap_or_else(|| Num::new("0")))),
-                )
-            })
-            .collect();
-        pres.push((pos, None));
-        for (p_end, pre) in pres {
-            let mut posts: Vec<(usize, Option<Num>)> = Vec::new();
-            if s.get(p_end) == Some(&b'-') {
-                let n = digits_at(s, p_end + 1);
-                if n > 0 {
-                    posts.push((p_end + 1 + n, Some(num(s, p_end + 1, p_end + 1 + n))));
-                }
-            }
-            posts.extend(
-                labelled(s, p_end, &POST_LABELS)
-                    .into_iter()
-                    .map(|(end, _, n)| (end, Some(n.unwrap_or_else(|| Num::new("0"))))),
-            );
-            posts.push((p_end, None));
-            for (q_end, post) in posts {
-                let mut devs: Vec<(usize, Option<Num>)> = labelled(s, q_end, &["dev"])
-                    .into_iter()
-                    .map(|(end, _, n)| (end, Some(n.unwrap_or_else(|| Num::new("0")))))
-                    .collect();
-                devs.push((q_end, None));
-                for (d_end, dev) in devs {
-                    let local = if d_end == s.len() {
-                        None
-                    } else if s[d_end] == b'+' {
-                        match parse_local(&lower[d_end + 1..]) {
-                            Some(l) => Some(l),
-                            None => continue,
-                        }
-                    } else {
+        let (pos, epoch, release) = epoch_and_release(s)?;
+        // The suffixes are tried as packaging's backtracking regex tries them: each way
+        // the pre-release part can match, within it each post-release, within that each
+        // dev part, and the first combination followed by the end or a valid local part
+        // wins.
+        for (p_end, pre) in pre_matches(s, pos) {
+            for (q_end, post) in post_matches(s, p_end) {
+                for (d_end, dev) in dev_matches(s, q_end) {
+                    let Some(local) = local_at(&lower, d_end) else {
                         continue;
                     };
                     return Some(Version {

@@ -63,6 +63,10 @@ pub fn validate(text: &str) -> Result<(), String> {
 }
 
 /// rpm's `rpmvercmp` on one part (version or release).
+// Long because it is a line-for-line port of `rpmvercmp` in rpm's `rpmvercmp.c`:
+// one loop over two cursors, where the `~` rule, the `^` rule and the segment compare
+// each advance both cursors or decide. Kept whole so that it can be read side by side
+// with rpm's source, which `tests/oracle_rpm.rs` holds it to.
 pub fn rpmvercmp(a: &str, b: &str) -> Ordering {
     if a == b {
         return Ordering::Equal;
