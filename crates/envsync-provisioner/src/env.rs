@@ -192,6 +192,18 @@ impl From<&envsync_manifest::manifest::PortMapping> for PortMap {
     }
 }
 
+impl From<envsync_manifest::manifest::Restart> for RestartPolicy {
+    fn from(r: envsync_manifest::manifest::Restart) -> RestartPolicy {
+        use envsync_manifest::manifest::Restart;
+        match r {
+            Restart::No => RestartPolicy::No,
+            Restart::Always => RestartPolicy::Always,
+            Restart::OnFailure => RestartPolicy::OnFailure,
+            Restart::UnlessStopped => RestartPolicy::UnlessStopped,
+        }
+    }
+}
+
 impl From<&envsync_manifest::manifest::VolumeMount> for VolumeMap {
     fn from(v: &envsync_manifest::manifest::VolumeMount) -> VolumeMap {
         VolumeMap {

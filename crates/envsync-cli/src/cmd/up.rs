@@ -502,6 +502,12 @@ fn service_spec(
     if !service.command.is_empty() {
         spec.command = Some(service.command.clone());
     }
+    if let Some(grace) = service.stop_grace {
+        spec.stop_grace = grace;
+    }
+    if let Some(restart) = service.restart {
+        spec.restart = restart.into();
+    }
     if let Some(h) = &service.healthcheck {
         let defaults = spec
             .healthcheck
@@ -568,6 +574,8 @@ mod tests {
             volumes: vec![],
             packages: vec![],
             command: vec![],
+            stop_grace: None,
+            restart: None,
             line: 1,
             column: 1,
         }

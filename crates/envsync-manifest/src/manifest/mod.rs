@@ -21,6 +21,7 @@ use crate::policy::{Date, Policy};
 use crate::version::Ecosystem;
 
 mod ctx;
+mod dev;
 mod files;
 mod model;
 mod names;
@@ -36,8 +37,8 @@ mod volumes;
 
 use ctx::Ctx;
 pub use model::{
-    deb_line_url, Base, Build, EnvVar, FileEntry, Healthcheck, NamedTarget, Node, PackageSet,
-    Project, Python, Requirement, Service, Sources,
+    deb_line_url, Base, Build, Dev, EnvVar, FileEntry, Healthcheck, NamedTarget, Node, PackageSet,
+    Project, Python, Requirement, Restart, Service, Sources,
 };
 use names::is_alpine_image;
 pub use names::{normalize_name, parse_duration};
@@ -68,6 +69,8 @@ pub struct Manifest {
     pub python: Option<Python>,
     pub node: Option<Node>,
     pub services: Vec<Service>,
+    /// How the development container runs (`[dev]`).
+    pub dev: Option<Dev>,
     /// Files copied into the environment and hashed (`[files]`).
     pub files: Vec<FileEntry>,
     /// Environment variables (`[env]`); snapshots hold their hashes, never the values.
