@@ -66,6 +66,12 @@ pub struct DevSpec {
     pub stop_grace: Duration,
     /// What the engine does when the container's command ends.
     pub restart: RestartPolicy,
+    /// The working directory; `mount_project_at` when `None`.
+    pub workdir: Option<String>,
+    /// Names the container has on the project network besides `dev`.
+    pub aliases: Vec<String>,
+    /// Shell commands run once, in order, after each creation of the container.
+    pub post_create: Vec<String>,
 }
 
 /// How long a container may take to stop after SIGTERM before the engine kills it, unless

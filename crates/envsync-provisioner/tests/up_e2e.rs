@@ -144,6 +144,9 @@ fn dev(project_dir: &Path, user: Option<(u32, u32)>) -> (DevSpec, std::path::Pat
             command: None,
             stop_grace: DEFAULT_STOP_GRACE,
             restart: RestartPolicy::default(),
+            workdir: None,
+            aliases: vec![],
+            post_create: vec![],
         },
         project_dir.to_path_buf(),
     )
