@@ -325,11 +325,8 @@ pub fn render_dockerfile(spec: &BuildSpec) -> String {
             file.path
         ));
     }
-    let mut env: Vec<&(String, String)> = spec.env.iter().collect();
-    env.sort();
-    for (key, value) in env {
-        line(&format!("ENV {key}=\"{}\"", dockerfile_escape(value)));
-    }
+    // No `ENV`: the manifest's environment reaches containers when they are created
+    // (`runtime`), so no value, secret or not, is ever in an image layer.
     out
 }
 
@@ -432,19 +429,6 @@ pub fn shell_quote(text: &str) -> String {
     }
 }
 
-/// Escape a value for a double-quoted Dockerfile `ENV` value: backslash, quote and `$`
-/// (which the Dockerfile parser would otherwise expand).
-fn dockerfile_escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        if matches!(c, '\\' | '"' | '$') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -491,10 +475,6 @@ mod tests {
                 source: FileSource::Bytes(b"a".to_vec()),
                 mode: 0o644,
             },
-        ];
-        spec.env = vec![
-            ("Z".into(), "last".into()),
-            ("A".into(), "say \"hi\" to $HOME".into()),
         ];
         spec.ca_certificates = vec![PathBuf::from("/etc/ssl/certs/ca-certificates.crt")];
         spec.sources = crate::spec::SourceSpec {
@@ -624,7 +604,6 @@ mod tests {
         let mut reordered = spec.clone();
         reordered.apt.reverse();
         reordered.files.reverse();
-        reordered.env.reverse();
         assert_eq!(render_dockerfile(&spec), render_dockerfile(&reordered));
     }
 
