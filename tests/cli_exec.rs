@@ -52,6 +52,9 @@ async fn up(project: &str, dir: &Path, services: Vec<ServiceSpec>) {
             command: None,
             stop_grace: DEFAULT_STOP_GRACE,
             restart: RestartPolicy::default(),
+            workdir: None,
+            aliases: vec![],
+            post_create: vec![],
         }),
     };
     run::up(&docker, &spec, &|_| {}).await.expect("up");

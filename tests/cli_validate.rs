@@ -80,7 +80,7 @@ fn example_manifest_validates_clean() {
     assert_eq!(text(&out.stderr), "");
     assert_eq!(
         text(&out.stdout),
-        "manifests/benefits-api/envsync.toml is valid: 28 components declared, 3 services, 4 targets\n"
+        "manifests/benefits-api/envsync.toml is valid: 25 components declared, 3 services, 4 targets\n"
     );
     let out = envsync_output(
         root,

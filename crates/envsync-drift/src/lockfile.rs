@@ -10,7 +10,9 @@ use crate::collect::CollectOptions;
 use crate::snapshot::{Package, Snapshot};
 
 /// What to collect from an environment of `manifest` (`None`: the defaults): its
-/// virtualenvs, Node projects, files and the environment variables it declares.
+/// virtualenvs, Node projects and files. Not its environment variables: `[env]` is
+/// given to containers at run time (interpolated from each developer's `.env`), never
+/// built into an image, so neither a lock nor a comparison with one holds them.
 pub fn collect_options(manifest: Option<&Manifest>) -> CollectOptions {
     let mut opts = CollectOptions::default();
     if let Some(m) = manifest {
@@ -21,8 +23,7 @@ pub fn collect_options(manifest: Option<&Manifest>) -> CollectOptions {
             opts.npm_projects = node.projects.iter().map(|p| p.path.clone()).collect();
         }
         opts.files = m.files.iter().map(|f| f.container_path.clone()).collect();
-        opts.env_names = Some(m.env.iter().map(|e| e.name.clone()).collect());
-        opts.collect_env = !m.env.is_empty();
+        opts.collect_env = false;
     }
     opts
 }

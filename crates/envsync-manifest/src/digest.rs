@@ -12,8 +12,9 @@ use sha2::{Digest, Sha256};
 use toml_edit::{Item, Table, TableLike, Value};
 
 /// Top-level sections that never determine the environment: `[policy]` judges drift,
-/// `[targets]` names where to look for it.
-const NOT_ENVIRONMENT: &[&str] = &["policy", "targets"];
+/// `[targets]` names where to look for it, `[dev]` says how the development container
+/// runs, not what is installed in it.
+const NOT_ENVIRONMENT: &[&str] = &["policy", "targets", "dev"];
 
 /// How many hex digits of each section's hash the lock keeps: enough to tell a change,
 /// short enough to keep the lock's header on one readable line.

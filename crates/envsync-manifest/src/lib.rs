@@ -5,6 +5,7 @@
 pub mod destination;
 pub mod diag;
 pub mod digest;
+pub mod dotenv;
 pub mod error;
 pub mod lock;
 pub mod manifest;

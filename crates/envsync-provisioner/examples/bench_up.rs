@@ -74,6 +74,9 @@ async fn bench(args: &[String]) -> Result<(), String> {
             command: None,
             stop_grace: envsync_provisioner::env::DEFAULT_STOP_GRACE,
             restart: Default::default(),
+            workdir: None,
+            aliases: vec![],
+            post_create: vec![],
         }),
     };
     run::up(&docker, &spec, &|_| {})

@@ -66,6 +66,12 @@ pub struct DevSpec {
     pub stop_grace: Duration,
     /// What the engine does when the container's command ends.
     pub restart: RestartPolicy,
+    /// The working directory; `mount_project_at` when `None`.
+    pub workdir: Option<String>,
+    /// Names the container has on the project network besides `dev`.
+    pub aliases: Vec<String>,
+    /// Shell commands run once, in order, after each creation of the container.
+    pub post_create: Vec<String>,
 }
 
 /// How long a container may take to stop after SIGTERM before the engine kills it, unless
@@ -188,6 +194,18 @@ impl From<&envsync_manifest::manifest::PortMapping> for PortMap {
             host: p.host,
             container: p.container,
             host_ip: p.effective_host_ip(),
+        }
+    }
+}
+
+impl From<envsync_manifest::manifest::Restart> for RestartPolicy {
+    fn from(r: envsync_manifest::manifest::Restart) -> RestartPolicy {
+        use envsync_manifest::manifest::Restart;
+        match r {
+            Restart::No => RestartPolicy::No,
+            Restart::Always => RestartPolicy::Always,
+            Restart::OnFailure => RestartPolicy::OnFailure,
+            Restart::UnlessStopped => RestartPolicy::UnlessStopped,
         }
     }
 }

@@ -10,6 +10,20 @@ const SHOWN_VERSIONS: usize = 15;
 /// Errors preparing, building or inspecting images.
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
+    /// `what` names the file, line, variable and section.
+    #[error("{what} cannot be interpolated; set the variable in the environment or in `{}`", dotenv.display())]
+    Interpolation {
+        what: String,
+        dotenv: PathBuf,
+        #[source]
+        source: Box<envsync_manifest::dotenv::InterpolateError>,
+    },
+    #[error("`{}` is not a valid .env file", path.display())]
+    Dotenv {
+        path: PathBuf,
+        #[source]
+        source: envsync_manifest::dotenv::DotenvError,
+    },
     #[error("invalid build input: {field} `{value}`: {reason}")]
     InvalidSpec {
         field: String,

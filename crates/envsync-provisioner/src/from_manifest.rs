@@ -111,11 +111,6 @@ pub fn spec_from_manifest(
             mode: normalized_mode(&metadata),
         });
     }
-    spec.env = manifest
-        .env
-        .iter()
-        .map(|v| (v.name.clone(), v.value.clone()))
-        .collect();
     spec.ca_certificates = manifest
         .build
         .ca_certificates
@@ -562,9 +557,10 @@ TZ = "UTC"
                 "/opt/venv/bin/python -m pip install --report /var/lib/envsync/pip-env-2f6f70742f76656e76.json six==1.16.0",
                 "RUN set -e; npm install -g is-number@7.0.0",
                 "COPY [\"files/0000\", \"/etc/app/app.ini\"]",
-                "ENV TZ=\"UTC\"",
             ],
         );
+        // [env] reaches containers at run time, never an image layer.
+        assert!(!crate::render_dockerfile(&spec).contains("ENV "));
     }
 
     #[test]

@@ -86,6 +86,11 @@ pub struct EffectiveConfig {
     /// not cost a restart of a database (see `Desired::stop_grace`).
     #[serde(default = "created_without_policy")]
     pub restart: RestartPolicy,
+    /// The development container's `post_create` commands, run after it is created: a
+    /// change recreates it so they run again. Left out of the JSON when empty, so
+    /// containers created before the field existed keep their hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_create: Vec<String>,
 }
 
 fn created_without_policy() -> RestartPolicy {
@@ -189,6 +194,7 @@ pub fn service_config(spec: &EnvSpec, service: &ServiceSpec, image_id: &str) -> 
         working_dir: None,
         init: false,
         restart: service.restart,
+        post_create: Vec::new(),
     }
 }
 
@@ -218,13 +224,20 @@ pub fn dev_config(spec: &EnvSpec, dev: &DevSpec, image_id: &str) -> EffectiveCon
         command: Some(dev.command.clone().unwrap_or_else(default_dev_command)),
         healthcheck: None,
         network: network_name(&spec.project),
-        aliases: vec![DEV_SERVICE.to_string()],
+        aliases: std::iter::once(DEV_SERVICE.to_string())
+            .chain(dev.aliases.iter().cloned())
+            .collect(),
         user: dev.user.map(|(uid, gid)| format!("{uid}:{gid}")),
-        working_dir: Some(dev.mount_project_at.clone()),
+        working_dir: Some(
+            dev.workdir
+                .clone()
+                .unwrap_or_else(|| dev.mount_project_at.clone()),
+        ),
         // An init process forwards signals and reaps the zombies that shells and test
         // runners leave behind in a long-lived container.
         init: true,
         restart: dev.restart,
+        post_create: dev.post_create.clone(),
     }
 }
 
@@ -281,6 +294,7 @@ pub fn diff_reasons(old: &EffectiveConfig, new: &EffectiveConfig) -> Vec<String>
     field("user", old.user != new.user);
     field("working directory", old.working_dir != new.working_dir);
     field("init", old.init != new.init);
+    field("post_create commands", old.post_create != new.post_create);
     if old.restart != new.restart {
         reasons.push(format!(
             "restart policy `{}` replaced by `{}`",

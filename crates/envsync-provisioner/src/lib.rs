@@ -27,6 +27,7 @@ pub mod logs;
 pub mod middleware;
 pub mod run;
 mod run_error;
+pub mod runtime;
 
 pub use artifacts::read_artifacts;
 pub use build::{

@@ -53,6 +53,13 @@ pub enum RunError {
         last_output: String,
         logs: String,
     },
+    #[error("post_create command `{command}` exited with code {exit_code} in `{container}`; fix it in [dev] and run `envsync up` again (the container is recreated and every command runs again); its output:\n{output}")]
+    PostCreate {
+        container: String,
+        command: String,
+        exit_code: i64,
+        output: String,
+    },
     #[error("no running development container for project `{project}` (`{container}`); start it with `envsync up`")]
     NoDevContainer { project: String, container: String },
     #[error("the Docker engine stopped answering while {doing} `{target}`; start it again and rerun the command (`envsync up` resumes from what exists)")]

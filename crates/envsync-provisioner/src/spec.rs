@@ -28,8 +28,6 @@ pub struct BuildSpec {
     pub node: Option<NodeSpec>,
     /// Files copied into the image with their modes.
     pub files: Vec<FileSpec>,
-    /// Environment of the final image.
-    pub env: Vec<(String, String)>,
     /// CA bundles trusted by apt, pip and npm while the image builds. They are
     /// concatenated in order into one bundle that REPLACES the default trust store of
     /// pip (`PIP_CERT`), so pass a complete bundle (the host's
@@ -252,7 +250,6 @@ impl BuildSpec {
             python: None,
             node: None,
             files: Vec::new(),
-            env: Vec::new(),
             ca_certificates: Vec::new(),
             locked: None,
             sources: SourceSpec::default(),
@@ -371,31 +368,6 @@ impl BuildSpec {
                     "file mode",
                     &format!("{:o}", file.mode),
                     "a mode holds permission bits only (at most 7777 octal)",
-                ));
-            }
-        }
-        let mut keys = BTreeSet::new();
-        for (key, value) in &self.env {
-            let mut chars = key.chars();
-            let valid = chars
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid {
-                return Err(invalid(
-                    "env",
-                    key,
-                    "a variable name is letters, digits and `_`, not starting with a digit",
-                ));
-            }
-            if !keys.insert(key.as_str()) {
-                return Err(invalid("env", key, "the variable is set twice"));
-            }
-            if value.contains(['\n', '\r', '\0']) {
-                return Err(invalid(
-                    "env",
-                    key,
-                    "the value holds a line break or NUL, which an image environment cannot carry",
                 ));
             }
         }
@@ -579,8 +551,6 @@ mod tests {
     fn valid_spec_passes() {
         let mut spec = BuildSpec::new("demo", "envsync/debian:bookworm");
         spec.apt.push(Pin::exact("libpq5", "15.10-0+deb12u1"));
-        spec.env
-            .push(("APP_MODE".into(), "a \"quoted\" $value".into()));
         check(&spec, None);
     }
 
@@ -615,12 +585,6 @@ mod tests {
         check(
             &spec,
             Some("invalid build input: file `etc/x`: write an absolute path inside the image, such as `/etc/app/settings.ini`"),
-        );
-        let mut spec = base.clone();
-        spec.env.push(("1X".into(), "v".into()));
-        check(
-            &spec,
-            Some("invalid build input: env `1X`: a variable name is letters, digits and `_`, not starting with a digit"),
         );
         let mut spec = base;
         spec.base_digest = Some("latest".into());

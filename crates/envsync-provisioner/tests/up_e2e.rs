@@ -144,6 +144,9 @@ fn dev(project_dir: &Path, user: Option<(u32, u32)>) -> (DevSpec, std::path::Pat
             command: None,
             stop_grace: DEFAULT_STOP_GRACE,
             restart: RestartPolicy::default(),
+            workdir: None,
+            aliases: vec![],
+            post_create: vec![],
         },
         project_dir.to_path_buf(),
     )
@@ -710,6 +713,7 @@ async fn postgres_and_nginx_recipes_run_healthy_with_password_auth_and_a_named_v
     postgres.env = BTreeMap::from([
         ("POSTGRES_PASSWORD".to_string(), "s3cret".to_string()),
         ("POSTGRES_DB".to_string(), "app".to_string()),
+        ("POSTGRES_USER".to_string(), "app_user".to_string()),
     ]);
     let (dev, project_dir) = dev(dir.path(), None);
     let spec = EnvSpec {
@@ -728,7 +732,8 @@ async fn postgres_and_nginx_recipes_run_healthy_with_password_auth_and_a_named_v
     );
 
     let pg_container = format!("envsync-{project}-postgres");
-    // Over TCP the password is required; the database named in POSTGRES_DB exists.
+    // Over TCP the password is required (scram-sha-256); the declared user connects to
+    // the declared database.
     assert_eq!(
         exec_in(
             &docker,
@@ -736,11 +741,11 @@ async fn postgres_and_nginx_recipes_run_healthy_with_password_auth_and_a_named_v
             &[
                 "sh",
                 "-c",
-                "PGPASSWORD=s3cret psql -h 127.0.0.1 -U postgres -d app -Atc 'select 40+2'"
+                "PGPASSWORD=s3cret psql -h 127.0.0.1 -U app_user -d app -Atc \"select current_user || ' ' || current_database() || ' ' || left(rolpassword, 13) from pg_authid where rolname = current_user\""
             ],
         )
         .await,
-        (0, "42\n".to_string())
+        (0, "app_user app SCRAM-SHA-256\n".to_string())
     );
     let (code, _) = exec_in(
         &docker,
@@ -748,11 +753,29 @@ async fn postgres_and_nginx_recipes_run_healthy_with_password_auth_and_a_named_v
         &[
             "sh",
             "-c",
-            "PGPASSWORD=wrong psql -h 127.0.0.1 -U postgres -d app -Atc 'select 1'",
+            "PGPASSWORD=wrong psql -h 127.0.0.1 -U app_user -d app -Atc 'select 1'",
         ],
     )
     .await;
     assert_ne!(code, 0, "a wrong password must be refused");
+    let (code, _) = exec_in(
+        &docker,
+        &pg_container,
+        &[
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-w",
+            "-U",
+            "app_user",
+            "-d",
+            "app",
+            "-Atc",
+            "select 1",
+        ],
+    )
+    .await;
+    assert_ne!(code, 0, "no password must be refused");
     let (_, version) = exec_in(
         &docker,
         &pg_container,

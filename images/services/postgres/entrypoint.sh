@@ -5,9 +5,11 @@
 #
 # On first start it creates a cluster in $PGDATA (default /var/lib/postgresql/@PG_MAJOR@/main,
 # Debian's own location: mount a named volume there to keep the data), then runs the server in the foreground listening on every
-# address. Authentication over TCP is `md5` when POSTGRES_PASSWORD is set, `trust`
-# otherwise (a local development environment). POSTGRES_USER (default postgres) is the
-# superuser; POSTGRES_DB, when set, is created.
+# address. A password is required: POSTGRES_PASSWORD must be set (envsync passes it at
+# run time, typically `${POSTGRES_PASSWORD}` from `.env`; it is never in the image), and
+# connections over TCP authenticate with scram-sha-256. POSTGRES_USER (default postgres)
+# is created as the superuser with that password; POSTGRES_DB, when set, is created and
+# owned by it. A cluster already on the volume keeps the settings it was created with.
 set -eu
 
 PGBIN=/usr/lib/postgresql/@PG_MAJOR@/bin
@@ -39,19 +41,18 @@ if [ "$PGDATA" = "/var/lib/postgresql/@PG_MAJOR@/main" ] && [ -s "$PGDATA/PG_VER
 fi
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
-  auth=trust
-  pwopt=""
-  if [ -n "${POSTGRES_PASSWORD:-}" ]; then
-    auth=md5
-    pwfile="$(mktemp)"
-    printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
-    [ "$(id -u)" = 0 ] && chown postgres "$pwfile"
-    pwopt="--pwfile=$pwfile"
+  if [ -z "${POSTGRES_PASSWORD:-}" ]; then
+    echo "envsync postgres: POSTGRES_PASSWORD is not set; set it in the service's env, e.g. POSTGRES_PASSWORD = \"\${POSTGRES_PASSWORD}\" with the value in .env beside the manifest" >&2
+    exit 1
   fi
-  # shellcheck disable=SC2086 # pwopt is one word or empty
+  auth=scram-sha-256
+  pwfile="$(mktemp)"
+  printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
+  [ "$(id -u)" = 0 ] && chown postgres "$pwfile"
   as_postgres "$PGBIN/initdb" -D "$PGDATA" -U "$user" --encoding=UTF8 \
-    --auth-local=trust --auth-host="$auth" $pwopt >/dev/null
-  [ -n "$pwopt" ] && rm -f "${pwopt#--pwfile=}"
+    --auth-local=trust --auth-host="$auth" --pwfile="$pwfile" >/dev/null
+  rm -f "$pwfile"
+  printf 'password_encryption = scram-sha-256\n' >>"$PGDATA/postgresql.conf"
   printf 'host all all 0.0.0.0/0 %s\nhost all all ::/0 %s\n' "$auth" "$auth" >>"$PGDATA/pg_hba.conf"
   if [ -n "${POSTGRES_DB:-}" ] && [ "$POSTGRES_DB" != "$user" ]; then
     echo "CREATE DATABASE \"$POSTGRES_DB\" OWNER \"$user\";" |

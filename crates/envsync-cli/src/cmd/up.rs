@@ -18,8 +18,9 @@ use envsync_engine::bollard::Docker;
 use envsync_manifest::manifest::Service;
 use envsync_manifest::{Lock, Manifest};
 use envsync_provisioner::env::{container_name, DEV_SERVICE};
-use envsync_provisioner::env::{DevSpec, EnvSpec, HealthSpec, PortMap, ServiceSpec, VolumeMap};
+use envsync_provisioner::env::{EnvSpec, HealthSpec, PortMap, ServiceSpec, VolumeMap};
 use envsync_provisioner::run::{self, Action};
+use envsync_provisioner::runtime::{dev_spec, service_env, Variables};
 use envsync_provisioner::spec::BuildSpec;
 use envsync_provisioner::{image_tag, resolve_base, spec_from_manifest};
 
@@ -94,30 +95,29 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
     let docker = crate::connect_engine().await?;
 
     let (service_images, dev_image) = images(&docker, &manifest, lock.as_ref(), args.check).await?;
-    let services = manifest
+    // `${VAR}` in environment values: the process environment over `.env`.
+    let vars = Variables::load(&manifest)?;
+    let mut services: Vec<ServiceSpec> = manifest
         .services
         .iter()
         .zip(&service_images)
         .map(|(service, (image, recipe))| service_spec(service, image.tag(), recipe.as_ref()))
         .collect();
+    for (spec, service) in services.iter_mut().zip(&manifest.services) {
+        spec.env = service_env(&manifest, &vars, service)?;
+    }
+    let user = Some(invoking_user(&project_dir)?);
     let spec = EnvSpec {
         project: manifest.project.name.clone(),
         project_dir: project_dir.clone(),
         services,
-        dev: Some(DevSpec {
-            image: dev_image.tag().to_string(),
-            mount_project_at: args.workdir.clone(),
-            user: Some(invoking_user(&project_dir)?),
-            env: manifest
-                .env
-                .iter()
-                .map(|e| (e.name.clone(), e.value.clone()))
-                .collect(),
-            ports: vec![],
-            command: None,
-            stop_grace: envsync_provisioner::env::DEFAULT_STOP_GRACE,
-            restart: Default::default(),
-        }),
+        dev: Some(dev_spec(
+            &manifest,
+            &vars,
+            dev_image.tag(),
+            &args.workdir,
+            user,
+        )?),
     };
 
     if args.check {
@@ -499,6 +499,12 @@ fn service_spec(
     if !service.command.is_empty() {
         spec.command = Some(service.command.clone());
     }
+    if let Some(grace) = service.stop_grace {
+        spec.stop_grace = grace;
+    }
+    if let Some(restart) = service.restart {
+        spec.restart = restart.into();
+    }
     if let Some(h) = &service.healthcheck {
         let defaults = spec
             .healthcheck
@@ -565,6 +571,8 @@ mod tests {
             volumes: vec![],
             packages: vec![],
             command: vec![],
+            stop_grace: None,
+            restart: None,
             line: 1,
             column: 1,
         }

@@ -21,6 +21,7 @@ use crate::policy::{Date, Policy};
 use crate::version::Ecosystem;
 
 mod ctx;
+mod dev;
 mod files;
 mod model;
 mod names;
@@ -36,8 +37,8 @@ mod volumes;
 
 use ctx::Ctx;
 pub use model::{
-    deb_line_url, Base, Build, EnvVar, FileEntry, Healthcheck, NamedTarget, Node, PackageSet,
-    Project, Python, Requirement, Service, Sources,
+    deb_line_url, Base, Build, Dev, EnvVar, FileEntry, Healthcheck, NamedTarget, Node, PackageSet,
+    Project, Python, Requirement, Restart, Service, Sources,
 };
 use names::is_alpine_image;
 pub use names::{normalize_name, parse_duration, runtime_meant, RUNTIME_NAMES};
@@ -68,6 +69,8 @@ pub struct Manifest {
     pub python: Option<Python>,
     pub node: Option<Node>,
     pub services: Vec<Service>,
+    /// How the development container runs (`[dev]`).
+    pub dev: Option<Dev>,
     /// Files copied into the environment and hashed (`[files]`).
     pub files: Vec<FileEntry>,
     /// Environment variables (`[env]`); snapshots hold their hashes, never the values.
@@ -97,8 +100,8 @@ pub(super) struct Expiry {
 /// snapshot are checked against.
 ///
 /// `constraint` is the version constraint in the ecosystem's syntax; for `file` it is the
-/// local path (relative to the manifest) whose content the file must have, for `env` it
-/// is `sha256:<hex>` of the value. `location` is the virtualenv or Node project directory,
+/// local path (relative to the manifest) whose content the file must have (`[env]` is
+/// run-time configuration, not declared). `location` is the virtualenv or Node project directory,
 /// or `service:NAME` for the packages of a service built from the base.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Declared {
@@ -353,16 +356,6 @@ fn collect_declared(m: &Manifest) -> Vec<Declared> {
             column: f.column,
         });
     }
-    for e in &m.env {
-        out.push(Declared {
-            ecosystem: Ecosystem::Env,
-            name: e.name.clone(),
-            constraint: format!("sha256:{}", hex::encode(Sha256::digest(e.value.as_bytes()))),
-            location: None,
-            line: e.line,
-            column: 1,
-        });
-    }
     out.sort_by_key(|d| (d.line, d.column));
     out
 }
@@ -423,7 +416,7 @@ mod tests {
                 )
             })
             .collect();
-        let tz = hex::encode(Sha256::digest(b"UTC"));
+        // `[env]` is run-time configuration, not a component of the image.
         assert_eq!(
             got,
             [
@@ -432,7 +425,6 @@ mod tests {
                 "pypi:Django_Rest ==3.15.2 Some(\"/opt/app/venv\") 10:1".to_string(),
                 "npm:express ^4.18.2 None 12:1".to_string(),
                 "file:/etc/a.ini a.ini None 14:1".to_string(),
-                format!("env:TZ sha256:{tz} None 16:1"),
             ]
         );
         assert_eq!(m.locate(Ecosystem::Pypi, "django-rest").unwrap().line, 10);

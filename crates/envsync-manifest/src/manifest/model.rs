@@ -75,8 +75,59 @@ pub struct Service {
     pub packages: Vec<Requirement>,
     /// The command it runs, as an argument vector.
     pub command: Vec<String>,
+    /// How long it may take to stop after SIGTERM (`stop_grace = "30s"`); the
+    /// provisioner's default when `None`.
+    pub stop_grace: Option<Duration>,
+    /// What the engine does when its process ends; the provisioner's default when `None`.
+    pub restart: Option<Restart>,
     pub line: usize,
     pub column: usize,
+}
+
+/// A container's restart policy, in compose's (and the engine's) words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restart {
+    /// `no`
+    No,
+    /// `always`
+    Always,
+    /// `on-failure`
+    OnFailure,
+    /// `unless-stopped`
+    UnlessStopped,
+}
+
+impl Restart {
+    /// Every policy with its manifest spelling.
+    pub const ALL: [(&'static str, Restart); 4] = [
+        ("no", Restart::No),
+        ("always", Restart::Always),
+        ("on-failure", Restart::OnFailure),
+        ("unless-stopped", Restart::UnlessStopped),
+    ];
+}
+
+/// `[dev]`: how the development container runs (its image is the rest of the manifest).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Dev {
+    /// Ports published from the development container, as services publish theirs.
+    pub ports: Vec<PortMapping>,
+    /// The command it runs, as an argument vector; empty keeps the idle default.
+    pub command: Vec<String>,
+    /// The working directory inside the container (absolute); the project mount when `None`.
+    pub workdir: Option<String>,
+    /// More names the services reach it by on the project network (`app`).
+    pub aliases: Vec<String>,
+    /// Variables of the development container only, over `[env]`.
+    pub env: Vec<EnvVar>,
+    /// Shell commands run once, in order, after each creation of the container.
+    pub post_create: Vec<String>,
+    /// Connection variables built from the services (`DATABASE_URL`, `REDIS_URL`):
+    /// service name → variable name, `None` when switched off.
+    pub connections: Vec<(String, Option<String>)>,
+    pub stop_grace: Option<Duration>,
+    pub restart: Option<Restart>,
+    pub line: usize,
 }
 
 /// How a service reports readiness.

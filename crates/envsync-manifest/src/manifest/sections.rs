@@ -6,12 +6,13 @@ use toml_edit::{Key, TableLike};
 use super::ctx::*;
 use super::names::*;
 use super::packages::Language;
+use super::services::Published;
 use super::*;
 use crate::version::Ecosystem;
 
 const SECTIONS: &[&str] = &[
-    "project", "base", "apt", "apk", "runtimes", "python", "node", "services", "files", "env",
-    "build", "sources", "targets", "policy",
+    "project", "base", "apt", "apk", "runtimes", "python", "node", "services", "dev", "files",
+    "env", "build", "sources", "targets", "policy",
 ];
 
 impl Ctx<'_> {
@@ -29,6 +30,7 @@ impl Ctx<'_> {
             python: None,
             node: None,
             services: Vec::new(),
+            dev: None,
             files: Vec::new(),
             env: Vec::new(),
             build: Build::default(),
@@ -44,9 +46,15 @@ impl Ctx<'_> {
         self.os_packages(root, &mut m);
         self.languages(root, &mut m);
         let os = m.os_ecosystem();
+        let mut published = Published::new();
         if let Some((key, item)) = section("services") {
             if let Some(t) = self.table(key, item, "") {
-                m.services = self.services(t, os);
+                m.services = self.services(t, os, &mut published);
+            }
+        }
+        if let Some((key, item)) = section("dev") {
+            if let Some(t) = self.table(key, item, "") {
+                m.dev = Some(self.dev(key, t, &m.services, &mut published));
             }
         }
         if let Some((key, item)) = section("files") {

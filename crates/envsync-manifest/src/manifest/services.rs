@@ -12,13 +12,17 @@ use super::ports::parse_port;
 use super::*;
 use crate::version::Ecosystem;
 
-/// ((host ip, host port), service, line, column) of every port published so far.
-type Published = Vec<((IpAddr, u16), String, usize, usize)>;
+/// ((host ip, host port), section, line, column) of every port published so far.
+pub(super) type Published = Vec<((IpAddr, u16), String, usize, usize)>;
 
 impl Ctx<'_> {
-    pub(super) fn services(&mut self, t: &dyn TableLike, os: Ecosystem) -> Vec<Service> {
+    pub(super) fn services(
+        &mut self,
+        t: &dyn TableLike,
+        os: Ecosystem,
+        published: &mut Published,
+    ) -> Vec<Service> {
         let mut out: Vec<Service> = Vec::new();
-        let mut published = Published::new();
         let mut seen: Vec<(String, String, usize)> = Vec::new();
         for (key, item) in entries(t) {
             let (line, column) = self.pos(key.span());
@@ -26,7 +30,7 @@ impl Ctx<'_> {
             let Some(st) = self.table(key, item, "services") else {
                 continue;
             };
-            out.push(self.service(key, st, os, &mut published, (line, column)));
+            out.push(self.service(key, st, os, published, (line, column)));
         }
         out
     }
@@ -72,6 +76,8 @@ impl Ctx<'_> {
             "volumes",
             "packages",
             "command",
+            "stop_grace",
+            "restart",
         ];
         let name = key.get();
         let section = format!("services.{name}");
@@ -86,6 +92,8 @@ impl Ctx<'_> {
             volumes: Vec::new(),
             packages: Vec::new(),
             command: Vec::new(),
+            stop_grace: None,
+            restart: None,
             line,
             column,
         };
@@ -105,16 +113,14 @@ impl Ctx<'_> {
             service.volumes = self.volumes(k, v, &section);
         }
         if let Some((k, v)) = st.get_key_value("command") {
-            service.command = match v.as_str() {
-                Some(s) => vec!["sh".into(), "-c".into(), s.to_string()],
-                None => self.strings(
-                    k,
-                    v,
-                    &section,
-                    "[\"redis-server\", \"--appendonly\", \"yes\"]",
-                ),
-            };
+            service.command = self.command(
+                k,
+                v,
+                &section,
+                "[\"redis-server\", \"--appendonly\", \"yes\"]",
+            );
         }
+        (service.stop_grace, service.restart) = self.lifecycle(st, &section);
         if let Some((k, v)) = st.get_key_value("packages") {
             if let Some(pt) = self.table(k, v, &section) {
                 service.packages = self.requirements(pt, &format!("{section}.packages"), os);
@@ -176,60 +182,68 @@ impl Ctx<'_> {
             }
         }
         if let Some((k, v)) = ports {
-            match v.as_array() {
-                Some(array) => {
-                    for p in array.iter() {
-                        match parse_port(p) {
-                            Some(mapping) => service.ports.push(mapping),
-                            None if out_of_range(p) => self.error(
-                                p.span(),
-                                format!("port `{}` in [{section}] is outside the port range 1 to 65535", p.to_string().trim()),
-                                "write ports from 1 to 65535: a number (`5432`) or `\"HOST:CONTAINER\"` (`\"15432:5432\"`)".into(),
-                            ),
-                            None => self.error(
-                                p.span(),
-                                format!("port `{}` in [{section}] is not a port mapping", p.to_string().trim()),
-                                "write a port number (`5432`) or `\"HOST:CONTAINER\"` (`\"15432:5432\"`, `\"127.0.0.1:15432:5432\"`)".into(),
-                            ),
-                        }
-                    }
-                }
-                None => self.wrong_type(
-                    k,
-                    v,
-                    section,
-                    "an array",
-                    "`ports = [\"15432:5432\"]`".into(),
-                ),
-            }
+            let list = self.port_list(k, v, section);
+            service.ports.extend(list);
         }
         if !service.ports.is_empty() {
             let span = port.or(ports).and_then(|(_, v)| v.span());
-            self.publish(service, span, published);
+            self.publish(section, &service.ports, span, published);
         }
     }
 
-    /// Check a service's ports against those published before them (and each other),
-    /// then add them to `published`.
-    fn publish(
+    /// A `ports` array, each mapping parsed or reported at its own position.
+    pub(super) fn port_list(&mut self, k: &Key, v: &Item, section: &str) -> Vec<PortMapping> {
+        let mut out = Vec::new();
+        match v.as_array() {
+            Some(array) => {
+                for p in array.iter() {
+                    match parse_port(p) {
+                        Some(mapping) => out.push(mapping),
+                        None if out_of_range(p) => self.error(
+                            p.span(),
+                            format!("port `{}` in [{section}] is outside the port range 1 to 65535", p.to_string().trim()),
+                            "write ports from 1 to 65535: a number (`5432`) or `\"HOST:CONTAINER\"` (`\"15432:5432\"`)".into(),
+                        ),
+                        None => self.error(
+                            p.span(),
+                            format!("port `{}` in [{section}] is not a port mapping", p.to_string().trim()),
+                            "write a port number (`5432`) or `\"HOST:CONTAINER\"` (`\"15432:5432\"`, `\"127.0.0.1:15432:5432\"`)".into(),
+                        ),
+                    }
+                }
+            }
+            None => self.wrong_type(
+                k,
+                v,
+                section,
+                "an array",
+                "`ports = [\"15432:5432\"]`".into(),
+            ),
+        }
+        out
+    }
+
+    /// Check the ports of `[section]` against those published before them (and each
+    /// other), then add them to `published`.
+    pub(super) fn publish(
         &mut self,
-        service: &Service,
+        section: &str,
+        ports: &[PortMapping],
         span: Option<Range<usize>>,
         published: &mut Published,
     ) {
         let (pline, pcol) = self.pos(span.clone());
-        for (i, mapping) in service.ports.iter().enumerate() {
+        for (i, mapping) in ports.iter().enumerate() {
             let address = (mapping.effective_host_ip(), mapping.host);
             let clash = published
                 .iter()
                 .find(|(other, ..)| host_ports_clash(*other, address));
             if let Some(((_, host), other, oline, ocol)) = clash {
-                let message = if *other == service.name {
-                    format!("host port {host} is published twice by [services.{other}]")
+                let message = if other == section {
+                    format!("host port {host} is published twice by [{other}]")
                 } else {
                     format!(
-                        "host port {host} of [services.{}] is already published by [services.{other}] (line {oline}, column {ocol})",
-                        service.name
+                        "host port {host} of [{section}] is already published by [{other}] (line {oline}, column {ocol})"
                     )
                 };
                 self.error(
@@ -244,20 +258,17 @@ impl Ctx<'_> {
             }
             // The engine publishes a container port once: a second mapping of it
             // would be dropped.
-            if service.ports[..i]
-                .iter()
-                .any(|m| m.container == mapping.container)
-            {
+            if ports[..i].iter().any(|m| m.container == mapping.container) {
                 self.error(
                     span.clone(),
                     format!(
-                        "container port {} of [services.{}] is published twice",
-                        mapping.container, service.name
+                        "container port {} of [{section}] is published twice",
+                        mapping.container
                     ),
                     "publish each container port once".into(),
                 );
             }
-            published.push((address, service.name.clone(), pline, pcol));
+            published.push((address, section.to_string(), pline, pcol));
         }
     }
 

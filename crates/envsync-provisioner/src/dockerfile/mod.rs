@@ -337,11 +337,8 @@ pub fn render_dockerfile(spec: &BuildSpec) -> String {
             file.path
         ));
     }
-    let mut env: Vec<&(String, String)> = spec.env.iter().collect();
-    env.sort();
-    for (key, value) in env {
-        line(&format!("ENV {key}=\"{}\"", dockerfile_escape(value)));
-    }
+    // No `ENV`: the manifest's environment reaches containers when they are created
+    // (`runtime`), so no value, secret or not, is ever in an image layer.
     // Last, so the marker never invalidates a layer above it.
     if let Some((_, bytes)) = generated.iter().find(|(p, _)| p == MARKER_CONTEXT_PATH) {
         line(&format!(
@@ -455,8 +452,8 @@ pub fn shell_quote(text: &str) -> String {
     }
 }
 
-/// Escape a value for a double-quoted Dockerfile `ENV` value: backslash, quote and `$`
-/// (which the Dockerfile parser would otherwise expand).
+/// Escape a value for a double-quoted Dockerfile `LABEL` value: backslash, quote and
+/// `$` (which the Dockerfile parser would otherwise expand).
 fn dockerfile_escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
@@ -514,10 +511,6 @@ mod tests {
                 source: FileSource::Bytes(b"a".to_vec()),
                 mode: 0o644,
             },
-        ];
-        spec.env = vec![
-            ("Z".into(), "last".into()),
-            ("A".into(), "say \"hi\" to $HOME".into()),
         ];
         spec.ca_certificates = vec![PathBuf::from("/etc/ssl/certs/ca-certificates.crt")];
         spec.identity = Some(marker::ImageIdentity {
@@ -669,9 +662,13 @@ mod tests {
         };
         spec.locked = Some(set("1.6-2.1+deb12u3"));
         let first = digest(&spec);
-        let mut other_env = spec.clone();
-        other_env.env.push(("NEW".into(), "value".into()));
-        assert_eq!(digest(&other_env), first, "environment is not a lock input");
+        let mut other_files = spec.clone();
+        other_files.apt.push(crate::spec::Pin::any("curl"));
+        assert_eq!(
+            digest(&other_files),
+            first,
+            "the manifest's unlocked pins are not a lock input"
+        );
         spec.locked = Some(set("1.6-2.1+deb12u4"));
         assert_ne!(digest(&spec), first);
         let dockerfile = render_dockerfile(&spec);
@@ -705,7 +702,6 @@ mod tests {
         let mut reordered = spec.clone();
         reordered.apt.reverse();
         reordered.files.reverse();
-        reordered.env.reverse();
         assert_eq!(render_dockerfile(&spec), render_dockerfile(&reordered));
     }
 

@@ -15,6 +15,7 @@ mod apply;
 mod decide;
 mod down;
 mod exec;
+mod post_create;
 mod status;
 mod up;
 

@@ -14,6 +14,7 @@ use super::decide::{
     action_for, decide, desired, validate, Action, Change, Desired, Existing, HealthState,
     NetworkState,
 };
+use super::post_create::run_post_create;
 use super::{Progress, RunError};
 use crate::env::{container_name, network_name, EnvSpec, HealthSpec, DEV_SERVICE};
 use crate::health::wait_ready;
@@ -197,6 +198,9 @@ pub async fn up(
             if action.is_change() {
                 let name = container_name(&spec.project, DEV_SERVICE);
                 wait_ready(docker, DEV_SERVICE, &name, None, DEV_READY_DEADLINE).await?;
+                if matches!(action.change, Change::Create | Change::Recreate) {
+                    run_post_create(docker, &name, &want.config, progress).await?;
+                }
             }
         }
     }

@@ -1,0 +1,329 @@
+//! The manifest's run-time configuration: what containers get when they are created,
+//! never baked into an image. Environment values are interpolated (`${VAR}`) from the
+//! process environment over a `.env` file beside the manifest; the development container
+//! gets `[dev]`, the connection variables of the services and the language environments
+//! on its `PATH`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use envsync_manifest::dotenv::{interpolate, parse_dotenv};
+use envsync_manifest::manifest::{EnvVar, Service};
+use envsync_manifest::Manifest;
+
+use crate::env::{DevSpec, PortMap, DEFAULT_STOP_GRACE};
+use crate::error::ProvisionError;
+
+/// The `PATH` of the Debian images envsync builds, after the language environments.
+const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Where `${VAR}` finds its values: the process environment, then the `.env` file.
+#[derive(Debug, Clone, Default)]
+pub struct Variables {
+    process: BTreeMap<String, String>,
+    dotenv: BTreeMap<String, String>,
+    /// The `.env` file's path, named in messages.
+    dotenv_path: PathBuf,
+}
+
+impl Variables {
+    /// The process environment and the `.env` beside `manifest` (none is fine).
+    pub fn load(manifest: &Manifest) -> Result<Variables, ProvisionError> {
+        let dotenv_path = manifest
+            .file
+            .parent()
+            .map(|d| d.join(".env"))
+            .unwrap_or_else(|| PathBuf::from(".env"));
+        let dotenv = match std::fs::read_to_string(&dotenv_path) {
+            Ok(text) => parse_dotenv(&text).map_err(|source| ProvisionError::Dotenv {
+                path: dotenv_path.clone(),
+                source,
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(source) => {
+                return Err(ProvisionError::ReadInput {
+                    path: dotenv_path,
+                    what: "the variables of `${VAR}`".into(),
+                    source,
+                })
+            }
+        };
+        Ok(Variables {
+            process: std::env::vars().collect(),
+            dotenv,
+            dotenv_path,
+        })
+    }
+
+    /// Variables from these maps only (tests).
+    pub fn from_maps(
+        process: BTreeMap<String, String>,
+        dotenv: BTreeMap<String, String>,
+    ) -> Variables {
+        Variables {
+            process,
+            dotenv,
+            dotenv_path: PathBuf::from(".env"),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        self.process
+            .get(name)
+            .or_else(|| self.dotenv.get(name))
+            .cloned()
+    }
+
+    /// `vars` (of `[section]` in `manifest`) with their values interpolated.
+    pub fn env(
+        &self,
+        manifest: &Manifest,
+        vars: &[EnvVar],
+        section: &str,
+    ) -> Result<BTreeMap<String, String>, ProvisionError> {
+        let mut out = BTreeMap::new();
+        for var in vars {
+            let value = interpolate(&var.value, &|name| self.get(name)).map_err(|source| {
+                ProvisionError::Interpolation {
+                    what: format!(
+                        "{}:{}: value of `{}` in [{section}]",
+                        manifest.file.display(),
+                        var.line,
+                        var.name
+                    ),
+                    dotenv: self.dotenv_path.clone(),
+                    source: Box::new(source),
+                }
+            })?;
+            out.insert(var.name.clone(), value);
+        }
+        Ok(out)
+    }
+}
+
+/// The environment of the service `service`, interpolated.
+pub fn service_env(
+    manifest: &Manifest,
+    vars: &Variables,
+    service: &Service,
+) -> Result<BTreeMap<String, String>, ProvisionError> {
+    vars.env(
+        manifest,
+        &service.env,
+        &format!("services.{}.env", service.name),
+    )
+}
+
+/// The development container of `manifest`, running `image` with the project mounted at
+/// `mount_project_at` as `user`: `[dev]`'s settings, and an environment of (weakest
+/// first) the services' connection variables, the language environments' `PATH`,
+/// `[env]` and `[dev.env]`.
+pub fn dev_spec(
+    manifest: &Manifest,
+    vars: &Variables,
+    image: &str,
+    mount_project_at: &str,
+    user: Option<(u32, u32)>,
+) -> Result<DevSpec, ProvisionError> {
+    let dev = manifest.dev.clone().unwrap_or_default();
+    let mut env = connection_env(manifest, vars, &dev.connections)?;
+    if let Some(path) = language_path(manifest) {
+        env.insert("PATH".into(), path);
+    }
+    env.extend(vars.env(manifest, &manifest.env, "env")?);
+    env.extend(vars.env(manifest, &dev.env, "dev.env")?);
+    Ok(DevSpec {
+        image: image.to_string(),
+        mount_project_at: mount_project_at.to_string(),
+        user,
+        env,
+        ports: dev.ports.iter().map(PortMap::from).collect(),
+        command: (!dev.command.is_empty()).then(|| dev.command.clone()),
+        stop_grace: dev.stop_grace.unwrap_or(DEFAULT_STOP_GRACE),
+        restart: dev.restart.map(Into::into).unwrap_or_default(),
+        workdir: dev.workdir.clone(),
+        aliases: dev.aliases.clone(),
+        post_create: dev.post_create.clone(),
+    })
+}
+
+/// `PATH` with every virtualenv's `bin` and every Node project's `node_modules/.bin`
+/// first, in manifest order; `None` when the manifest declares none.
+pub fn language_path(manifest: &Manifest) -> Option<String> {
+    let venvs = manifest
+        .python
+        .iter()
+        .flat_map(|p| p.venvs.iter().map(|v| format!("{}/bin", v.path)));
+    let projects = manifest.node.iter().flat_map(|n| {
+        n.projects
+            .iter()
+            .map(|p| format!("{}/node_modules/.bin", p.path))
+    });
+    let dirs: Vec<String> = venvs.chain(projects).collect();
+    (!dirs.is_empty()).then(|| format!("{}:{SYSTEM_PATH}", dirs.join(":")))
+}
+
+/// What a service is, for its connection URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Postgres,
+    Redis,
+}
+
+fn kind(service: &Service) -> Option<Kind> {
+    let image = service.image.as_deref().unwrap_or_default();
+    let repo = image
+        .split(['@', ':'])
+        .next()
+        .unwrap_or_default()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    match (service.name.as_str(), repo) {
+        ("postgres" | "postgresql", _) | (_, "postgres" | "postgresql") => Some(Kind::Postgres),
+        ("redis", _) | (_, "redis") => Some(Kind::Redis),
+        _ => None,
+    }
+}
+
+/// `DATABASE_URL` for a PostgreSQL service and `REDIS_URL` for Redis (the first of each),
+/// or the names `[dev.connections]` gives (`false`: none), built from the services'
+/// interpolated environments.
+fn connection_env(
+    manifest: &Manifest,
+    vars: &Variables,
+    chosen: &[(String, Option<String>)],
+) -> Result<BTreeMap<String, String>, ProvisionError> {
+    let mut out = BTreeMap::new();
+    for service in &manifest.services {
+        let Some(kind) = kind(service) else { continue };
+        let name = match chosen.iter().find(|(s, _)| *s == service.name) {
+            Some((_, name)) => name.clone(),
+            None => Some(match kind {
+                Kind::Postgres => "DATABASE_URL".to_string(),
+                Kind::Redis => "REDIS_URL".to_string(),
+            }),
+        };
+        let Some(name) = name else { continue };
+        if out.contains_key(&name) {
+            continue;
+        }
+        let env = service_env(manifest, vars, service)?;
+        let host = &service.name;
+        let url = match kind {
+            Kind::Postgres => {
+                let user = env.get("POSTGRES_USER").map_or("postgres", String::as_str);
+                let db = env.get("POSTGRES_DB").map_or(user, String::as_str);
+                let password = env
+                    .get("POSTGRES_PASSWORD")
+                    .map(|p| format!(":{}", encode(p)))
+                    .unwrap_or_default();
+                format!(
+                    "postgresql://{}{password}@{host}:5432/{}",
+                    encode(user),
+                    encode(db)
+                )
+            }
+            Kind::Redis => format!("redis://{host}:6379/0"),
+        };
+        out.insert(name, url);
+    }
+    Ok(out)
+}
+
+/// Percent-encoding of everything but RFC 3986's unreserved characters.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    const MANIFEST: &str = r#"[project]
+name = "app"
+[base]
+image = "debian:bookworm"
+[python.venvs."/opt/venv".packages]
+django = "*"
+[services.postgres]
+version = "15"
+env = { POSTGRES_USER = "app", POSTGRES_DB = "benefits", POSTGRES_PASSWORD = "${PGPASS}" }
+[services.redis]
+version = "7.0"
+[env]
+GREETING = "hi ${WHO:-you}"
+[dev]
+ports = ["8000:8000"]
+command = ["gunicorn", "app:app"]
+aliases = ["app"]
+post_create = ["pip install -e ."]
+restart = "no"
+[dev.env]
+GREETING = "dev"
+[dev.connections]
+redis = "CACHE_URL"
+"#;
+
+    fn vars(pairs: &[(&str, &str)]) -> Variables {
+        let map = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Variables::from_maps(BTreeMap::new(), map)
+    }
+
+    #[test]
+    fn dev_container_from_the_manifest() {
+        let m = Manifest::parse(MANIFEST, Path::new("envsync.toml")).unwrap();
+        let spec = dev_spec(
+            &m,
+            &vars(&[("PGPASS", "p@ss word")]),
+            "img",
+            "/workspace",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            spec.env["DATABASE_URL"],
+            "postgresql://app:p%40ss%20word@postgres:5432/benefits"
+        );
+        assert_eq!(spec.env["CACHE_URL"], "redis://redis:6379/0");
+        assert!(!spec.env.contains_key("REDIS_URL"));
+        assert_eq!(spec.env["GREETING"], "dev");
+        assert!(spec.env["PATH"].starts_with("/opt/venv/bin:/usr/local/sbin:"));
+        assert_eq!(spec.ports[0].host, 8000);
+        assert_eq!(
+            spec.command.as_deref(),
+            Some(&["gunicorn".to_string(), "app:app".into()][..])
+        );
+        assert_eq!(spec.aliases, ["app"]);
+        assert_eq!(spec.post_create, ["pip install -e ."]);
+        assert_eq!(spec.restart, crate::env::RestartPolicy::No);
+
+        let err = dev_spec(&m, &vars(&[]), "img", "/workspace", None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "envsync.toml:9: value of `POSTGRES_PASSWORD` in [services.postgres.env] cannot be interpolated; set the variable in the environment or in `.env`"
+        );
+    }
+
+    #[test]
+    fn process_environment_wins_over_dotenv() {
+        let v = Variables::from_maps(
+            BTreeMap::from([("WHO".to_string(), "proc".to_string())]),
+            BTreeMap::from([("WHO".to_string(), "file".to_string())]),
+        );
+        let m = Manifest::parse(MANIFEST, Path::new("envsync.toml")).unwrap();
+        assert_eq!(v.env(&m, &m.env, "env").unwrap()["GREETING"], "hi proc");
+    }
+}
