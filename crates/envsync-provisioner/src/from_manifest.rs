@@ -10,7 +10,7 @@
 //! wheel, installed exactly as locked. A lock of an earlier manifest pins only what the
 //! manifest declares, since the closure it records may no longer fit.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use envsync_manifest::lock::location_matches;
 use envsync_manifest::lock::{LockedComponent, LOCK_SCHEMA};
@@ -54,91 +54,133 @@ pub fn spec_from_manifest(
         lock.filter(|l| l.base.image == manifest.base.image)
             .and_then(|l| l.base.digest.clone())
     });
-    let pins = |ecosystem: Ecosystem, reqs: &[Requirement], location: Option<&str>| {
-        reqs.iter()
-            .map(|r| pin(ecosystem, r, location, lock, &file))
-            .collect::<Result<Vec<Pin>, ProvisionError>>()
-    };
-    spec.apt = pins(Ecosystem::Deb, &manifest.apt, None)?;
-
-    let runtime = |name: &str| {
-        manifest
-            .runtimes
-            .iter()
-            .find(|r| r.name == name)
-            .map(|r| r.constraint.clone())
-    };
-    let python_version = manifest
-        .python
-        .as_ref()
-        .and_then(|p| p.version.as_ref().map(|v| v.constraint.clone()))
-        .or_else(|| runtime("python"));
-    if manifest.python.is_some() || python_version.is_some() {
-        let python = manifest.python.clone().unwrap_or_default();
-        spec.python = Some(PythonSpec {
-            version: python_version.and_then(|v| version_prefix(&v)),
-            packages: pins(Ecosystem::Pypi, &python.packages, None)?,
-            venvs: sets(Ecosystem::Pypi, &python.venvs, lock, &file)?,
-        });
-    }
-    let node_version = manifest
-        .node
-        .as_ref()
-        .and_then(|n| n.version.as_ref().map(|v| v.constraint.clone()))
-        .or_else(|| runtime("node"));
-    if manifest.node.is_some() || node_version.is_some() {
-        let node = manifest.node.clone().unwrap_or_default();
-        spec.node = Some(NodeSpec {
-            version: node_version.and_then(|v| version_prefix(&v)),
-            packages: pins(Ecosystem::Npm, &node.packages, None)?,
-            projects: sets(Ecosystem::Npm, &node.projects, lock, &file)?,
-        });
-    }
-
-    for entry in &manifest.files {
-        let host = dir.join(&entry.local_path);
-        let metadata = std::fs::metadata(&host).map_err(|source| ProvisionError::ReadInput {
-            path: host.clone(),
-            what: format!(
-                "[files] `{}` at {file}:{}",
-                entry.container_path, entry.line
-            ),
-            source,
-        })?;
-        spec.files.push(FileSpec {
-            path: entry.container_path.clone(),
-            source: FileSource::Host(host),
-            mode: normalized_mode(&metadata),
-        });
-    }
+    spec.apt = manifest
+        .apt
+        .iter()
+        .map(|r| pin(Ecosystem::Deb, r, None, lock, &file))
+        .collect::<Result<_, _>>()?;
+    spec.python = python_spec(manifest, lock, &file)?;
+    spec.node = node_spec(manifest, lock, &file)?;
+    spec.files = file_specs(manifest, &dir, &file)?;
     spec.ca_certificates = manifest
         .build
         .ca_certificates
         .iter()
-        .map(|p| {
-            let path = PathBuf::from(p);
-            if path.is_absolute() {
-                path
-            } else {
-                dir.join(path)
-            }
-        })
+        .map(|p| dir.join(p))
         .collect();
     spec.sources = source_spec(manifest);
-    if let Some(lock) = lock.filter(|l| locks_this(l, manifest)) {
-        let venvs: Vec<&str> = manifest
-            .python
-            .iter()
-            .flat_map(|p| p.venvs.iter().map(|v| v.path.as_str()))
-            .collect();
-        let projects: Vec<&str> = manifest
-            .node
-            .iter()
-            .flat_map(|n| n.projects.iter().map(|p| p.path.as_str()))
-            .collect();
-        spec.locked = Some(locked_set(&lock.components, &venvs, &projects));
-    }
+    spec.locked = lock
+        .filter(|l| locks_this(l, manifest))
+        .map(|lock| dev_locked_set(manifest, lock));
     Ok(spec)
+}
+
+/// The constraint `[runtimes]` gives `name`, if any.
+fn runtime_constraint(manifest: &Manifest, name: &str) -> Option<String> {
+    manifest
+        .runtimes
+        .iter()
+        .find(|r| r.name == name)
+        .map(|r| r.constraint.clone())
+}
+
+/// `[python]` (and a `python` runtime) as the build installs it: the interpreter's
+/// version prefix, system packages and virtualenvs, pinned from the lock where it can.
+fn python_spec(
+    manifest: &Manifest,
+    lock: Option<&Lock>,
+    file: &str,
+) -> Result<Option<PythonSpec>, ProvisionError> {
+    let version = manifest
+        .python
+        .as_ref()
+        .and_then(|p| p.version.as_ref().map(|v| v.constraint.clone()))
+        .or_else(|| runtime_constraint(manifest, "python"));
+    if manifest.python.is_none() && version.is_none() {
+        return Ok(None);
+    }
+    let python = manifest.python.clone().unwrap_or_default();
+    Ok(Some(PythonSpec {
+        version: version.and_then(|v| version_prefix(&v)),
+        packages: python
+            .packages
+            .iter()
+            .map(|r| pin(Ecosystem::Pypi, r, None, lock, file))
+            .collect::<Result<_, _>>()?,
+        venvs: sets(Ecosystem::Pypi, &python.venvs, lock, file)?,
+    }))
+}
+
+/// `[node]` (and a `node` runtime) as the build installs it: the runtime's version
+/// prefix, global packages and projects, pinned from the lock where it can.
+fn node_spec(
+    manifest: &Manifest,
+    lock: Option<&Lock>,
+    file: &str,
+) -> Result<Option<NodeSpec>, ProvisionError> {
+    let version = manifest
+        .node
+        .as_ref()
+        .and_then(|n| n.version.as_ref().map(|v| v.constraint.clone()))
+        .or_else(|| runtime_constraint(manifest, "node"));
+    if manifest.node.is_none() && version.is_none() {
+        return Ok(None);
+    }
+    let node = manifest.node.clone().unwrap_or_default();
+    Ok(Some(NodeSpec {
+        version: version.and_then(|v| version_prefix(&v)),
+        packages: node
+            .packages
+            .iter()
+            .map(|r| pin(Ecosystem::Npm, r, None, lock, file))
+            .collect::<Result<_, _>>()?,
+        projects: sets(Ecosystem::Npm, &node.projects, lock, file)?,
+    }))
+}
+
+/// `[files]`: each host file (relative to the manifest's directory `dir`) with the
+/// mode it is copied with; a file that cannot be read names its manifest line.
+fn file_specs(
+    manifest: &Manifest,
+    dir: &Path,
+    file: &str,
+) -> Result<Vec<FileSpec>, ProvisionError> {
+    manifest
+        .files
+        .iter()
+        .map(|entry| {
+            let host = dir.join(&entry.local_path);
+            let metadata =
+                std::fs::metadata(&host).map_err(|source| ProvisionError::ReadInput {
+                    path: host.clone(),
+                    what: format!(
+                        "[files] `{}` at {file}:{}",
+                        entry.container_path, entry.line
+                    ),
+                    source,
+                })?;
+            Ok(FileSpec {
+                path: entry.container_path.clone(),
+                source: FileSource::Host(host),
+                mode: normalized_mode(&metadata),
+            })
+        })
+        .collect()
+}
+
+/// The development image's locked closure, for a lock made from this very manifest.
+fn dev_locked_set(manifest: &Manifest, lock: &Lock) -> LockedSet {
+    let venvs: Vec<&str> = manifest
+        .python
+        .iter()
+        .flat_map(|p| p.venvs.iter().map(|v| v.path.as_str()))
+        .collect();
+    let projects: Vec<&str> = manifest
+        .node
+        .iter()
+        .flat_map(|n| n.projects.iter().map(|p| p.path.as_str()))
+        .collect();
+    locked_set(&lock.components, &venvs, &projects)
 }
 
 /// The recipe of `service`, which envsync builds from Debian packages (it has no
