@@ -49,6 +49,10 @@ fresh-engine:
 # engine that starts empty
 ci: lint docs unused-deps fresh-engine test
 
+# Functions over 80 lines in non-test sources, and whether a reason is written beside each
+long-functions:
+    python3 scripts/long-functions.py
+
 # Man pages for envsync and each command, into target/man (`man target/man/envsync-up.1`)
 man:
     cargo run -q --locked -- man target/man
