@@ -10,7 +10,7 @@ use super::{normalize_path, Entry, Selector, FIXED_DIRS, FIXED_FILES, MAX_FILE_B
 use crate::error::DriftError;
 
 /// What one tar stream held that matters.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct TarContents {
     pub entries: Vec<(String, Entry)>,
     /// Paths deleted by `.wh.NAME` files (image layers).
