@@ -21,6 +21,8 @@
 //! the target; it finds candidate files with `find` and leaves the exact selection to
 //! [`Selector::classify`], the same rule every transport applies.
 
+use envsync_engine::shell_quote;
+
 use super::tarball::{read_tar, Budget};
 use super::{parse_env, FileSet, Selector, FIXED_DIRS, FIXED_FILES, RPM_DATABASES};
 use crate::error::DriftError;
@@ -76,26 +78,21 @@ pub fn run_token() -> String {
     format!("envsync-collect-{}-{nanos:x}-{run}", std::process::id())
 }
 
-/// Quote a string for POSIX sh.
-pub fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 /// A root for `find`: a quoted path, or an unquoted glob when it ends in `*` (the
 /// built-in roots only; user paths are always quoted).
 fn root_word(r: &str, builtin: bool) -> String {
     if builtin && r.ends_with('*') && !r.contains(['\'', ' ', '"', '$', '`', '\\']) {
         r.to_string()
     } else {
-        sh_quote(r)
+        shell_quote(r)
     }
 }
 
 /// The collection script for `selector`; `want_env` adds the shell's environment.
 pub fn collection_script(selector: &Selector, want_env: bool) -> String {
-    let fixed: Vec<String> = FIXED_FILES.iter().map(|p| sh_quote(p)).collect();
-    let dirs: Vec<String> = FIXED_DIRS.iter().map(|p| sh_quote(p)).collect();
-    let rpm: Vec<String> = RPM_DATABASES.iter().map(|p| sh_quote(p)).collect();
+    let fixed: Vec<String> = FIXED_FILES.iter().map(|p| shell_quote(p)).collect();
+    let dirs: Vec<String> = FIXED_DIRS.iter().map(|p| shell_quote(p)).collect();
+    let rpm: Vec<String> = RPM_DATABASES.iter().map(|p| shell_quote(p)).collect();
     let builtin = super::SEARCH_ROOTS.len();
     let roots: Vec<String> = selector
         .search_roots()
@@ -103,7 +100,7 @@ pub fn collection_script(selector: &Selector, want_env: bool) -> String {
         .enumerate()
         .map(|(i, r)| root_word(r, i < builtin))
         .collect();
-    let files: Vec<String> = selector.files().iter().map(|p| sh_quote(p)).collect();
+    let files: Vec<String> = selector.files().iter().map(|p| shell_quote(p)).collect();
     let env_part = if want_env {
         "if env -0 >/dev/null 2>&1; then printf 'env0 '; env -0 | od -An -v -tx1 | tr -d ' \\n'; \
          else printf 'envn '; env | od -An -v -tx1 | tr -d ' \\n'; fi"
@@ -522,8 +519,7 @@ mod tests {
     }
 
     #[test]
-    fn quoting() {
-        assert_eq!(sh_quote("it's"), r"'it'\''s'");
+    fn user_paths_are_quoted_in_the_script() {
         let opts = CollectOptions {
             files: vec!["/etc/a b;rm -rf x".into()],
             ..CollectOptions::default()
