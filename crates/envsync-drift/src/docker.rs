@@ -55,27 +55,7 @@ fn env_of(list: Option<Vec<String>>) -> Vec<(String, Vec<u8>)> {
 pub async fn collect_container(name: &str, opts: &CollectOptions) -> Result<FileSet, DriftError> {
     let target = format!("docker:{name}");
     let docker = connect(&target).await?;
-    let info = docker
-        .inspect_container(name, None)
-        .await
-        .map_err(|e| match status_of(&e) {
-            Some(404) => DriftError::ContainerNotFound {
-                name: name.to_string(),
-            },
-            _ => docker_err(&target, e),
-        })?;
-    let state = info.state.as_ref();
-    if !state.and_then(|s| s.running).unwrap_or(false) {
-        let status = state
-            .and_then(|s| s.status)
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "not running".to_string());
-        return Err(DriftError::ContainerNotRunning {
-            name: name.to_string(),
-            state: status,
-        });
-    }
-    let env = info.config.and_then(|c| c.env);
+    let env = running_container_env(&docker, name, &target).await?;
     let selector = Selector::new(opts);
     let script = collection_script(&selector, false);
     // Whatever ends this future early (the time limit, Ctrl-C, a too-large output),
@@ -90,50 +70,87 @@ pub async fn collect_container(name: &str, opts: &CollectOptions) -> Result<File
     )
     .await?;
     guard.disarm();
-    let mut files = if stdout.starts_with(HEADER.as_bytes()) {
-        let run = Run {
-            code: exit,
-            stdout: &stdout,
-            stderr: &stderr,
-        };
-        match parse_output(&target, run, &selector, opts.max_total_bytes)? {
-            Some(files) => files,
-            None => {
-                archive_fallback(
-                    &docker,
-                    name,
-                    &target,
-                    &selector,
-                    opts,
-                    "has no `tar` or `find`",
-                )
-                .await?
-            }
-        }
-    } else if matches!(exit, Some(126 | 127) | None) || stdout.is_empty() {
-        // A container that stopped meanwhile also ends an exec without output; reading
-        // its files through the archive API would then report whatever the stopped
-        // container holds as if the collection had worked.
-        require_running(&docker, name, &target).await?;
-        let why = format!(
-            "could not run `sh` (exit {}: {})",
-            exit.map_or("none".to_string(), |c| c.to_string()),
-            String::from_utf8_lossy(&stderr).trim()
-        );
-        archive_fallback(&docker, name, &target, &selector, opts, &why).await?
-    } else {
-        return Err(DriftError::Malformed {
-            target,
-            message: format!(
-                "the collection script printed no `{HEADER}` header (exit {exit:?}): {}",
-                String::from_utf8_lossy(&stderr).trim()
-            ),
-        });
+    let run = Run {
+        code: exit,
+        stdout: &stdout,
+        stderr: &stderr,
     };
+    let mut files = files_of_run(&docker, name, &target, &selector, opts, run).await?;
     if opts.wants_env() {
         files.env = Some(env_of(env));
     }
     Ok(files)
+}
+
+/// The configured environment (`NAME=value`) of the container `name`, which must exist
+/// and be running.
+async fn running_container_env(
+    docker: &Docker,
+    name: &str,
+    target: &str,
+) -> Result<Option<Vec<String>>, DriftError> {
+    let info = docker
+        .inspect_container(name, None)
+        .await
+        .map_err(|e| match status_of(&e) {
+            Some(404) => DriftError::ContainerNotFound {
+                name: name.to_string(),
+            },
+            _ => docker_err(target, e),
+        })?;
+    let state = info.state.as_ref();
+    if !state.and_then(|s| s.running).unwrap_or(false) {
+        let status = state
+            .and_then(|s| s.status)
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "not running".to_string());
+        return Err(DriftError::ContainerNotRunning {
+            name: name.to_string(),
+            state: status,
+        });
+    }
+    Ok(info.config.and_then(|c| c.env))
+}
+
+/// The files the collection script's run printed, or, when the container has no
+/// `sh`, `tar` or `find`, the fixed files read through the archive API.
+async fn files_of_run(
+    docker: &Docker,
+    name: &str,
+    target: &str,
+    selector: &Selector,
+    opts: &CollectOptions,
+    run: Run<'_>,
+) -> Result<FileSet, DriftError> {
+    if run.stdout.starts_with(HEADER.as_bytes()) {
+        return match parse_output(target, run, selector, opts.max_total_bytes)? {
+            Some(files) => Ok(files),
+            None => {
+                let why = "has no `tar` or `find`";
+                archive_fallback(docker, name, target, selector, opts, why).await
+            }
+        };
+    }
+    if matches!(run.code, Some(126 | 127) | None) || run.stdout.is_empty() {
+        // A container that stopped meanwhile also ends an exec without output; reading
+        // its files through the archive API would then report whatever the stopped
+        // container holds as if the collection had worked.
+        require_running(docker, name, target).await?;
+        let why = format!(
+            "could not run `sh` (exit {}: {})",
+            run.code.map_or("none".to_string(), |c| c.to_string()),
+            String::from_utf8_lossy(run.stderr).trim()
+        );
+        return archive_fallback(docker, name, target, selector, opts, &why).await;
+    }
+    Err(DriftError::Malformed {
+        target: target.to_string(),
+        message: format!(
+            "the collection script printed no `{HEADER}` header (exit {:?}): {}",
+            run.code,
+            String::from_utf8_lossy(run.stderr).trim()
+        ),
+    })
 }
 
 /// An error unless the container `name` is still running: one that stopped during the

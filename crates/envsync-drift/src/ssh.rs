@@ -6,10 +6,10 @@
 //! `ENVSYNC_SSH` names another ssh program; `ENVSYNC_SSH_CONFIG` an ssh config file
 //! (passed as `-F`), for when the default `~/.ssh/config` is not the one to use.
 
+use envsync_engine::shell_quote;
+
 use crate::collect::command;
-use crate::collect::script::{
-    collection_script, parse_output, run_token, sh_quote, Run, KILL_SCRIPT,
-};
+use crate::collect::script::{collection_script, parse_output, run_token, Run, KILL_SCRIPT};
 use crate::collect::{CollectOptions, FileSet, Selector};
 use crate::error::DriftError;
 
@@ -90,7 +90,7 @@ impl Drop for RemoteKill {
         if !self.armed {
             return;
         }
-        let script = format!("ENVSYNC_RUN={}\n{KILL_SCRIPT}", sh_quote(&self.token));
+        let script = format!("ENVSYNC_RUN={}\n{KILL_SCRIPT}", shell_quote(&self.token));
         let child = Command::new(&self.program)
             .args(&self.args)
             .stdin(Stdio::piped())

@@ -3,12 +3,16 @@
 //! Every crate that talks to Docker gets its client from [`connect`], so the engine
 //! address, API version negotiation, timeouts and the wording of "no engine" errors
 //! are decided once. Engines as old as API 1.41 (Docker 20.10, Debian bookworm's
-//! `docker.io`) are supported through negotiation.
+//! `docker.io`) are supported through negotiation. Commands run inside the engine's
+//! containers quote their words with [`shell_quote`].
+
+mod shell;
 
 use std::time::Duration;
 
 pub use bollard;
 use bollard::Docker;
+pub use shell::shell_quote;
 
 /// The label every resource envsync creates carries, so that it can find and remove
 /// exactly what it made and nothing else.

@@ -89,6 +89,7 @@ pub fn read_saved_image<R: Read>(
     let mut scanned: BTreeMap<String, TarContents> = BTreeMap::new();
     let mut manifest: Option<Vec<u8>> = None;
     // Layers are RPM-aware: keep rpm database paths as presence markers.
+    let selector = selector_with_rpm(selector);
     let entries = archive
         .entries()
         .map_err(|e| malformed(target, format!("bad image archive: {e}")))?;
@@ -98,12 +99,7 @@ pub fn read_saved_image<R: Read>(
             .trim_start_matches("./")
             .to_string();
         if path == "manifest.json" {
-            let mut data = Vec::new();
-            (&mut entry)
-                .take(16 * 1024 * 1024)
-                .read_to_end(&mut data)
-                .map_err(|e| malformed(target, e.to_string()))?;
-            manifest = Some(data);
+            manifest = Some(read_manifest(&mut entry, target)?);
             continue;
         }
         let is_layer =
@@ -111,68 +107,89 @@ pub fn read_saved_image<R: Read>(
         if !is_layer || entry.header().entry_type() != tar::EntryType::Regular {
             continue;
         }
-        let mut head = [0u8; 2];
-        let mut peek = std::io::BufReader::with_capacity(1 << 16, &mut entry);
-        let buf =
-            std::io::BufRead::fill_buf(&mut peek).map_err(|e| malformed(target, e.to_string()))?;
-        head[..buf.len().min(2)].copy_from_slice(&buf[..buf.len().min(2)]);
-        let contents = if buf.is_empty() {
-            // A zero-byte layer holds nothing (an empty tar would still have its marker).
-            Ok(TarContents::default())
-        } else if head == [0x1f, 0x8b] {
-            read_tar(
-                flate2::read::GzDecoder::new(peek),
-                &selector_with_rpm(selector),
-                &mut budget,
-                true,
-            )
-        } else if buf.first() == Some(&b'{') {
-            continue;
-        } else {
-            read_tar(peek, &selector_with_rpm(selector), &mut budget, true)
-        };
-        match contents {
-            Ok(c) => {
-                scanned.insert(path, c);
-            }
-            // OCI layouts mix config blobs with layers; a blob that is not a tar is not a layer.
-            Err(DriftError::Malformed { .. } | DriftError::Incomplete { .. })
-                if path.starts_with("blobs/") => {}
-            Err(e) => return Err(e),
+        if let Some(contents) = scan_layer(&mut entry, &path, &selector, &mut budget, target)? {
+            scanned.insert(path, contents);
         }
     }
     let manifest = manifest
         .ok_or_else(|| malformed(target, "the image archive has no `manifest.json`".into()))?;
-    let value: serde_json::Value = serde_json::from_slice(&manifest)
+    Ok(apply_layers(layers_in_order(target, &manifest, &scanned)?))
+}
+
+/// The bytes of the archive's `manifest.json` (at most 16 MiB are read).
+fn read_manifest(entry: impl Read, target: &str) -> Result<Vec<u8>, DriftError> {
+    let mut data = Vec::new();
+    entry
+        .take(16 * 1024 * 1024)
+        .read_to_end(&mut data)
+        .map_err(|e| malformed(target, e.to_string()))?;
+    Ok(data)
+}
+
+/// Scan one layer file, plain or gzipped, as it streams by. `Ok(None)` for a file that
+/// turns out not to be a layer: a JSON config blob, or in an OCI layout any blob that
+/// is not a tar.
+fn scan_layer(
+    entry: impl Read,
+    path: &str,
+    selector: &Selector,
+    budget: &mut Budget,
+    target: &str,
+) -> Result<Option<TarContents>, DriftError> {
+    let mut peek = std::io::BufReader::with_capacity(1 << 16, entry);
+    let buf =
+        std::io::BufRead::fill_buf(&mut peek).map_err(|e| malformed(target, e.to_string()))?;
+    let empty = buf.is_empty();
+    let gzipped = buf.starts_with(&[0x1f, 0x8b]);
+    let json = buf.first() == Some(&b'{');
+    let contents = if empty {
+        // A zero-byte layer holds nothing (an empty tar would still have its marker).
+        Ok(TarContents::default())
+    } else if gzipped {
+        read_tar(flate2::read::GzDecoder::new(peek), selector, budget, true)
+    } else if json {
+        return Ok(None);
+    } else {
+        read_tar(peek, selector, budget, true)
+    };
+    match contents {
+        Ok(c) => Ok(Some(c)),
+        // OCI layouts mix config blobs with layers; a blob that is not a tar is not a layer.
+        Err(DriftError::Malformed { .. } | DriftError::Incomplete { .. })
+            if path.starts_with("blobs/") =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The scanned layers in the order `manifest.json` lists them, lowest first.
+fn layers_in_order(
+    target: &str,
+    manifest: &[u8],
+    scanned: &BTreeMap<String, TarContents>,
+) -> Result<Vec<TarContents>, DriftError> {
+    let value: serde_json::Value = serde_json::from_slice(manifest)
         .map_err(|e| malformed(target, format!("`manifest.json` is not JSON: {e}")))?;
     let layers = value
         .get(0)
         .and_then(|m| m.get("Layers"))
         .and_then(|l| l.as_array())
         .ok_or_else(|| malformed(target, "`manifest.json` lists no `Layers`".into()))?;
-    let mut ordered = Vec::new();
-    for layer in layers {
-        let name = layer.as_str().unwrap_or_default();
-        // The same layer may be listed twice (an empty layer reused); scan results are reused.
-        let contents = match scanned.get(name) {
-            Some(c) => TarContents {
-                entries: c.entries.clone(),
-                whiteouts: c.whiteouts.clone(),
-                opaque: c.opaque.clone(),
-                warnings: c.warnings.clone(),
-                unresolved_links: c.unresolved_links.clone(),
-                consumed: c.consumed,
-            },
-            None => {
-                return Err(malformed(
+    layers
+        .iter()
+        .map(|layer| {
+            let name = layer.as_str().unwrap_or_default();
+            // The same layer may be listed twice (an empty layer reused), so each is cloned.
+            scanned.get(name).cloned().ok_or_else(|| {
+                malformed(
                     target,
                     format!("layer `{name}` is missing from the image archive"),
-                ))
-            }
-        };
-        ordered.push(contents);
-    }
-    Ok(apply_layers(ordered))
+                )
+            })
+        })
+        .collect()
 }
 
 /// A selector that also keeps RPM database paths (as presence markers).

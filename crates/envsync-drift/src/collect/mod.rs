@@ -56,7 +56,7 @@ use envsync_manifest::Ecosystem;
 use sha2::{Digest, Sha256};
 
 use crate::hashkey::HashKey;
-use crate::snapshot::{Package, Snapshot};
+use crate::snapshot::{OsInfo, Package, Snapshot};
 
 /// Upper bound on everything one collection reads from a target.
 pub const MAX_TOTAL_BYTES: u64 = 256 * 1024 * 1024;
@@ -461,6 +461,11 @@ fn package(ecosystem: Ecosystem, name: &str, version: &str) -> Package {
 
 /// Turn a file set into a normalised snapshot of `target`; file contents and
 /// environment values are hashed with `key` (plain sha256 when `None`).
+///
+/// One step per source of components, in a fixed order so the warnings read in the
+/// same order for every transport: the OS, the system package databases (and the
+/// runtimes they and the marker files reveal), Python and npm metadata, configuration
+/// files, the environment.
 pub fn inventory(
     target: &str,
     files: &FileSet,
@@ -469,25 +474,61 @@ pub fn inventory(
 ) -> Snapshot {
     let selector = Selector::new(opts);
     let mut snap = Snapshot::new(target);
-    let content_hash = |data: &[u8]| key.map_or_else(|| sha256_version(data), |k| k.hash(data));
     let mut warnings = files.warnings.clone();
 
+    snap.os = os_of(files, &mut warnings);
+    snap.packages.extend(system_packages(files, &mut warnings));
+    snap.packages
+        .extend(metadata_packages(&selector, files, &mut warnings));
+    snap.packages
+        .extend(config_files(&selector, files, key, &mut warnings));
+    snap.packages.extend(env_values(files, opts, key));
+
+    for what in &files.unreadable {
+        warnings.push(format!("{}{what}", crate::snapshot::UNREADABLE_PREFIX));
+    }
+    snap.complete = files.unreadable.is_empty();
+    if snap
+        .packages
+        .iter()
+        .any(|p| matches!(p.ecosystem, Ecosystem::File | Ecosystem::Env))
+    {
+        snap.hash_key = key.map(HashKey::id);
+    }
+    snap.warnings = warnings;
+    snap.normalize();
+    snap
+}
+
+/// The keyed hash of `data`, or its plain `sha256:` when there is no key.
+fn content_hash(key: Option<&HashKey>, data: &[u8]) -> String {
+    key.map_or_else(|| sha256_version(data), |k| k.hash(data))
+}
+
+/// The OS from the first os-release file present (`/etc` before `/usr/lib`, as
+/// os-release(5) says).
+fn os_of(files: &FileSet, warnings: &mut Vec<String>) -> Option<OsInfo> {
     for path in ["/etc/os-release", "/usr/lib/os-release"] {
         if let Some((data, _)) = files.get(path) {
-            let text = parse::text(path, data, &mut warnings);
-            snap.os = parse::os_release(&text);
-            if snap.os.is_none() {
+            let text = parse::text(path, data, warnings);
+            let os = parse::os_release(&text);
+            if os.is_none() {
                 warnings.push(format!("`{path}` has no `ID`; OS unknown"));
             }
-            break;
+            return os;
         }
     }
+    None
+}
 
+/// Debian and Alpine packages from their databases, and the runtimes they and the
+/// runtime marker files reveal; RPM databases are only named in a warning.
+fn system_packages(files: &FileSet, warnings: &mut Vec<String>) -> Vec<Package> {
     let mut system = Vec::new();
     if let Some((data, _)) = files.get("/var/lib/dpkg/status") {
         let path = "/var/lib/dpkg/status";
-        let text = parse::text(path, data, &mut warnings);
-        for p in parse::dpkg_status(path, &text, true, &mut warnings) {
+        let text = parse::text(path, data, warnings);
+        for p in parse::dpkg_status(path, &text, true, warnings) {
             system.push((Ecosystem::Deb, p));
         }
     }
@@ -500,16 +541,16 @@ pub fn inventory(
             continue;
         }
         if let Entry::File { data, .. } = entry {
-            let text = parse::text(path, data, &mut warnings);
-            for p in parse::dpkg_status(path, &text, false, &mut warnings) {
+            let text = parse::text(path, data, warnings);
+            for p in parse::dpkg_status(path, &text, false, warnings) {
                 system.push((Ecosystem::Deb, p));
             }
         }
     }
     if let Some((data, _)) = files.get("/lib/apk/db/installed") {
         let path = "/lib/apk/db/installed";
-        let text = parse::text(path, data, &mut warnings);
-        for p in parse::apk_installed(path, &text, &mut warnings) {
+        let text = parse::text(path, data, warnings);
+        for p in parse::apk_installed(path, &text, warnings) {
             system.push((Ecosystem::Apk, p));
         }
     }
@@ -518,15 +559,27 @@ pub fn inventory(
             "rpm database present but not read: `{db}`; rpm packages are not in this snapshot"
         ));
     }
-    for (eco, p) in &system {
-        let mut pkg = package(*eco, &p.name, &p.version);
-        pkg.arch = p.arch.clone();
-        snap.packages.push(pkg);
-    }
-    snap.packages.extend(runtimes::from_system(&system));
-    snap.packages
-        .extend(runtimes::from_files(files, &mut warnings));
+    let mut packages: Vec<Package> = system
+        .iter()
+        .map(|(eco, p)| {
+            let mut pkg = package(*eco, &p.name, &p.version);
+            pkg.arch = p.arch.clone();
+            pkg
+        })
+        .collect();
+    packages.extend(runtimes::from_system(&system));
+    packages.extend(runtimes::from_files(files, warnings));
+    packages
+}
 
+/// Python and npm packages from their metadata files anywhere in the set; an oversized
+/// metadata or fixed file is a warning.
+fn metadata_packages(
+    selector: &Selector,
+    files: &FileSet,
+    warnings: &mut Vec<String>,
+) -> Vec<Package> {
+    let mut packages = Vec::new();
     for (path, entry) in &files.entries {
         let kind = selector.classify(path);
         if let (Some(Kind::Python | Kind::Npm | Kind::Fixed), Entry::TooLarge { size }) =
@@ -543,38 +596,68 @@ pub fn inventory(
             },
             _ => continue,
         };
-        match kind {
-            Some(Kind::Python) => {
-                let (location, _) = site_packages_of(path);
-                let text = parse::text(path, data, &mut warnings);
-                match parse::python_metadata(&text) {
-                    Ok((name, version)) => {
-                        let mut pkg = package(Ecosystem::Pypi, &name, &version);
-                        pkg.location = Some(location.to_string());
-                        snap.packages.push(pkg);
-                    }
-                    Err(why) => warnings.push(format!(
-                        "`{path}` is not usable Python metadata: {why}; skipped"
-                    )),
-                }
-            }
-            Some(Kind::Npm) => {
-                let (location, folder) = node_modules_of(path);
-                match parse::npm_package(data, folder) {
-                    Ok((name, version)) => {
-                        let mut pkg = package(Ecosystem::Npm, &name, &version);
-                        pkg.location = Some(location.to_string());
-                        snap.packages.push(pkg);
-                    }
-                    Err(why) => warnings.push(format!(
-                        "`{path}` is not a usable package.json: {why}; skipped"
-                    )),
-                }
-            }
-            _ => {}
+        let found = match kind {
+            Some(Kind::Python) => python_package(path, data, warnings),
+            Some(Kind::Npm) => npm_package(path, data, warnings),
+            _ => None,
+        };
+        packages.extend(found);
+    }
+    packages
+}
+
+/// The package a Python metadata file describes, located at its site-packages.
+fn python_package(path: &str, data: &[u8], warnings: &mut Vec<String>) -> Option<Package> {
+    let (location, _) = site_packages_of(path);
+    let text = parse::text(path, data, warnings);
+    match parse::python_metadata(&text) {
+        Ok((name, version)) => {
+            let mut pkg = package(Ecosystem::Pypi, &name, &version);
+            pkg.location = Some(location.to_string());
+            Some(pkg)
+        }
+        Err(why) => {
+            warnings.push(format!(
+                "`{path}` is not usable Python metadata: {why}; skipped"
+            ));
+            None
         }
     }
+}
 
+/// The package a `package.json` describes, located at its `node_modules`.
+fn npm_package(path: &str, data: &[u8], warnings: &mut Vec<String>) -> Option<Package> {
+    let (location, folder) = node_modules_of(path);
+    match parse::npm_package(data, folder) {
+        Ok((name, version)) => {
+            let mut pkg = package(Ecosystem::Npm, &name, &version);
+            pkg.location = Some(location.to_string());
+            Some(pkg)
+        }
+        Err(why) => {
+            warnings.push(format!(
+                "`{path}` is not a usable package.json: {why}; skipped"
+            ));
+            None
+        }
+    }
+}
+
+/// Every regular file below each configuration path the user named, as a hash of its
+/// content with its size and mode; a named path that is absent is a warning.
+fn config_files(
+    selector: &Selector,
+    files: &FileSet,
+    key: Option<&HashKey>,
+    warnings: &mut Vec<String>,
+) -> Vec<Package> {
+    let hashed = |path: &str, data: &[u8], mode: u32| {
+        let mut pkg = package(Ecosystem::File, path, &content_hash(key, data));
+        pkg.size = Some(data.len() as u64);
+        pkg.mode = Some(format!("{:04o}", mode & 0o7777));
+        pkg
+    };
+    let mut packages = Vec::new();
     for named in selector.files() {
         let mut found = false;
         for (path, entry) in files.entries.range(named.clone()..) {
@@ -583,21 +666,13 @@ pub fn inventory(
             }
             found = true;
             match entry {
-                Entry::File { data, mode } => {
-                    let mut pkg = package(Ecosystem::File, path, &content_hash(data));
-                    pkg.size = Some(data.len() as u64);
-                    pkg.mode = Some(format!("{:04o}", mode & 0o7777));
-                    snap.packages.push(pkg);
-                }
+                Entry::File { data, mode } => packages.push(hashed(path, data, *mode)),
                 Entry::TooLarge { size } => warnings.push(format!(
                     "`{path}` is {size} bytes, over the limit; not hashed"
                 )),
                 Entry::Symlink(_) => {
                     if let Some((data, mode)) = files.get(path) {
-                        let mut pkg = package(Ecosystem::File, path, &content_hash(data));
-                        pkg.size = Some(data.len() as u64);
-                        pkg.mode = Some(format!("{:04o}", mode & 0o7777));
-                        snap.packages.push(pkg);
+                        packages.push(hashed(path, data, mode));
                     }
                 }
             }
@@ -606,35 +681,24 @@ pub fn inventory(
             warnings.push(format!("file `{named}` does not exist on the target"));
         }
     }
+    packages
+}
 
-    if let Some(env) = &files.env {
-        for (name, value) in env {
-            let wanted = opts.wants_env()
+/// The environment variables the options name, each as a hash of its value.
+fn env_values(files: &FileSet, opts: &CollectOptions, key: Option<&HashKey>) -> Vec<Package> {
+    let Some(env) = &files.env else {
+        return Vec::new();
+    };
+    env.iter()
+        .filter(|(name, _)| {
+            opts.wants_env()
                 && opts
                     .env_names
                     .as_ref()
-                    .is_some_and(|names| names.iter().any(|n| n == name));
-            if wanted {
-                snap.packages
-                    .push(package(Ecosystem::Env, name, &content_hash(value)));
-            }
-        }
-    }
-
-    for what in &files.unreadable {
-        warnings.push(format!("{}{what}", crate::snapshot::UNREADABLE_PREFIX));
-    }
-    snap.complete = files.unreadable.is_empty();
-    if snap
-        .packages
-        .iter()
-        .any(|p| matches!(p.ecosystem, Ecosystem::File | Ecosystem::Env))
-    {
-        snap.hash_key = key.map(HashKey::id);
-    }
-    snap.warnings = warnings;
-    snap.normalize();
-    snap
+                    .is_some_and(|names| names.iter().any(|n| n == name))
+        })
+        .map(|(name, value)| package(Ecosystem::Env, name, &content_hash(key, value)))
+        .collect()
 }
 
 /// The site-packages directory of a metadata path and the entry name.

@@ -21,6 +21,8 @@
 //! the target; it finds candidate files with `find` and leaves the exact selection to
 //! [`Selector::classify`], the same rule every transport applies.
 
+use envsync_engine::shell_quote;
+
 use super::tarball::{read_tar, Budget};
 use super::{parse_env, FileSet, Selector, FIXED_DIRS, FIXED_FILES, RPM_DATABASES};
 use crate::error::DriftError;
@@ -76,26 +78,21 @@ pub fn run_token() -> String {
     format!("envsync-collect-{}-{nanos:x}-{run}", std::process::id())
 }
 
-/// Quote a string for POSIX sh.
-pub fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 /// A root for `find`: a quoted path, or an unquoted glob when it ends in `*` (the
 /// built-in roots only; user paths are always quoted).
 fn root_word(r: &str, builtin: bool) -> String {
     if builtin && r.ends_with('*') && !r.contains(['\'', ' ', '"', '$', '`', '\\']) {
         r.to_string()
     } else {
-        sh_quote(r)
+        shell_quote(r)
     }
 }
 
 /// The collection script for `selector`; `want_env` adds the shell's environment.
 pub fn collection_script(selector: &Selector, want_env: bool) -> String {
-    let fixed: Vec<String> = FIXED_FILES.iter().map(|p| sh_quote(p)).collect();
-    let dirs: Vec<String> = FIXED_DIRS.iter().map(|p| sh_quote(p)).collect();
-    let rpm: Vec<String> = RPM_DATABASES.iter().map(|p| sh_quote(p)).collect();
+    let fixed: Vec<String> = FIXED_FILES.iter().map(|p| shell_quote(p)).collect();
+    let dirs: Vec<String> = FIXED_DIRS.iter().map(|p| shell_quote(p)).collect();
+    let rpm: Vec<String> = RPM_DATABASES.iter().map(|p| shell_quote(p)).collect();
     let builtin = super::SEARCH_ROOTS.len();
     let roots: Vec<String> = selector
         .search_roots()
@@ -103,7 +100,7 @@ pub fn collection_script(selector: &Selector, want_env: bool) -> String {
         .enumerate()
         .map(|(i, r)| root_word(r, i < builtin))
         .collect();
-    let files: Vec<String> = selector.files().iter().map(|p| sh_quote(p)).collect();
+    let files: Vec<String> = selector.files().iter().map(|p| shell_quote(p)).collect();
     let env_part = if want_env {
         "if env -0 >/dev/null 2>&1; then printf 'env0 '; env -0 | od -An -v -tx1 | tr -d ' \\n'; \
          else printf 'envn '; env | od -An -v -tx1 | tr -d ' \\n'; fi"
@@ -234,7 +231,27 @@ pub fn parse_output(
     limit: u64,
 ) -> Result<Option<FileSet>, DriftError> {
     let mut rest = run.stdout;
-    let first = line(&mut rest, target)?;
+    check_start(target, run, &mut rest)?;
+    let env = env_of(target, line(&mut rest, target)?)?;
+    let rpm_databases = present_of(target, line(&mut rest, target)?)?;
+    if rest.starts_with(b"envsync-error:") {
+        return Ok(None);
+    }
+    let mut files = FileSet {
+        env,
+        rpm_databases,
+        ..FileSet::default()
+    };
+    read_files(target, &mut rest, selector, limit, &mut files)?;
+    check_end(target, run, rest)?;
+    files.unreadable = unread_lines(run.stderr);
+    Ok(Some(files))
+}
+
+/// The header line, then the exit status: output that is not the script's is
+/// malformed, a script that did not exit 0 did not finish.
+fn check_start(target: &str, run: Run<'_>, rest: &mut &[u8]) -> Result<(), DriftError> {
+    let first = line(rest, target)?;
     if first != HEADER.as_bytes() {
         let shown = String::from_utf8_lossy(&first[..first.len().min(200)]).into_owned();
         return Err(malformed(
@@ -253,37 +270,53 @@ pub fn parse_output(
             ),
         ));
     }
-    let mut files = FileSet::default();
-    let env_line = line(&mut rest, target)?;
+    Ok(())
+}
+
+/// Environment variables as [`FileSet::env`] holds them.
+type EnvVars = Vec<(String, Vec<u8>)>;
+
+/// The environment line: `env0 HEX` (NUL-separated), `envn HEX` (newline-separated),
+/// or anything else (`none`) for no environment.
+fn env_of(target: &str, env_line: &[u8]) -> Result<Option<EnvVars>, DriftError> {
     let sep = match env_line.get(..5) {
-        Some(b"env0 ") => Some(0u8),
-        Some(b"envn ") => Some(b'\n'),
-        _ => None,
+        Some(b"env0 ") => 0u8,
+        Some(b"envn ") => b'\n',
+        _ => return Ok(None),
     };
-    if let Some(sep) = sep {
-        let bytes =
-            unhex(&env_line[5..]).ok_or_else(|| malformed(target, "the environment is not hex"))?;
-        files.env = Some(parse_env(&bytes, sep));
-    }
-    let present = line(&mut rest, target)?;
+    let bytes =
+        unhex(&env_line[5..]).ok_or_else(|| malformed(target, "the environment is not hex"))?;
+    Ok(Some(parse_env(&bytes, sep)))
+}
+
+/// The RPM databases the `present` line names.
+fn present_of(target: &str, present: &[u8]) -> Result<Vec<String>, DriftError> {
     let present = String::from_utf8_lossy(present);
     let mut words = present.split(' ');
     if words.next() != Some("present") {
         return Err(malformed(target, "the `present` line is missing"));
     }
-    files.rpm_databases = words
+    Ok(words
         .filter(|w| !w.is_empty())
         .map(str::to_string)
-        .collect();
-    if rest.starts_with(b"envsync-error:") {
-        return Ok(None);
-    }
-    match line(&mut rest, target)? {
+        .collect())
+}
+
+/// The `tar` line and its stream into `files` (or `notar`: nothing to read), leaving
+/// `rest` just after the stream's end-of-archive marker.
+fn read_files(
+    target: &str,
+    rest: &mut &[u8],
+    selector: &Selector,
+    limit: u64,
+    files: &mut FileSet,
+) -> Result<(), DriftError> {
+    match line(rest, target)? {
         b"tar" => {
             let mut budget = Budget::new(target, limit);
-            let contents = read_tar(rest, selector, &mut budget, false)?;
+            let contents = read_tar(*rest, selector, &mut budget, false)?;
             // `consumed` counts bytes of `rest`, so it fits in usize.
-            rest = rest.get(contents.consumed as usize..).unwrap_or_default();
+            *rest = rest.get(contents.consumed as usize..).unwrap_or_default();
             files.warnings = contents.warnings;
             for (path, entry) in contents.entries {
                 if let super::Entry::File { data, .. } = &entry {
@@ -291,16 +324,21 @@ pub fn parse_output(
                 }
                 files.entries.insert(path, entry);
             }
+            Ok(())
         }
-        b"notar" => {}
+        b"notar" => Ok(()),
         other => {
             let shown = String::from_utf8_lossy(&other[..other.len().min(200)]).into_owned();
-            return Err(malformed(
+            Err(malformed(
                 target,
                 format!("expected `tar` or `notar`, got `{shown}`"),
-            ));
+            ))
         }
     }
+}
+
+/// The `envsync-end` line after the stream: it must be there, and say tar exited 0.
+fn check_end(target: &str, run: Run<'_>, mut rest: &[u8]) -> Result<(), DriftError> {
     // GNU tar pads its output to a whole record with zero bytes.
     let pad = rest.iter().take_while(|b| **b == 0).count();
     rest = &rest[pad..];
@@ -323,8 +361,7 @@ pub fn parse_output(
             ),
         ));
     }
-    files.unreadable = unread_lines(run.stderr);
-    Ok(Some(files))
+    Ok(())
 }
 
 /// The `envsync-unread:` lines of the script's stderr, without the prefix.
@@ -482,8 +519,7 @@ mod tests {
     }
 
     #[test]
-    fn quoting() {
-        assert_eq!(sh_quote("it's"), r"'it'\''s'");
+    fn user_paths_are_quoted_in_the_script() {
         let opts = CollectOptions {
             files: vec!["/etc/a b;rm -rf x".into()],
             ..CollectOptions::default()

@@ -10,7 +10,7 @@ use super::{normalize_path, Entry, Selector, FIXED_DIRS, FIXED_FILES, MAX_FILE_B
 use crate::error::DriftError;
 
 /// What one tar stream held that matters.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct TarContents {
     pub entries: Vec<(String, Entry)>,
     /// Paths deleted by `.wh.NAME` files (image layers).
@@ -147,120 +147,191 @@ pub fn read_tar_under<R: Read>(
     budget: &mut Budget,
     layer: bool,
 ) -> Result<TarContents, DriftError> {
-    let mut out = TarContents::default();
     let mut tracked = Tracked {
         inner: reader,
         consumed: 0,
         eof: false,
     };
-    let target = budget.target.clone();
-    // Regular files read but not selected, kept only as possible hard-link targets.
-    let mut unselected: Vec<(String, Entry)> = Vec::new();
-    let mut last = String::from("(none)");
+    let mut read = TarRead {
+        prefix,
+        selector,
+        target: budget.target.clone(),
+        budget,
+        layer,
+        out: TarContents::default(),
+        unselected: Vec::new(),
+        last: String::from("(none)"),
+    };
     {
         let mut archive = tar::Archive::new(&mut tracked);
-        let entries = archive.entries().map_err(|e| malformed(&target, e))?;
+        let entries = archive.entries().map_err(|e| malformed(&read.target, e))?;
         for entry in entries {
-            let mut entry = entry.map_err(|e| tar_err(&target, &last, &e))?;
-            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            let path = normalize_path(&format!("{prefix}/{raw}"));
-            last.clone_from(&path);
-            let kind = entry.header().entry_type();
-            if layer {
-                let (dir, name) = path.rsplit_once('/').unwrap_or(("", &path));
-                if name == ".wh..wh..opq" {
-                    out.opaque.push(if dir.is_empty() {
-                        "/".into()
-                    } else {
-                        dir.to_string()
-                    });
-                    continue;
-                }
-                if let Some(gone) = name.strip_prefix(".wh.") {
-                    out.whiteouts.push(format!("{dir}/{gone}"));
-                    continue;
-                }
-            }
-            match kind {
-                EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                    let selected = selector.classify(&path).is_some();
-                    if !selected && layer {
-                        continue;
-                    }
-                    // `Entry::size` is the real size: a PAX `size` record overrides the
-                    // header's field, which may say 0.
-                    let size = entry.size();
-                    let item = if size > MAX_FILE_BYTES {
-                        Entry::TooLarge { size }
-                    } else {
-                        let mut data = Vec::new();
-                        (&mut entry)
-                            .take(MAX_FILE_BYTES + 1)
-                            .read_to_end(&mut data)
-                            .map_err(|e| tar_err(&target, &last, &e))?;
-                        budget.spend(data.len() as u64)?;
-                        let mode = entry.header().mode().unwrap_or(0o644);
-                        Entry::File { data, mode }
-                    };
-                    if selected {
-                        out.entries.push((path, item));
-                    } else {
-                        unselected.push((path, item));
-                    }
-                }
-                EntryType::Link => {
-                    let Some(link) = entry.link_name_bytes() else {
-                        continue;
-                    };
-                    // Hard links name another member of the same archive, relative to its root.
-                    let link =
-                        normalize_path(&format!("{prefix}/{}", String::from_utf8_lossy(&link)));
-                    // A file listed twice is archived the second time as a hard link to
-                    // itself; the first entry already holds its content.
-                    if link == path || selector.classify(&path).is_none() {
-                        if !layer && link != path {
-                            // It may itself be the target of a later kept link.
-                            if let Some(item) = find_entry(&out.entries, &unselected, &link) {
-                                let item = item.clone();
-                                spend_entry(budget, &item)?;
-                                unselected.push((path, item));
-                            }
-                        }
-                        continue;
-                    }
-                    match find_entry(&out.entries, &unselected, &link) {
-                        Some(item) => {
-                            let item = item.clone();
-                            spend_entry(budget, &item)?;
-                            out.entries.push((path, item));
-                        }
-                        None if layer => {
-                            out.unresolved_links.push(link.clone());
-                            out.entries.push((path, Entry::Symlink(link)));
-                        }
-                        None => out.warnings.push(format!(
-                            "`{path}` is a hard link to `{link}`, which the stream does not hold; skipped"
-                        )),
-                    }
-                }
-                EntryType::Symlink => {
-                    if !keep_symlink(selector, &path) {
-                        continue;
-                    }
-                    let Some(link) = entry.link_name_bytes() else {
-                        continue;
-                    };
-                    let link = String::from_utf8_lossy(&link).into_owned();
-                    budget.spend(link.len() as u64)?;
-                    out.entries.push((path, Entry::Symlink(link)));
-                }
-                _ => {}
-            }
+            let entry = entry.map_err(|e| tar_err(&read.target, &read.last, &e))?;
+            read.entry(entry)?;
         }
     }
+    check_end_marker(&mut tracked, &read.target, &read.last)?;
+    let mut out = read.out;
+    out.consumed = tracked.consumed;
+    Ok(out)
+}
+
+/// One read of a tar stream in progress: what it keeps so far, and how it judges each
+/// entry (one handler per entry kind).
+struct TarRead<'a> {
+    prefix: &'a str,
+    selector: &'a Selector,
+    budget: &'a mut Budget,
+    layer: bool,
+    target: String,
+    out: TarContents,
+    /// Regular files read but not selected, kept only as possible hard-link targets.
+    unselected: Vec<(String, Entry)>,
+    /// The path of the latest entry, to say where a cut stream stopped.
+    last: String,
+}
+
+impl TarRead<'_> {
+    fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), DriftError> {
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let path = normalize_path(&format!("{}/{raw}", self.prefix));
+        self.last.clone_from(&path);
+        if self.layer && self.whiteout(&path) {
+            return Ok(());
+        }
+        match entry.header().entry_type() {
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                self.regular(&mut entry, path)
+            }
+            EntryType::Link => self.hard_link(&entry, path),
+            EntryType::Symlink => self.symlink(&entry, path),
+            _ => Ok(()),
+        }
+    }
+
+    /// Record an image layer's whiteout (`.wh.NAME`) or opaque marker (`.wh..wh..opq`);
+    /// whether `path` was one.
+    fn whiteout(&mut self, path: &str) -> bool {
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+        if name == ".wh..wh..opq" {
+            self.out.opaque.push(if dir.is_empty() {
+                "/".into()
+            } else {
+                dir.to_string()
+            });
+            return true;
+        }
+        if let Some(gone) = name.strip_prefix(".wh.") {
+            self.out.whiteouts.push(format!("{dir}/{gone}"));
+            return true;
+        }
+        false
+    }
+
+    fn regular<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        path: String,
+    ) -> Result<(), DriftError> {
+        let selected = self.selector.classify(&path).is_some();
+        if !selected && self.layer {
+            return Ok(());
+        }
+        // `Entry::size` is the real size: a PAX `size` record overrides the
+        // header's field, which may say 0.
+        let size = entry.size();
+        let item = if size > MAX_FILE_BYTES {
+            Entry::TooLarge { size }
+        } else {
+            let mut data = Vec::new();
+            entry
+                .take(MAX_FILE_BYTES + 1)
+                .read_to_end(&mut data)
+                .map_err(|e| tar_err(&self.target, &self.last, &e))?;
+            self.budget.spend(data.len() as u64)?;
+            let mode = entry.header().mode().unwrap_or(0o644);
+            Entry::File { data, mode }
+        };
+        if selected {
+            self.out.entries.push((path, item));
+        } else {
+            self.unselected.push((path, item));
+        }
+        Ok(())
+    }
+
+    fn hard_link<R: Read>(
+        &mut self,
+        entry: &tar::Entry<'_, R>,
+        path: String,
+    ) -> Result<(), DriftError> {
+        let Some(link) = entry.link_name_bytes() else {
+            return Ok(());
+        };
+        // Hard links name another member of the same archive, relative to its root.
+        let link = normalize_path(&format!(
+            "{}/{}",
+            self.prefix,
+            String::from_utf8_lossy(&link)
+        ));
+        // A file listed twice is archived the second time as a hard link to
+        // itself; the first entry already holds its content.
+        if link == path || self.selector.classify(&path).is_none() {
+            if !self.layer && link != path {
+                // It may itself be the target of a later kept link.
+                if let Some(item) = find_entry(&self.out.entries, &self.unselected, &link) {
+                    let item = item.clone();
+                    spend_entry(self.budget, &item)?;
+                    self.unselected.push((path, item));
+                }
+            }
+            return Ok(());
+        }
+        match find_entry(&self.out.entries, &self.unselected, &link) {
+            Some(item) => {
+                let item = item.clone();
+                spend_entry(self.budget, &item)?;
+                self.out.entries.push((path, item));
+            }
+            None if self.layer => {
+                self.out.unresolved_links.push(link.clone());
+                self.out.entries.push((path, Entry::Symlink(link)));
+            }
+            None => self.out.warnings.push(format!(
+                "`{path}` is a hard link to `{link}`, which the stream does not hold; skipped"
+            )),
+        }
+        Ok(())
+    }
+
+    fn symlink<R: Read>(
+        &mut self,
+        entry: &tar::Entry<'_, R>,
+        path: String,
+    ) -> Result<(), DriftError> {
+        if !keep_symlink(self.selector, &path) {
+            return Ok(());
+        }
+        let Some(link) = entry.link_name_bytes() else {
+            return Ok(());
+        };
+        let link = String::from_utf8_lossy(&link).into_owned();
+        self.budget.spend(link.len() as u64)?;
+        self.out.entries.push((path, Entry::Symlink(link)));
+        Ok(())
+    }
+}
+
+/// After the tar crate stopped at the first zero block: the source must not have
+/// ended before it, and the second zero block of the end-of-archive marker must follow.
+fn check_end_marker<R: Read>(
+    tracked: &mut Tracked<R>,
+    target: &str,
+    last: &str,
+) -> Result<(), DriftError> {
     if tracked.eof {
         return Err(DriftError::Incomplete {
-            target,
+            target: target.to_string(),
             what: format!(
                 "the tar stream ended without its end-of-archive marker (last entry `{last}`)"
             ),
@@ -271,17 +342,16 @@ pub fn read_tar_under<R: Read>(
     tracked
         .read_exact(&mut second)
         .map_err(|_| DriftError::Incomplete {
-            target: target.clone(),
+            target: target.to_string(),
             what: "the tar stream ended inside its end-of-archive marker".to_string(),
         })?;
     if second.iter().any(|b| *b != 0) {
         return Err(malformed(
-            &target,
+            target,
             "data after the first end-of-archive block",
         ));
     }
-    out.consumed = tracked.consumed;
-    Ok(out)
+    Ok(())
 }
 
 /// The entry kept for `path`, selected or not (the latest one wins, as in an archive).

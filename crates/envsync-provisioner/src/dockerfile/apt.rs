@@ -3,9 +3,11 @@
 
 use std::fmt::Write as _;
 
+use envsync_engine::shell_quote;
+
 use super::{
-    pinned_names, shell_quote, sorted_pins, ARTIFACTS_DIR, AVAILABLE_MARKER, CA_DIR,
-    CLOSURE_MARKER, RUNTIME_MARKER,
+    pinned_names, sorted_pins, ARTIFACTS_DIR, AVAILABLE_MARKER, CA_DIR, CLOSURE_MARKER,
+    RUNTIME_MARKER,
 };
 use crate::spec::{BuildSpec, Req};
 

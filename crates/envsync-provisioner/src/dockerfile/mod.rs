@@ -17,6 +17,8 @@
 
 use std::fmt::Write as _;
 
+use envsync_engine::shell_quote;
+
 use crate::cache::ARTIFACTS_CONTEXT_DIR;
 use crate::spec::{BuildSpec, FileSpec, PackageSet, Pin, Req};
 
@@ -438,20 +440,6 @@ fn pip_run(spec: &BuildSpec, pins: &[Pin], env: Option<&str>) -> Option<String> 
     Some(run)
 }
 
-/// Quote `text` for /bin/sh when it holds anything but plainly safe characters.
-pub fn shell_quote(text: &str) -> String {
-    let safe = !text.is_empty()
-        && text.chars().all(|c| {
-            c.is_ascii_alphanumeric()
-                || matches!(c, '_' | '-' | '.' | '/' | ':' | '=' | '+' | '@' | '%' | ',')
-        });
-    if safe {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
-}
-
 /// Escape a value for a double-quoted Dockerfile `LABEL` value: backslash, quote and
 /// `$` (which the Dockerfile parser would otherwise expand).
 fn dockerfile_escape(value: &str) -> String {
@@ -703,13 +691,5 @@ mod tests {
         reordered.apt.reverse();
         reordered.files.reverse();
         assert_eq!(render_dockerfile(&spec), render_dockerfile(&reordered));
-    }
-
-    #[test]
-    fn shell_quote_leaves_safe_words_alone() {
-        assert_eq!(shell_quote("jq=1.6-2.1+deb12u3"), "jq=1.6-2.1+deb12u3");
-        assert_eq!(shell_quote("x=1.0~rc1"), "'x=1.0~rc1'");
-        assert_eq!(shell_quote("it's"), "'it'\\''s'");
-        assert_eq!(shell_quote(""), "''");
     }
 }

@@ -1,9 +1,9 @@
 //! The npm steps of the Dockerfile: global packages by declared pins (or from their
 //! tarballs), and Node projects with `npm ci` from a lockfile generated from the lock.
 
-use super::{
-    env_slug, pinned_names, shell_quote, sorted_pins, ARTIFACTS_DIR, AVAILABLE_MARKER, CA_DIR,
-};
+use envsync_engine::shell_quote;
+
+use super::{env_slug, pinned_names, sorted_pins, ARTIFACTS_DIR, AVAILABLE_MARKER, CA_DIR};
 use crate::spec::{BuildSpec, PackageSet, Pin, Req};
 
 /// The `package.json` and `package-lock.json` a locked build installs Node project
