@@ -522,11 +522,13 @@ fn is_version_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-' | '~' | ':' | '!' | '_')
 }
 
+/// What a version constraint may hold: versions (a Debian epoch's `:` included, as in
+/// `5:7.0.*`), wildcards and the operators of every ecosystem's ranges.
 fn is_range_char(c: char) -> bool {
     c.is_ascii_alphanumeric()
         || matches!(
             c,
-            '.' | '+' | '-' | '~' | '!' | '_' | '*' | '=' | '<' | '>' | ',' | '^' | '|' | ' '
+            '.' | '+' | '-' | '~' | '!' | '_' | '*' | '=' | '<' | '>' | ',' | '^' | '|' | ' ' | ':'
         )
 }
 
@@ -563,6 +565,12 @@ mod tests {
             &spec,
             Some("invalid build input: project `!!!`: the project name needs at least one letter or digit"),
         );
+        let mut spec = base.clone();
+        spec.apt.push(Pin {
+            name: "redis-server".into(),
+            req: Req::Range("5:7.0.*".into()),
+        });
+        check(&spec, None);
         let mut spec = base.clone();
         spec.apt.push(Pin::exact("jq", "1.6; rm -rf /"));
         check(
