@@ -11,7 +11,7 @@ use envsync_manifest::dotenv::{interpolate, parse_dotenv};
 use envsync_manifest::manifest::{EnvVar, Service};
 use envsync_manifest::Manifest;
 
-use crate::env::{DevSpec, PortMap, DEFAULT_STOP_GRACE};
+use crate::env::{DevSpec, HealthSpec, PortMap, ServiceSpec, VolumeMap, DEFAULT_STOP_GRACE};
 use crate::error::ProvisionError;
 
 /// The `PATH` of the Debian images envsync builds, after the language environments.
@@ -243,6 +243,67 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
+/// A manifest service as the provisioner runs it: the manifest's settings over the
+/// recipe's defaults (command, health check, data volume).
+pub fn service_spec(
+    service: &Service,
+    image: &str,
+    recipe: Option<&crate::middleware::ServiceRecipe>,
+) -> ServiceSpec {
+    let mut spec = match recipe {
+        Some(recipe) => recipe.service_spec(&service.name, image),
+        None => ServiceSpec {
+            name: service.name.clone(),
+            image: image.to_string(),
+            env: BTreeMap::new(),
+            ports: vec![],
+            healthcheck: None,
+            volumes: vec![],
+            command: None,
+            stop_grace: DEFAULT_STOP_GRACE,
+            restart: Default::default(),
+        },
+    };
+    spec.env = service
+        .env
+        .iter()
+        .map(|e| (e.name.clone(), e.value.clone()))
+        .collect();
+    spec.ports = service.ports.iter().map(PortMap::from).collect();
+    if !service.volumes.is_empty() {
+        spec.volumes = service.volumes.iter().map(VolumeMap::from).collect();
+    }
+    if !service.command.is_empty() {
+        spec.command = Some(service.command.clone());
+    }
+    if let Some(grace) = service.stop_grace {
+        spec.stop_grace = grace;
+    }
+    if let Some(restart) = service.restart {
+        spec.restart = restart.into();
+    }
+    if let Some(h) = &service.healthcheck {
+        let defaults = spec
+            .healthcheck
+            .clone()
+            .unwrap_or_else(|| HealthSpec::shell(""));
+        let test = match h.test.first().map(String::as_str) {
+            Some("CMD" | "CMD-SHELL" | "NONE") => h.test.clone(),
+            _ => std::iter::once("CMD".to_string())
+                .chain(h.test.iter().cloned())
+                .collect(),
+        };
+        spec.healthcheck = Some(HealthSpec {
+            test,
+            interval: h.interval.unwrap_or(defaults.interval),
+            timeout: h.timeout.unwrap_or(defaults.timeout),
+            retries: h.retries.unwrap_or(defaults.retries),
+            start_period: h.start_period.unwrap_or(defaults.start_period),
+        });
+    }
+    spec
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -325,5 +386,88 @@ redis = "CACHE_URL"
         );
         let m = Manifest::parse(MANIFEST, Path::new("envsync.toml")).unwrap();
         assert_eq!(v.env(&m, &m.env, "env").unwrap()["GREETING"], "hi proc");
+    }
+}
+
+#[cfg(test)]
+mod service_spec_tests {
+    use std::time::Duration;
+
+    use envsync_manifest::manifest::{EnvVar, Healthcheck, PortMapping};
+
+    use super::*;
+
+    fn service() -> Service {
+        Service {
+            name: "redis".into(),
+            version: "7.0".into(),
+            image: None,
+            ports: vec![PortMapping {
+                host_ip: None,
+                host: 16379,
+                container: 6379,
+            }],
+            env: vec![EnvVar {
+                name: "A".into(),
+                value: "1".into(),
+                line: 3,
+            }],
+            healthcheck: None,
+            volumes: vec![],
+            packages: vec![],
+            command: vec![],
+            stop_grace: None,
+            restart: None,
+            line: 1,
+            column: 1,
+        }
+    }
+
+    #[test]
+    fn recipe_defaults_under_manifest_settings() {
+        let recipe = crate::middleware::service_build_spec("redis", "7.0", &[]).unwrap();
+        let spec = service_spec(&service(), "envsync/redis:x", Some(&recipe));
+        assert_eq!(spec.command, Some(recipe.command.clone()));
+        assert_eq!(spec.healthcheck, Some(recipe.healthcheck.clone()));
+        assert_eq!(
+            spec.ports,
+            [PortMap {
+                host: 16379,
+                container: 6379,
+                host_ip: envsync_manifest::manifest::DEFAULT_HOST_IP,
+            }]
+        );
+        assert_eq!(spec.env["A"], "1");
+        assert_eq!(spec.volumes[0].source, "redis-data");
+
+        let mut s = service();
+        s.command = vec!["redis-server".into(), "--appendonly".into(), "yes".into()];
+        s.volumes = vec![
+            envsync_manifest::manifest::VolumeMount::parse("cache:/var/lib/redis:ro")
+                .expect("a valid volume"),
+        ];
+        s.healthcheck = Some(Healthcheck {
+            test: vec!["redis-cli".into(), "ping".into()],
+            interval: Some(Duration::from_secs(2)),
+            timeout: None,
+            start_period: None,
+            retries: Some(3),
+        });
+        let spec = service_spec(&s, "envsync/redis:x", Some(&recipe));
+        assert_eq!(spec.command, Some(s.command.clone()));
+        assert_eq!(
+            spec.volumes,
+            [VolumeMap {
+                source: "cache".into(),
+                container_path: "/var/lib/redis".into(),
+                read_only: true,
+            }]
+        );
+        let h = spec.healthcheck.unwrap();
+        assert_eq!(h.test, ["CMD", "redis-cli", "ping"]);
+        assert_eq!(
+            (h.interval, h.retries, h.timeout),
+            (Duration::from_secs(2), 3, recipe.healthcheck.timeout)
+        );
     }
 }
