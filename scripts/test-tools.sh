@@ -2,7 +2,8 @@
 # Install the oracle and peer tools the tests run, when missing: dpkg (Debian ordering),
 # python3 with pip (PEP 440 via pip's vendored packaging), node with npm (node-semver),
 # the OpenSSH client (SSH targets), rpm (RPM ordering), apt-utils (apt-ftparchive indexes
-# the apt repository tests serve themselves), from Debian's packages as root; then the
+# the apt repository tests serve themselves), postgresql (the history store's PostgreSQL
+# tests start their own server from it), from Debian's packages as root; then the
 # newest `packaging` from PyPI, with the sdist of that release (its own tests are read as
 # test data), and `jsonschema` (validates the SARIF output against the OASIS schema), in a
 # virtualenv under ${XDG_CACHE_HOME:-$HOME/.cache}/envsync-oracles.
@@ -17,6 +18,7 @@ command -v ssh >/dev/null || missing+=(openssh-client)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 command -v rpm >/dev/null || missing+=(rpm)
 command -v apt-ftparchive >/dev/null || missing+=(apt-utils)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "error: missing test tools: ${missing[*]}; install them with apt-get (as root)" >&2

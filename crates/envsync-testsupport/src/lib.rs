@@ -35,7 +35,9 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 pub mod oracles;
+pub mod postgres;
 pub mod repo;
+pub use postgres::PostgresServer;
 pub use repo::{AptRepo, FakeDeb, FakeWheel, PypiIndex};
 
 /// Label on every container and image the test support creates.
