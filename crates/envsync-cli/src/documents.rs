@@ -31,6 +31,11 @@ pub const ENGINE_SCHEMA: &str = "envsync.engine/v1";
 /// Schema id of `envsync down --format json`.
 pub const DOWN_SCHEMA: &str = "envsync.down/v1";
 
+/// Schema id of `envsync audit --format json`.
+pub const AUDIT_SCHEMA: &str = "envsync.audit/v1";
+/// Schema id of `envsync history --format json`.
+pub const HISTORY_SCHEMA: &str = "envsync.history/v1";
+
 /// Print a document on standard output (a closed pipe ends it quietly).
 pub fn print(document: &impl Serialize) -> anyhow::Result<()> {
     let mut text = envsync_drift::report::json_pretty(document)?;
@@ -240,6 +245,38 @@ pub struct Down<'a> {
     pub volumes: &'a [String],
 }
 
+/// `envsync.audit/v1`: each target's collection and what changed since its previous one.
+#[derive(Debug, Serialize)]
+pub struct AuditDoc<'a> {
+    pub schema: &'static str,
+    /// The store, as `--store` named it (a PostgreSQL URL without its password).
+    pub store: &'a str,
+    pub targets: &'a [AuditedTarget],
+    /// What `--keep`/`--retain` removed; absent without them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pruned: Option<envsync_history::Pruned>,
+}
+
+/// One audited target: when it was collected, and the outcome (`status` is `baseline`,
+/// `unchanged`, `changed`, `incomparable` or `failed`).
+#[derive(Debug, Serialize)]
+pub struct AuditedTarget {
+    pub target: String,
+    pub at: String,
+    #[serde(flatten)]
+    pub audit: envsync_history::Audit,
+}
+
+/// `envsync.history/v1`: a target's changes (of one component, when named) over the
+/// collections kept.
+#[derive(Debug, Serialize)]
+pub struct HistoryDoc<'a> {
+    pub schema: &'static str,
+    pub store: &'a str,
+    #[serde(flatten)]
+    pub history: &'a envsync_history::History,
+}
+
 #[cfg(test)]
 mod tests {
     use envsync_drift::verify::Parity;
@@ -389,5 +426,94 @@ mod tests {
             volumes: &[],
         };
         insta::assert_snapshot!("down", json(&down));
+    }
+    fn change() -> envsync_history::Change {
+        envsync_history::Change {
+            ecosystem: envsync_manifest::Ecosystem::Deb,
+            name: "libssl3".into(),
+            arch: Some("amd64".into()),
+            location: None,
+            kind: envsync_history::ChangeKind::Changed,
+            old: Some("3.0.15-1~deb12u1".into()),
+            new: Some("3.0.17-1~deb12u2".into()),
+            direction: Some(envsync_manifest::Direction::Newer),
+        }
+    }
+
+    #[test]
+    fn audit() {
+        use envsync_history::Audit;
+        let at = |t: &str| format!("2026-11-29T{t}Z");
+        let targets = [
+            AuditedTarget {
+                target: "ssh://deploy@web-1".into(),
+                at: at("10:00:00"),
+                audit: Audit::Changed {
+                    since: at("09:00:00"),
+                    changes: vec![change()],
+                },
+            },
+            AuditedTarget {
+                target: "ssh://deploy@web-2".into(),
+                at: at("10:00:01"),
+                audit: Audit::Unchanged {
+                    since: at("09:00:01"),
+                },
+            },
+            AuditedTarget {
+                target: "docker:new".into(),
+                at: at("10:00:02"),
+                audit: Audit::Baseline { components: 88 },
+            },
+            AuditedTarget {
+                target: "ssh://deploy@web-3".into(),
+                at: at("10:00:03"),
+                audit: Audit::Failed {
+                    error: "ssh: connect to host web-3 port 22: Connection refused".into(),
+                },
+            },
+        ];
+        let doc = AuditDoc {
+            schema: AUDIT_SCHEMA,
+            store: "postgres://envsync:***@db/envsync",
+            targets: &targets,
+            pruned: Some(envsync_history::Pruned {
+                collections: 2,
+                snapshots: 1,
+            }),
+        };
+        insta::assert_snapshot!("audit", json(&doc));
+    }
+
+    #[test]
+    fn history() {
+        let history = envsync_history::History {
+            target: "ssh://deploy@web-1".into(),
+            component: Some("libssl3".into()),
+            collections: 3,
+            failed: 1,
+            first: Some("2026-11-28T09:00:00Z".into()),
+            last: Some("2026-11-29T10:00:00Z".into()),
+            changes: vec![envsync_history::Entry {
+                at: "2026-11-29T10:00:00Z".into(),
+                since: "2026-11-28T09:00:00Z".into(),
+                change: change(),
+            }],
+            failures: vec![envsync_history::Failure {
+                at: "2026-11-29T09:00:00Z".into(),
+                error: "ssh: connect to host web-1 port 22: Connection refused".into(),
+            }],
+            current: Some(vec![envsync_drift::Package::new(
+                envsync_manifest::Ecosystem::Deb,
+                "libssl3",
+                "3.0.17-1~deb12u2",
+            )]),
+        };
+        let doc = HistoryDoc {
+            schema: HISTORY_SCHEMA,
+            store: "/home/ops/.local/share/envsync/history.sqlite",
+            history: &history,
+        };
+        insta::assert_snapshot!("history", json(&doc));
     }
 }

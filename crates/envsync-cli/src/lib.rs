@@ -104,6 +104,16 @@ Examples:
         after_help = "Targets: FILE.json (a saved snapshot), `lock` (envsync.lock), a name from the manifest's [targets], or a live target (local, local:/path, docker:NAME, image:REF, ssh://[user@]host[:port]). The first target is the reference.\n\nExit codes: 0 parity, 1 drift found, 2 error (any target that could not be collected; the others are still reported).\n\nExamples:\n  envsync diff lock prod.json\n  envsync diff base.json web-1.json web-2.json web-3.json --jobs 4\n  envsync diff a.json b.json --format json\n  envsync diff a.json b.json --junit drift.xml --markdown summary.md\n  envsync diff a.json b.json --ecosystem deb,pypi --ignore-extra"
     )]
     Diff(cmd::diff::DiffArgs),
+    /// Collect each target's snapshot into the history store and report what changed since its last audit
+    #[command(
+        after_help = "Each target is collected (as `envsync diff` collects it) and stored with its time in the history store: an SQLite file in your data directory by default, any file with --store PATH, or a PostgreSQL database a team shares with --store postgres://user@host/db (or $ENVSYNC_HISTORY_STORE). Snapshots hold versions and keyed hashes of files and environment values, never the values; identical snapshots are stored once. Then each target is compared with its previous successful collection: components added, removed or changed, with both versions. A target's first audit is its baseline. A target that cannot be collected is reported and stored as a failed collection. --keep and --retain drop old collections of every target in the store (never a target's newest successful one).\n\nExit codes: 0 nothing changed (or first audits), 1 a target changed since its previous audit, 2 error (a target could not be collected, or the store cannot be used; the other targets are still stored and reported).\n\nExamples:\n  envsync audit docker:web-1 docker:web-2\n  envsync audit ssh://deploy@prod-api-1 ssh://deploy@prod-api-2 --jobs 16\n  envsync audit prod --store /srv/envsync/history.sqlite --keep 500\n  envsync audit docker:web-1 --store postgres://envsync@db.internal/envsync --retain 90d\n  envsync audit docker:web-1 --format json"
+    )]
+    Audit(cmd::audit::AuditArgs),
+    /// When each component of an audited target changed, and from what
+    #[command(
+        after_help = "Reads the history store `envsync audit` fills (same --store). Lists every change kept, oldest first: when it was first seen, the component, old → new version (↑ newer, ↓ older, ≠ contents differ), and the previous collection that still had the old version. With COMPONENT (a name, or ECOSYSTEM:NAME), only its changes, and what the newest collection holds of it. Failed collections are listed too.\n\nExit codes: 0 shown, 2 error (no such target in the store, or the store cannot be used).\n\nExamples:\n  envsync history docker:web-1\n  envsync history ssh://deploy@prod-api-1 openssl\n  envsync history prod deb:libssl3 --format json\n  envsync history docker:web-1 --store postgres://envsync@db.internal/envsync"
+    )]
+    History(cmd::history::HistoryArgs),
     /// Check this environment (or --target) against the lock and the manifest's policy
     #[command(
         after_help = "Without --target or --stage, check runs on this machine only inside an image envsync built for this project (its /etc/envsync/environment.json marker names the project); anywhere else it exits 2 and says which target to name. Every requested report file is written even when the check cannot run (verdict error). Each failing drift names the manifest or lock line it violates and a fix. Ignores in [policy] hide drift until their `until` date; an expired ignore fails the check.\n\nExit codes: 0 pass, 1 fail, 2 error.\n\nExamples:\n  envsync check                      # inside the project's image, e.g. a CI job's container\n  envsync check --target docker:api-dev --format sarif=envsync.sarif --format github\n  envsync check --stage prod --junit envsync.xml\n  envsync check --target snapshot.json\n  envsync check --target ci-env.json --junit envsync.xml --markdown \"$GITHUB_STEP_SUMMARY\"\n  envsync check --target staging.json --against prod.json --fail-on missing,major\n  envsync check --target ci-env.json --as-of 2027-01-01"
@@ -168,6 +178,7 @@ impl Command {
             Command::Vendor(a) => Some(&mut a.fetch.inputs.manifest),
             Command::Diff(a) => Some(&mut a.inputs.manifest),
             Command::Check(a) => Some(&mut a.inputs.manifest),
+            Command::Audit(a) => Some(&mut a.inputs.manifest),
             Command::Fingerprint(a) => Some(&mut a.manifest),
             Command::Up(a) => Some(&mut a.inputs.manifest),
             Command::Status(a) => Some(&mut a.project.manifest),
@@ -176,6 +187,7 @@ impl Command {
             Command::Exec(a) => Some(&mut a.project.manifest),
             Command::Shell(a) => Some(&mut a.project.manifest),
             Command::Engine(_) | Command::Completions(_) | Command::Man(_) => None,
+            Command::History(_) => None,
         }
     }
 }
@@ -231,6 +243,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Vendor(args) => interruptible(rt, cmd::fetch::vendor(&args)),
         Command::Diff(args) => interruptible(rt, cmd::diff::run(&args)),
         Command::Check(args) => interruptible(rt, cmd::check::run(&args)),
+        Command::Audit(args) => interruptible(rt, cmd::audit::run(&args)),
+        Command::History(args) => interruptible(rt, cmd::history::run(&args)),
         Command::Fingerprint(args) => interruptible(rt, cmd::fingerprint::run(&args)),
         Command::Up(args) => interruptible(rt, cmd::up::run(&args)),
         Command::Status(args) => interruptible(rt, cmd::status::run(&args)),

@@ -175,7 +175,7 @@ pub(crate) fn filter(diff: &mut Diff, only: Option<&[Ecosystem]>, ignore_extra: 
 }
 
 /// Load every target with at most `jobs` in flight, keeping the order given.
-async fn load_all(
+pub(crate) async fn load_all(
     specs: &[String],
     sources: Arc<Sources>,
     jobs: usize,

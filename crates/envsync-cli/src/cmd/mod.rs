@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod audit;
 pub mod build;
 pub mod check;
 pub mod completions;
@@ -9,6 +10,7 @@ pub mod engine;
 pub mod exec;
 pub mod fetch;
 pub mod fingerprint;
+pub mod history;
 pub mod lock;
 pub mod logs;
 pub mod output;
