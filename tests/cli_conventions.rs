@@ -163,6 +163,8 @@ fn every_reporting_command_takes_the_same_format_names() {
         "down",
         "engine",
         "fingerprint",
+        "audit",
+        "history",
     ] {
         let (code, help, _) = envsync(dir.path(), &[command, "--help"]);
         assert_eq!(code, 0, "{command}");
