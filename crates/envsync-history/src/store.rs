@@ -1,6 +1,6 @@
 //! The history store: where it is ([`Location`]), opening it (migrated to the current
 //! schema), recording a collection, reading a target's history, and retention. Every
-//! query is written once, against [`Backend`], for SQLite and PostgreSQL alike.
+//! query is written once, against the `Backend` trait, for SQLite and PostgreSQL alike.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
