@@ -63,10 +63,24 @@ fn applied(db: &mut dyn Backend) -> Result<i64, HistoryError> {
         .unwrap_or(0))
 }
 
-/// Bring the schema to [`SCHEMA_VERSION`]; `store` names the store in errors. A second
-/// process migrating at the same moment waits on the first's transaction and then finds
-/// the version applied.
+/// The PostgreSQL advisory lock that lets one envsync at a time migrate a database
+/// (an arbitrary constant: "envs" in ASCII).
+const MIGRATION_LOCK: i64 = 0x656e_7673;
+
+/// Bring the schema to [`SCHEMA_VERSION`]; `store` names the store in errors. Migrations
+/// run one process at a time: PostgreSQL under an advisory lock (its `CREATE TABLE IF
+/// NOT EXISTS` is not safe against a concurrent one), SQLite under its write lock.
 pub fn migrate(db: &mut dyn Backend, store: &str, now: &str) -> Result<(), HistoryError> {
+    if db.dialect() != Dialect::Postgres {
+        return migrate_locked(db, store, now);
+    }
+    db.batch(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+    let result = migrate_locked(db, store, now);
+    let unlocked = db.batch(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+    result.and(unlocked)
+}
+
+fn migrate_locked(db: &mut dyn Backend, store: &str, now: &str) -> Result<(), HistoryError> {
     let found = applied(db)?;
     if found > SCHEMA_VERSION {
         return Err(HistoryError::SchemaTooNew {
@@ -80,7 +94,7 @@ pub fn migrate(db: &mut dyn Backend, store: &str, now: &str) -> Result<(), Histo
         db.batch(match dialect {
             // Takes the write lock at once, so two first audits do not both create tables.
             Dialect::Sqlite => "BEGIN IMMEDIATE",
-            Dialect::Postgres => "BEGIN; LOCK TABLE envsync_migrations IN EXCLUSIVE MODE",
+            Dialect::Postgres => "BEGIN",
         })?;
         let result = (|| {
             if applied(db)? >= version {

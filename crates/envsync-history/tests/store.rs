@@ -221,3 +221,59 @@ fn unreachable_postgres_is_an_error_naming_the_store_without_password() {
     );
     assert!(!text.contains("s3cret"), "{text}");
 }
+
+/// Four auditors at once on a store none of them has seen: all migrate it without
+/// tripping over each other, and every collection and change is kept.
+fn concurrent(location: &Location) {
+    let auditors: Vec<_> = (0..4)
+        .map(|i| {
+            let location = location.clone();
+            std::thread::spawn(move || {
+                let mut store = Store::open(&location, "2026-01-01T00:00:00Z").expect("open");
+                for round in 0..5 {
+                    let version = format!("1.{round}");
+                    store
+                        .record(
+                            &format!("docker:host-{i}"),
+                            &format!("2026-01-01T00:00:0{round}Z"),
+                            Ok(&snap(&[("libfoo", &version), ("shared", "1")])),
+                        )
+                        .expect("record");
+                }
+            })
+        })
+        .collect();
+    for auditor in auditors {
+        auditor.join().expect("auditor");
+    }
+    let mut store = Store::open(location, "2026-01-01T00:00:00Z").expect("open");
+    for i in 0..4 {
+        let history = store
+            .history(&format!("docker:host-{i}"), Some("libfoo"))
+            .expect("history");
+        assert_eq!(history.collections, 5);
+        let versions: Vec<(Option<String>, Option<String>)> = history
+            .changes
+            .iter()
+            .map(|e| (e.change.old.clone(), e.change.new.clone()))
+            .collect();
+        let expected: Vec<(Option<String>, Option<String>)> = (1..5)
+            .map(|r| (Some(format!("1.{}", r - 1)), Some(format!("1.{r}"))))
+            .collect();
+        assert_eq!(versions, expected);
+    }
+    // Five distinct inventories, shared by the four hosts.
+    assert_eq!(count(location, "contents"), 5);
+}
+
+#[test]
+fn sqlite_store_takes_concurrent_auditors() {
+    let dir = tempfile::tempdir().expect("tmp");
+    concurrent(&Location::Sqlite(dir.path().join("history.sqlite")));
+}
+
+#[test]
+fn postgres_store_takes_concurrent_auditors() {
+    let server = PostgresServer::start().expect("start PostgreSQL");
+    concurrent(&Location::parse(&server.url()));
+}
