@@ -19,7 +19,7 @@ base-image: engine
 apt-lists:
     @ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || apt-get update -q
 
-# Tools the tests use as oracles or peers: dpkg, python3 with pip, the newest packaging, node with npm, ssh, rpm, apt-ftparchive
+# Tools the tests use as oracles or peers: dpkg, python3 with pip, the newest packaging, node with npm, ssh, rpm, apt-ftparchive, PostgreSQL
 test-tools:
     @bash scripts/test-tools.sh
 

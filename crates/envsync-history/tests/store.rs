@@ -277,3 +277,38 @@ fn postgres_store_takes_concurrent_auditors() {
     let server = PostgresServer::start().expect("start PostgreSQL");
     concurrent(&Location::parse(&server.url()));
 }
+
+/// A file hashed with one key, then with another: the hashes cannot be compared, so
+/// the audit says so (and stores the collection) instead of reporting a false change.
+#[test]
+fn collections_hashed_with_different_keys_are_incomparable() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let location = Location::Sqlite(dir.path().join("history.sqlite"));
+    let mut store = Store::open(&location, "2026-01-01T00:00:00Z").expect("open");
+    let keyed = |key_id: &str, hash: char| {
+        let mut s = snap(&[("libfoo", "1.0")]);
+        s.packages.push(Package::new(
+            Ecosystem::File,
+            "/etc/app.conf",
+            &format!("hmac-sha256:{}", hash.to_string().repeat(64)),
+        ));
+        s.hash_key = Some(key_id.to_string());
+        s.normalize();
+        s
+    };
+    let first = keyed("k1:0000000000000000", 'a');
+    let second = keyed("k1:1111111111111111", 'b');
+    store
+        .record("ssh://web-1", "2026-01-01T10:00:00Z", Ok(&first))
+        .expect("record");
+    let audit = store
+        .record("ssh://web-1", "2026-01-02T10:00:00Z", Ok(&second))
+        .expect("record");
+    let Audit::Incomparable { since, reason } = audit else {
+        panic!("expected incomparable, got {audit:?}");
+    };
+    assert_eq!(since, "2026-01-01T10:00:00Z");
+    assert!(reason.contains("k1:1111111111111111"), "{reason}");
+    let history = store.history("ssh://web-1", None).expect("history");
+    assert_eq!((history.collections, history.changes.len()), (2, 0));
+}
