@@ -205,6 +205,12 @@ impl Postgres {
                     spec: name.to_string(),
                     message: e.to_string(),
                 })?;
+        if config.get_ssl_mode() == postgres::config::SslMode::Require {
+            return Err(HistoryError::BadUrl {
+                spec: name.to_string(),
+                message: "TLS (`sslmode=require`) is not supported yet; reach the server over a network you trust or an SSH tunnel, without `sslmode=require`".to_string(),
+            });
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }

@@ -312,3 +312,16 @@ fn collections_hashed_with_different_keys_are_incomparable() {
     let history = store.history("ssh://web-1", None).expect("history");
     assert_eq!((history.collections, history.changes.len()), (2, 0));
 }
+
+#[test]
+fn postgres_tls_is_refused_before_connecting() {
+    let url = "postgres://envsync:s3cret@db.invalid/envsync?sslmode=require";
+    let err = Store::open(&Location::parse(url), "2026-01-01T00:00:00Z").expect_err("TLS");
+    let text = err.to_string();
+    assert!(matches!(err, HistoryError::BadUrl { .. }), "{text}");
+    assert!(
+        text.contains("sslmode=require") && text.contains("not supported"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret"), "{text}");
+}
