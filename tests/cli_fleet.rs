@@ -437,3 +437,40 @@ fn html_report_renders_in_chromium() {
         png.len()
     );
 }
+
+/// On a terminal, standard error shows each target as it finishes and a progress line;
+/// anywhere else it stays quiet. The terminal is util-linux's `script` (a pseudo-terminal).
+#[test]
+fn progress_on_a_terminal_only() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    snapshots(tmp.path());
+    let bin = env!("CARGO_BIN_EXE_envsync");
+    let line = format!("{bin} diff prod.json web-1.json db-1.json gone.json -o report.txt");
+    let out = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(tmp.path())
+        .env("ENVSYNC_HASH_KEY", util::TEST_HASH_KEY)
+        .output()
+        .expect("script (util-linux)");
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(tty.contains("collected web-1.json ("), "{tty}");
+    assert!(
+        tty.contains("could not collect gone.json: cannot read snapshot"),
+        "{tty}"
+    );
+    assert!(tty.contains("[4/4] 1 failed"), "{tty}");
+    let (code, stdout, stderr) = run(envsync_command().current_dir(tmp.path()).args([
+        "diff",
+        "prod.json",
+        "web-1.json",
+        "db-1.json",
+        "gone.json",
+        "-o",
+        "report.txt",
+    ]));
+    assert_eq!(code, 2);
+    assert!(
+        stdout.is_empty() && !stderr.contains("collected web-1") && !stderr.contains("[4/4]"),
+        "{stderr}"
+    );
+}
