@@ -150,12 +150,24 @@ fn inventory_hosts_are_reached_as_ansible_describes_them() {
     .expect("write");
     let (code, _, stderr) = run(envsync_command()
         .current_dir(tmp.path())
-        .args(["diff", "ssh://r", "-i", "bad.ini"]));
+        .args(["diff", "ssh://r", "-i", "bad.ini", "--json", "bad.json"]));
     assert_eq!(code, 2);
     assert!(
         stderr
             .contains("bad.ini:2: host `web-1`: `ssh://web-1:http` is not a valid ssh destination"),
         "{stderr}"
+    );
+    // The report asked for is still written, saying error and why.
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("bad.json")).unwrap())
+            .expect("json");
+    assert_eq!(report["verdict"], "error");
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("bad.ini:2: host `web-1`"),
+        "{report}"
     );
 }
 

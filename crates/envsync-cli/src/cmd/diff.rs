@@ -485,15 +485,19 @@ pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
 /// named on the command line).
 fn setup_error_reports(args: &DiffArgs, plan: &Plan, err: anyhow::Error) -> anyhow::Error {
     let reason = format!("{err:#}");
+    let source = args
+        .inventory
+        .as_ref()
+        .or(args.targets_from.as_ref())
+        .map(|p| p.display().to_string());
     let written = match args.targets.as_slice() {
-        [reference, other] if args.inventory.is_none() && args.targets_from.is_none() => plan
-            .write(Subject::Error(&Errored {
-                mode: check::Mode::Diff,
-                reference: reference.clone(),
-                other: other.clone(),
-                reason,
-            })),
-        [reference, rest @ ..] => plan.write(Subject::Fleet(&Fleet {
+        [reference, other] if source.is_none() => plan.write(Subject::Error(&Errored {
+            mode: check::Mode::Diff,
+            reference: reference.clone(),
+            other: other.clone(),
+            reason,
+        })),
+        [reference, rest @ ..] if !rest.is_empty() => plan.write(Subject::Fleet(&Fleet {
             reference: reference.clone(),
             targets: rest
                 .iter()
@@ -502,6 +506,14 @@ fn setup_error_reports(args: &DiffArgs, plan: &Plan, err: anyhow::Error) -> anyh
                     result: Err(reason.clone()),
                 })
                 .collect(),
+        })),
+        // Only a reference on the command line: a fleet of nothing would read as
+        // parity, so the report is an error naming where the targets were to come from.
+        [reference, ..] => plan.write(Subject::Error(&Errored {
+            mode: check::Mode::Diff,
+            reference: reference.clone(),
+            other: source.unwrap_or_default(),
+            reason,
         })),
         [] => Ok(()),
     };
