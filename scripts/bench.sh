@@ -8,6 +8,9 @@
 #   build        `envsync build` vs `docker build` of the generated context, cold and no-change
 #   up           `envsync up` with nothing to do vs `devcontainer up` (goal >= 10x)
 #   offline      lock, fetch into a fresh cache, `build --offline --no-cache` vs the online rebuild
+#   fleet        `diff` against BENCH_HOSTS (100) sshd containers on 127.0.0.1 vs one host
+#                (only when named: it starts that many containers):
+#                wall, CPU per host (ssh included, goal <= 0.05 s), peak RSS (goal < 200 MB)
 #
 #   scripts/bench.sh               # all of them
 #   scripts/bench.sh diff up       # some of them
@@ -29,6 +32,7 @@ for name in "${selected[@]}"; do
     build) bash scripts/bench-build.sh ;;
     up) bash scripts/bench-up.sh ;;
     offline) bash scripts/bench-offline.sh ;;
-    *) echo "error: unknown benchmark \`$name\`; choose from manifest diff fingerprint build up offline" >&2; exit 2 ;;
+    fleet) bash scripts/bench-fleet.sh ;;
+    *) echo "error: unknown benchmark \`$name\`; choose from manifest diff fingerprint build up offline fleet" >&2; exit 2 ;;
   esac
 done

@@ -3,10 +3,13 @@
 # python3 with pip (PEP 440 via pip's vendored packaging), node with npm (node-semver),
 # the OpenSSH client (SSH targets), rpm (RPM ordering), apt-utils (apt-ftparchive indexes
 # the apt repository tests serve themselves), postgresql (the history store's PostgreSQL
-# tests start their own server from it), from Debian's packages as root; then the
+# tests start their own server from it), chromium (renders the HTML report headless),
+# from Debian's packages as root; then the
 # newest `packaging` from PyPI, with the sdist of that release (its own tests are read as
-# test data), and `jsonschema` (validates the SARIF output against the OASIS schema), in a
-# virtualenv under ${XDG_CACHE_HOME:-$HOME/.cache}/envsync-oracles.
+# test data), `jsonschema` (validates the SARIF output against the OASIS schema),
+# `ansible-core` (`ansible-inventory --list` is the oracle of inventory parsing) and
+# `prometheus_client` (parses the OpenMetrics output), in a virtualenv under
+# ${XDG_CACHE_HOME:-$HOME/.cache}/envsync-oracles.
 set -euo pipefail
 missing=()
 command -v dpkg >/dev/null || missing+=(dpkg)
@@ -19,6 +22,7 @@ command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 command -v rpm >/dev/null || missing+=(rpm)
 command -v apt-ftparchive >/dev/null || missing+=(apt-utils)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "error: missing test tools: ${missing[*]}; install them with apt-get (as root)" >&2
@@ -49,6 +53,14 @@ fi
 if ! "$venv/bin/python" -c 'import jsonschema' 2>/dev/null; then
   "$venv/bin/python" -m pip install "${pip_args[@]}" jsonschema || {
     echo "error: could not install jsonschema into $venv" >&2
+    exit 1
+  }
+fi
+# ansible-core: `ansible-inventory --list` and `ansible PATTERN --list-hosts` are the
+# oracles of inventory parsing; prometheus_client's parsers check the OpenMetrics output.
+if [ ! -x "$venv/bin/ansible-inventory" ] || ! "$venv/bin/python" -c 'import prometheus_client' 2>/dev/null; then
+  "$venv/bin/python" -m pip install "${pip_args[@]}" ansible-core prometheus_client || {
+    echo "error: could not install ansible-core and prometheus_client into $venv" >&2
     exit 1
   }
 fi

@@ -1,6 +1,8 @@
 //! Many targets against one reference: a matrix of component × target holding only the
 //! components that drift somewhere, plus a per-target summary. A target that could not
 //! be collected keeps its column, marked with its error; the others are still reported.
+//! Hosts whose drift is the same are grouped ([`Fleet::groups`]), so a fleet of hundreds
+//! reads as a few lines ("37 hosts: deb:openssl 3.0.20 ↓ patch").
 
 use std::collections::BTreeMap;
 
@@ -8,7 +10,7 @@ use envsync_manifest::policy::DriftKind;
 use envsync_manifest::version::Direction;
 use envsync_manifest::Ecosystem;
 
-use crate::compare::{component_id, short_version, Diff, Summary};
+use crate::compare::{component_id, short_version, size_str, Diff, Drift, Summary};
 
 /// One compared target: its diff against the reference, or why it could not be collected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +69,36 @@ pub fn arrow(direction: Option<Direction>) -> &'static str {
         _ => "≠",
     }
 }
+
+/// Hosts with the same drift against the reference (the same components, kinds and
+/// versions), or every host that could not be collected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostGroup {
+    /// Indexes into `Fleet::targets`, in the order the user named them.
+    pub members: Vec<usize>,
+    /// The members could not be collected (each keeps its own error).
+    pub failed: bool,
+}
+
+/// `deb:openssl 3.0.20 ↓ patch`, `deb:curl missing`, `npm:left-pad extra 1.3.0`.
+pub fn drift_phrase(d: &Drift) -> String {
+    let right = short_version(d.right.as_deref().unwrap_or(""));
+    match d.kind {
+        DriftKind::Missing => format!("{} missing", d.label()),
+        DriftKind::Extra => format!("{} extra {right}", d.label()),
+        DriftKind::Changed => {
+            let mut text = format!("{} {right} {}", d.label(), arrow(d.direction));
+            if let Some(size) = d.size {
+                text.push(' ');
+                text.push_str(size_str(size));
+            }
+            text
+        }
+    }
+}
+
+/// How many drift entries a group's phrase names before `and N more`.
+const PHRASE_ITEMS: usize = 4;
 
 /// One component that drifts on at least one target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +189,88 @@ impl Fleet {
 
     pub fn has_drift(&self) -> bool {
         self.summaries().iter().flatten().any(Summary::has_drift)
+    }
+
+    /// Hosts grouped by identical drift: the largest group first (ties in the order the
+    /// first member was named), hosts that could not be collected last, as one group.
+    pub fn groups(&self) -> Vec<HostGroup> {
+        let mut groups: Vec<(&[Drift], HostGroup)> = Vec::new();
+        let mut failed = Vec::new();
+        for (i, t) in self.targets.iter().enumerate() {
+            let Ok(diff) = &t.result else {
+                failed.push(i);
+                continue;
+            };
+            match groups.iter_mut().find(|(d, _)| *d == diff.drift.as_slice()) {
+                Some((_, g)) => g.members.push(i),
+                None => groups.push((
+                    &diff.drift,
+                    HostGroup {
+                        members: vec![i],
+                        failed: false,
+                    },
+                )),
+            }
+        }
+        let mut groups: Vec<HostGroup> = groups.into_iter().map(|(_, g)| g).collect();
+        groups.sort_by_key(|g| (std::cmp::Reverse(g.members.len()), g.members[0]));
+        if !failed.is_empty() {
+            groups.push(HostGroup {
+                members: failed,
+                failed: true,
+            });
+        }
+        groups
+    }
+
+    /// The drift every member of `group` has (none for a failed group).
+    pub fn group_drift(&self, group: &HostGroup) -> &[Drift] {
+        match group.members.first().map(|&i| &self.targets[i].result) {
+            Some(Ok(diff)) => &diff.drift,
+            _ => &[],
+        }
+    }
+
+    /// A group's column header in a matrix: its host when alone, else `same drift (M
+    /// hosts)`, `parity (M hosts)` or `failed (M hosts)`. Not escaped.
+    pub fn group_label(&self, group: &HostGroup) -> String {
+        match group.members.as_slice() {
+            [only] => self.targets[*only].name.clone(),
+            members => format!(
+                "{} ({} hosts)",
+                if group.failed {
+                    "failed"
+                } else if self.group_drift(group).is_empty() {
+                    "parity"
+                } else {
+                    "same drift"
+                },
+                members.len()
+            ),
+        }
+    }
+
+    /// `37 hosts: deb:openssl 3.0.20 ↓ patch`, `2 hosts: parity`, `1 host could not be
+    /// collected`. Not escaped: callers pass it through their format's escaping.
+    pub fn group_phrase(&self, group: &HostGroup) -> String {
+        let n = group.members.len();
+        let hosts = if n == 1 {
+            "1 host".to_string()
+        } else {
+            format!("{n} hosts")
+        };
+        if group.failed {
+            return format!("{hosts} could not be collected");
+        }
+        let drift = self.group_drift(group);
+        if drift.is_empty() {
+            return format!("{hosts}: parity");
+        }
+        let mut items: Vec<String> = drift.iter().take(PHRASE_ITEMS).map(drift_phrase).collect();
+        if drift.len() > PHRASE_ITEMS {
+            items.push(format!("and {} more", drift.len() - PHRASE_ITEMS));
+        }
+        format!("{hosts}: {}", items.join(", "))
     }
 
     /// `4 of 5 targets drift, 1 failed — ERROR`, the closing line of every fleet report.
@@ -264,6 +378,48 @@ mod tests {
             ],
         );
         check(&["a=1"], &[Some(&["a=1"]), Some(&["a=1"])], &[]);
+    }
+
+    #[test]
+    fn hosts_with_the_same_drift_are_one_group() {
+        let r = snap("ref", &["openssl=3.0.20", "curl=7"]);
+        let fleet = Fleet {
+            reference: "ref".into(),
+            targets: [
+                Some(&["openssl=3.0.19", "curl=7"][..]),
+                Some(&["openssl=3.0.20", "curl=7"]),
+                Some(&["openssl=3.0.19", "curl=7"]),
+                None,
+                Some(&["openssl=3.0.19", "curl=7"]),
+                Some(&["openssl=3.0.20"]),
+            ]
+            .iter()
+            .enumerate()
+            .map(|(i, t)| FleetTarget {
+                name: format!("h{i}"),
+                result: t
+                    .map(|specs| diff(&r, &snap(&format!("h{i}"), specs)))
+                    .ok_or_else(|| "unreachable".to_string()),
+            })
+            .collect(),
+        };
+        let got: Vec<(String, Vec<usize>)> = fleet
+            .groups()
+            .iter()
+            .map(|g| (fleet.group_phrase(g), g.members.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "3 hosts: deb:openssl 3.0.19 ↓ patch".to_string(),
+                    vec![0, 2, 4]
+                ),
+                ("1 host: parity".to_string(), vec![1]),
+                ("1 host: deb:curl missing".to_string(), vec![5]),
+                ("1 host could not be collected".to_string(), vec![3]),
+            ]
+        );
     }
 
     #[test]

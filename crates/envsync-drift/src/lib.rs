@@ -11,6 +11,7 @@ pub mod error;
 pub mod fingerprint;
 pub mod fleet;
 pub mod hashkey;
+pub mod inventory;
 pub mod lockfile;
 pub mod pins;
 pub mod report;

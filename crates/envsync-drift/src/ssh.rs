@@ -5,6 +5,13 @@
 //! the destination was checked by `envsync_manifest::destination` when the target was parsed.
 //! `ENVSYNC_SSH` names another ssh program; `ENVSYNC_SSH_CONFIG` an ssh config file
 //! (passed as `-F`), for when the default `~/.ssh/config` is not the one to use.
+//! `ENVSYNC_SSH_OPTIONS` adds `-o` options (whitespace-separated `Key=value`), e.g.
+//! connection reuse: `ControlMaster=auto ControlPath=~/.ssh/cm-%C ControlPersist=60s`.
+//!
+//! A connection refused (sshd restarting, a container still starting) is tried once
+//! more after [`RETRY_DELAY`]; any other failure is reported at once.
+
+use std::time::Duration;
 
 use envsync_engine::shell_quote;
 
@@ -23,6 +30,12 @@ pub fn ssh_command(user: Option<&str>, host: &str, port: Option<u16>) -> (String
         .iter()
         .map(|s| s.to_string())
         .collect();
+    if let Ok(options) = std::env::var("ENVSYNC_SSH_OPTIONS") {
+        for option in options.split_whitespace() {
+            args.push("-o".into());
+            args.push(option.to_string());
+        }
+    }
     if let Some(config) = std::env::var("ENVSYNC_SSH_CONFIG")
         .ok()
         .filter(|s| !s.trim().is_empty())
@@ -62,7 +75,7 @@ pub async fn collect_ssh(
         armed: true,
     };
     args.push(guard.token.clone());
-    let files = collect_via(target, &program, &args, opts).await;
+    let files = collect_retrying(target, &program, &args, opts).await;
     // Finished or failed on its own: the remote script ended too (or the server is
     // unreachable, where a second connection would not help either).
     let mut guard = guard;
@@ -142,6 +155,30 @@ fn finish(
     }
 }
 
+/// How long to wait before the one retry of a refused connection.
+pub const RETRY_DELAY: Duration = Duration::from_millis(500);
+
+/// Whether ssh failed because the server refused the connection.
+fn refused(result: &Result<FileSet, DriftError>) -> bool {
+    matches!(result, Err(DriftError::Ssh { stderr, .. }) if stderr.contains("Connection refused"))
+}
+
+/// [`collect_via`], tried once more after [`RETRY_DELAY`] when the connection was
+/// refused; the second answer is the one reported.
+pub async fn collect_retrying(
+    target: &str,
+    program: &str,
+    args: &[String],
+    opts: &CollectOptions,
+) -> Result<FileSet, DriftError> {
+    let first = collect_via(target, program, args, opts).await;
+    if !refused(&first) {
+        return first;
+    }
+    tokio::time::sleep(RETRY_DELAY).await;
+    collect_via(target, program, args, opts).await
+}
+
 /// Collect through `program args...`, which runs the script it reads on stdin the way
 /// `ssh HOST sh -s` does (the seam tests use to stand in for a server).
 pub async fn collect_via(
@@ -207,6 +244,35 @@ mod tests {
                 "{wrapper}: {text}"
             );
         }
+    }
+
+    /// A fake ssh that refuses `refusals` times (as OpenSSH says it, exit 255), then runs
+    /// the script; returns the result and how many times it was started.
+    async fn refusing(refusals: usize) -> (Result<FileSet, DriftError>, usize) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let count = dir.path().join("count");
+        let wrapper = format!(
+            "echo x >> '{c}'; if [ $(wc -l < '{c}') -le {refusals} ]; then echo 'ssh: connect to host h port 22: Connection refused' >&2; exit 255; fi; sh -s",
+            c = count.display()
+        );
+        let args = vec!["-c".to_string(), wrapper];
+        let result = collect_retrying("ssh://fake", "sh", &args, &CollectOptions::default()).await;
+        let starts = std::fs::read_to_string(&count)
+            .expect("count")
+            .lines()
+            .count();
+        (result, starts)
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_tried_once_more() {
+        let (result, starts) = refusing(1).await;
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(starts, 2);
+        let (result, starts) = refusing(5).await;
+        let err = result.expect_err("refused twice");
+        assert!(err.to_string().contains("Connection refused"), "{err}");
+        assert_eq!(starts, 2, "one retry, not more");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The Python oracles `scripts/test-tools.sh` installs in a virtualenv of their own
-//! (the newest `packaging`, `jsonschema`), and what tests ask of them.
+//! (the newest `packaging`, `jsonschema`, `ansible-core`, `prometheus_client`), and what
+//! tests ask of them.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -63,4 +64,46 @@ pub fn validate_sarif(sarif: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A program of the oracle virtualenv (`ansible-inventory`, `ansible`); fails the test
+/// (never skips it) when it is missing.
+pub fn oracle_tool(name: &str) -> PathBuf {
+    let tool = oracle_dir().join("venv/bin").join(name);
+    assert!(
+        tool.exists(),
+        "{} is missing; run `just test-tools` (scripts/test-tools.sh)",
+        tool.display()
+    );
+    tool
+}
+
+/// Run an oracle program with `args` (and `stdin`, when given) and return its standard
+/// output; panics with its standard error when it fails. Ansible runs with its
+/// configuration in a fresh directory, so the user's `ansible.cfg` cannot change it.
+pub fn run_oracle(name: &str, args: &[&str], stdin: Option<&str>) -> String {
+    let home = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(oracle_tool(name))
+        .args(args)
+        .env("ANSIBLE_CONFIG", home.path().join("none.cfg"))
+        .env("ANSIBLE_HOME", home.path())
+        .env("ANSIBLE_LOCAL_TEMP", home.path())
+        .env("ANSIBLE_NOCOLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run the oracle {name}: {e}"));
+    let mut input = child.stdin.take().expect("stdin is piped");
+    input
+        .write_all(stdin.unwrap_or_default().as_bytes())
+        .expect("write the oracle's input");
+    drop(input);
+    let out = child.wait_with_output().expect("the oracle ends");
+    assert!(
+        out.status.success(),
+        "{name} {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -10,7 +10,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use envsync_drift::report::escape;
 use envsync_history::{Audit, Pruned, Retention};
 
-use super::diff::{load_all, Sources};
+use super::diff::{load_all, Planned, Sources};
 use super::history::{transition, with_store, StoreArg};
 use super::output::{outln, DocFormat};
 use crate::documents::{self, AuditedTarget};
@@ -58,7 +58,8 @@ pub async fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
     let sources = Arc::new(Sources::load(&args.inputs)?);
     // A store that cannot be opened fails the audit before any target is collected.
     with_store(location.clone(), |_| Ok(())).await?;
-    let results = load_all(&args.targets, sources, args.jobs).await;
+    let planned: Vec<Planned> = args.targets.iter().map(|t| Planned::same(t)).collect();
+    let results = load_all(&planned, sources, args.jobs).await;
     let collected: Vec<(String, String, Result<envsync_drift::Snapshot, String>)> = args
         .targets
         .iter()

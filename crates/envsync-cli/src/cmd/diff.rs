@@ -2,20 +2,26 @@
 //! a per-component table; more give a fleet matrix against the first. Also home of target
 //! resolution shared with `envsync check`: saved snapshots, the word `lock`, names from
 //! the manifest's `[targets]`, and live targets.
+//!
+//! A fleet's targets also come from an Ansible inventory (`--inventory`, `--limit`), a
+//! list (`--targets-from`) and `[targets]` groups; they are collected at most `--jobs`
+//! at once, each within `--timeout`, and a terminal sees each finish on standard error.
 
 use std::collections::HashMap;
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use envsync_drift::check;
 use envsync_drift::compare::{self, Diff};
 use envsync_drift::fleet::{Fleet, FleetTarget};
+use envsync_drift::inventory::{parse_target_list, Inventory};
 use envsync_drift::lockfile::{collect_options, lock_snapshot};
+use envsync_drift::report::{escape, Errored};
 use envsync_drift::Snapshot;
 use envsync_manifest::{Ecosystem, Lock, Manifest};
-
-use envsync_drift::report::Errored;
 
 use super::output::{or_error_reports, OutputArgs, Plan, Subject};
 use crate::inputs::{load_lock_of, load_manifest, Inputs};
@@ -24,10 +30,27 @@ use crate::Outcome;
 #[derive(Debug, clap::Args)]
 pub struct DiffArgs {
     /// Targets to compare; the first is the reference. Each is a snapshot file
-    /// (`FILE.json`), `lock`, a name from the manifest's `[targets]`, or a live target
-    /// (`local`, `local:/path`, `docker:NAME`, `image:REF`, `ssh://[user@]host[:port]`)
-    #[arg(value_name = "TARGET", num_args = 2.., required = true)]
+    /// (`FILE.json`), `lock`, a name from the manifest's `[targets]` (a group stands for
+    /// its members), or a live target (`local`, `local:/path`, `docker:NAME`,
+    /// `image:REF`, `ssh://[user@]host[:port]`)
+    #[arg(value_name = "TARGET", num_args = 1.., required = true)]
     pub targets: Vec<String>,
+    /// Also compare every host of this Ansible inventory (INI or YAML): `ansible_host`,
+    /// `ansible_port` and `ansible_user` make `ssh://user@host:port`
+    #[arg(short = 'i', long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Only the inventory's hosts this Ansible pattern selects (`web`, `web:&prod`,
+    /// `all:!db-1`, `web*`)
+    #[arg(short = 'l', long, value_name = "PATTERN", requires = "inventory")]
+    pub limit: Option<String>,
+    /// Also compare the targets listed in FILE, one per line (`#` starts a comment);
+    /// `-` reads them from standard input
+    #[arg(long, value_name = "FILE")]
+    pub targets_from: Option<PathBuf>,
+    /// Give up on a target after this long (`30s`, `2m`); it is reported as an error
+    /// and the others still are compared
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
     #[command(flatten)]
     pub output: OutputArgs,
     /// Only compare these ecosystems (comma-separated: deb,apk,rpm,pypi,npm,runtime,service,file,env)
@@ -55,6 +78,8 @@ pub(crate) struct Sources {
     pub manifest: Option<Manifest>,
     pub manifest_path: PathBuf,
     pub lock_path: PathBuf,
+    /// `--timeout`: how long one live target may take to collect.
+    pub timeout: Option<Duration>,
 }
 
 impl Sources {
@@ -76,17 +101,38 @@ impl Sources {
             manifest,
             lock_path: inputs.lock_path(),
             manifest_path: path,
+            timeout: None,
         })
     }
 
-    fn stage(&self, name: &str) -> Option<&str> {
+    fn named(&self, name: &str) -> Option<&envsync_manifest::manifest::NamedTarget> {
         self.manifest
             .as_ref()?
             .targets
             .iter()
             .find(|t| t.name == name)
+    }
+
+    /// A single target of `[targets]` (not a group).
+    fn stage(&self, name: &str) -> Option<&str> {
+        self.named(name)
+            .filter(|t| t.group.is_empty())
             .map(|t| t.target.as_str())
     }
+
+    /// The members of a group of `[targets]`.
+    fn group(&self, name: &str) -> Option<&[String]> {
+        self.named(name)
+            .filter(|t| !t.group.is_empty())
+            .map(|t| t.group.as_slice())
+    }
+}
+
+/// `--timeout`: a duration as the manifest writes them (`500ms`, `30s`, `2m`).
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    envsync_manifest::manifest::parse_duration(text)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("`{text}` is not a duration; write e.g. `30s`, `2m` or `1m30s`"))
 }
 
 /// Read a lock and, when a manifest is loaded, refuse a lock made from another manifest.
@@ -103,6 +149,13 @@ pub(crate) async fn load_target(spec: &str, sources: &Sources) -> anyhow::Result
     if spec == "lock" {
         let lock = load_lock(&sources.lock_path, sources.manifest.as_ref())?;
         return Ok(lock_snapshot(&lock.components, "lock"));
+    }
+    if let Some(group) = sources.group(spec) {
+        bail!(
+            "`{spec}` in [targets] of `{}` is a group of {} targets; compare it with `envsync diff REFERENCE {spec}`, or name one of its targets",
+            sources.manifest_path.display(),
+            group.len()
+        );
     }
     if let Some(target) = sources.stage(spec) {
         let mut snapshot = load_direct(target, sources).await.with_context(|| {
@@ -134,16 +187,19 @@ async fn load_direct(spec: &str, sources: &Sources) -> anyhow::Result<Snapshot> 
         return Ok(snapshot);
     }
     let target = envsync_drift::target::Target::parse(spec)?;
-    collect_live(spec, &target, sources.manifest.as_ref()).await
+    collect_live(spec, &target, sources).await
 }
 
 async fn collect_live(
     spec: &str,
     target: &envsync_drift::target::Target,
-    manifest: Option<&Manifest>,
+    sources: &Sources,
 ) -> anyhow::Result<Snapshot> {
-    let mut snapshot =
-        envsync_drift::fingerprint::fingerprint(target, &collect_options(manifest)).await?;
+    let mut opts = collect_options(sources.manifest.as_ref());
+    if let Some(timeout) = sources.timeout {
+        opts.timeout = timeout;
+    }
+    let mut snapshot = envsync_drift::fingerprint::fingerprint(target, &opts).await?;
     snapshot.target = spec.to_string();
     Ok(snapshot)
 }
@@ -174,65 +230,246 @@ pub(crate) fn filter(diff: &mut Diff, only: Option<&[Ecosystem]>, ignore_extra: 
     }
 }
 
+/// One target of a run: the name reports give it, and what is loaded for it (the same
+/// text, except for inventory hosts: `web-1` is `ssh://deploy@10.0.0.7:2222`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Planned {
+    pub name: String,
+    pub spec: String,
+}
+
+impl Planned {
+    pub(crate) fn same(text: &str) -> Planned {
+        Planned {
+            name: text.to_string(),
+            spec: text.to_string(),
+        }
+    }
+}
+
+/// Standard error shows each target as it finishes and a progress line, only when it is
+/// a terminal (a log or a pipe gets the final reports alone).
+struct Progress {
+    tty: bool,
+    total: usize,
+    done: usize,
+    failed: usize,
+    started: Instant,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        Progress {
+            tty: std::io::stderr().is_terminal(),
+            total,
+            done: 0,
+            failed: 0,
+            started: Instant::now(),
+        }
+    }
+
+    fn finished(&mut self, name: &str, result: &anyhow::Result<Snapshot>) {
+        self.done += 1;
+        if result.is_err() {
+            self.failed += 1;
+        }
+        if !self.tty {
+            return;
+        }
+        let secs = self.started.elapsed().as_secs_f64();
+        let line = match result {
+            Ok(s) => format!(
+                "collected {} ({} components)",
+                escape(name),
+                s.packages.len()
+            ),
+            Err(e) => format!(
+                "could not collect {}: {}",
+                escape(name),
+                escape(&format!("{e:#}"))
+            ),
+        };
+        eprint!(
+            "\r\x1b[2K{line}\n[{}/{}] {} failed, {secs:.1} s",
+            self.done, self.total, self.failed
+        );
+        if self.done == self.total {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
 /// Load every target with at most `jobs` in flight, keeping the order given.
 pub(crate) async fn load_all(
-    specs: &[String],
+    specs: &[Planned],
     sources: Arc<Sources>,
     jobs: usize,
 ) -> Vec<anyhow::Result<Snapshot>> {
     let permits = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
     let mut set = tokio::task::JoinSet::new();
     let mut rows = HashMap::new();
-    for (i, spec) in specs.iter().enumerate() {
-        let (spec, sources, permits) = (spec.clone(), sources.clone(), permits.clone());
+    for (i, planned) in specs.iter().enumerate() {
+        let (planned, sources, permits) = (planned.clone(), sources.clone(), permits.clone());
         let task = set.spawn(async move {
             // The semaphore is never closed, so acquiring only waits.
             let _permit = permits.acquire_owned().await;
-            (i, load_target(&spec, &sources).await)
+            let mut loaded = load_target(&planned.spec, &sources).await;
+            if let Ok(snapshot) = &mut loaded {
+                snapshot.target = planned.name.clone();
+            }
+            (i, loaded)
         });
         rows.insert(task.id(), i);
     }
+    let mut progress = Progress::new(specs.len());
     let mut results: HashMap<usize, anyhow::Result<Snapshot>> = HashMap::new();
     while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok((i, r)) => {
-                results.insert(i, r);
-            }
+        let (i, result) = match joined {
+            Ok((i, r)) => (i, r),
             Err(e) => {
                 // A collector task that panicked: its row says so, with the panic's
                 // message, rather than the error being lost.
-                if let Some(&i) = rows.get(&e.id()) {
-                    results.insert(
-                        i,
-                        Err(anyhow!(
-                            "collecting `{}` stopped unexpectedly: {e}",
-                            specs[i]
-                        )),
-                    );
-                }
+                let Some(&i) = rows.get(&e.id()) else {
+                    continue;
+                };
+                let name = &specs[i].name;
+                (
+                    i,
+                    Err(anyhow!("collecting `{name}` stopped unexpectedly: {e}")),
+                )
             }
-        }
+        };
+        progress.finished(&specs[i].name, &result);
+        results.insert(i, result);
     }
     (0..specs.len())
         .map(|i| {
-            results
-                .remove(&i)
-                .unwrap_or_else(|| Err(anyhow!("collecting `{}` stopped unexpectedly", specs[i])))
+            results.remove(&i).unwrap_or_else(|| {
+                Err(anyhow!(
+                    "collecting `{}` stopped unexpectedly",
+                    specs[i].name
+                ))
+            })
         })
         .collect()
+}
+
+/// Read `--targets-from FILE` (`-`: standard input).
+fn read_target_list(path: &Path) -> anyhow::Result<Vec<(usize, String)>> {
+    let text = if path == Path::new("-") {
+        std::io::read_to_string(std::io::stdin()).context("reading targets from standard input")?
+    } else {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the target list `{}`", path.display()))?
+    };
+    Ok(parse_target_list(&text))
+}
+
+/// Every target to compare against the reference: the others named, `[targets]` groups
+/// expanded, then `--targets-from`, then the `--inventory` hosts `--limit` selects; each
+/// once, in that order. `true` when the run is a fleet (more than one target or any of
+/// these sources), not a pair.
+fn plan_targets(args: &DiffArgs, sources: &Sources) -> anyhow::Result<(Vec<Planned>, bool)> {
+    let reference = &args.targets[0];
+    if sources.group(reference).is_some() {
+        bail!("the reference `{reference}` is a group of [targets]; the reference is one target, e.g. `lock` or one host");
+    }
+    let mut fleet = args.targets.len() > 2;
+    // What a group, the list or the inventory adds is compared once; a target typed
+    // twice on the command line stays twice, as typed.
+    let mut plan = TargetPlan::default();
+    for text in &args.targets[1..] {
+        fleet |= plan.named(text, sources, true);
+    }
+    if let Some(path) = &args.targets_from {
+        fleet = true;
+        let list = read_target_list(path)?;
+        if list.is_empty() {
+            bail!(
+                "the target list `{}` names no target; write one per line",
+                path.display()
+            );
+        }
+        for (_, text) in list {
+            plan.named(&text, sources, false);
+        }
+    }
+    if let Some(path) = &args.inventory {
+        fleet = true;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the inventory `{}`", path.display()))?;
+        let inventory = Inventory::parse(path, &text)?;
+        let file = path.display().to_string();
+        for host in inventory.targets(&file, args.limit.as_deref())? {
+            plan.add(
+                Planned {
+                    name: host.name,
+                    spec: host.target,
+                },
+                false,
+            );
+        }
+    }
+    if plan.targets.is_empty() {
+        bail!("give a target to compare with the reference `{reference}`: another TARGET, `--inventory FILE` or `--targets-from FILE`");
+    }
+    let mut all = vec![Planned::same(reference)];
+    all.extend(plan.targets);
+    Ok((all, fleet))
+}
+
+/// The targets of a run as they are gathered, each name once unless typed again.
+#[derive(Default)]
+struct TargetPlan {
+    targets: Vec<Planned>,
+    seen: std::collections::HashSet<String>,
+}
+
+impl TargetPlan {
+    fn add(&mut self, planned: Planned, typed: bool) {
+        if self.seen.insert(planned.name.clone()) || typed {
+            self.targets.push(planned);
+        }
+    }
+
+    /// A target, or a `[targets]` group's members; `true` for a group.
+    fn named(&mut self, text: &str, sources: &Sources, typed: bool) -> bool {
+        match sources.group(text) {
+            Some(members) => {
+                for m in members {
+                    self.add(Planned::same(m), false);
+                }
+                true
+            }
+            None => {
+                self.add(Planned::same(text), typed);
+                false
+            }
+        }
+    }
 }
 
 /// Run `envsync diff`.
 pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     let plan = args.output.plan()?;
-    if let [reference, other] = args.targets.as_slice() {
+    let prepared = Sources::load(&args.inputs).and_then(|mut sources| {
+        sources.timeout = args.timeout;
+        let (targets, is_fleet) = plan_targets(args, &sources)?;
+        Ok((sources, targets, is_fleet))
+    });
+    let (sources, targets, is_fleet) = match prepared {
+        Ok(prepared) => prepared,
+        Err(err) => return Err(setup_error_reports(args, &plan, err)),
+    };
+    let sources = Arc::new(sources);
+    if !is_fleet {
         let what = || Errored {
             mode: check::Mode::Diff,
-            reference: reference.clone(),
-            other: other.clone(),
+            reference: targets[0].name.clone(),
+            other: targets[1].name.clone(),
             reason: String::new(),
         };
-        let checked = or_error_reports(&plan, what, pair(args)).await?;
+        let checked = or_error_reports(&plan, what, pair(args, &targets, sources)).await?;
         plan.write(Subject::Pair(&checked))?;
         return Ok(if checked.failed() {
             Outcome::Drift
@@ -240,32 +477,86 @@ pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
             Outcome::Ok
         });
     }
-    fleet(args, &plan).await
+    fleet(args, &targets, sources, &plan).await
+}
+
+/// The manifest or a target source could not be read: every report still says `error`
+/// and why, in the shape the run would have had (a pair, or a fleet of the targets
+/// named on the command line).
+fn setup_error_reports(args: &DiffArgs, plan: &Plan, err: anyhow::Error) -> anyhow::Error {
+    let reason = format!("{err:#}");
+    let source = args
+        .inventory
+        .as_ref()
+        .or(args.targets_from.as_ref())
+        .map(|p| p.display().to_string());
+    let written = match args.targets.as_slice() {
+        [reference, other] if source.is_none() => plan.write(Subject::Error(&Errored {
+            mode: check::Mode::Diff,
+            reference: reference.clone(),
+            other: other.clone(),
+            reason,
+        })),
+        [reference, rest @ ..] if !rest.is_empty() => plan.write(Subject::Fleet(&Fleet {
+            reference: reference.clone(),
+            targets: rest
+                .iter()
+                .map(|name| FleetTarget {
+                    name: name.clone(),
+                    result: Err(reason.clone()),
+                })
+                .collect(),
+        })),
+        // Only a reference on the command line: a fleet of nothing would read as
+        // parity, so the report is an error naming where the targets were to come from.
+        [reference, ..] => plan.write(Subject::Error(&Errored {
+            mode: check::Mode::Diff,
+            reference: reference.clone(),
+            other: source.unwrap_or_default(),
+            reason,
+        })),
+        [] => Ok(()),
+    };
+    match written {
+        Ok(()) => err,
+        Err(write) => err.context(format!("{write:#}")),
+    }
 }
 
 /// The reference, and every other target as loaded or as the error that stopped it.
 type Loaded = (Snapshot, Vec<(String, anyhow::Result<Snapshot>)>);
 
-/// Load the manifest and every target; an error when the reference cannot be loaded.
-async fn load(args: &DiffArgs) -> anyhow::Result<Loaded> {
-    let sources = Arc::new(Sources::load(&args.inputs)?);
+/// Load every target; an error when the reference cannot be loaded.
+async fn load(
+    args: &DiffArgs,
+    targets: &[Planned],
+    sources: Arc<Sources>,
+) -> anyhow::Result<Loaded> {
     let allow = args.allow_incomplete;
-    let mut results = load_all(&args.targets, sources, args.jobs)
+    let mut results = load_all(targets, sources, args.jobs)
         .await
         .into_iter()
         .map(|r| r.and_then(|s| s.require_complete(allow).map(|()| s).map_err(Into::into)));
     let reference = match results.next() {
-        Some(r) => r.with_context(|| format!("cannot load the reference `{}`", args.targets[0]))?,
+        Some(r) => r.with_context(|| format!("cannot load the reference `{}`", targets[0].name))?,
         None => bail!("give at least two targets"),
     };
-    let rest = args.targets[1..].iter().cloned().zip(results).collect();
+    let rest = targets[1..]
+        .iter()
+        .map(|p| p.name.clone())
+        .zip(results)
+        .collect();
     Ok((reference, rest))
 }
 
 /// Two targets: the diff of the second against the first.
-async fn pair(args: &DiffArgs) -> anyhow::Result<check::Checked> {
+async fn pair(
+    args: &DiffArgs,
+    targets: &[Planned],
+    sources: Arc<Sources>,
+) -> anyhow::Result<check::Checked> {
     let only = ecosystems(&args.ecosystem)?;
-    let (mut reference, mut rest) = load(args).await?;
+    let (mut reference, mut rest) = load(args, targets, sources).await?;
     let Some((name, other)) = rest.pop() else {
         bail!("give at least two targets");
     };
@@ -277,9 +568,13 @@ async fn pair(args: &DiffArgs) -> anyhow::Result<check::Checked> {
 }
 
 /// The fleet of every target against the first, or the error that stopped them all.
-async fn load_fleet(args: &DiffArgs) -> anyhow::Result<Fleet> {
+async fn load_fleet(
+    args: &DiffArgs,
+    targets: &[Planned],
+    sources: Arc<Sources>,
+) -> anyhow::Result<Fleet> {
     let only = ecosystems(&args.ecosystem)?;
-    let (reference, rest) = load(args).await?;
+    let (reference, rest) = load(args, targets, sources).await?;
     Ok(Fleet {
         reference: reference.target.clone(),
         targets: rest
@@ -305,17 +600,22 @@ async fn load_fleet(args: &DiffArgs) -> anyhow::Result<Fleet> {
 
 /// More than two targets: a fleet matrix. When nothing can be compared (a broken input,
 /// an unreachable reference), every report still lists each target, as an error.
-async fn fleet(args: &DiffArgs, plan: &Plan) -> anyhow::Result<Outcome> {
-    let fleet = match load_fleet(args).await {
+async fn fleet(
+    args: &DiffArgs,
+    targets: &[Planned],
+    sources: Arc<Sources>,
+    plan: &Plan,
+) -> anyhow::Result<Outcome> {
+    let fleet = match load_fleet(args, targets, sources).await {
         Ok(fleet) => fleet,
         Err(err) => {
             let reason = format!("{err:#}");
             let fleet = Fleet {
-                reference: args.targets[0].clone(),
-                targets: args.targets[1..]
+                reference: targets[0].name.clone(),
+                targets: targets[1..]
                     .iter()
-                    .map(|name| FleetTarget {
-                        name: name.clone(),
+                    .map(|p| FleetTarget {
+                        name: p.name.clone(),
                         result: Err(reason.clone()),
                     })
                     .collect(),

@@ -20,12 +20,13 @@ use envsync_drift::report::{self, Errored, Format};
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct OutputArgs {
     /// Report format: `table`, `json`, `junit`, `markdown`, `github` (workflow
-    /// commands that annotate manifest lines) or `sarif` (code scanning); `FORMAT=FILE`
-    /// writes it to FILE. Repeat to write several
+    /// commands that annotate manifest lines), `sarif` (code scanning), `openmetrics`
+    /// (Prometheus text, for the node_exporter textfile collector) or `html` (one
+    /// self-contained page); `FORMAT=FILE` writes it to FILE. Repeat to write several
     #[arg(short = 'f', long = "format", value_name = "FORMAT[=FILE]")]
     pub format: Vec<String>,
     /// Write the report to FILE instead of standard output (format from `--format`, or
-    /// from the extension: .json, .xml, .md, .sarif)
+    /// from the extension: .json, .xml, .md, .sarif, .prom, .html)
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Also write the JSON report (`envsync.diff/v1`) to FILE
@@ -75,6 +76,8 @@ fn format_of_extension(path: &Path) -> Format {
         Some("xml") => Format::Junit,
         Some("md" | "markdown") => Format::Markdown,
         Some("sarif") => Format::Sarif,
+        Some("prom" | "om") => Format::Openmetrics,
+        Some("html" | "htm") => Format::Html,
         _ => Format::Table,
     }
 }

@@ -162,6 +162,20 @@ struct FleetReport<'a> {
     targets: Vec<TargetEntry<'a>>,
     /// Every drift on every target; each entry names its `target`.
     drift: Vec<Entry<'a>>,
+    /// Hosts with the same drift, largest group first; hosts that could not be
+    /// collected last, as one group with status `error`.
+    groups: Vec<GroupEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct GroupEntry<'a> {
+    /// `parity`, `drift` or `error`.
+    status: &'static str,
+    /// `37 hosts: deb:openssl 3.0.20 ↓ patch`.
+    phrase: String,
+    hosts: Vec<&'a str>,
+    /// The drift every host of the group has (empty for `parity` and `error`).
+    drift: &'a [Drift],
 }
 
 #[derive(Serialize)]
@@ -215,6 +229,29 @@ pub fn render_fleet(fleet: &Fleet) -> String {
         .filter_map(|t| t.result.as_ref().ok().map(|d| (t.name.as_str(), d)))
         .flat_map(|(name, d)| d.drift.iter().map(move |x| plain_entry(Some(name), x)))
         .collect();
+    let groups = fleet
+        .groups()
+        .iter()
+        .map(|g| {
+            let drift = fleet.group_drift(g);
+            GroupEntry {
+                status: if g.failed {
+                    "error"
+                } else if drift.is_empty() {
+                    "parity"
+                } else {
+                    "drift"
+                },
+                phrase: fleet.group_phrase(g),
+                hosts: g
+                    .members
+                    .iter()
+                    .map(|&i| fleet.targets[i].name.as_str())
+                    .collect(),
+                drift,
+            }
+        })
+        .collect();
     to_text(&FleetReport {
         schema: DIFF_SCHEMA,
         command: "diff",
@@ -222,6 +259,7 @@ pub fn render_fleet(fleet: &Fleet) -> String {
         verdict,
         targets,
         drift,
+        groups,
     })
 }
 

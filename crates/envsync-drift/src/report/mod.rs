@@ -1,6 +1,6 @@
 //! Reports of a diff, a check or a fleet in the formats people and CI servers read:
 //! a table for terminals, JSON (`envsync.diff/v1`), JUnit XML, Markdown, GitHub workflow
-//! commands and SARIF 2.1.0.
+//! commands, SARIF 2.1.0, OpenMetrics (Prometheus text) and a self-contained HTML page.
 //!
 //! Every renderer is a pure function returning the whole text, so several formats can
 //! be written from one run and golden files stay byte-stable (no timestamps). Text from
@@ -13,16 +13,18 @@
 
 pub mod escape;
 pub mod github;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod openmetrics;
 pub mod sarif;
 pub mod table;
 
 use std::fmt;
 
 use crate::check::{Checked, Mode};
-use crate::fleet::Fleet;
+use crate::fleet::{Fleet, FleetTarget};
 
 pub use escape::{escape, escape_lines, json_pretty};
 
@@ -40,10 +42,16 @@ pub enum Format {
     Github,
     /// SARIF 2.1.0, for code scanning.
     Sarif,
+    /// OpenMetrics text (also Prometheus text exposition), for the node_exporter
+    /// textfile collector or a scrape.
+    Openmetrics,
+    /// One self-contained HTML page.
+    Html,
 }
 
 impl Format {
-    pub const NAMES: &'static str = "table, json, junit, markdown, github, sarif";
+    pub const NAMES: &'static str =
+        "table, json, junit, markdown, github, sarif, openmetrics, html";
 
     pub fn parse(name: &str) -> Option<Format> {
         Some(match name {
@@ -53,6 +61,8 @@ impl Format {
             "markdown" | "md" => Format::Markdown,
             "github" => Format::Github,
             "sarif" => Format::Sarif,
+            "openmetrics" | "prometheus" => Format::Openmetrics,
+            "html" => Format::Html,
             _ => return None,
         })
     }
@@ -65,6 +75,8 @@ impl Format {
             Format::Markdown => "markdown",
             Format::Github => "github",
             Format::Sarif => "sarif",
+            Format::Openmetrics => "openmetrics",
+            Format::Html => "html",
         }
     }
 }
@@ -84,6 +96,29 @@ pub fn render(format: Format, checked: &Checked, color: bool) -> String {
         Format::Markdown => markdown::render(checked),
         Format::Github => github::render(checked),
         Format::Sarif => sarif::render(checked),
+        Format::Openmetrics => openmetrics::render_fleet(&one_target(checked)),
+        Format::Html => html::render_fleet(&one_target(checked)),
+    }
+}
+
+/// A two-sided result as a fleet of one target, for the formats that only have a fleet
+/// form (metrics and the HTML page). Drift a live ignore accepted is left out, as the
+/// other reports leave it out of the verdict.
+fn one_target(checked: &Checked) -> Fleet {
+    let mut diff = checked.diff.clone();
+    let ignored: Vec<&crate::compare::Drift> = checked
+        .findings
+        .iter()
+        .filter(|f| f.status == crate::check::Status::Ignored)
+        .map(|f| &f.drift)
+        .collect();
+    diff.drift.retain(|d| !ignored.contains(&d));
+    Fleet {
+        reference: checked.diff.reference.clone(),
+        targets: vec![FleetTarget {
+            name: checked.diff.other.clone(),
+            result: Ok(diff),
+        }],
     }
 }
 
@@ -119,6 +154,16 @@ pub fn render_error(format: Format, e: &Errored, color: bool) -> String {
         Format::Markdown => markdown::render_error(e),
         Format::Github => github::render_error(e),
         Format::Sarif => sarif::render_error(e),
+        Format::Openmetrics | Format::Html => {
+            let fleet = Fleet {
+                reference: e.reference.clone(),
+                targets: vec![FleetTarget {
+                    name: e.other.clone(),
+                    result: Err(e.reason.clone()),
+                }],
+            };
+            render_fleet(format, &fleet, color)
+        }
     }
 }
 
@@ -131,6 +176,8 @@ pub fn render_fleet(format: Format, fleet: &Fleet, color: bool) -> String {
         Format::Markdown => markdown::render_fleet(fleet),
         Format::Github => github::render_fleet(fleet),
         Format::Sarif => sarif::render_fleet(fleet),
+        Format::Openmetrics => openmetrics::render_fleet(fleet),
+        Format::Html => html::render_fleet(fleet),
     }
 }
 
@@ -228,9 +275,14 @@ mod tests {
             Format::Markdown,
             Format::Github,
             Format::Sarif,
+            Format::Openmetrics,
+            Format::Html,
         ] {
             let text = render_error(format, &e, false);
-            if matches!(format, Format::Json | Format::Sarif) {
+            if matches!(
+                format,
+                Format::Json | Format::Sarif | Format::Openmetrics | Format::Html
+            ) {
                 // JSON escapes with its own syntax (`\u001b`).
                 assert!(!text.chars().any(|c| c != '\n' && escape::is_unsafe(c)));
             } else {

@@ -253,20 +253,23 @@ fn ignored_line(f: &Finding) -> String {
     escape(&line).into_owned()
 }
 
-/// The fleet matrix: component × target, only components that drift somewhere, and a
-/// summary row per target.
+/// The fleet matrix: component × group of hosts with the same drift (a group of one
+/// is headed by its host), a summary row, then every group with its hosts (hosts that
+/// could not be collected each with their error), then the verdict.
 pub fn render_fleet(f: &Fleet, color: bool) -> String {
     let mut out = String::new();
     out.push_str(&format!("reference: {}\n", escape(&f.reference)));
+    let groups = f.groups();
     let mut header = vec!["component".to_string(), f.reference.clone()];
-    header.extend(f.targets.iter().map(|t| t.name.clone()));
+    header.extend(groups.iter().map(|g| f.group_label(g)));
     let mut table = new_table(header, color);
     for row in f.rows() {
         let mut cells = vec![
             text_cell(&row.id()),
             Cell::new(dash(row.reference.as_deref())),
         ];
-        for cell in &row.cells {
+        for group in &groups {
+            let cell = &row.cells[group.members[0]];
             let fg = match cell {
                 fleet::Cell::Same | fleet::Cell::Absent => None,
                 fleet::Cell::Error => Some(Color::Magenta),
@@ -276,25 +279,53 @@ pub fn render_fleet(f: &Fleet, color: bool) -> String {
         }
         table.add_row(cells);
     }
+    let summaries = f.summaries();
     let mut summary = vec![
         paint(Cell::new("summary"), color, None, true),
         Cell::new(""),
     ];
-    for (t, s) in f.targets.iter().zip(f.summaries()) {
-        let text = match (s, &t.result) {
+    for group in &groups {
+        let first = group.members[0];
+        let text = match (&summaries[first], &f.targets[first].result) {
             (Some(s), _) => s.phrase(),
-            (None, Err(e)) => format!("error: {e}"),
-            (None, Ok(_)) => String::new(),
+            (None, Err(e)) if group.members.len() == 1 => format!("error: {e}"),
+            (None, _) => "error".to_string(),
         };
         summary.push(text_cell(&text));
     }
     table.add_row(summary);
     out.push_str(&table.to_string());
     out.push('\n');
+    out.push_str(&group_lines(f, &groups));
     out.push_str(&verdict_line(
         f.verdict(),
         f.failed_targets() > 0 || f.has_drift(),
         color,
     ));
+    out
+}
+
+/// Every group on a line (`37 hosts: deb:openssl 3.0.20 ↓ patch`) with its hosts on the
+/// next; hosts that could not be collected each on a line with their error. Escaped.
+fn group_lines(f: &Fleet, groups: &[fleet::HostGroup]) -> String {
+    let mut out = String::new();
+    for g in groups {
+        out.push_str(&escape(&f.group_phrase(g)));
+        out.push('\n');
+        if g.failed {
+            for &i in &g.members {
+                let t = &f.targets[i];
+                let error = t.result.as_ref().err().map_or("", String::as_str);
+                out.push_str(&format!("  {}: {}\n", escape(&t.name), escape(error)));
+            }
+        } else {
+            let names: Vec<&str> = g
+                .members
+                .iter()
+                .map(|&i| f.targets[i].name.as_str())
+                .collect();
+            out.push_str(&format!("  {}\n", escape(&names.join(", "))));
+        }
+    }
     out
 }

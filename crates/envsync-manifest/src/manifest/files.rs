@@ -1,6 +1,6 @@
 //! `[files]`, `[env]` (also a service's `env`) and `[targets]`.
 
-use toml_edit::{TableLike, Value};
+use toml_edit::{Item, TableLike, Value};
 
 use super::ctx::*;
 use super::names::*;
@@ -119,33 +119,60 @@ impl Ctx<'_> {
                     "use letters, digits, `-` and `_`".into(),
                 );
             }
+            if item.is_array() {
+                let group =
+                    self.strings(key, item, "targets", "[\"ssh://web-1\", \"ssh://web-2\"]");
+                if group.is_empty() && item.as_array().is_some_and(|a| a.is_empty()) {
+                    self.error(
+                        item.span(),
+                        format!("the group `{name}` in [targets] is empty"),
+                        "list its targets: `web = [\"ssh://web-1\", \"ssh://web-2\"]`".into(),
+                    );
+                }
+                for member in &group {
+                    self.check_target(name, member, item);
+                }
+                out.push(NamedTarget {
+                    name: name.to_string(),
+                    target: String::new(),
+                    line,
+                    group,
+                });
+                continue;
+            }
             let Some(target) = self.string(key, item, "targets", "\"ssh://deploy@prod-api-1\"")
             else {
                 continue;
             };
-            if let Some(Err(e)) = target
-                .strip_prefix("ssh://")
-                .map(crate::destination::parse_ssh_destination)
-            {
-                self.error(
-                    item.span(),
-                    format!("target `{target}` of `{name}` in [targets] is not a valid ssh destination: {e}"),
-                    "write `ssh://[user@]host[:port]` with a host name, an IPv4 address or an IPv6 address in brackets".into(),
-                );
-            } else if !is_target(target) {
-                self.error(
-                    item.span(),
-                    format!("target `{target}` of `{name}` in [targets] is not a target envsync can read"),
-                    "write `local`, `local:/path`, `docker:NAME`, `image:REF`, `ssh://[user@]host[:port]` or a snapshot file `NAME.json`".into(),
-                );
-            }
+            self.check_target(name, target, item);
             out.push(NamedTarget {
                 name: name.to_string(),
                 target: target.to_string(),
                 line,
+                group: Vec::new(),
             });
         }
         out
+    }
+
+    /// A target of `[targets]` (alone or in a group) must be one envsync can read.
+    fn check_target(&mut self, name: &str, target: &str, item: &Item) {
+        if let Some(Err(e)) = target
+            .strip_prefix("ssh://")
+            .map(crate::destination::parse_ssh_destination)
+        {
+            self.error(
+                item.span(),
+                format!("target `{target}` of `{name}` in [targets] is not a valid ssh destination: {e}"),
+                "write `ssh://[user@]host[:port]` with a host name, an IPv4 address or an IPv6 address in brackets".into(),
+            );
+        } else if !is_target(target) {
+            self.error(
+                item.span(),
+                format!("target `{target}` of `{name}` in [targets] is not a target envsync can read"),
+                "write `local`, `local:/path`, `docker:NAME`, `image:REF`, `ssh://[user@]host[:port]` or a snapshot file `NAME.json`".into(),
+            );
+        }
     }
 }
 
@@ -181,5 +208,25 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(m.targets.len(), 3);
+    }
+
+    #[test]
+    fn target_groups() {
+        let m = parse(&format!(
+            "{HEAD}[targets]\nweb = [\"ssh://web-1\", \"ssh://deploy@web-2:2222\"]\nprod = \"ssh://prod\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            m.targets[0].group,
+            ["ssh://web-1", "ssh://deploy@web-2:2222"]
+        );
+        assert_eq!(m.targets[0].target, "");
+        assert!(m.targets[1].group.is_empty());
+        check(
+            "[targets]\nweb = [\"ssh://web-1\", \"ssh://-x\", 3]\nnone = []\n",
+            "target `ssh://-x` of `web` in [targets] is not a valid ssh destination: the host `-x` is not a host name: a label starts or ends with `-` at envsync.toml:6:7; write `ssh://[user@]host[:port]` with a host name, an IPv4 address or an IPv6 address in brackets\n\
+             `web` in [targets] must hold strings, found an integer at envsync.toml:6:35; write `web = [\"ssh://web-1\", \"ssh://web-2\"]`\n\
+             the group `none` in [targets] is empty at envsync.toml:7:8; list its targets: `web = [\"ssh://web-1\", \"ssh://web-2\"]`",
+        );
     }
 }

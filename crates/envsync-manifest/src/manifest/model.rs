@@ -207,10 +207,13 @@ pub fn deb_line_url(line: &str) -> Option<&str> {
     rest.split_whitespace().next()
 }
 
-/// One entry of `[targets]`.
+/// One entry of `[targets]`: a target (`prod = "ssh://deploy@prod-api-1"`), or a group
+/// of targets (`web = ["ssh://web-1", "ssh://web-2"]`, then `target` is empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamedTarget {
     pub name: String,
     pub target: String,
     pub line: usize,
+    /// The members of a group, in the order written; empty for a single target.
+    pub group: Vec<String>,
 }

@@ -1,0 +1,488 @@
+//! Fleets as operations run them: targets from an Ansible inventory (`--inventory`,
+//! `--limit`), from a list (`--targets-from`, `-` for standard input) and from
+//! `[targets]` groups; hosts with the same drift grouped; a per-host `--timeout`; and
+//! the reports where operations look: OpenMetrics read by `prometheus_client`'s parsers
+//! (the Prometheus text and the strict OpenMetrics one) and the HTML page rendered by
+//! headless Chromium, its DOM asserted and its screenshot kept under target/.
+//!
+//! Live hosts are reached through a stand-in for ssh (`ENVSYNC_SSH`) that records its
+//! arguments and runs the collection script on this machine, so the test sees exactly
+//! which destination, user and port envsync asked ssh for.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use envsync_testsupport::oracles::oracle_python;
+use serde_json::Value;
+
+mod util;
+
+use util::{envsync_command, run};
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+/// prod.json with openssl at `version` (and without curl when `drop_curl`).
+fn variant(version: &str, drop_curl: bool) -> String {
+    let prod = std::fs::read_to_string(golden_dir().join("prod.json")).expect("prod");
+    let mut text = prod.replace(
+        "\"3.0.11-1~deb12u2\", \"arch\": \"amd64\" },\n    { \"ecosystem\": \"deb\", \"name\": \"tzdata\"",
+        &format!("\"{version}\", \"arch\": \"amd64\" }},\n    {{ \"ecosystem\": \"deb\", \"name\": \"tzdata\""),
+    );
+    if drop_curl {
+        text = text.replace("    { \"ecosystem\": \"deb\", \"name\": \"curl\", \"version\": \"7.88.1-10+deb12u8\", \"arch\": \"amd64\" },\n", "");
+    }
+    text
+}
+
+/// A fleet of snapshot files in `dir`: prod.json (the reference), web-1..3 with openssl
+/// 3.0.13 (the same drift), web-4 identical, db-1 with openssl older and curl missing.
+fn snapshots(dir: &Path) {
+    let prod = std::fs::read_to_string(golden_dir().join("prod.json")).expect("prod");
+    std::fs::write(dir.join("prod.json"), &prod).expect("write");
+    for i in 1..=3 {
+        std::fs::write(
+            dir.join(format!("web-{i}.json")),
+            variant("3.0.13-1~deb12u1", false),
+        )
+        .expect("write");
+    }
+    std::fs::write(dir.join("web-4.json"), &prod).expect("write");
+    std::fs::write(dir.join("db-1.json"), variant("3.0.9-1~deb12u1", true)).expect("write");
+}
+
+/// A stand-in for ssh: records its arguments in `log`, then runs what follows the
+/// destination (`sh -s TOKEN`) here, after `delay` seconds.
+fn fake_ssh(dir: &Path, log: &Path, delay: u32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("fake-ssh");
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nsleep {delay}\nwhile [ \"$1\" != \"--\" ]; do shift; done\nshift 2\nexec \"$@\"\n",
+            log.display()
+        ),
+    )
+    .expect("write fake ssh");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path
+}
+
+#[test]
+fn inventory_hosts_are_reached_as_ansible_describes_them() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let log = tmp.path().join("ssh.log");
+    let ssh = fake_ssh(tmp.path(), &log, 0);
+    std::fs::write(
+        tmp.path().join("hosts.ini"),
+        "[web]\nweb[01:02] ansible_host=127.0.0.1\nweb-canary ansible_port=2222\n\n[db]\ndb-1 ansible_user=postgres\n\n[web:vars]\nansible_user=deploy\n",
+    )
+    .expect("inventory");
+    let (code, stdout, stderr) = run(envsync_command()
+        .current_dir(tmp.path())
+        .env("ENVSYNC_SSH", &ssh)
+        .args([
+            "diff",
+            "ssh://reference-host",
+            "--inventory",
+            "hosts.ini",
+            "--limit",
+            "web:!web02",
+            "--format",
+            "json",
+        ]));
+    assert_eq!(code, 0, "the same machine everywhere is parity: {stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("json");
+    let targets: Vec<(&str, &str)> = report["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .map(|t| (t["target"].as_str().unwrap(), t["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(targets, [("web01", "parity"), ("web-canary", "parity")]);
+    assert_eq!(
+        report["groups"][0]["hosts"],
+        serde_json::json!(["web01", "web-canary"])
+    );
+    let mut calls: Vec<String> = std::fs::read_to_string(&log)
+        .expect("ssh log")
+        .lines()
+        .map(|l| {
+            // The options before `--` (BatchMode, ConnectTimeout) are the same for all.
+            let (_, tail) = l.split_once("-- ").expect("`--` before the destination");
+            let port = l
+                .split_once("-p ")
+                .map(|(_, p)| format!("-p {} ", &p[..4]))
+                .unwrap_or_default();
+            format!("{port}{}", tail.rsplit_once(' ').expect("a token").0)
+        })
+        .collect();
+    calls.sort();
+    assert_eq!(
+        calls,
+        [
+            "-p 2222 deploy@web-canary sh -s",
+            "deploy@127.0.0.1 sh -s",
+            "reference-host sh -s",
+        ]
+    );
+
+    // A pattern that selects nothing, and a bad inventory line, are errors naming them.
+    let (code, _, stderr) = run(envsync_command().current_dir(tmp.path()).args([
+        "diff",
+        "ssh://r",
+        "--inventory",
+        "hosts.ini",
+        "--limit",
+        "mail",
+    ]));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("hosts.ini: no host matches `--limit mail`"),
+        "{stderr}"
+    );
+    std::fs::write(
+        tmp.path().join("bad.ini"),
+        "[web]\nweb-1 ansible_port=http\n",
+    )
+    .expect("write");
+    let (code, _, stderr) = run(envsync_command()
+        .current_dir(tmp.path())
+        .args(["diff", "ssh://r", "-i", "bad.ini", "--json", "bad.json"]));
+    assert_eq!(code, 2);
+    assert!(
+        stderr
+            .contains("bad.ini:2: host `web-1`: `ssh://web-1:http` is not a valid ssh destination"),
+        "{stderr}"
+    );
+    // The report asked for is still written, saying error and why.
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("bad.json")).unwrap())
+            .expect("json");
+    assert_eq!(report["verdict"], "error");
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("bad.ini:2: host `web-1`"),
+        "{report}"
+    );
+}
+
+#[test]
+fn groups_lists_and_grouped_reports() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    snapshots(tmp.path());
+    std::fs::write(
+        tmp.path().join("envsync.toml"),
+        "[project]\nname = \"fleet\"\n\n[base]\nimage = \"debian:bookworm\"\n\n[targets]\nweb = [\"web-1.json\", \"web-2.json\", \"web-3.json\", \"web-4.json\"]\n",
+    )
+    .expect("manifest");
+    // `[targets]` group on the command line, the rest from standard input.
+    let mut cmd = envsync_command();
+    cmd.current_dir(tmp.path())
+        .args([
+            "diff",
+            "prod.json",
+            "web",
+            "--targets-from",
+            "-",
+            "--format",
+            "json=fleet.json",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("envsync");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(b"# the databases\ndb-1.json\n\nweb-2.json  # twice: compared once\n")
+            .expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("envsync ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "drift: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(
+            "3 hosts: deb:openssl 3.0.13-1~deb12u1 ↑ patch\n  web-1.json, web-2.json, web-3.json\n"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 host: parity\n  web-4.json\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "1 host: deb:curl missing, deb:openssl 3.0.9-1~deb12u1 ↓ patch\n  db-1.json\n"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("same drift (3 hosts)"),
+        "the matrix has a column per group: {stdout}"
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("fleet.json")).unwrap())
+            .expect("json");
+    let hosts: Vec<&str> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        hosts,
+        [
+            "web-1.json",
+            "web-2.json",
+            "web-3.json",
+            "web-4.json",
+            "db-1.json"
+        ]
+    );
+    assert_eq!(report["groups"].as_array().unwrap().len(), 3, "{report}");
+    assert_eq!(report["groups"][0]["drift"][0]["name"], "openssl");
+
+    // A group is not a reference, and a group is not one `check --stage`.
+    let (code, _, stderr) =
+        run(envsync_command()
+            .current_dir(tmp.path())
+            .args(["diff", "web", "prod.json"]));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("the reference `web` is a group"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_host_past_its_timeout_is_reported_and_the_others_compared() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    snapshots(tmp.path());
+    let log = tmp.path().join("ssh.log");
+    let ssh = fake_ssh(tmp.path(), &log, 30);
+    let started = Instant::now();
+    let (code, stdout, stderr) = run(envsync_command()
+        .current_dir(tmp.path())
+        .env("ENVSYNC_SSH", &ssh)
+        .args([
+            "diff",
+            "prod.json",
+            "web-1.json",
+            "ssh://slow-host",
+            "--timeout",
+            "2s",
+        ]));
+    assert_eq!(code, 2, "an unreachable host is an error");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        stdout.contains("1 host could not be collected\n  ssh://slow-host: "),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("ssh://slow-host") && stderr.contains("2s"),
+        "{stderr}"
+    );
+    let (code, _, stderr) =
+        run(envsync_command().args(["diff", "a.json", "b.json", "c.json", "--timeout", "soon"]));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("`soon` is not a duration"), "{stderr}");
+}
+
+const PARSE_METRICS: &str = r#"
+import sys
+from prometheus_client.parser import text_string_to_metric_families as prometheus
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics
+text = open(sys.argv[1]).read()
+list(prometheus(text))
+for family in openmetrics(text):
+    for s in family.samples:
+        labels = ",".join("%s=%s" % kv for kv in sorted(s.labels.items()))
+        print("%s %s{%s} %g" % (family.type, s.name, labels, s.value))
+"#;
+
+#[test]
+fn openmetrics_parse_with_prometheus_client() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    snapshots(tmp.path());
+    let (code, _, stderr) = run(envsync_command().current_dir(tmp.path()).args([
+        "diff",
+        "prod.json",
+        "web-1.json",
+        "web-4.json",
+        "db-1.json",
+        "gone.json",
+        "--format",
+        "openmetrics=fleet.prom",
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    let out = Command::new(oracle_python())
+        .args(["-c", PARSE_METRICS])
+        .arg(tmp.path().join("fleet.prom"))
+        .output()
+        .expect("python");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let samples: Vec<&str> = text.lines().collect();
+    for expected in [
+        "gauge envsync_target_up{reference=prod.json,target=gone.json} 0",
+        "gauge envsync_target_up{reference=prod.json,target=web-1.json} 1",
+        "gauge envsync_drift_components{kind=changed,reference=prod.json,target=web-1.json} 1",
+        "gauge envsync_drift_components{kind=missing,reference=prod.json,target=db-1.json} 1",
+        "gauge envsync_drift_components{kind=changed,reference=prod.json,target=web-4.json} 0",
+        "gauge envsync_targets{reference=prod.json,status=error} 1",
+        "gauge envsync_targets{reference=prod.json,status=drift} 2",
+        "gauge envsync_targets{reference=prod.json,status=parity} 1",
+    ] {
+        assert!(samples.contains(&expected), "{expected} not in:\n{text}");
+    }
+    assert!(
+        !samples
+            .iter()
+            .any(|s| s.contains("envsync_drift_components") && s.contains("gone.json")),
+        "no drift gauge for a target that was not collected:\n{text}"
+    );
+}
+
+/// Headless Chromium with a deadline: `timeout` ends it if it hangs.
+fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
+    Command::new("timeout")
+        .args([
+            "120",
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .expect("run chromium (scripts/test-tools.sh installs it)")
+}
+
+#[test]
+fn html_report_renders_in_chromium() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    snapshots(tmp.path());
+    let (code, _, stderr) = run(envsync_command().current_dir(tmp.path()).args([
+        "diff",
+        "prod.json",
+        "web-1.json",
+        "web-2.json",
+        "web-4.json",
+        "db-1.json",
+        "gone.json",
+        "--format",
+        "html=fleet.html",
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    let page = tmp.path().join("fleet.html");
+    let html = std::fs::read_to_string(&page).expect("page");
+    assert!(
+        !html.contains("http://") && !html.contains("https://") && !html.contains(" src="),
+        "self-contained"
+    );
+    let url = format!("file://{}", page.display());
+    let out = chromium(&["--dump-dom", &url], &tmp.path().join("profile"));
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && dom.contains("</html>"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The DOM Chromium built: the verdict, one group per distinct drift (web-1 and web-2
+    // together), the matrix with a column per group, and a section per host.
+    assert!(dom.contains("<p id=\"verdict\" class=\"verdict error\">drift: 3 of 5 targets drift, 1 could not be collected — ERROR</p>"), "{dom}");
+    assert_eq!(dom.matches("<li class=\"group ").count(), 4, "{dom}");
+    assert!(dom.contains("<span class=\"phrase\">2 hosts: deb:openssl 3.0.13-1~deb12u1 ↑ patch</span>: <a href=\"#host-0\">web-1.json</a> <a href=\"#host-1\">web-2.json</a>"), "{dom}");
+    assert_eq!(dom.matches("<section class=\"host\"").count(), 5, "{dom}");
+    assert!(dom.contains("id=\"host-4\" data-status=\"error\""), "{dom}");
+    let header = dom
+        .split("<thead>")
+        .nth(1)
+        .and_then(|t| t.split("</thead>").next())
+        .expect("matrix header");
+    assert_eq!(
+        header.matches("<th").count(),
+        2 + 4,
+        "component, reference, 4 groups: {header}"
+    );
+
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet-report.png");
+    let _ = std::fs::remove_file(&shot);
+    let out = chromium(
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1280,900",
+            &url,
+        ],
+        &tmp.path().join("profile"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).expect("the screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
+}
+
+/// On a terminal, standard error shows each target as it finishes and a progress line;
+/// anywhere else it stays quiet. The terminal is util-linux's `script` (a pseudo-terminal).
+#[test]
+fn progress_on_a_terminal_only() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    snapshots(tmp.path());
+    let bin = env!("CARGO_BIN_EXE_envsync");
+    let line = format!("{bin} diff prod.json web-1.json db-1.json gone.json -o report.txt");
+    let out = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(tmp.path())
+        .env("ENVSYNC_HASH_KEY", util::TEST_HASH_KEY)
+        .output()
+        .expect("script (util-linux)");
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(tty.contains("collected web-1.json ("), "{tty}");
+    assert!(
+        tty.contains("could not collect gone.json: cannot read snapshot"),
+        "{tty}"
+    );
+    assert!(tty.contains("[4/4] 1 failed"), "{tty}");
+    let (code, stdout, stderr) = run(envsync_command().current_dir(tmp.path()).args([
+        "diff",
+        "prod.json",
+        "web-1.json",
+        "db-1.json",
+        "gone.json",
+        "-o",
+        "report.txt",
+    ]));
+    assert_eq!(code, 2);
+    assert!(
+        stdout.is_empty() && !stderr.contains("collected web-1") && !stderr.contains("[4/4]"),
+        "{stderr}"
+    );
+}
