@@ -121,7 +121,7 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Drift);
     }
     let text_out = new_lock.to_string_canonical();
-    let unchanged = std::fs::read(&lock_path).is_ok_and(|old| old == text_out.as_bytes());
+    let unchanged = Lock::read_text(&lock_path).is_ok_and(|old| old == text_out);
     if !unchanged {
         write_atomically(&lock_path, &text_out)?;
     }
