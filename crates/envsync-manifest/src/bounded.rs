@@ -39,9 +39,9 @@ pub fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, CappedReadError> 
 /// `limit` bytes for messages: `4 MiB`, `512 KiB`, `100 bytes`.
 pub fn show_size(limit: u64) -> String {
     const MIB: u64 = 1024 * 1024;
-    if limit >= MIB && limit % MIB == 0 {
+    if limit >= MIB && limit.is_multiple_of(MIB) {
         format!("{} MiB", limit / MIB)
-    } else if limit >= 1024 && limit % 1024 == 0 {
+    } else if limit >= 1024 && limit.is_multiple_of(1024) {
         format!("{} KiB", limit / 1024)
     } else {
         format!("{limit} bytes")
