@@ -47,6 +47,10 @@ pub struct DiffArgs {
     /// not read) instead of failing with exit 2
     #[arg(long)]
     pub allow_incomplete: bool,
+    /// Also search this directory on live targets for Python and npm packages and
+    /// interpreters, like `/opt` (adds to the manifest's `[collect] roots`); repeatable
+    #[arg(long = "root", value_name = "PATH", value_parser = super::absolute_path)]
+    pub roots: Vec<String>,
 }
 
 /// What target names can refer to: the manifest (when there is one) and the lock.
@@ -55,6 +59,8 @@ pub(crate) struct Sources {
     pub manifest: Option<Manifest>,
     pub manifest_path: PathBuf,
     pub lock_path: PathBuf,
+    /// `--root` directories, searched on live targets besides `[collect] roots`.
+    pub roots: Vec<String>,
 }
 
 impl Sources {
@@ -76,6 +82,7 @@ impl Sources {
             manifest,
             lock_path: inputs.lock_path(),
             manifest_path: path,
+            roots: Vec::new(),
         })
     }
 
@@ -134,16 +141,17 @@ async fn load_direct(spec: &str, sources: &Sources) -> anyhow::Result<Snapshot> 
         return Ok(snapshot);
     }
     let target = envsync_drift::target::Target::parse(spec)?;
-    collect_live(spec, &target, sources.manifest.as_ref()).await
+    collect_live(spec, &target, sources).await
 }
 
 async fn collect_live(
     spec: &str,
     target: &envsync_drift::target::Target,
-    manifest: Option<&Manifest>,
+    sources: &Sources,
 ) -> anyhow::Result<Snapshot> {
-    let mut snapshot =
-        envsync_drift::fingerprint::fingerprint(target, &collect_options(manifest)).await?;
+    let mut options = collect_options(sources.manifest.as_ref());
+    options.roots.extend(sources.roots.iter().cloned());
+    let mut snapshot = envsync_drift::fingerprint::fingerprint(target, &options).await?;
     snapshot.target = spec.to_string();
     Ok(snapshot)
 }
@@ -248,7 +256,9 @@ type Loaded = (Snapshot, Vec<(String, anyhow::Result<Snapshot>)>);
 
 /// Load the manifest and every target; an error when the reference cannot be loaded.
 async fn load(args: &DiffArgs) -> anyhow::Result<Loaded> {
-    let sources = Arc::new(Sources::load(&args.inputs)?);
+    let mut sources = Sources::load(&args.inputs)?;
+    sources.roots = args.roots.clone();
+    let sources = Arc::new(sources);
     let allow = args.allow_incomplete;
     let mut results = load_all(&args.targets, sources, args.jobs)
         .await

@@ -361,6 +361,7 @@ async fn target_pins(
         manifest: Some(manifest.clone()),
         manifest_path: manifest.file.clone(),
         lock_path: lock_path.to_path_buf(),
+        roots: Vec::new(),
     };
     let snapshot = load_target(target, &sources)
         .await

@@ -81,6 +81,9 @@ pub struct Manifest {
     pub sources: Sources,
     /// Named targets (`[targets]`), usable wherever a target is.
     pub targets: Vec<NamedTarget>,
+    /// More directories `fingerprint`, `diff` and `check` search for Python and npm
+    /// packages and interpreters on a target (`[collect] roots`), absolute paths.
+    pub collect_roots: Vec<String>,
     pub policy: Policy,
     /// Every declared component, in file order. See [`Manifest::declared`].
     declared: Vec<Declared>,
