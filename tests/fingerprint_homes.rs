@@ -125,7 +125,7 @@ async fn homes_pyenv_nvm_and_var_www_are_collected_with_their_interpreters() {
     let site = format!("{PYENV}/lib/python3.11/site-packages");
     assert_eq!(
         at(&rows, "pypi", &site),
-        pip_at(&c, "python3 -m pip", &site).await
+        pip_at(&c, "/usr/bin/python3 -m pip", &site).await
     );
     let www = "/var/www/site/venv/lib/python3.11/site-packages";
     assert_eq!(

@@ -207,6 +207,35 @@ fn expand(root: &Root, pattern: &str) -> Vec<String> {
         .collect()
 }
 
+/// Open the subdirectory `name` of `parent` (target path `base`) without following a
+/// link; `None` when it is not to be entered (unreadable: recorded in
+/// `files.unreadable`; renamed away or swapped for a link meanwhile).
+fn open_subdir(
+    root: &Root,
+    parent: &OwnedFd,
+    name: &str,
+    base: &str,
+    files: &mut FileSet,
+) -> Result<Option<OwnedFd>, DriftError> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    match rustix::fs::openat(parent, name, flags, Mode::empty()) {
+        Ok(child) => Ok(Some(child)),
+        // A directory the user cannot enter hides whatever is below it.
+        Err(Errno::ACCESS | Errno::PERM) => {
+            files.unreadable.push(format!("{base}: Permission denied"));
+            Ok(None)
+        }
+        // Renamed away or swapped for a link meanwhile: not entered.
+        Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => Ok(None),
+        // Anything else (out of descriptors, an IO error) would drop a subtree
+        // silently: the collection fails instead.
+        Err(e) => Err(DriftError::Io {
+            path: root.shown(base),
+            source: e.into(),
+        }),
+    }
+}
+
 /// Walk the directory at target path `dir` (not following links below it), adding the
 /// regular files `keep` accepts. Each directory is held open and its entries are opened
 /// relative to it with `O_NOFOLLOW`: a directory swapped for a link meanwhile is not
@@ -233,27 +262,10 @@ fn walk(
     while let Some((parent, name, base, depth)) = stack.pop() {
         let fd = match name {
             None => parent,
-            Some(name) => {
-                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-                match rustix::fs::openat(&*parent, name.as_str(), flags, Mode::empty()) {
-                    Ok(child) => std::rc::Rc::new(child),
-                    // A directory the user cannot enter hides whatever is below it.
-                    Err(Errno::ACCESS | Errno::PERM) => {
-                        files.unreadable.push(format!("{base}: Permission denied"));
-                        continue;
-                    }
-                    // Renamed away or swapped for a link meanwhile: not entered.
-                    Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => continue,
-                    // Anything else (out of descriptors, an IO error) would drop a
-                    // subtree silently: the collection fails instead.
-                    Err(e) => {
-                        return Err(DriftError::Io {
-                            path: root.shown(&base),
-                            source: e.into(),
-                        })
-                    }
-                }
-            }
+            Some(name) => match open_subdir(root, &parent, &name, &base, files)? {
+                Some(child) => std::rc::Rc::new(child),
+                None => continue,
+            },
         };
         // Pushed in reverse so that directories are walked in name order.
         let mut subdirs = Vec::new();

@@ -88,6 +88,17 @@ fn root_word(r: &str, builtin: bool) -> String {
     }
 }
 
+/// The script's line after the header: the environment, or only `PATH` when the
+/// environment is not wanted (it still says which interpreter the target runs).
+fn env_part(want_env: bool) -> &'static str {
+    if want_env {
+        "if env -0 >/dev/null 2>&1; then printf 'env0 '; env -0 | od -An -v -tx1 | tr -d ' \\n'; \
+         else printf 'envn '; env | od -An -v -tx1 | tr -d ' \\n'; fi"
+    } else {
+        "printf 'path '; printf '%s' \"$PATH\" | od -An -v -tx1 | tr -d ' \\n'"
+    }
+}
+
 /// The collection script for `selector`; `want_env` adds the shell's environment.
 pub fn collection_script(selector: &Selector, want_env: bool) -> String {
     let fixed: Vec<String> = FIXED_FILES.iter().map(|p| shell_quote(p)).collect();
@@ -105,14 +116,7 @@ pub fn collection_script(selector: &Selector, want_env: bool) -> String {
         .map(|r| root_word(r, true))
         .collect();
     let files: Vec<String> = selector.files().iter().map(|p| shell_quote(p)).collect();
-    let env_part = if want_env {
-        "if env -0 >/dev/null 2>&1; then printf 'env0 '; env -0 | od -An -v -tx1 | tr -d ' \\n'; \
-         else printf 'envn '; env | od -An -v -tx1 | tr -d ' \\n'; fi"
-    } else {
-        // The environment is not wanted, its `PATH` still is: it says which
-        // interpreter the target runs.
-        "printf 'path '; printf '%s' \"$PATH\" | od -An -v -tx1 | tr -d ' \\n'"
-    };
+    let env_part = env_part(want_env);
     // `find`'s messages (directories it cannot enter) go to stderr with the `UNREAD`
     // prefix while the paths it prints go on through fd 3; files that exist but fail
     // `test -r` are reported the same way. Symbolic links are listed (and `tar -h`

@@ -87,17 +87,22 @@ impl Ctx<'_> {
                 m.targets = self.targets(t);
             }
         }
-        if let Some((key, item)) = section("collect") {
+        self.tail_sections(root, &mut m);
+        m
+    }
+
+    /// `[collect]` and `[policy]`, which depend on no other section.
+    fn tail_sections(&mut self, root: &toml_edit::Table, m: &mut Manifest) {
+        if let Some((key, item)) = root.get_key_value("collect") {
             if let Some(t) = self.table(key, item, "") {
                 m.collect_roots = self.collect_roots(t);
             }
         }
-        if let Some((key, item)) = section("policy") {
+        if let Some((key, item)) = root.get_key_value("policy") {
             if let Some(t) = self.table(key, item, "") {
                 m.policy = self.policy(t);
             }
         }
-        m
     }
 
     /// `[collect] roots = ["/data/apps"]`: absolute paths on the target.
