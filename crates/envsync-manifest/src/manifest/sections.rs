@@ -338,6 +338,27 @@ mod tests {
     }
 
     #[test]
+    fn collect_roots() {
+        let m = parse(&format!(
+            "{}[collect]\nroots = [\"/data/apps\", \"/srv2\"]\n",
+            crate::manifest::testing::HEAD
+        ))
+        .unwrap();
+        assert_eq!(m.collect_roots, ["/data/apps", "/srv2"]);
+        let errors = |body: &str| {
+            parse(&format!("{}{body}", crate::manifest::testing::HEAD))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = errors("[collect]\nroots = [\"data\"]\n");
+        assert!(e.contains("`data`") && e.contains("envsync.toml:6"), "{e}");
+        let e = errors("[collect]\nroot = [\"/data\"]\n");
+        assert!(e.contains("unknown key `root` in [collect]"), "{e}");
+        let e = errors("[collect]\nroots = \"/data\"\n");
+        assert!(e.contains("array of strings"), "{e}");
+    }
+
+    #[test]
     fn missing_sections_and_syntax() {
         let errors = parse("[apt]\nopenssl = \"3.0.*\"\n")
             .unwrap_err()
