@@ -381,7 +381,8 @@ fn is_interpreter_marker(segs: &[&str]) -> bool {
     }
 }
 
-/// The interpreter prefix a marker file names (see [`is_interpreter_marker`]).
+/// The interpreter prefix a marker file names: `<prefix>` of `<prefix>/include/python3.X/patchlevel.h`
+/// or `<prefix>/include/node/node_version.h`.
 pub fn interpreter_prefix(path: &str) -> Option<&str> {
     let segs: Vec<&str> = path.split('/').collect();
     if !is_interpreter_marker(&segs) {
