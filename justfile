@@ -53,6 +53,10 @@ ci: lint docs unused-deps fresh-engine test
 long-functions:
     python3 scripts/long-functions.py
 
+# Fuzz every parser of untrusted bytes with libFuzzer on stable, >= 10^6 inputs each (not part of ci: minutes per target)
+fuzz *targets:
+    bash scripts/fuzz.sh {{targets}}
+
 # Man pages for envsync and each command, into target/man (`man target/man/envsync-up.1`)
 man:
     cargo run -q --locked -- man target/man

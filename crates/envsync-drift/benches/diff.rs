@@ -65,6 +65,7 @@ fn empty(target: &str) -> Snapshot {
         digest: None,
         complete: true,
         hash_key: None,
+        on_path: Default::default(),
         os: None,
         packages: Vec::new(),
         warnings: Vec::new(),

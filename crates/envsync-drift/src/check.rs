@@ -390,6 +390,7 @@ mod tests {
             digest: None,
             complete: true,
             hash_key: None,
+            on_path: Default::default(),
             os: None,
             packages: specs
                 .iter()

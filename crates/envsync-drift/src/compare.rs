@@ -501,6 +501,7 @@ mod tests {
             digest: None,
             complete: true,
             hash_key: None,
+            on_path: Default::default(),
             os: None,
             packages: specs.iter().map(|s| pkg(s)).collect(),
             warnings: Vec::new(),

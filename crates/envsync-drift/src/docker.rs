@@ -15,7 +15,7 @@ use crate::collect::script::{
 };
 use crate::collect::tarball::{read_tar_under, Budget};
 use crate::collect::{
-    layers, parse_env, CollectOptions, FileSet, Selector, FIXED_DIRS, FIXED_FILES,
+    layers, parse_env, path_of, CollectOptions, FileSet, Selector, FIXED_DIRS, FIXED_FILES,
 };
 use crate::error::DriftError;
 
@@ -76,8 +76,10 @@ pub async fn collect_container(name: &str, opts: &CollectOptions) -> Result<File
         stderr: &stderr,
     };
     let mut files = files_of_run(&docker, name, &target, &selector, opts, run).await?;
+    let env = env_of(env);
+    files.path_var = path_of(&env).or(files.path_var.take());
     if opts.wants_env() {
-        files.env = Some(env_of(env));
+        files.env = Some(env);
     }
     Ok(files)
 }
@@ -422,8 +424,10 @@ pub async fn collect_image(reference: &str, opts: &CollectOptions) -> Result<Fil
         reading = reading.with_extra_fixed(&wanted);
         files = export_and_read(&docker, &id, &reading, &target, opts.max_total_bytes).await?;
     }
+    let env = env_of(env);
+    files.path_var = path_of(&env);
     if opts.wants_env() {
-        files.env = Some(env_of(env));
+        files.env = Some(env);
     }
     Ok(files)
 }

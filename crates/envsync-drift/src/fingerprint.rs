@@ -34,8 +34,12 @@ pub async fn fingerprint(target: &Target, opts: &CollectOptions) -> Result<Snaps
                     target: name.clone(),
                     message: e.to_string(),
                 })??;
-                if matches!(target, Target::Local) && opts.wants_env() {
-                    files.env = Some(local::process_env());
+                if matches!(target, Target::Local) {
+                    let env = local::process_env();
+                    files.path_var = crate::collect::path_of(&env);
+                    if opts.wants_env() {
+                        files.env = Some(env);
+                    }
                 }
                 files
             }

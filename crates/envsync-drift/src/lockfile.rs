@@ -23,6 +23,7 @@ pub fn collect_options(manifest: Option<&Manifest>) -> CollectOptions {
             opts.npm_projects = node.projects.iter().map(|p| p.path.clone()).collect();
         }
         opts.files = m.files.iter().map(|f| f.container_path.clone()).collect();
+        opts.roots = m.collect_roots.clone();
         opts.collect_env = false;
     }
     opts

@@ -45,6 +45,11 @@ pub struct Snapshot {
     /// it, those hashes are plain `sha256:`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash_key: Option<String>,
+    /// For each interpreter (`python`, `node`), the `location` of the runtime the
+    /// target's `PATH` finds first (`/usr` for the package manager's); written only when
+    /// known. Every interpreter found is a `runtime` package with its `location`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub on_path: std::collections::BTreeMap<String, String>,
 }
 
 fn yes() -> bool {
@@ -139,6 +144,8 @@ struct StablePart<'a> {
     complete: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     hash_key: &'a Option<String>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    on_path: &'a std::collections::BTreeMap<String, String>,
 }
 
 impl Snapshot {
@@ -154,6 +161,7 @@ impl Snapshot {
             warnings: Vec::new(),
             complete: true,
             hash_key: None,
+            on_path: std::collections::BTreeMap::new(),
         }
     }
 
@@ -268,6 +276,7 @@ impl Snapshot {
             warnings: &self.warnings,
             complete: self.complete,
             hash_key: &self.hash_key,
+            on_path: &self.on_path,
         };
         let text = serde_json::to_vec(&stable).unwrap_or_default();
         format!("sha256:{}", hex::encode(Sha256::digest(&text)))

@@ -13,6 +13,8 @@ pub enum LockError {
         #[source]
         source: std::io::Error,
     },
+    #[error("lock `{}` is larger than {}, the most envsync reads; check that the path names an `envsync.lock`, or regenerate it with `envsync lock`", file.display(), crate::bounded::show_size(*.limit))]
+    TooLarge { file: PathBuf, limit: u64 },
     #[error("{}:{line}:{column}: {message}; the lock is written by `envsync lock`, regenerate it rather than editing it by hand", file.display())]
     Syntax {
         file: PathBuf,

@@ -2,6 +2,7 @@
 //!
 //! This crate performs no IO beyond reading the files it is handed.
 
+pub mod bounded;
 pub mod destination;
 pub mod diag;
 pub mod digest;

@@ -65,6 +65,10 @@ pub struct CheckArgs {
     /// read) instead of failing with exit 2
     #[arg(long)]
     pub allow_incomplete: bool,
+    /// Also search this directory on live targets for Python and npm packages and
+    /// interpreters, like `/opt` (adds to the manifest's `[collect] roots`); repeatable
+    #[arg(long = "root", value_name = "PATH", value_parser = super::absolute_path)]
+    pub roots: Vec<String>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -203,7 +207,8 @@ async fn evaluate(args: &CheckArgs) -> anyhow::Result<check::Checked> {
         None => None,
     };
     let today = args.as_of.unwrap_or_else(Date::today);
-    let sources = Sources::load(&args.inputs)?;
+    let mut sources = Sources::load(&args.inputs)?;
+    sources.roots = args.roots.clone();
     if sources.manifest.is_none() && args.against == "lock" && !sources.lock_path.exists() {
         bail!(
             "neither `{}` nor `{}` exists; run `envsync check` where the manifest is, or pass `--manifest PATH`",

@@ -70,6 +70,10 @@ pub struct DiffArgs {
     /// not read) instead of failing with exit 2
     #[arg(long)]
     pub allow_incomplete: bool,
+    /// Also search this directory on live targets for Python and npm packages and
+    /// interpreters, like `/opt` (adds to the manifest's `[collect] roots`); repeatable
+    #[arg(long = "root", value_name = "PATH", value_parser = super::absolute_path)]
+    pub roots: Vec<String>,
 }
 
 /// What target names can refer to: the manifest (when there is one) and the lock.
@@ -80,6 +84,8 @@ pub(crate) struct Sources {
     pub lock_path: PathBuf,
     /// `--timeout`: how long one live target may take to collect.
     pub timeout: Option<Duration>,
+    /// `--root` directories, searched on live targets besides `[collect] roots`.
+    pub roots: Vec<String>,
 }
 
 impl Sources {
@@ -102,6 +108,7 @@ impl Sources {
             lock_path: inputs.lock_path(),
             manifest_path: path,
             timeout: None,
+            roots: Vec::new(),
         })
     }
 
@@ -199,6 +206,7 @@ async fn collect_live(
     if let Some(timeout) = sources.timeout {
         opts.timeout = timeout;
     }
+    opts.roots.extend(sources.roots.iter().cloned());
     let mut snapshot = envsync_drift::fingerprint::fingerprint(target, &opts).await?;
     snapshot.target = spec.to_string();
     Ok(snapshot)
@@ -454,6 +462,7 @@ pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     let plan = args.output.plan()?;
     let prepared = Sources::load(&args.inputs).and_then(|mut sources| {
         sources.timeout = args.timeout;
+        sources.roots = args.roots.clone();
         let (targets, is_fleet) = plan_targets(args, &sources)?;
         Ok((sources, targets, is_fleet))
     });

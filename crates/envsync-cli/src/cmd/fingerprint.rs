@@ -35,6 +35,10 @@ pub struct FingerprintArgs {
     /// An npm project directory whose node_modules to read; repeatable
     #[arg(long = "npm-project", value_name = "PATH")]
     pub npm_projects: Vec<String>,
+    /// Also search this directory on live targets for Python and npm packages and
+    /// interpreters, like `/opt` (with the manifest's `[collect] roots`); repeatable
+    #[arg(long = "root", value_name = "PATH", value_parser = super::absolute_path)]
+    pub roots: Vec<String>,
     /// A configuration file or directory to hash (keyed hash, size, mode); repeatable
     #[arg(long = "file", value_name = "PATH")]
     pub files: Vec<String>,
@@ -51,6 +55,18 @@ pub struct FingerprintArgs {
     /// The manifest whose `[targets]` names TARGET may be
     #[command(flatten)]
     pub manifest: ManifestArg,
+}
+
+/// `--root` directories and the manifest's `[collect] roots`, when there is a manifest.
+fn roots(args: &FingerprintArgs) -> anyhow::Result<Vec<String>> {
+    let path = args.manifest.path();
+    let mut roots = if path.exists() {
+        load_manifest(&path)?.collect_roots
+    } else {
+        Vec::new()
+    };
+    roots.extend(args.roots.iter().cloned());
+    Ok(roots)
 }
 
 /// Resolve a `[targets]` name through the manifest, when one exists and names it.
@@ -73,6 +89,7 @@ pub async fn run(args: &FingerprintArgs) -> anyhow::Result<Outcome> {
     let opts = CollectOptions {
         python_envs: args.python_envs.clone(),
         npm_projects: args.npm_projects.clone(),
+        roots: roots(args)?,
         files: args.files.clone(),
         env_names: if args.env_names.is_empty() {
             None

@@ -121,7 +121,7 @@ async fn write_lock(args: &LockArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Drift);
     }
     let text_out = new_lock.to_string_canonical();
-    let unchanged = std::fs::read(&lock_path).is_ok_and(|old| old == text_out.as_bytes());
+    let unchanged = Lock::read_text(&lock_path).is_ok_and(|old| old == text_out);
     if !unchanged {
         write_atomically(&lock_path, &text_out)?;
     }
@@ -362,6 +362,7 @@ async fn target_pins(
         manifest_path: manifest.file.clone(),
         lock_path: lock_path.to_path_buf(),
         timeout: None,
+        roots: Vec::new(),
     };
     let snapshot = load_target(target, &sources)
         .await

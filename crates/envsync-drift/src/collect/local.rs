@@ -27,7 +27,8 @@ use rustix::io::Errno;
 
 use super::tarball::Budget;
 use super::{
-    parse_env, Entry, FileSet, Selector, FIXED_DIRS, FIXED_FILES, MAX_FILE_BYTES, RPM_DATABASES,
+    parse_env, Entry, FileSet, Selector, FIXED_DIRS, FIXED_FILES, HOME_ROOTS, MAX_FILE_BYTES,
+    MAX_HOME_DEPTH, RPM_DATABASES,
 };
 use crate::error::DriftError;
 
@@ -206,16 +207,47 @@ fn expand(root: &Root, pattern: &str) -> Vec<String> {
         .collect()
 }
 
+/// Open the subdirectory `name` of `parent` (target path `base`) without following a
+/// link; `None` when it is not to be entered (unreadable: recorded in
+/// `files.unreadable`; renamed away or swapped for a link meanwhile).
+fn open_subdir(
+    root: &Root,
+    parent: &OwnedFd,
+    name: &str,
+    base: &str,
+    files: &mut FileSet,
+) -> Result<Option<OwnedFd>, DriftError> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    match rustix::fs::openat(parent, name, flags, Mode::empty()) {
+        Ok(child) => Ok(Some(child)),
+        // A directory the user cannot enter hides whatever is below it.
+        Err(Errno::ACCESS | Errno::PERM) => {
+            files.unreadable.push(format!("{base}: Permission denied"));
+            Ok(None)
+        }
+        // Renamed away or swapped for a link meanwhile: not entered.
+        Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => Ok(None),
+        // Anything else (out of descriptors, an IO error) would drop a subtree
+        // silently: the collection fails instead.
+        Err(e) => Err(DriftError::Io {
+            path: root.shown(base),
+            source: e.into(),
+        }),
+    }
+}
+
 /// Walk the directory at target path `dir` (not following links below it), adding the
 /// regular files `keep` accepts. Each directory is held open and its entries are opened
 /// relative to it with `O_NOFOLLOW`: a directory swapped for a link meanwhile is not
-/// entered.
+/// entered. Files more than `max_depth` levels below `dir` are not looked at (`find
+/// -maxdepth`).
 fn walk(
     root: &Root,
     dir: &str,
     files: &mut FileSet,
     budget: &mut Budget,
     keep: &dyn Fn(&str) -> bool,
+    max_depth: usize,
 ) -> Result<(), DriftError> {
     let Ok(top) = root.open(dir, OFlags::RDONLY | OFlags::DIRECTORY) else {
         return Ok(());
@@ -225,40 +257,25 @@ fn walk(
     // a directory has subdirectories (a `node_modules` may hold thousands).
     let top = std::rc::Rc::new(top);
     let base = dir.trim_end_matches('/').to_string();
-    let mut stack: Vec<(std::rc::Rc<OwnedFd>, Option<String>, String)> = vec![(top, None, base)];
-    while let Some((parent, name, base)) = stack.pop() {
+    let mut stack: Vec<(std::rc::Rc<OwnedFd>, Option<String>, String, usize)> =
+        vec![(top, None, base, 1)];
+    while let Some((parent, name, base, depth)) = stack.pop() {
         let fd = match name {
             None => parent,
-            Some(name) => {
-                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-                match rustix::fs::openat(&*parent, name.as_str(), flags, Mode::empty()) {
-                    Ok(child) => std::rc::Rc::new(child),
-                    // A directory the user cannot enter hides whatever is below it.
-                    Err(Errno::ACCESS | Errno::PERM) => {
-                        files.unreadable.push(format!("{base}: Permission denied"));
-                        continue;
-                    }
-                    // Renamed away or swapped for a link meanwhile: not entered.
-                    Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => continue,
-                    // Anything else (out of descriptors, an IO error) would drop a
-                    // subtree silently: the collection fails instead.
-                    Err(e) => {
-                        return Err(DriftError::Io {
-                            path: root.shown(&base),
-                            source: e.into(),
-                        })
-                    }
-                }
-            }
+            Some(name) => match open_subdir(root, &parent, &name, &base, files)? {
+                Some(child) => std::rc::Rc::new(child),
+                None => continue,
+            },
         };
         // Pushed in reverse so that directories are walked in name order.
         let mut subdirs = Vec::new();
         for (name, kind) in list(&fd) {
             let virtual_path = format!("{base}/{name}");
             match kind {
-                FileType::Directory => {
-                    subdirs.push((std::rc::Rc::clone(&fd), Some(name), virtual_path))
+                FileType::Directory if depth < max_depth => {
+                    subdirs.push((std::rc::Rc::clone(&fd), Some(name), virtual_path, depth + 1))
                 }
+                FileType::Directory => {}
                 FileType::RegularFile | FileType::Symlink => {
                     if !keep(&virtual_path) || files.entries.contains_key(&virtual_path) {
                         continue;
@@ -342,12 +359,24 @@ pub fn collect_root(
     let classify = |p: &str| selector.classify(p).is_some();
     for pattern in selector.search_roots() {
         for dir in expand(&root, &pattern) {
-            walk(&root, &dir, &mut files, &mut budget, &classify)?;
+            walk(&root, &dir, &mut files, &mut budget, &classify, usize::MAX)?;
+        }
+    }
+    for pattern in HOME_ROOTS {
+        for dir in expand(&root, pattern) {
+            walk(
+                &root,
+                &dir,
+                &mut files,
+                &mut budget,
+                &classify,
+                MAX_HOME_DEPTH,
+            )?;
         }
     }
     for named in selector.files() {
         if root.is_dir(named) {
-            walk(&root, named, &mut files, &mut budget, &|_| true)?;
+            walk(&root, named, &mut files, &mut budget, &|_| true, usize::MAX)?;
         } else if let Some(e) = read_file(&root, named, &mut files.unreadable, &mut budget)? {
             files.entries.insert(named.clone(), e);
         }

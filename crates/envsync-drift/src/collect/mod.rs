@@ -11,11 +11,16 @@
 //!   `/usr/local/go/VERSION`, `/opt/java/openjdk/release`);
 //! - Python metadata: `<lib>/python3[.X]/{site,dist}-packages/NAME.dist-info/METADATA`,
 //!   `.../NAME.egg-info/PKG-INFO` and `.../NAME.egg-info` files, where `<lib>` is
-//!   `/usr/lib` or `/usr/local/lib`, or any `lib` below `/opt`, `/srv`, `/app` or a
-//!   virtualenv named in [`CollectOptions::python_envs`];
+//!   `/usr/lib` or `/usr/local/lib`, or any `lib` below `/opt`, `/srv`, `/app`, a
+//!   [`HOME_ROOTS`] entry (at most [`MAX_HOME_DEPTH`] deep), a root named in
+//!   [`CollectOptions::roots`] or a virtualenv named in [`CollectOptions::python_envs`];
 //! - npm manifests: `node_modules/NAME/package.json` and `node_modules/@SCOPE/NAME/package.json`
-//!   below `/usr/lib/node_modules`, `/usr/local/lib/node_modules`, `/opt`, `/srv`, `/app`
-//!   or a project named in [`CollectOptions::npm_projects`] (nested `node_modules` included);
+//!   below `/usr/lib/node_modules`, `/usr/local/lib/node_modules`, `/opt`, `/srv`, `/app`,
+//!   the home roots, [`CollectOptions::roots`] or a project named in
+//!   [`CollectOptions::npm_projects`] (nested `node_modules` included);
+//! - interpreters: `<prefix>/include/python3.X/patchlevel.h` and
+//!   `<prefix>/include/node/node_version.h` below the same roots (pyenv, conda, nvm,
+//!   asdf and mise installs all carry them), each a `runtime` with `location` `<prefix>`;
 //! - configuration files named in [`CollectOptions::files`] (directories: every regular
 //!   file below them).
 //!
@@ -70,6 +75,8 @@ pub struct CollectOptions {
     pub python_envs: Vec<String>,
     /// npm project directories whose `node_modules` to read, e.g. `/srv/app`.
     pub npm_projects: Vec<String>,
+    /// More directories searched like `/opt` (the manifest's `[collect] roots`, `--root`).
+    pub roots: Vec<String>,
     /// Configuration files or directories to hash (absolute paths on the target).
     pub files: Vec<String>,
     /// Environment variable names to record; `None` (or none named) records none: a
@@ -124,6 +131,7 @@ impl Default for CollectOptions {
         CollectOptions {
             python_envs: Vec::new(),
             npm_projects: Vec::new(),
+            roots: Vec::new(),
             files: Vec::new(),
             env_names: None,
             collect_env: true,
@@ -156,8 +164,8 @@ pub const RPM_DATABASES: &[&str] = &[
     "/usr/lib/sysimage/rpm/Packages",
 ];
 
-/// Directories searched for Python and npm metadata. Entries ending in `*` are globs
-/// over the last path component.
+/// Directories searched for Python and npm metadata at any depth (and [`HOME_ROOTS`],
+/// to a bounded depth). Entries ending in `*` are globs over the last path component.
 pub const SEARCH_ROOTS: &[&str] = &[
     "/usr/lib/python3*",
     "/usr/local/lib/python3*",
@@ -171,6 +179,37 @@ pub const SEARCH_ROOTS: &[&str] = &[
 
 /// Prefixes below which Python and npm metadata may sit at any depth.
 const DEEP_ROOTS: &[&str] = &["/opt", "/srv", "/app"];
+
+/// Where people keep applications and their own interpreters: home directories (with
+/// the install dirs of pyenv `~/.pyenv/versions/*`, conda `~/miniconda3`, `~/anaconda3`
+/// and their `envs/*`, nvm `~/.nvm/versions/node/*`, asdf `~/.asdf/installs/*` and mise
+/// `~/.local/share/mise/installs/*`) and `/var/www`. Searched at most
+/// [`MAX_HOME_DEPTH`] levels deep; `/opt/conda` is under `/opt`, searched at any depth.
+pub const HOME_ROOTS: &[&str] = &["/root", "/home/*", "/var/www"];
+
+/// How many path components below a [`HOME_ROOTS`] directory (`/root`, `/home/dev`,
+/// `/var/www`) a metadata file may sit, the file's own name included. mise's are the
+/// deepest of the tools above: `.local/share/mise/installs/python/3.12.1/lib/python3.12/
+/// site-packages/NAME.dist-info/METADATA` is 11; a project's nested `node_modules`
+/// take the rest.
+pub const MAX_HOME_DEPTH: usize = 14;
+
+/// The home root holding `path` and how deep below it `path` sits, if any.
+pub fn home_depth(path: &str) -> Option<usize> {
+    let segs: Vec<&str> = path.split('/').collect();
+    // segs[0] is "" (absolute path).
+    let below = match segs.get(1..3)? {
+        ["root", _] => 2,
+        ["var", "www"] => 3,
+        ["home", user] if !user.is_empty() && segs.len() > 3 => 3,
+        _ => return None,
+    };
+    Some(segs.len().saturating_sub(below))
+}
+
+fn in_home_roots(path: &str) -> bool {
+    home_depth(path).is_some_and(|d| (1..=MAX_HOME_DEPTH).contains(&d))
+}
 
 /// What a gathered path is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,6 +226,7 @@ pub struct Selector {
     extra_fixed: Vec<String>,
     python_envs: Vec<String>,
     npm_projects: Vec<String>,
+    roots: Vec<String>,
     files: Vec<String>,
 }
 
@@ -217,6 +257,7 @@ impl Selector {
             extra_fixed: Vec::new(),
             python_envs: abs(&opts.python_envs),
             npm_projects: abs(&opts.npm_projects),
+            roots: abs(&opts.roots),
             files: abs(&opts.files),
         }
     }
@@ -233,7 +274,16 @@ impl Selector {
         let mut roots: Vec<String> = SEARCH_ROOTS.iter().map(|s| s.to_string()).collect();
         roots.extend(self.python_envs.iter().cloned());
         roots.extend(self.npm_projects.iter().cloned());
+        roots.extend(self.roots.iter().cloned());
         roots
+    }
+
+    /// Whether `path` is below a directory searched at any depth (or a home root within
+    /// its depth), where metadata and interpreters are taken wherever they sit.
+    fn in_searched_tree(&self, path: &str) -> bool {
+        DEEP_ROOTS.iter().any(|r| under(path, r))
+            || in_home_roots(path)
+            || self.roots.iter().any(|r| under(path, r))
     }
 
     /// Configuration paths named by the user.
@@ -255,7 +305,7 @@ impl Selector {
             return Some(Kind::Config);
         }
         let segs: Vec<&str> = path.split('/').collect();
-        if is_patchlevel(&segs) {
+        if is_patchlevel(&segs) || (is_interpreter_marker(&segs) && self.in_searched_tree(path)) {
             return Some(Kind::Fixed);
         }
         if self.is_python(path, &segs) {
@@ -291,7 +341,7 @@ impl Selector {
         let lib_dir = segs[..i - 1].join("/");
         lib_dir == "/usr/lib"
             || lib_dir == "/usr/local/lib"
-            || DEEP_ROOTS.iter().any(|r| under(path, r))
+            || self.in_searched_tree(path)
             || self.python_envs.iter().any(|r| under(path, r))
     }
 
@@ -311,14 +361,35 @@ impl Selector {
         }
         ["/usr/lib/node_modules", "/usr/local/lib/node_modules"]
             .iter()
-            .chain(DEEP_ROOTS)
             .any(|r| under(path, r))
+            || self.in_searched_tree(path)
             || self.npm_projects.iter().any(|r| under(path, r))
     }
 }
 
 fn is_patchlevel(segs: &[&str]) -> bool {
     matches!(segs, ["", "usr", "local", "include", py, "patchlevel.h"] if py.starts_with("python3"))
+}
+
+/// `<prefix>/include/python3.X/patchlevel.h` or `<prefix>/include/node/node_version.h`:
+/// the files that say which interpreter is installed at `<prefix>`.
+fn is_interpreter_marker(segs: &[&str]) -> bool {
+    match segs {
+        [.., "include", py, "patchlevel.h"] => py.starts_with("python3"),
+        [.., "include", "node", "node_version.h"] => true,
+        _ => false,
+    }
+}
+
+/// The interpreter prefix a marker file names: `<prefix>` of `<prefix>/include/python3.X/patchlevel.h`
+/// or `<prefix>/include/node/node_version.h`.
+pub fn interpreter_prefix(path: &str) -> Option<&str> {
+    let segs: Vec<&str> = path.split('/').collect();
+    if !is_interpreter_marker(&segs) {
+        return None;
+    }
+    let cut = path.rfind("/include/")?;
+    Some(if cut == 0 { "/" } else { &path[..cut] })
 }
 
 /// One gathered file.
@@ -344,6 +415,9 @@ pub struct FileSet {
     /// Environment variables as `(name, value)`; `None` when the target has no process
     /// environment (a root directory).
     pub env: Option<Vec<(String, Vec<u8>)>>,
+    /// The target's `PATH` (a container's or image's configured `Env`, the ssh shell's,
+    /// this process's for `local`), when known: it says which interpreter is on it.
+    pub path_var: Option<String>,
     /// RPM databases found (paths).
     pub rpm_databases: Vec<String>,
     pub warnings: Vec<String>,
@@ -483,6 +557,9 @@ pub fn inventory(
     snap.packages
         .extend(config_files(&selector, files, key, &mut warnings));
     snap.packages.extend(env_values(files, opts, key));
+    if let Some(path_var) = &files.path_var {
+        snap.on_path = runtimes::on_path(&snap.packages, path_var);
+    }
 
     for what in &files.unreadable {
         warnings.push(format!("{}{what}", crate::snapshot::UNREADABLE_PREFIX));
@@ -721,6 +798,13 @@ fn node_modules_of(path: &str) -> (&str, &str) {
     (location, &dir[nm + "/node_modules/".len()..])
 }
 
+/// The value of `PATH` in a list of environment variables.
+pub fn path_of(env: &[(String, Vec<u8>)]) -> Option<String> {
+    env.iter()
+        .find(|(name, _)| name == "PATH")
+        .map(|(_, value)| String::from_utf8_lossy(value).into_owned())
+}
+
 /// Parse `NAME=VALUE` records separated by `sep` (NUL for `env -0`, newline otherwise).
 pub fn parse_env(data: &[u8], sep: u8) -> Vec<(String, Vec<u8>)> {
     let mut out: Vec<(String, Vec<u8>)> = data
@@ -794,10 +878,37 @@ mod tests {
             "/home/u/venv/lib/python3.11/site-packages/a.dist-info/METADATA",
             Some(Python),
         );
+        // Home directories and /var/www are searched, to a bounded depth.
         check(
             "/home/x/venv/lib/python3.11/site-packages/a.dist-info/METADATA",
+            Some(Python),
+        );
+        check(
+            "/root/.local/share/mise/installs/python/3.12.1/lib/python3.12/site-packages/a.dist-info/METADATA",
+            Some(Python),
+        );
+        check(
+            "/var/www/site/venv/lib/python3.11/site-packages/a.dist-info/METADATA",
+            Some(Python),
+        );
+        check(
+            "/home/x/a/b/c/d/e/f/g/h/i/venv/lib/python3.11/site-packages/a.dist-info/METADATA",
             None,
         );
+        check(
+            "/usr/share/x/venv/lib/python3.11/site-packages/a.dist-info/METADATA",
+            None,
+        );
+        check(
+            "/home/dev/.nvm/versions/node/v20.11.0/include/node/node_version.h",
+            Some(Fixed),
+        );
+        check(
+            "/root/.pyenv/versions/3.11.7/include/python3.11/patchlevel.h",
+            Some(Fixed),
+        );
+        check("/opt/conda/include/python3.12/patchlevel.h", Some(Fixed));
+        check("/usr/include/python3.11/patchlevel.h", None);
         check("/srv/app/node_modules/express/package.json", Some(Npm));
         check("/srv/app/node_modules/@types/node/package.json", Some(Npm));
         check(
@@ -809,9 +920,74 @@ mod tests {
         check("/srv/app/package.json", None);
         check("/usr/local/lib/node_modules/semver/package.json", Some(Npm));
         check("/home/u/web/node_modules/a/package.json", Some(Npm));
-        check("/home/u/other/node_modules/a/package.json", None);
+        check("/home/u/other/node_modules/a/package.json", Some(Npm));
+        check("/data/node_modules/a/package.json", None);
         check("/etc/app/settings.ini", Some(Config));
         check("/etc/application", None);
+    }
+
+    #[test]
+    fn roots_add_searched_trees() {
+        let opts = CollectOptions {
+            roots: vec!["/data/apps/".into()],
+            ..CollectOptions::default()
+        };
+        let sel = Selector::new(&opts);
+        for path in [
+            "/data/apps/x/node_modules/a/package.json",
+            "/data/apps/x/venv/lib/python3.11/site-packages/a.dist-info/METADATA",
+            "/data/apps/py/include/python3.11/patchlevel.h",
+        ] {
+            assert!(sel.classify(path).is_some(), "{path}");
+        }
+        assert!(sel.search_roots().contains(&"/data/apps".to_string()));
+    }
+
+    #[test]
+    fn interpreters_on_path() {
+        let rt = |name: &str, loc: Option<&str>| {
+            let mut p = package(Ecosystem::Runtime, name, "1");
+            p.location = loc.map(str::to_string);
+            p
+        };
+        let found = [
+            rt("python", None),
+            rt("python", Some("/root/.pyenv/versions/3.11.7")),
+            rt("python", Some("/usr/local")),
+            rt("node", Some("/home/d/.nvm/versions/node/v20.11.0")),
+            rt("go", Some("/usr/local/go")),
+        ];
+        let check = |path: &str, expected: &[(&str, &str)]| {
+            let got = runtimes::on_path(&found, path);
+            let want: BTreeMap<String, String> = expected
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            assert_eq!(got, want, "{path}");
+        };
+        check(
+            "/root/.pyenv/versions/3.11.7/bin:/usr/local/bin:/usr/bin",
+            &[("python", "/root/.pyenv/versions/3.11.7")],
+        );
+        check(
+            "/root/.pyenv/shims:/usr/local/bin/:/home/d/.nvm/versions/node/v20.11.0/bin:/bin",
+            &[
+                ("python", "/usr/local"),
+                ("node", "/home/d/.nvm/versions/node/v20.11.0"),
+            ],
+        );
+        check("relative:/bin", &[("python", "/usr")]);
+        check("/sbin", &[]);
+    }
+
+    #[test]
+    fn home_depth_is_counted_below_the_home() {
+        assert_eq!(home_depth("/root/a"), Some(1));
+        assert_eq!(home_depth("/home/dev/a/b"), Some(2));
+        assert_eq!(home_depth("/home/dev"), None);
+        assert_eq!(home_depth("/var/www/a"), Some(1));
+        assert_eq!(home_depth("/var/lib/a"), None);
+        assert_eq!(home_depth("/rootx/a"), None);
     }
 
     #[test]

@@ -24,8 +24,9 @@
 //! | `mongodb-org-server`                                   | service `mongodb` |
 //!
 //! Installs outside the package manager, with `location` set to where they live:
-//! `/usr/local/include/python3.X/patchlevel.h` (`PY_VERSION`) → python at `/usr/local`;
-//! `/usr/local/include/node/node_version.h` → node at `/usr/local`;
+//! `<prefix>/include/python3.X/patchlevel.h` (`PY_VERSION`) → python at `<prefix>`;
+//! `<prefix>/include/node/node_version.h` → node at `<prefix>` (`/usr/local`, and every
+//! prefix below the searched roots: pyenv, conda, nvm, asdf and mise installs);
 //! `/usr/local/go/VERSION` → go at `/usr/local/go`;
 //! `/opt/java/openjdk/release` (`JAVA_VERSION`) → java at `/opt/java/openjdk`.
 
@@ -129,6 +130,35 @@ pub fn from_system(system: &[(Ecosystem, SysPackage)]) -> Vec<Package> {
         .collect()
 }
 
+/// The interpreters `PATH` finds first: for `python` and `node`, the `location` of the
+/// runtime whose `<location>/bin` comes first in `path_var` (`/usr` for one installed by
+/// the package manager, whose programs are in `/usr/bin` or `/bin`). A runtime reached
+/// only through a shim directory (pyenv's `~/.pyenv/shims`, asdf's `~/.asdf/shims`) is
+/// not resolved: the shim picks the version at run time.
+pub fn on_path(packages: &[Package], path_var: &str) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for runtime in ["python", "node"] {
+        let found: Vec<&Package> = packages
+            .iter()
+            .filter(|p| p.ecosystem == Ecosystem::Runtime && p.name == runtime)
+            .collect();
+        'path: for dir in path_var.split(':').filter(|d| d.starts_with('/')) {
+            let dir = super::normalize_path(dir);
+            for p in &found {
+                let (prefix, bins): (&str, Vec<String>) = match p.location.as_deref() {
+                    Some(loc) => (loc, vec![super::normalize_path(&format!("{loc}/bin"))]),
+                    None => ("/usr", vec!["/usr/bin".to_string(), "/bin".to_string()]),
+                };
+                if bins.contains(&dir) {
+                    out.insert(runtime.to_string(), prefix.to_string());
+                    break 'path;
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Runtimes installed outside the package manager (see the module docs).
 pub fn from_files(files: &FileSet, warnings: &mut Vec<String>) -> Vec<Package> {
     let mut out = Vec::new();
@@ -137,29 +167,28 @@ pub fn from_files(files: &FileSet, warnings: &mut Vec<String>) -> Vec<Package> {
             .get(path)
             .map(|(data, _)| parse::text(path, data, warnings).into_owned())
     };
-    for (path, entry) in files
-        .entries
-        .range("/usr/local/include/python3".to_string()..)
-    {
-        if !path.starts_with("/usr/local/include/python3") {
-            break;
-        }
-        if !path.ends_with("/patchlevel.h") || !matches!(entry, Entry::File { .. }) {
+    for (path, entry) in &files.entries {
+        let Some(prefix) = super::interpreter_prefix(path) else {
+            continue;
+        };
+        if !matches!(entry, Entry::File { .. } | Entry::Symlink(_)) {
             continue;
         }
-        if let Some(text) = text_of(path, warnings) {
+        let Some(text) = text_of(path, warnings) else {
+            continue;
+        };
+        if path.ends_with("/patchlevel.h") {
             match parse::c_define(&text, "PY_VERSION") {
                 Some(v) => out.push(component(
                     Ecosystem::Runtime,
                     "python",
                     v.to_string(),
-                    Some("/usr/local"),
+                    Some(prefix),
                 )),
                 None => warnings.push(format!("`{path}` has no `PY_VERSION`")),
             }
+            continue;
         }
-    }
-    if let Some(text) = text_of("/usr/local/include/node/node_version.h", warnings) {
         let part = |n| parse::c_define(&text, n);
         match (
             part("NODE_MAJOR_VERSION"),
@@ -170,10 +199,9 @@ pub fn from_files(files: &FileSet, warnings: &mut Vec<String>) -> Vec<Package> {
                 Ecosystem::Runtime,
                 "node",
                 format!("{a}.{b}.{c}"),
-                Some("/usr/local"),
+                Some(prefix),
             )),
-            _ => warnings
-                .push("`/usr/local/include/node/node_version.h` lacks version defines".to_string()),
+            _ => warnings.push(format!("`{path}` lacks version defines")),
         }
     }
     if let Some(text) = text_of("/usr/local/go/VERSION", warnings) {
@@ -319,7 +347,7 @@ mod tests {
             .iter()
             .map(|c| format!("{}={}", c.name, c.version))
             .collect();
-        assert_eq!(got, ["python=3.12.1", "node=20.11.0", "go=1.21.5"]);
+        assert_eq!(got, ["node=20.11.0", "python=3.12.1", "go=1.21.5"]);
         assert!(w.is_empty());
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! envsync-collect/2\n
-//! env0 <hex of `env -0`>\n      (or `envn <hex of env>` without `-0`, or `none`)
+//! env0 <hex of `env -0`>\n      (or `envn <hex of env>` without `-0`, or `path <hex of $PATH>`)
 //! present[ <rpm database path>]...\n
 //! tar\n <tar stream of the selected files, links dereferenced>   (or `notar\n`: nothing to read)
 //! envsync-end <tar's exit status>\n
@@ -88,6 +88,17 @@ fn root_word(r: &str, builtin: bool) -> String {
     }
 }
 
+/// The script's line after the header: the environment, or only `PATH` when the
+/// environment is not wanted (it still says which interpreter the target runs).
+fn env_part(want_env: bool) -> &'static str {
+    if want_env {
+        "if env -0 >/dev/null 2>&1; then printf 'env0 '; env -0 | od -An -v -tx1 | tr -d ' \\n'; \
+         else printf 'envn '; env | od -An -v -tx1 | tr -d ' \\n'; fi"
+    } else {
+        "printf 'path '; printf '%s' \"$PATH\" | od -An -v -tx1 | tr -d ' \\n'"
+    }
+}
+
 /// The collection script for `selector`; `want_env` adds the shell's environment.
 pub fn collection_script(selector: &Selector, want_env: bool) -> String {
     let fixed: Vec<String> = FIXED_FILES.iter().map(|p| shell_quote(p)).collect();
@@ -100,13 +111,12 @@ pub fn collection_script(selector: &Selector, want_env: bool) -> String {
         .enumerate()
         .map(|(i, r)| root_word(r, i < builtin))
         .collect();
+    let homes: Vec<String> = super::HOME_ROOTS
+        .iter()
+        .map(|r| root_word(r, true))
+        .collect();
     let files: Vec<String> = selector.files().iter().map(|p| shell_quote(p)).collect();
-    let env_part = if want_env {
-        "if env -0 >/dev/null 2>&1; then printf 'env0 '; env -0 | od -An -v -tx1 | tr -d ' \\n'; \
-         else printf 'envn '; env | od -An -v -tx1 | tr -d ' \\n'; fi"
-    } else {
-        "printf 'none'"
-    };
+    let env_part = env_part(want_env);
     // `find`'s messages (directories it cannot enter) go to stderr with the `UNREAD`
     // prefix while the paths it prints go on through fd 3; files that exist but fail
     // `test -r` are reported the same way. Symbolic links are listed (and `tar -h`
@@ -131,8 +141,11 @@ list=$(
     for f in {fixed}; do if [ -e "$f" ]; then printf '%s\n' "$f"; fi; done
     for d in {dirs}; do if [ -d "$d" ]; then find "$d" -maxdepth 1 \( -type f -o -type l \); fi; done
     if [ "$#" -gt 0 ]; then
-      find -H "$@" \( -type f -o -type l \) \( -name METADATA -o -name PKG-INFO -o -name '*.egg-info' -o -name package.json -o -name patchlevel.h \)
+      find -H "$@" \( -type f -o -type l \) \( -name METADATA -o -name PKG-INFO -o -name '*.egg-info' -o -name package.json -o -name patchlevel.h -o -name node_version.h \)
     fi
+    for h in {homes}; do if [ -d "$h" ]; then
+      find -H "$h" -maxdepth {depth} \( -type f -o -type l \) \( -name METADATA -o -name PKG-INFO -o -name '*.egg-info' -o -name package.json -o -name patchlevel.h -o -name node_version.h \)
+    fi; done
     for f in {files}; do if [ -e "$f" ]; then find -H "$f" \( -type f -o -type l \); fi; done
   }} 2>&1 1>&3 3>&- | sed 's/^/{UNREAD}/' >&2; }} 3>&1 </dev/null | sort -u | while IFS= read -r f; do
     if [ ! -f "$f" ]; then continue; fi
@@ -152,6 +165,8 @@ exit 0
 "#,
         rpm = rpm.join(" "),
         roots = roots.join(" "),
+        homes = homes.join(" "),
+        depth = super::MAX_HOME_DEPTH,
         fixed = fixed.join(" "),
         dirs = dirs.join(" "),
         files = if files.is_empty() {
@@ -232,13 +247,25 @@ pub fn parse_output(
 ) -> Result<Option<FileSet>, DriftError> {
     let mut rest = run.stdout;
     check_start(target, run, &mut rest)?;
-    let env = env_of(target, line(&mut rest, target)?)?;
+    let env_line = line(&mut rest, target)?;
+    let env = env_of(target, env_line)?;
+    let path_var = match (&env, env_line.strip_prefix(b"path ")) {
+        (Some(env), _) => super::path_of(env),
+        (None, Some(hex)) => Some(
+            String::from_utf8_lossy(
+                &unhex(hex).ok_or_else(|| malformed(target, "the `PATH` is not hex"))?,
+            )
+            .into_owned(),
+        ),
+        (None, None) => None,
+    };
     let rpm_databases = present_of(target, line(&mut rest, target)?)?;
     if rest.starts_with(b"envsync-error:") {
         return Ok(None);
     }
     let mut files = FileSet {
         env,
+        path_var,
         rpm_databases,
         ..FileSet::default()
     };
@@ -578,6 +605,30 @@ mod tests {
             files.entries.contains_key("/etc/os-release")
                 || files.entries.contains_key("/usr/lib/os-release")
         );
+    }
+
+    /// Without the environment, the script still reports the shell's `PATH` (what ssh
+    /// targets use to say which interpreter is on it), byte for byte.
+    #[test]
+    fn script_reports_path_without_the_environment() {
+        let sel = Selector::new(&CollectOptions::default());
+        let path = "/opt/x y/bin:/root/.pyenv/versions/3.11.7/bin:/usr/bin:/bin";
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(collection_script(&sel, false))
+            .env("PATH", path)
+            .output()
+            .expect("sh runs");
+        let run = Run {
+            code: out.status.code().map(i64::from),
+            stdout: &out.stdout,
+            stderr: &out.stderr,
+        };
+        let files = parse_output("local", run, &sel, 1 << 30)
+            .expect("parse")
+            .expect("files");
+        assert_eq!(files.env, None);
+        assert_eq!(files.path_var.as_deref(), Some(path));
     }
 
     /// Named files the user cannot read, and directories it cannot enter, come back as

@@ -278,6 +278,7 @@ mod tests {
             digest: None,
             complete: true,
             hash_key: None,
+            on_path: Default::default(),
             os: None,
             packages: vec![Package {
                 ecosystem: Ecosystem::Deb,

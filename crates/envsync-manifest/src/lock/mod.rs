@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::bounded::{read_capped, CappedReadError, MAX_LOCK_BYTES};
 use crate::diag::SourceLocation;
 use crate::error::LockError;
 use crate::manifest::{normalize_name, Declared, Manifest};
@@ -368,11 +369,31 @@ impl Lock {
 
     /// Read and parse the lock at `path`.
     pub fn load(path: &Path) -> Result<Lock, LockError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LockError::Read {
+        let text = Lock::read_text(path)?;
+        Lock::parse(&text, path)
+    }
+
+    /// The text of the lock at `path`, read once and at most [`MAX_LOCK_BYTES`] of it:
+    /// a larger file is [`LockError::TooLarge`].
+    pub fn read_text(path: &Path) -> Result<String, LockError> {
+        let read_err = |source| LockError::Read {
             file: path.to_path_buf(),
             source,
+        };
+        let bytes = read_capped(path, MAX_LOCK_BYTES).map_err(|err| match err {
+            CappedReadError::Io(source) => read_err(source),
+            CappedReadError::TooLarge => LockError::TooLarge {
+                file: path.to_path_buf(),
+                limit: MAX_LOCK_BYTES,
+            },
         })?;
-        Lock::parse(&text, path)
+        // Converting in place keeps one copy of the bytes.
+        String::from_utf8(bytes).map_err(|err| {
+            read_err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                err.utf8_error(),
+            ))
+        })
     }
 
     /// Parse lock text; `file` is used in messages.

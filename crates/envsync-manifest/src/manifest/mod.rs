@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use toml_edit::ImDocument;
 
+use crate::bounded::{read_capped, show_size, CappedReadError, MAX_MANIFEST_BYTES};
 use crate::diag::{Diagnostic, LineIndex, ManifestErrors, SourceLocation};
 use crate::policy::{Date, Policy};
 use crate::version::Ecosystem;
@@ -80,6 +81,9 @@ pub struct Manifest {
     pub sources: Sources,
     /// Named targets (`[targets]`), usable wherever a target is.
     pub targets: Vec<NamedTarget>,
+    /// More directories `fingerprint`, `diff` and `check` search for Python and npm
+    /// packages and interpreters on a target (`[collect] roots`), absolute paths.
+    pub collect_roots: Vec<String>,
     pub policy: Policy,
     /// Every declared component, in file order. See [`Manifest::declared`].
     declared: Vec<Declared>,
@@ -128,9 +132,24 @@ impl Manifest {
         Manifest::parse_on(&text, path, today)
     }
 
-    /// The manifest's text; not being UTF-8 is an error at the first bad byte.
+    /// The manifest's text, read once and at most [`MAX_MANIFEST_BYTES`] of it; a larger
+    /// file is an error naming the cap, and not being UTF-8 is an error at the first bad
+    /// byte.
     fn read(path: &Path) -> Result<String, ManifestErrors> {
-        let bytes = std::fs::read(path).map_err(|err| {
+        let bytes = read_capped(path, MAX_MANIFEST_BYTES).map_err(|err| {
+            let err = match err {
+                CappedReadError::Io(err) => err,
+                CappedReadError::TooLarge => {
+                    return ManifestErrors::whole_file(
+                        path,
+                        format!(
+                            "the manifest is larger than {}, the most envsync reads",
+                            show_size(MAX_MANIFEST_BYTES)
+                        ),
+                        "check that the path names the manifest (a real one is a few KiB)".into(),
+                    )
+                }
+            };
             let (message, fix) = match err.kind() {
                 std::io::ErrorKind::NotFound => (
                     "manifest does not exist".to_string(),

@@ -12,7 +12,7 @@ use crate::version::Ecosystem;
 
 const SECTIONS: &[&str] = &[
     "project", "base", "apt", "apk", "runtimes", "python", "node", "services", "dev", "files",
-    "env", "build", "sources", "targets", "policy",
+    "env", "build", "sources", "targets", "collect", "policy",
 ];
 
 impl Ctx<'_> {
@@ -36,6 +36,7 @@ impl Ctx<'_> {
             build: Build::default(),
             sources: Sources::default(),
             targets: Vec::new(),
+            collect_roots: Vec::new(),
             policy: Policy::default(),
             declared: Vec::new(),
             expiries: Vec::new(),
@@ -86,12 +87,41 @@ impl Ctx<'_> {
                 m.targets = self.targets(t);
             }
         }
-        if let Some((key, item)) = section("policy") {
+        self.tail_sections(root, &mut m);
+        m
+    }
+
+    /// `[collect]` and `[policy]`, which depend on no other section.
+    fn tail_sections(&mut self, root: &toml_edit::Table, m: &mut Manifest) {
+        if let Some((key, item)) = root.get_key_value("collect") {
+            if let Some(t) = self.table(key, item, "") {
+                m.collect_roots = self.collect_roots(t);
+            }
+        }
+        if let Some((key, item)) = root.get_key_value("policy") {
             if let Some(t) = self.table(key, item, "") {
                 m.policy = self.policy(t);
             }
         }
-        m
+    }
+
+    /// `[collect] roots = ["/data/apps"]`: absolute paths on the target.
+    fn collect_roots(&mut self, t: &dyn TableLike) -> Vec<String> {
+        self.check_keys(t, "collect", &["roots"]);
+        let Some((k, v)) = t.get_key_value("roots") else {
+            return Vec::new();
+        };
+        let roots = self.strings(k, v, "collect", "[\"/data/apps\"]");
+        for root in &roots {
+            if !root.starts_with('/') {
+                self.error(
+                    v.span(),
+                    format!("collect root `{root}` in [collect] is not an absolute path"),
+                    "paths on the target start with `/`".into(),
+                );
+            }
+        }
+        roots
     }
 
     /// Every top-level table must be a known section.
@@ -305,6 +335,27 @@ mod tests {
         let m = parse(alpine).unwrap();
         assert_eq!(m.os_ecosystem(), Ecosystem::Apk);
         assert_eq!(m.declared()[0].ecosystem, Ecosystem::Apk);
+    }
+
+    #[test]
+    fn collect_roots() {
+        let m = parse(&format!(
+            "{}[collect]\nroots = [\"/data/apps\", \"/srv2\"]\n",
+            crate::manifest::testing::HEAD
+        ))
+        .unwrap();
+        assert_eq!(m.collect_roots, ["/data/apps", "/srv2"]);
+        let errors = |body: &str| {
+            parse(&format!("{}{body}", crate::manifest::testing::HEAD))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = errors("[collect]\nroots = [\"data\"]\n");
+        assert!(e.contains("`data`") && e.contains("envsync.toml:6"), "{e}");
+        let e = errors("[collect]\nroot = [\"/data\"]\n");
+        assert!(e.contains("unknown key `root` in [collect]"), "{e}");
+        let e = errors("[collect]\nroots = \"/data\"\n");
+        assert!(e.contains("array of strings"), "{e}");
     }
 
     #[test]
