@@ -78,6 +78,9 @@ impl Ctx<'_> {
             "command",
             "stop_grace",
             "restart",
+            "files",
+            "depends_on",
+            "profiles",
         ];
         let name = key.get();
         let section = format!("services.{name}");
@@ -94,6 +97,9 @@ impl Ctx<'_> {
             command: Vec::new(),
             stop_grace: None,
             restart: None,
+            files: Vec::new(),
+            depends_on: Vec::new(),
+            profiles: Vec::new(),
             line,
             column,
         };
@@ -121,6 +127,7 @@ impl Ctx<'_> {
             );
         }
         (service.stop_grace, service.restart) = self.lifecycle(st, &section);
+        self.service_stack(st, &section, &mut service);
         if let Some((k, v)) = st.get_key_value("packages") {
             if let Some(pt) = self.table(k, v, &section) {
                 service.packages = self.requirements(pt, &format!("{section}.packages"), os);
