@@ -59,7 +59,11 @@ pub fn check_service(
             image
                 .components
                 .iter()
-                .filter(|c| c.ecosystem == Ecosystem::Deb)
+                .filter(|c| {
+                    c.ecosystem == Ecosystem::Deb
+                        || (c.ecosystem == Ecosystem::File
+                            && service.files.iter().any(|f| f.container_path == c.name))
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -68,12 +72,17 @@ pub fn check_service(
     }
     let mut wrong = Vec::new();
     for c in &locked {
-        let name = normalize_name(Ecosystem::Deb, &c.name);
-        let running = snapshot.packages.iter().find(|p| {
-            p.ecosystem == Ecosystem::Deb && normalize_name(Ecosystem::Deb, &p.name) == name
-        });
+        let name = normalize_name(c.ecosystem, &c.name);
+        let running = snapshot
+            .packages
+            .iter()
+            .find(|p| p.ecosystem == c.ecosystem && normalize_name(c.ecosystem, &p.name) == name);
         match running {
             Some(p) if p.version == c.version => {}
+            // A file's content is named by its hash: say which file changed, not the hash.
+            Some(_) if c.ecosystem == Ecosystem::File => {
+                wrong.push(format!("file `{}` changed since the lock", c.name))
+            }
             Some(p) => wrong.push(format!("`{}` {} (lock {})", c.name, p.version, c.version)),
             None => wrong.push(format!("`{}` missing (lock {})", c.name, c.version)),
         }
@@ -81,7 +90,17 @@ pub fn check_service(
     if wrong.is_empty() {
         verdict(
             Parity::Match,
-            format!("{} locked packages as in the lock", locked.len()),
+            match locked
+                .iter()
+                .filter(|c| c.ecosystem == Ecosystem::File)
+                .count()
+            {
+                0 => format!("{} locked packages as in the lock", locked.len()),
+                files => format!(
+                    "{} locked packages and {files} files as in the lock",
+                    locked.len() - files
+                ),
+            },
         )
     } else {
         verdict(
