@@ -97,8 +97,9 @@ pub fn check_service(
             {
                 0 => format!("{} locked packages as in the lock", locked.len()),
                 files => format!(
-                    "{} locked packages and {files} files as in the lock",
-                    locked.len() - files
+                    "{} locked packages and {files} {} as in the lock",
+                    locked.len() - files,
+                    if files == 1 { "file" } else { "files" }
                 ),
             },
         )
@@ -279,6 +280,50 @@ mod tests {
             }
         }
         check_service(&manifest, &manifest.services[0], Some(&lock), &snapshot).result
+    }
+
+    #[test]
+    fn a_service_file_is_checked_against_the_lock() {
+        let text = "[project]\nname = \"p\"\n[base]\nimage = \"envsync/debian:bookworm\"\n[services.nginx]\nversion = \"1.22\"\nfiles = { \"/etc/nginx/sites-enabled/default\" = \"nginx.conf\" }\n";
+        let manifest = Manifest::parse_on(
+            text,
+            std::path::Path::new("envsync.toml"),
+            envsync_manifest::policy::Date::from_unix_days(0),
+        )
+        .unwrap();
+        let base = envsync_manifest::LockedBase {
+            image: "envsync/debian:bookworm".into(),
+            digest: None,
+        };
+        fn file(hash: &str) -> (Ecosystem, &'static str, &str) {
+            (Ecosystem::File, "/etc/nginx/sites-enabled/default", hash)
+        }
+        let deb = (Ecosystem::Deb, "nginx", "1.22.1-9");
+        let components = [deb, file("sha256:aa")]
+            .iter()
+            .map(|(e, n, v)| envsync_manifest::LockedComponent::new(*e, n, v))
+            .collect();
+        let lock = Lock::new(manifest.sha256.clone(), base.clone(), vec![])
+            .with_service("nginx", base, components);
+        let verdict = |hash: &str| {
+            let mut snapshot = Snapshot::new("docker:envsync-p-nginx");
+            for (e, n, v) in [deb, file(hash)] {
+                snapshot.packages.push(crate::Package::new(e, n, v));
+            }
+            check_service(&manifest, &manifest.services[0], Some(&lock), &snapshot)
+        };
+        let same = verdict("sha256:aa");
+        assert_eq!(same.result, Parity::Match);
+        assert_eq!(same.detail, "1 locked packages and 1 file as in the lock");
+        let changed = verdict("sha256:bb");
+        assert_eq!(changed.result, Parity::Drift);
+        assert!(
+            changed
+                .detail
+                .starts_with("file `/etc/nginx/sites-enabled/default` changed since the lock"),
+            "{}",
+            changed.detail
+        );
     }
 
     #[test]

@@ -124,33 +124,14 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
         args.check,
     )
     .await?;
-    // `${VAR}` in environment values: the process environment over `.env`.
-    let vars = Variables::load(&manifest)?;
-    let mut services: Vec<ServiceSpec> = Vec::new();
-    for (service, (image, recipe)) in chosen.iter().zip(&service_images) {
-        let mut spec =
-            envsync_provisioner::runtime::service_spec(service, image.tag(), recipe.as_ref());
-        spec.env = service_env(&manifest, &vars, service)?;
-        services.push(spec);
-    }
-    let user = Some(invoking_user(&project_dir)?);
-    let dev = match &dev_image {
-        Some(image) => Some(dev_spec(
-            &manifest,
-            &vars,
-            image.tag(),
-            &args.workdir,
-            user,
-        )?),
-        None => None,
-    };
-    let spec = EnvSpec {
-        project: manifest.project.name.clone(),
-        project_dir: project_dir.clone(),
-        stack: stack(&manifest, &selected),
-        services,
-        dev,
-    };
+    let spec = env_spec(
+        &manifest,
+        &selected,
+        (&chosen, &service_images),
+        dev_image.as_ref(),
+        &project_dir,
+        &args.workdir,
+    )?;
 
     if args.check {
         return check_only(
@@ -179,6 +160,39 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
     Ok(match &verification {
         Some(v) if v.failed() => Outcome::Drift,
         _ => Outcome::Ok,
+    })
+}
+
+/// What `up` runs: the chosen services on their images, the development container on
+/// `dev_image` (when it runs) with the project at `workdir`, and their start order.
+fn env_spec(
+    manifest: &Manifest,
+    selected: &[String],
+    (chosen, service_images): (&[&Service], &[ServiceImage]),
+    dev_image: Option<&Image>,
+    project_dir: &Path,
+    workdir: &str,
+) -> anyhow::Result<EnvSpec> {
+    // `${VAR}` in environment values: the process environment over `.env`.
+    let vars = Variables::load(manifest)?;
+    let mut services: Vec<ServiceSpec> = Vec::new();
+    for (service, (image, recipe)) in chosen.iter().zip(service_images) {
+        let mut spec =
+            envsync_provisioner::runtime::service_spec(service, image.tag(), recipe.as_ref());
+        spec.env = service_env(manifest, &vars, service)?;
+        services.push(spec);
+    }
+    let user = Some(invoking_user(project_dir)?);
+    let dev = match dev_image {
+        Some(image) => Some(dev_spec(manifest, &vars, image.tag(), workdir, user)?),
+        None => None,
+    };
+    Ok(EnvSpec {
+        project: manifest.project.name.clone(),
+        project_dir: project_dir.to_path_buf(),
+        stack: stack(manifest, selected),
+        services,
+        dev,
     })
 }
 

@@ -105,27 +105,7 @@ impl Ctx<'_> {
         };
         self.service_release(key, st, &section, &mut service);
         self.service_ports(st, &section, &mut service, published);
-        if let Some((k, v)) = st.get_key_value("env") {
-            if let Some(et) = self.table(k, v, &section) {
-                service.env = self.env(et, &format!("{section}.env"));
-            }
-        }
-        if let Some((k, v)) = st.get_key_value("healthcheck") {
-            if let Some(ht) = self.table(k, v, &section) {
-                service.healthcheck = self.healthcheck(ht, k, &format!("{section}.healthcheck"));
-            }
-        }
-        if let Some((k, v)) = st.get_key_value("volumes") {
-            service.volumes = self.volumes(k, v, &section);
-        }
-        if let Some((k, v)) = st.get_key_value("command") {
-            service.command = self.command(
-                k,
-                v,
-                &section,
-                "[\"redis-server\", \"--appendonly\", \"yes\"]",
-            );
-        }
+        self.service_run(st, &section, &mut service);
         (service.stop_grace, service.restart) = self.lifecycle(st, &section);
         self.service_stack(st, &section, &mut service);
         if let Some((k, v)) = st.get_key_value("packages") {
@@ -141,6 +121,31 @@ impl Ctx<'_> {
             }
         }
         service
+    }
+
+    /// How a service's container runs: `env`, `healthcheck`, `volumes` and `command`.
+    fn service_run(&mut self, st: &dyn TableLike, section: &str, service: &mut Service) {
+        if let Some((k, v)) = st.get_key_value("env") {
+            if let Some(et) = self.table(k, v, section) {
+                service.env = self.env(et, &format!("{section}.env"));
+            }
+        }
+        if let Some((k, v)) = st.get_key_value("healthcheck") {
+            if let Some(ht) = self.table(k, v, section) {
+                service.healthcheck = self.healthcheck(ht, k, &format!("{section}.healthcheck"));
+            }
+        }
+        if let Some((k, v)) = st.get_key_value("volumes") {
+            service.volumes = self.volumes(k, v, section);
+        }
+        if let Some((k, v)) = st.get_key_value("command") {
+            service.command = self.command(
+                k,
+                v,
+                section,
+                "[\"redis-server\", \"--appendonly\", \"yes\"]",
+            );
+        }
     }
 
     /// `port` or `ports`, each mapping checked against those published before it.
