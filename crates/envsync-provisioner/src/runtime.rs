@@ -326,8 +326,17 @@ pub fn stack(manifest: &Manifest, selected: &[String]) -> Stack {
             (s.name.clone(), names)
         })
         .collect();
-    let dev = manifest.dev.iter().flat_map(|d| &d.depends_on);
-    depends_on.insert(DEV_SERVICE.into(), dev.map(|d| d.name.clone()).collect());
+    // Without a `depends_on` of its own, the development container starts after every
+    // service that does not wait for it (see `run::start_waves`).
+    let dev: Vec<String> = manifest
+        .dev
+        .iter()
+        .flat_map(|d| &d.depends_on)
+        .map(|d| d.name.clone())
+        .collect();
+    if !dev.is_empty() {
+        depends_on.insert(DEV_SERVICE.into(), dev);
+    }
     let leave_alone = manifest
         .services
         .iter()

@@ -458,7 +458,10 @@ pub fn validate(spec: &EnvSpec) -> Result<(), RunError> {
 
 /// The order `up` starts `desired` in: waves of indices into it, each wave's containers
 /// depending only on those of earlier waves (`depends_on` maps a name to what it waits
-/// for; names `up` does not run are not waited for). A cycle is an error naming it.
+/// for; names `up` does not run are not waited for). The development container, when
+/// `depends_on` names nothing for it, waits for every service that does not itself
+/// depend on it, directly or not (as `up` did before `depends_on` existed). A cycle is an
+/// error naming it.
 pub fn start_waves(
     desired: &[Desired],
     depends_on: &BTreeMap<String, Vec<String>>,
@@ -466,12 +469,15 @@ pub fn start_waves(
     let index = |name: &str| desired.iter().position(|d| d.service == name);
     let deps: Vec<Vec<usize>> = desired
         .iter()
-        .map(|d| {
-            let names = depends_on
-                .get(&d.service)
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            names.iter().filter_map(|n| index(n)).collect()
+        .map(|d| match depends_on.get(&d.service) {
+            Some(names) => names.iter().filter_map(|n| index(n)).collect(),
+            None if d.role == Role::Dev => (0..desired.len())
+                .filter(|i| {
+                    desired[*i].role == Role::Service
+                        && !reaches(&desired[*i].service, DEV_SERVICE, depends_on)
+                })
+                .collect(),
+            None => Vec::new(),
         })
         .collect();
     let mut started = vec![false; desired.len()];
@@ -499,6 +505,24 @@ pub fn start_waves(
         waves.push(wave);
     }
     Ok(waves)
+}
+
+/// Whether following `depends_on` from `from` comes to `to`.
+fn reaches(from: &str, to: &str, depends_on: &BTreeMap<String, Vec<String>>) -> bool {
+    let mut seen: Vec<&str> = vec![from];
+    let mut at = 0;
+    while at < seen.len() {
+        for next in depends_on.get(seen[at]).into_iter().flatten() {
+            if next == to {
+                return true;
+            }
+            if !seen.contains(&next.as_str()) {
+                seen.push(next);
+            }
+        }
+        at += 1;
+    }
+    false
 }
 
 pub(super) fn desired(spec: &EnvSpec, image_ids: &HashMap<String, String>) -> Vec<Desired> {
@@ -791,6 +815,14 @@ pub(crate) mod tests {
         )
         .unwrap();
         assert_eq!(waves, [vec![2, 3], vec![1], vec![0]]);
+        // Without a `depends_on` of its own, the development container waits for every
+        // service but those that wait for it.
+        let mut with_dev = wants.clone();
+        with_dev[1].role = Role::Dev;
+        let waves = start_waves(&with_dev, &deps(&[("nginx", &["dev"])])).unwrap();
+        assert_eq!(waves, [vec![2, 3], vec![1], vec![0]]);
+        let waves = start_waves(&with_dev, &deps(&[])).unwrap();
+        assert_eq!(waves, [vec![0, 2, 3], vec![1]]);
         let err = start_waves(&wants, &deps(&[("nginx", &["dev"]), ("dev", &["nginx"])]))
             .unwrap_err()
             .to_string();
