@@ -37,18 +37,12 @@ use crate::Outcome;
 pub use crate::documents::UP_SCHEMA;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:
-  envsync up                       every service without a profile, and the dev container
-  envsync up postgres              PostgreSQL only (and what it depends on)
-  envsync up nginx                 nginx and what it depends on (dev, then postgres and redis)
-  envsync up --profile debug       also the services with `profiles = [\"debug\"]`
-  envsync up --check               what would change, exit 1 if anything would")]
 pub struct UpArgs {
     /// Start only these services (`dev` is the development container) and what they
     /// depend on; other running containers of the project are left alone
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
-    /// Also start the services of this profile (`profiles = [\"debug\"]`); repeatable
+    /// Also start the services of this profile (`profiles = ["debug"]`); repeatable
     #[arg(long = "profile", value_name = "NAME")]
     pub profiles: Vec<String>,
     /// The manifest to bring up, and the lock giving exact versions
