@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job, end to end, on the local Docker engine with the benefits-api example:
 # one definition (envsync.toml + envsync.lock) is the truth for a developer workstation
-# (`envsync up`, verified), CI (`envsync check`) and operations (`envsync diff` against a
-# production server that drifted).
+# (`envsync up`, verified, and a request from the host through nginx to the app, which
+# writes to PostgreSQL and Redis), CI (`envsync check`) and operations (`envsync diff`
+# against a production server that drifted).
 #
 #   just demo                                  # release build, then this script
 #   ENVSYNC_BIN=/path/to/envsync scripts/demo.sh
@@ -108,9 +109,38 @@ else
   failed=1
 fi
 
-step "3. up: middleware healthy, development container running, verified against the lock"
+step "3. up: PostgreSQL and Redis healthy, then the app (gunicorn in the development container), then nginx; verified against the lock"
 run 0 "up (verified)" "$envsync" up -m "$manifest"
 run 0 "up again (nothing to change)" "$envsync" up -m "$manifest" --no-verify
+
+step "3b. a request from the host through nginx to the app, which writes to PostgreSQL and Redis"
+# nginx publishes 18080 (the manifest's [services.nginx] ports) and proxies to the app,
+# gunicorn in the development container; the app writes a row and increments a key.
+nginx_port=18080
+response=""
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+  response="$(curl -fsS "http://127.0.0.1:$nginx_port/visits" 2>&1)" && break
+  sleep 1
+done
+echo "\$ curl http://127.0.0.1:$nginx_port/visits"
+echo "$response"
+case "$response" in
+  *'"app": "benefits-api"'*'"row_id": '*)
+    summary+=("ok    request through nginx reached the app") ;;
+  *)
+    summary+=("FAIL  request through nginx reached the app")
+    failed=1
+    echo "!! the app did not answer through nginx" >&2 ;;
+esac
+rows="$(docker exec "envsync-$project-postgres" psql -U benefits -d benefits -tAc 'SELECT count(*) FROM visits' 2>&1 || true)"
+key="$(docker exec "envsync-$project-redis" redis-cli GET benefits:visits 2>&1 || true)"
+echo "PostgreSQL (psql): $rows row(s) in visits; Redis (redis-cli): benefits:visits = $key"
+if [ "$rows" -ge 1 ] 2>/dev/null && [ "$key" -ge 1 ] 2>/dev/null; then
+  summary+=("ok    row in PostgreSQL and key in Redis")
+else
+  summary+=("FAIL  row in PostgreSQL and key in Redis")
+  failed=1
+fi
 
 step "4. status"
 run 0 "status --verify" "$envsync" status -m "$manifest" --verify

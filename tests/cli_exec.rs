@@ -40,10 +40,12 @@ impl Drop for ProjectGuard {
 async fn up(project: &str, dir: &Path, services: Vec<ServiceSpec>) {
     let docker = docker().await;
     let spec = EnvSpec {
+        stack: Default::default(),
         project: project.to_string(),
         project_dir: dir.to_path_buf(),
         services,
         dev: Some(DevSpec {
+            healthcheck: None,
             image: base_image().await,
             mount_project_at: "/workspace".to_string(),
             user: None,

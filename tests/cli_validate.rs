@@ -143,6 +143,41 @@ fn validate_reports_syntax_errors_missing_files_and_absent_manifests() {
     std::fs::write(dir.path().join("config/a.ini"), "x=1\n").unwrap();
     let out = envsync_output(dir.path(), &["validate"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // A service's configuration file is checked the same way, at its own line; and a
+    // start order that cannot be followed is refused where it is written.
+    std::fs::write(
+        dir.path().join("envsync.toml"),
+        "[project]\nname = \"a\"\n[base]\nimage = \"debian:bookworm\"\n\
+         [services.nginx]\nversion = \"1.22\"\ndepends_on = [\"dev\"]\n\
+         files = { \"/etc/nginx/conf.d/app.conf\" = \"config/nginx.conf\" }\n\
+         [dev]\ndepends_on = [\"nginx\"]\n",
+    )
+    .unwrap();
+    let out = envsync_output(dir.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "error: `depends_on` of [services.nginx] forms a cycle: nginx → dev → nginx at envsync.toml:7:15; remove one of these dependencies; nothing in a cycle could start first\n\
+         error: envsync.toml is not valid: 1 problem\n"
+    );
+    std::fs::write(
+        dir.path().join("envsync.toml"),
+        "[project]\nname = \"a\"\n[base]\nimage = \"debian:bookworm\"\n\
+         [services.nginx]\nversion = \"1.22\"\ndepends_on = [\"dev\"]\n\
+         files = { \"/etc/nginx/conf.d/app.conf\" = \"config/nginx.conf\" }\n",
+    )
+    .unwrap();
+    let out = envsync_output(dir.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "error: local file `config/nginx.conf` for `/etc/nginx/conf.d/app.conf` in [services.nginx.files] does not exist (looked for `config/nginx.conf`) at envsync.toml:8:11; create it, or correct the path (relative to the manifest)\n\
+         error: envsync.toml is not valid: 1 problem\n"
+    );
+    std::fs::write(dir.path().join("config/nginx.conf"), "server {}\n").unwrap();
+    let out = envsync_output(dir.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
 const SMALL: &str = "[project]\nname = \"app\"\n[base]\nimage = \"debian:bookworm\"\n[apt]\nopenssl = \"3.0.*\"\n[python.packages]\ndjango = \"~=4.2\"\n";

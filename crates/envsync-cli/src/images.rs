@@ -258,7 +258,7 @@ pub(crate) async fn build_and_lock(
         }
         let (resolved, built) =
             build_image(docker, manifest, &recipe.build, &service.name, &settings).await?;
-        let snapshot = fingerprint_image(&built.tag, &service_collect_options()).await?;
+        let snapshot = fingerprint_image(&built.tag, &service_collect_options(service)).await?;
         let mut components = service_components(service, &snapshot);
         let earlier = pins
             .and_then(|l| l.services.get(&service.name))

@@ -41,11 +41,18 @@ pub fn lock_collect_options(manifest: &Manifest) -> CollectOptions {
     }
 }
 
-/// What to collect from the image of a middleware service: its packages, not the
-/// image's environment.
-pub fn service_collect_options() -> CollectOptions {
+/// What to collect from the image (or container) of a middleware service: its packages
+/// and its configuration `files` (plain `sha256:` hashes, as the lock holds them: they
+/// are the repository's own), not the image's environment.
+pub fn service_collect_options(service: &Service) -> CollectOptions {
     CollectOptions {
         collect_env: false,
+        files: service
+            .files
+            .iter()
+            .map(|f| f.container_path.clone())
+            .collect(),
+        hashing: crate::collect::Hashing::Plain,
         ..CollectOptions::default()
     }
 }
@@ -92,13 +99,15 @@ pub fn dev_components(manifest: &Manifest, snapshot: &Snapshot) -> Vec<LockedCom
     })
 }
 
-/// Every component of the image of `service`, its declared Debian packages marked.
+/// Every component of the image of `service`, its declared Debian packages and files
+/// marked.
 pub fn service_components(service: &Service, snapshot: &Snapshot) -> Vec<LockedComponent> {
-    components(snapshot, |p| {
-        p.ecosystem == Ecosystem::Deb
-            && service.packages.iter().any(|r| {
-                normalize_name(Ecosystem::Deb, &r.name) == normalize_name(Ecosystem::Deb, &p.name)
-            })
+    components(snapshot, |p| match p.ecosystem {
+        Ecosystem::Deb => service.packages.iter().any(|r| {
+            normalize_name(Ecosystem::Deb, &r.name) == normalize_name(Ecosystem::Deb, &p.name)
+        }),
+        Ecosystem::File => service.files.iter().any(|f| f.container_path == p.name),
+        _ => false,
     })
 }
 

@@ -59,7 +59,11 @@ pub fn check_service(
             image
                 .components
                 .iter()
-                .filter(|c| c.ecosystem == Ecosystem::Deb)
+                .filter(|c| {
+                    c.ecosystem == Ecosystem::Deb
+                        || (c.ecosystem == Ecosystem::File
+                            && service.files.iter().any(|f| f.container_path == c.name))
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -68,12 +72,17 @@ pub fn check_service(
     }
     let mut wrong = Vec::new();
     for c in &locked {
-        let name = normalize_name(Ecosystem::Deb, &c.name);
-        let running = snapshot.packages.iter().find(|p| {
-            p.ecosystem == Ecosystem::Deb && normalize_name(Ecosystem::Deb, &p.name) == name
-        });
+        let name = normalize_name(c.ecosystem, &c.name);
+        let running = snapshot
+            .packages
+            .iter()
+            .find(|p| p.ecosystem == c.ecosystem && normalize_name(c.ecosystem, &p.name) == name);
         match running {
             Some(p) if p.version == c.version => {}
+            // A file's content is named by its hash: say which file changed, not the hash.
+            Some(_) if c.ecosystem == Ecosystem::File => {
+                wrong.push(format!("file `{}` changed since the lock", c.name))
+            }
             Some(p) => wrong.push(format!("`{}` {} (lock {})", c.name, p.version, c.version)),
             None => wrong.push(format!("`{}` missing (lock {})", c.name, c.version)),
         }
@@ -81,7 +90,18 @@ pub fn check_service(
     if wrong.is_empty() {
         verdict(
             Parity::Match,
-            format!("{} locked packages as in the lock", locked.len()),
+            match locked
+                .iter()
+                .filter(|c| c.ecosystem == Ecosystem::File)
+                .count()
+            {
+                0 => format!("{} locked packages as in the lock", locked.len()),
+                files => format!(
+                    "{} locked packages and {files} {} as in the lock",
+                    locked.len() - files,
+                    if files == 1 { "file" } else { "files" }
+                ),
+            },
         )
     } else {
         verdict(
@@ -260,6 +280,50 @@ mod tests {
             }
         }
         check_service(&manifest, &manifest.services[0], Some(&lock), &snapshot).result
+    }
+
+    #[test]
+    fn a_service_file_is_checked_against_the_lock() {
+        let text = "[project]\nname = \"p\"\n[base]\nimage = \"envsync/debian:bookworm\"\n[services.nginx]\nversion = \"1.22\"\nfiles = { \"/etc/nginx/sites-enabled/default\" = \"nginx.conf\" }\n";
+        let manifest = Manifest::parse_on(
+            text,
+            std::path::Path::new("envsync.toml"),
+            envsync_manifest::policy::Date::from_unix_days(0),
+        )
+        .unwrap();
+        let base = envsync_manifest::LockedBase {
+            image: "envsync/debian:bookworm".into(),
+            digest: None,
+        };
+        fn file(hash: &str) -> (Ecosystem, &'static str, &str) {
+            (Ecosystem::File, "/etc/nginx/sites-enabled/default", hash)
+        }
+        let deb = (Ecosystem::Deb, "nginx", "1.22.1-9");
+        let components = [deb, file("sha256:aa")]
+            .iter()
+            .map(|(e, n, v)| envsync_manifest::LockedComponent::new(*e, n, v))
+            .collect();
+        let lock = Lock::new(manifest.sha256.clone(), base.clone(), vec![])
+            .with_service("nginx", base, components);
+        let verdict = |hash: &str| {
+            let mut snapshot = Snapshot::new("docker:envsync-p-nginx");
+            for (e, n, v) in [deb, file(hash)] {
+                snapshot.packages.push(crate::Package::new(e, n, v));
+            }
+            check_service(&manifest, &manifest.services[0], Some(&lock), &snapshot)
+        };
+        let same = verdict("sha256:aa");
+        assert_eq!(same.result, Parity::Match);
+        assert_eq!(same.detail, "1 locked packages and 1 file as in the lock");
+        let changed = verdict("sha256:bb");
+        assert_eq!(changed.result, Parity::Drift);
+        assert!(
+            changed
+                .detail
+                .starts_with("file `/etc/nginx/sites-enabled/default` changed since the lock"),
+            "{}",
+            changed.detail
+        );
     }
 
     #[test]

@@ -31,7 +31,11 @@ pub(crate) fn digest(doc: &Table) -> (String, BTreeMap<String, String>) {
         match (key, item.as_table_like()) {
             ("services", Some(services)) => {
                 for (name, service) in services.iter() {
-                    sections.insert(format!("services.{name}"), hash_item(service, &[]));
+                    // The start order and profiles decide when a service runs, not what.
+                    sections.insert(
+                        format!("services.{name}"),
+                        hash_item(service, &["depends_on", "profiles"]),
+                    );
                 }
             }
             ("project", _) => {

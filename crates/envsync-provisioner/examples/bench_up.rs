@@ -61,10 +61,12 @@ async fn bench(args: &[String]) -> Result<(), String> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let spec = EnvSpec {
+        stack: Default::default(),
         project: project.clone(),
         project_dir: dir.clone(),
         services: vec![],
         dev: Some(DevSpec {
+            healthcheck: None,
             image: image.to_string(),
             // Where dev containers mount a workspace by default.
             mount_project_at: format!("/workspaces/{name}"),

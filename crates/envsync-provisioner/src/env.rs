@@ -6,7 +6,7 @@
 //! are mapped by their `From` impls here, the one place where the manifest's typed
 //! values (host address, read-only) become the engine's.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,6 +28,20 @@ pub struct EnvSpec {
     pub project_dir: PathBuf,
     pub services: Vec<ServiceSpec>,
     pub dev: Option<DevSpec>,
+    /// The order containers start in, and the project's containers this `up` leaves alone.
+    pub stack: Stack,
+}
+
+/// How the containers of an [`EnvSpec`] form a stack (compose's `depends_on` with
+/// `condition: service_healthy`, and `up SERVICE…`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Stack {
+    /// Service name (or [`DEV_SERVICE`]) → the containers that must be ready (healthy,
+    /// or running without a health check) before it is started.
+    pub depends_on: BTreeMap<String, Vec<String>>,
+    /// Containers of the project this `up` neither starts nor removes: services of the
+    /// manifest left out by `up SERVICE…` or by their profiles.
+    pub leave_alone: BTreeSet<String>,
 }
 
 /// A middleware service container.
@@ -72,6 +86,9 @@ pub struct DevSpec {
     pub aliases: Vec<String>,
     /// Shell commands run once, in order, after each creation of the container.
     pub post_create: Vec<String>,
+    /// How the container reports readiness to the services that depend on it; without
+    /// one it is ready once running.
+    pub healthcheck: Option<HealthSpec>,
 }
 
 /// How long a container may take to stop after SIGTERM before the engine kills it, unless

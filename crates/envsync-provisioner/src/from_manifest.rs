@@ -14,7 +14,9 @@ use std::path::Path;
 
 use envsync_manifest::lock::location_matches;
 use envsync_manifest::lock::{LockedComponent, LOCK_SCHEMA};
-use envsync_manifest::manifest::{normalize_name, PackageSet as ManifestSet, Requirement, Service};
+use envsync_manifest::manifest::{
+    normalize_name, FileEntry, PackageSet as ManifestSet, Requirement, Service,
+};
 use envsync_manifest::{Constraint, Ecosystem, Lock, Manifest};
 
 use crate::dockerfile::marker::{ImageIdentity, DEV_IMAGE};
@@ -61,7 +63,7 @@ pub fn spec_from_manifest(
         .collect::<Result<_, _>>()?;
     spec.python = python_spec(manifest, lock, &file)?;
     spec.node = node_spec(manifest, lock, &file)?;
-    spec.files = file_specs(manifest, &dir, &file)?;
+    spec.files = file_specs(&manifest.files, "files", &dir, &file)?;
     spec.ca_certificates = manifest
         .build
         .ca_certificates
@@ -138,15 +140,16 @@ fn node_spec(
     }))
 }
 
-/// `[files]`: each host file (relative to the manifest's directory `dir`) with the
-/// mode it is copied with; a file that cannot be read names its manifest line.
+/// `[files]` (or a service's, `section` naming it): each host file (relative to the
+/// manifest's directory `dir`) with the mode it is copied with; a file that cannot be
+/// read names its manifest line.
 fn file_specs(
-    manifest: &Manifest,
+    files: &[FileEntry],
+    section: &str,
     dir: &Path,
     file: &str,
 ) -> Result<Vec<FileSpec>, ProvisionError> {
-    manifest
-        .files
+    files
         .iter()
         .map(|entry| {
             let host = dir.join(&entry.local_path);
@@ -154,7 +157,7 @@ fn file_specs(
                 std::fs::metadata(&host).map_err(|source| ProvisionError::ReadInput {
                     path: host.clone(),
                     what: format!(
-                        "[files] `{}` at {file}:{}",
+                        "[{section}] `{}` at {file}:{}",
                         entry.container_path, entry.line
                     ),
                     source,
@@ -220,6 +223,17 @@ pub fn service_recipe(
         })
         .collect::<Result<Vec<Pin>, RunError>>()?;
     let mut recipe = service_build_spec(&service.name, &service.version, &pins)?;
+    // The service's configuration files are copied into its image, after the recipe's
+    // own: part of the image's inventory, so its lock hashes them and `up` verifies them.
+    let dir = manifest.file.parent().unwrap_or(Path::new(""));
+    let section = format!("services.{}.files", service.name);
+    let files = file_specs(&service.files, &section, dir, &file).map_err(|source| {
+        RunError::InvalidPin {
+            field: format!("[services.{}] at {file}:{}", service.name, service.line),
+            source: Box::new(source),
+        }
+    })?;
+    recipe.build.files.extend(files);
     recipe.build.sources = source_spec(manifest);
     recipe.build.identity = Some(ImageIdentity {
         project: manifest.project.name.clone(),

@@ -222,7 +222,7 @@ pub fn dev_config(spec: &EnvSpec, dev: &DevSpec, image_id: &str) -> EffectiveCon
             read_only: false,
         }],
         command: Some(dev.command.clone().unwrap_or_else(default_dev_command)),
-        healthcheck: None,
+        healthcheck: dev.healthcheck.clone(),
         network: network_name(&spec.project),
         aliases: std::iter::once(DEV_SERVICE.to_string())
             .chain(dev.aliases.iter().cloned())
@@ -338,6 +338,7 @@ mod tests {
 
     fn spec() -> EnvSpec {
         EnvSpec {
+            stack: Default::default(),
             project: "shop".to_string(),
             project_dir: PathBuf::from("/src/shop"),
             services: vec![redis()],

@@ -8,10 +8,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use envsync_manifest::dotenv::{interpolate, parse_dotenv};
-use envsync_manifest::manifest::{EnvVar, Service};
+use envsync_manifest::manifest::{EnvVar, Healthcheck, Service};
 use envsync_manifest::Manifest;
 
-use crate::env::{DevSpec, HealthSpec, PortMap, ServiceSpec, VolumeMap, DEFAULT_STOP_GRACE};
+use crate::env::{
+    DevSpec, HealthSpec, PortMap, ServiceSpec, Stack, VolumeMap, DEFAULT_STOP_GRACE, DEV_SERVICE,
+};
 use crate::error::ProvisionError;
 
 /// The `PATH` of the Debian images envsync builds, after the language environments.
@@ -144,6 +146,10 @@ pub fn dev_spec(
         workdir: dev.workdir.clone(),
         aliases: dev.aliases.clone(),
         post_create: dev.post_create.clone(),
+        healthcheck: dev
+            .healthcheck
+            .as_ref()
+            .map(|h| health_spec(h, &HealthSpec::shell(""))),
     })
 }
 
@@ -287,21 +293,61 @@ pub fn service_spec(
             .healthcheck
             .clone()
             .unwrap_or_else(|| HealthSpec::shell(""));
-        let test = match h.test.first().map(String::as_str) {
-            Some("CMD" | "CMD-SHELL" | "NONE") => h.test.clone(),
-            _ => std::iter::once("CMD".to_string())
-                .chain(h.test.iter().cloned())
-                .collect(),
-        };
-        spec.healthcheck = Some(HealthSpec {
-            test,
-            interval: h.interval.unwrap_or(defaults.interval),
-            timeout: h.timeout.unwrap_or(defaults.timeout),
-            retries: h.retries.unwrap_or(defaults.retries),
-            start_period: h.start_period.unwrap_or(defaults.start_period),
-        });
+        spec.healthcheck = Some(health_spec(h, &defaults));
     }
     spec
+}
+
+/// A manifest health check over `defaults` (the recipe's, or envsync's own).
+fn health_spec(h: &Healthcheck, defaults: &HealthSpec) -> HealthSpec {
+    let test = match h.test.first().map(String::as_str) {
+        Some("CMD" | "CMD-SHELL" | "NONE") => h.test.clone(),
+        _ => std::iter::once("CMD".to_string())
+            .chain(h.test.iter().cloned())
+            .collect(),
+    };
+    HealthSpec {
+        test,
+        interval: h.interval.unwrap_or(defaults.interval),
+        timeout: h.timeout.unwrap_or(defaults.timeout),
+        retries: h.retries.unwrap_or(defaults.retries),
+        start_period: h.start_period.unwrap_or(defaults.start_period),
+    }
+}
+
+/// The start order of `manifest` (every `depends_on`), running only `selected` (service
+/// names and [`DEV_SERVICE`]): the manifest's other services are left alone.
+pub fn stack(manifest: &Manifest, selected: &[String]) -> Stack {
+    let mut depends_on: BTreeMap<String, Vec<String>> = manifest
+        .services
+        .iter()
+        .map(|s| {
+            let names = s.depends_on.iter().map(|d| d.name.clone()).collect();
+            (s.name.clone(), names)
+        })
+        .collect();
+    // Without a `depends_on` of its own, the development container starts after every
+    // service that does not wait for it (see `run::start_waves`).
+    let dev: Vec<String> = manifest
+        .dev
+        .iter()
+        .flat_map(|d| &d.depends_on)
+        .map(|d| d.name.clone())
+        .collect();
+    if !dev.is_empty() {
+        depends_on.insert(DEV_SERVICE.into(), dev);
+    }
+    let leave_alone = manifest
+        .services
+        .iter()
+        .map(|s| s.name.clone())
+        .chain([DEV_SERVICE.to_string()])
+        .filter(|name| !selected.contains(name))
+        .collect();
+    Stack {
+        depends_on,
+        leave_alone,
+    }
 }
 
 #[cfg(test)]
@@ -393,7 +439,7 @@ redis = "CACHE_URL"
 mod service_spec_tests {
     use std::time::Duration;
 
-    use envsync_manifest::manifest::{EnvVar, Healthcheck, PortMapping};
+    use envsync_manifest::manifest::{EnvVar, PortMapping};
 
     use super::*;
 
@@ -418,6 +464,9 @@ mod service_spec_tests {
             command: vec![],
             stop_grace: None,
             restart: None,
+            files: vec![],
+            depends_on: vec![],
+            profiles: vec![],
             line: 1,
             column: 1,
         }

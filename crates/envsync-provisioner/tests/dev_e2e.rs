@@ -141,6 +141,7 @@ fn env_spec(dir: &Path, project: &str, port: u16, post_create: &str, image: &str
         restart: RestartPolicy::No,
     };
     EnvSpec {
+        stack: Default::default(),
         project: project.to_string(),
         project_dir: dir.to_path_buf(),
         services: vec![peer],

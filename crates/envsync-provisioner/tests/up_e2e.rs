@@ -136,6 +136,7 @@ fn redis_service(image: &RedisImage, name: &str) -> ServiceSpec {
 fn dev(project_dir: &Path, user: Option<(u32, u32)>) -> (DevSpec, std::path::PathBuf) {
     (
         DevSpec {
+            healthcheck: None,
             image: envsync_testsupport::BASE_IMAGE.to_string(),
             mount_project_at: "/workspace".to_string(),
             user,
@@ -257,6 +258,7 @@ async fn up_runs_healthy_redis_and_dev_container_and_second_up_changes_nothing()
         host_ip: envsync_manifest::manifest::DEFAULT_HOST_IP,
     }];
     let spec = EnvSpec {
+        stack: Default::default(),
         project: project.clone(),
         project_dir,
         services: vec![service],
@@ -412,6 +414,7 @@ async fn changed_env_recreates_only_that_service_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let (dev, project_dir) = dev(dir.path(), None);
     let mut spec = EnvSpec {
+        stack: Default::default(),
         project: project.clone(),
         project_dir,
         services: vec![redis_service(redis, "redis"), redis_service(redis, "cache")],
@@ -482,6 +485,7 @@ async fn killed_service_is_restarted_by_the_next_up() {
     let _guard = ProjectGuard(project.clone());
     let dir = tempfile::tempdir().unwrap();
     let spec = EnvSpec {
+        stack: Default::default(),
         project: project.clone(),
         project_dir: dir.path().to_path_buf(),
         services: vec![redis_service(redis, "redis")],
@@ -541,6 +545,7 @@ async fn taken_host_port_names_the_service_and_changes_nothing() {
         host_ip: envsync_manifest::manifest::DEFAULT_HOST_IP,
     }];
     let spec = EnvSpec {
+        stack: Default::default(),
         project: project.clone(),
         project_dir: dir.path().to_path_buf(),
         services: vec![service],
@@ -567,6 +572,7 @@ async fn service_that_never_gets_healthy_fails_with_its_logs() {
     let _guard = ProjectGuard(project.clone());
     let dir = tempfile::tempdir().unwrap();
     let spec = EnvSpec {
+        stack: Default::default(),
         project: project.clone(),
         project_dir: dir.path().to_path_buf(),
         services: vec![ServiceSpec {
@@ -616,6 +622,7 @@ async fn down_removes_only_this_projects_containers_and_network() {
     for project in [&a, &b] {
         let (dev, project_dir) = dev(dir.path(), None);
         let spec = EnvSpec {
+            stack: Default::default(),
             project: project.clone(),
             project_dir,
             services: vec![],
@@ -717,6 +724,7 @@ async fn postgres_and_nginx_recipes_run_healthy_with_password_auth_and_a_named_v
     ]);
     let (dev, project_dir) = dev(dir.path(), None);
     let spec = EnvSpec {
+        stack: Default::default(),
         project: project.clone(),
         project_dir,
         services: vec![postgres, nginx.service_spec("nginx", &nginx_tag)],
@@ -822,6 +830,7 @@ async fn interrupted_up_is_finished_by_the_next_up() {
     let dir = tempfile::tempdir().unwrap();
     let (dev, project_dir) = dev(dir.path(), None);
     let spec = EnvSpec {
+        stack: Default::default(),
         project: project.clone(),
         project_dir,
         services: vec![redis_service(redis, "redis")],
@@ -876,6 +885,7 @@ async fn redis_keys_survive_down_and_up_because_down_stops_gracefully() {
         read_only: false,
     }];
     let spec = EnvSpec {
+        stack: Default::default(),
         project: project.clone(),
         project_dir: dir.path().to_path_buf(),
         services: vec![service],
@@ -944,6 +954,7 @@ async fn status_shows_exit_codes_and_restart_counts() {
     let _guard = ProjectGuard(project.clone());
     let dir = tempfile::tempdir().unwrap();
     let spec = EnvSpec {
+        stack: Default::default(),
         project: project.clone(),
         project_dir: dir.path().to_path_buf(),
         services: vec![

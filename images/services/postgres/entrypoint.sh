@@ -8,8 +8,8 @@
 # address. A password is required: POSTGRES_PASSWORD must be set (envsync passes it at
 # run time, typically `${POSTGRES_PASSWORD}` from `.env`; it is never in the image), and
 # connections over TCP authenticate with scram-sha-256. POSTGRES_USER (default postgres)
-# is created as the superuser with that password; POSTGRES_DB, when set, is created and
-# owned by it. A cluster already on the volume keeps the settings it was created with.
+# is created as the superuser with that password; POSTGRES_DB (default: the user's name,
+# which envsync's DATABASE_URL names too) is created and owned by it. A cluster already on the volume keeps the settings it was created with.
 set -eu
 
 PGBIN=/usr/lib/postgresql/@PG_MAJOR@/bin
@@ -54,8 +54,11 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   rm -f "$pwfile"
   printf 'password_encryption = scram-sha-256\n' >>"$PGDATA/postgresql.conf"
   printf 'host all all 0.0.0.0/0 %s\nhost all all ::/0 %s\n' "$auth" "$auth" >>"$PGDATA/pg_hba.conf"
-  if [ -n "${POSTGRES_DB:-}" ] && [ "$POSTGRES_DB" != "$user" ]; then
-    echo "CREATE DATABASE \"$POSTGRES_DB\" OWNER \"$user\";" |
+  # As the official image does: POSTGRES_DB defaults to the user's name, and initdb
+  # creates only `postgres` (and the templates), so any other name is created here.
+  db="${POSTGRES_DB:-$user}"
+  if [ "$db" != postgres ]; then
+    echo "CREATE DATABASE \"$db\" OWNER \"$user\";" |
       as_postgres "$PGBIN/postgres" --single -D "$PGDATA" -j postgres >/dev/null
   fi
 fi

@@ -16,6 +16,7 @@ use crate::cmd::output::outln;
 use crate::documents;
 use crate::inputs::{Inputs, Loaded};
 use crate::Outcome;
+use envsync_provisioner::env::DEV_SERVICE;
 
 pub use crate::documents::STATUS_SCHEMA;
 
@@ -64,7 +65,17 @@ pub async fn run(args: &StatusArgs) -> anyhow::Result<Outcome> {
                 "{err:#}\n(`status --verify` needs the manifest; pass it with `--manifest PATH`)"
             )
         })?;
-        Some(verify_running(&manifest, lock.as_ref().map(|l| (l, lock_path.as_path()))).await?)
+        {
+            // What runs: `up SERVICE…` and profiles may have left services out.
+            let running = |name: &str| services.iter().any(|s| s.service == name);
+            let chosen: Vec<_> = manifest
+                .services
+                .iter()
+                .filter(|s| running(&s.name))
+                .collect();
+            let lock = lock.as_ref().map(|l| (l, lock_path.as_path()));
+            Some(verify_running(&manifest, lock, &chosen, running(DEV_SERVICE)).await?)
+        }
     } else {
         None
     };

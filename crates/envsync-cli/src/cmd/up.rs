@@ -15,15 +15,16 @@ use envsync_drift::report::escape;
 use envsync_drift::verify::{self, Parity};
 use envsync_drift::{CollectOptions, Snapshot, Target};
 use envsync_engine::bollard::Docker;
+use envsync_manifest::manifest::Service;
 use envsync_manifest::{Lock, Manifest};
 use envsync_provisioner::env::{container_name, DEV_SERVICE};
 use envsync_provisioner::env::{EnvSpec, ServiceSpec};
 use envsync_provisioner::run::{self, Action};
-use envsync_provisioner::runtime::{dev_spec, service_env, Variables};
+use envsync_provisioner::runtime::{dev_spec, service_env, stack, Variables};
 use envsync_provisioner::spec::BuildSpec;
 use envsync_provisioner::{image_tag, resolve_base, spec_from_manifest};
 
-use envsync_drift::lockfile::lock_collect_options;
+use envsync_drift::lockfile::{lock_collect_options, service_collect_options};
 use envsync_provisioner::from_manifest::service_recipe;
 
 use super::output::DocFormat as Format;
@@ -37,6 +38,13 @@ pub use crate::documents::UP_SCHEMA;
 
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
+    /// Start only these services (`dev` is the development container) and what they
+    /// depend on; other running containers of the project are left alone
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// Also start the services of this profile (`profiles = ["debug"]`); repeatable
+    #[arg(long = "profile", value_name = "NAME")]
+    pub profiles: Vec<String>,
     /// The manifest to bring up, and the lock giving exact versions
     #[command(flatten)]
     pub inputs: Inputs,
@@ -91,44 +99,42 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
     } else {
         Some(crate::project_lock::acquire(&manifest.file)?)
     };
-    let docker = crate::connect_engine().await?;
-
-    let (service_images, dev_image) = images(&docker, &manifest, lock.as_ref(), args.check).await?;
-    // `${VAR}` in environment values: the process environment over `.env`.
-    let vars = Variables::load(&manifest)?;
-    let mut services: Vec<ServiceSpec> = manifest
+    // What runs: the services asked for (all without a profile, by default) and what
+    // they depend on. A bad name is an error before the engine is asked anything.
+    let selected = manifest.select(&args.services, &args.profiles)?;
+    let chosen: Vec<&Service> = manifest
         .services
         .iter()
-        .zip(&service_images)
-        .map(|(service, (image, recipe))| {
-            envsync_provisioner::runtime::service_spec(service, image.tag(), recipe.as_ref())
-        })
+        .filter(|s| selected.contains(&s.name))
         .collect();
-    for (spec, service) in services.iter_mut().zip(&manifest.services) {
-        spec.env = service_env(&manifest, &vars, service)?;
-    }
-    let user = Some(invoking_user(&project_dir)?);
-    let spec = EnvSpec {
-        project: manifest.project.name.clone(),
-        project_dir: project_dir.clone(),
-        services,
-        dev: Some(dev_spec(
-            &manifest,
-            &vars,
-            dev_image.tag(),
-            &args.workdir,
-            user,
-        )?),
-    };
+    let with_dev = selected.iter().any(|s| s == DEV_SERVICE);
+    let docker = crate::connect_engine().await?;
+
+    let (service_images, dev_image) = images(
+        &docker,
+        &manifest,
+        (&chosen, with_dev),
+        lock.as_ref(),
+        args.check,
+    )
+    .await?;
+    let spec = env_spec(
+        &manifest,
+        &selected,
+        (&chosen, &service_images),
+        dev_image.as_ref(),
+        &project_dir,
+        &args.workdir,
+    )?;
 
     if args.check {
         return check_only(
             &docker,
             args.format,
             &spec,
-            &manifest,
+            &chosen,
             &service_images,
-            &dev_image,
+            dev_image.as_ref(),
         )
         .await;
     }
@@ -141,12 +147,46 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
     let verification = if args.no_verify {
         None
     } else {
-        Some(verify_running(&manifest, lock.as_ref().map(|l| (l, lock_path.as_path()))).await?)
+        let lock = lock.as_ref().map(|l| (l, lock_path.as_path()));
+        Some(verify_running(&manifest, lock, &chosen, with_dev).await?)
     };
     print_report(args.format, &report, verification.as_ref())?;
     Ok(match &verification {
         Some(v) if v.failed() => Outcome::Drift,
         _ => Outcome::Ok,
+    })
+}
+
+/// What `up` runs: the chosen services on their images, the development container on
+/// `dev_image` (when it runs) with the project at `workdir`, and their start order.
+fn env_spec(
+    manifest: &Manifest,
+    selected: &[String],
+    (chosen, service_images): (&[&Service], &[ServiceImage]),
+    dev_image: Option<&Image>,
+    project_dir: &Path,
+    workdir: &str,
+) -> anyhow::Result<EnvSpec> {
+    // `${VAR}` in environment values: the process environment over `.env`.
+    let vars = Variables::load(manifest)?;
+    let mut services: Vec<ServiceSpec> = Vec::new();
+    for (service, (image, recipe)) in chosen.iter().zip(service_images) {
+        let mut spec =
+            envsync_provisioner::runtime::service_spec(service, image.tag(), recipe.as_ref());
+        spec.env = service_env(manifest, &vars, service)?;
+        services.push(spec);
+    }
+    let user = Some(invoking_user(project_dir)?);
+    let dev = match dev_image {
+        Some(image) => Some(dev_spec(manifest, &vars, image.tag(), workdir, user)?),
+        None => None,
+    };
+    Ok(EnvSpec {
+        project: manifest.project.name.clone(),
+        project_dir: project_dir.to_path_buf(),
+        stack: stack(manifest, selected),
+        services,
+        dev,
     })
 }
 
@@ -194,18 +234,18 @@ type ServiceImage = (
     Option<envsync_provisioner::middleware::ServiceRecipe>,
 );
 
-/// Every image the environment needs, services first, then the development image: built
-/// (or reused), or with `check` only looked up. Each is content-addressed, so an
-/// unchanged one costs a lookup.
+/// Every image the environment needs, services first, then the development image
+/// (`None` when `up` does not run it): built (or reused), or with `check` only looked up.
+/// Each is content-addressed, so an unchanged one costs a lookup.
 async fn images(
     docker: &Docker,
     manifest: &Manifest,
+    (services, with_dev): (&[&Service], bool),
     lock: Option<&Lock>,
     check: bool,
-) -> anyhow::Result<(Vec<ServiceImage>, Image)> {
-    // Images first: each is content-addressed, so an unchanged one costs a lookup.
+) -> anyhow::Result<(Vec<ServiceImage>, Option<Image>)> {
     let mut service_images = Vec::new();
-    for service in &manifest.services {
+    for service in services {
         let image = match &service.image {
             Some(image) => (Image::Ready(image.clone()), None),
             None => {
@@ -225,9 +265,12 @@ async fn images(
         };
         service_images.push(image);
     }
+    if !with_dev {
+        return Ok((service_images, None));
+    }
     let dev_build = spec_from_manifest(manifest, lock)?;
     let dev_image = image_for(docker, manifest, &dev_build, check, "dev").await?;
-    Ok((service_images, dev_image))
+    Ok((service_images, Some(dev_image)))
 }
 
 /// `up --check`: list what `up` would do, changing nothing; drift when anything would change.
@@ -235,16 +278,15 @@ async fn check_only(
     docker: &Docker,
     format: Format,
     spec: &EnvSpec,
-    manifest: &Manifest,
+    services: &[&Service],
     service_images: &[ServiceImage],
-    dev_image: &Image,
+    dev_image: Option<&Image>,
 ) -> anyhow::Result<Outcome> {
-    let to_build: Vec<String> = manifest
-        .services
+    let to_build: Vec<String> = services
         .iter()
         .zip(service_images)
         .map(|(s, (image, _))| (s.name.as_str(), image))
-        .chain([("dev", dev_image)])
+        .chain(dev_image.map(|image| ("dev", image)))
         .filter_map(|(name, image)| match image {
             Image::WouldBuild(tag) => Some(format!(
                 "{name}: image `{tag}` would be built, and its container recreated"
@@ -269,8 +311,11 @@ pub(crate) struct Verification {
     dev: String,
     /// The lock file's path, when there is a lock.
     lock_file: Option<String>,
-    /// The development container against the lock (`None` without a lock).
+    /// The development container against the lock (`None` without a lock, or when it
+    /// was not checked).
     dev_checked: Option<Checked>,
+    /// Whether the development container was checked (`up SERVICE…` may leave it out).
+    with_dev: bool,
     /// One per service: whether it runs what the lock or manifest says.
     services: Vec<ServiceCheck>,
 }
@@ -311,6 +356,7 @@ impl Verification {
                 self.dev,
                 checked.summary().same
             )?,
+            _ if !self.with_dev => {}
             _ => outln!("not verified: no envsync.lock (run envsync lock)")?,
         }
         for s in &self.services {
@@ -341,24 +387,29 @@ impl Verification {
 }
 
 /// Fingerprint the development container (with the manifest's collect options) and
-/// compare it with the lock; check each service container's packages against the lock's
-/// image of that service, or its middleware version against the manifest's `version`.
+/// compare it with the lock; check each service container's packages and files against
+/// the lock's image of that service, or its middleware version against the manifest's
+/// `version`. Only `services` are checked, and the development container when `with_dev`:
+/// what `up` ran.
 pub(crate) async fn verify_running(
     manifest: &Manifest,
     lock: Option<(&Lock, &Path)>,
+    services: &[&Service],
+    with_dev: bool,
 ) -> anyhow::Result<Verification> {
     let project = &manifest.project.name;
     let dev = container_name(project, DEV_SERVICE);
     // One exec per container, all at once: the engine runs them in parallel.
     let mut jobs = tokio::task::JoinSet::new();
-    if lock.is_some() {
+    if lock.is_some() && with_dev {
         let (name, options) = (dev.clone(), lock_collect_options(manifest));
         jobs.spawn(async move { (None, fingerprint_container(&name, &options).await) });
     }
-    for (i, service) in manifest.services.iter().enumerate() {
+    for (i, service) in services.iter().enumerate() {
         let name = container_name(project, &service.name);
+        let options = service_collect_options(service);
         jobs.spawn(async move {
-            let snapshot = fingerprint_container(&name, &CollectOptions::default()).await;
+            let snapshot = fingerprint_container(&name, &options).await;
             (Some(i), snapshot)
         });
     }
@@ -381,13 +432,9 @@ pub(crate) async fn verify_running(
         )),
         _ => None,
     };
-    let mut services = Vec::new();
-    for (service, snapshot) in manifest
-        .services
-        .iter()
-        .zip(service_snapshots.into_values())
-    {
-        services.push(ServiceCheck {
+    let mut checks = Vec::new();
+    for (service, snapshot) in services.iter().zip(service_snapshots.into_values()) {
+        checks.push(ServiceCheck {
             service: service.name.clone(),
             container: container_name(project, &service.name),
             verdict: verify::check_service(manifest, service, lock.map(|(l, _)| l), &snapshot),
@@ -397,7 +444,8 @@ pub(crate) async fn verify_running(
         dev,
         lock_file: lock.map(|(_, p)| p.display().to_string()),
         dev_checked,
-        services,
+        with_dev,
+        services: checks,
     })
 }
 

@@ -76,13 +76,18 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
     }
 }
 
-/// Files the manifest copies in (`[files]`) and CA bundles it adds to builds
+/// Files the manifest copies in (`[files]`, a service's `files`) and CA bundles it adds to builds
 /// (`[build] ca_certificates`) that do not exist. The manifest crate reads no files
 /// beyond the manifest, so this check lives here.
 fn missing_local_files(manifest: &Manifest) -> Vec<Diagnostic> {
     let dir = manifest.file.parent().unwrap_or(Path::new(""));
     let mut out = Vec::new();
-    for f in &manifest.files {
+    let service_files = manifest.services.iter().flat_map(|s| {
+        let section = format!("services.{}.files", s.name);
+        s.files.iter().map(move |f| (f, section.clone()))
+    });
+    let files = manifest.files.iter().map(|f| (f, "files".to_string()));
+    for (f, section) in files.chain(service_files) {
         let local = dir.join(&f.local_path);
         if !local.is_file() {
             out.push(Diagnostic {
@@ -90,7 +95,7 @@ fn missing_local_files(manifest: &Manifest) -> Vec<Diagnostic> {
                 line: f.line,
                 column: f.column,
                 message: format!(
-                    "local file `{}` for `{}` in [files] does not exist (looked for `{}`)",
+                    "local file `{}` for `{}` in [{section}] does not exist (looked for `{}`)",
                     f.local_path,
                     f.container_path,
                     local.display()

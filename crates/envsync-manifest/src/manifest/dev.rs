@@ -31,6 +31,8 @@ impl Ctx<'_> {
             "connections",
             "stop_grace",
             "restart",
+            "depends_on",
+            "healthcheck",
         ];
         self.check_keys(t, "dev", KEYS);
         let mut dev = Dev {
@@ -78,6 +80,14 @@ impl Ctx<'_> {
             }
         }
         (dev.stop_grace, dev.restart) = self.lifecycle(t, "dev");
+        if let Some((k, v)) = t.get_key_value("depends_on") {
+            dev.depends_on = self.depends_on(k, v, "dev");
+        }
+        if let Some((k, v)) = t.get_key_value("healthcheck") {
+            if let Some(ht) = self.table(k, v, "dev") {
+                dev.healthcheck = self.healthcheck(ht, k, "dev.healthcheck");
+            }
+        }
         dev
     }
 

@@ -7,7 +7,8 @@ use super::names::*;
 use super::*;
 
 impl Ctx<'_> {
-    pub(super) fn files(&mut self, t: &dyn TableLike) -> Vec<FileEntry> {
+    /// `[files]`, or a service's `files` (`section` is `services.NAME.files`).
+    pub(super) fn files(&mut self, t: &dyn TableLike, section: &str) -> Vec<FileEntry> {
         let mut out = Vec::new();
         for (key, item) in entries(t) {
             let container_path = key.get();
@@ -16,7 +17,7 @@ impl Ctx<'_> {
                 self.error(
                     key.span(),
                     format!(
-                        "`{container_path}` in [files] is not an absolute path in the environment"
+                        "`{container_path}` in [{section}] is not an absolute path in the environment"
                     ),
                     format!(
                         "write the destination as an absolute path, e.g. `\"/etc/app/{}\"`",
@@ -24,13 +25,13 @@ impl Ctx<'_> {
                     ),
                 );
             }
-            let Some(local) = self.string(key, item, "files", "\"config/settings.ini\"") else {
+            let Some(local) = self.string(key, item, section, "\"config/settings.ini\"") else {
                 continue;
             };
             if local.is_empty() || local.starts_with('/') {
                 self.error(
                     item.span(),
-                    format!("local file `{local}` of `{container_path}` in [files] is not a path relative to the manifest"),
+                    format!("local file `{local}` of `{container_path}` in [{section}] is not a path relative to the manifest"),
                     "keep the file next to the manifest and write its relative path, e.g. `\"config/settings.ini\"`".into(),
                 );
             }

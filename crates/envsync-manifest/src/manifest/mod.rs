@@ -32,18 +32,20 @@ mod ports;
 mod sections;
 mod services;
 mod sources;
+mod stack;
 #[cfg(test)]
 mod testing;
 mod volumes;
 
 use ctx::Ctx;
 pub use model::{
-    deb_line_url, Base, Build, Dev, EnvVar, FileEntry, Healthcheck, NamedTarget, Node, PackageSet,
-    Project, Python, Requirement, Restart, Service, Sources,
+    deb_line_url, Base, Build, Dependency, Dev, EnvVar, FileEntry, Healthcheck, NamedTarget, Node,
+    PackageSet, Project, Python, Requirement, Restart, Service, Sources,
 };
 use names::is_alpine_image;
 pub use names::{normalize_name, parse_duration, runtime_meant, RUNTIME_NAMES};
 pub use ports::{host_ports_clash, PortMapping, DEFAULT_HOST_IP};
+pub use stack::{SelectError, DEV_NAME};
 pub use volumes::{MountKind, VolumeMount};
 
 /// A parsed, valid manifest. Every list keeps the order of the file.
@@ -365,12 +367,17 @@ fn collect_declared(m: &Manifest) -> Vec<Declared> {
             push(os, r, Some(&location));
         }
     }
-    for f in &m.files {
+    // A service's files are declared in that service's image.
+    let service_files = m.services.iter().flat_map(|s| {
+        let location = format!("service:{}", s.name);
+        s.files.iter().map(move |f| (f, Some(location.clone())))
+    });
+    for (f, location) in m.files.iter().map(|f| (f, None)).chain(service_files) {
         out.push(Declared {
             ecosystem: Ecosystem::File,
             name: f.container_path.clone(),
             constraint: f.local_path.clone(),
-            location: None,
+            location,
             line: f.line,
             column: f.column,
         });

@@ -80,6 +80,22 @@ pub struct Service {
     pub stop_grace: Option<Duration>,
     /// What the engine does when its process ends; the provisioner's default when `None`.
     pub restart: Option<Restart>,
+    /// Configuration files copied into this service's image (`files`), hashed and locked
+    /// with it.
+    pub files: Vec<FileEntry>,
+    /// Services (or `dev`) that must be healthy before this one starts.
+    pub depends_on: Vec<Dependency>,
+    /// The profiles it belongs to: with any, it starts only when one is asked for.
+    pub profiles: Vec<String>,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// One name in a `depends_on` list, where it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// A service name, or `dev` for the development container.
+    pub name: String,
     pub line: usize,
     pub column: usize,
 }
@@ -127,6 +143,11 @@ pub struct Dev {
     pub connections: Vec<(String, Option<String>)>,
     pub stop_grace: Option<Duration>,
     pub restart: Option<Restart>,
+    /// Services that must be healthy before the development container starts.
+    pub depends_on: Vec<Dependency>,
+    /// How the development container reports readiness (services that depend on it
+    /// wait for it); without one it is ready once running.
+    pub healthcheck: Option<Healthcheck>,
     pub line: usize,
 }
 

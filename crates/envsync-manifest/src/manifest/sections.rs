@@ -58,9 +58,10 @@ impl Ctx<'_> {
                 m.dev = Some(self.dev(key, t, &m.services, &mut published));
             }
         }
+        self.start_order(&m.services, m.dev.as_ref());
         if let Some((key, item)) = section("files") {
             if let Some(t) = self.table(key, item, "") {
-                m.files = self.files(t);
+                m.files = self.files(t, "files");
             }
         }
         if let Some((key, item)) = section("env") {

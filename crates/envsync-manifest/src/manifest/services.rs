@@ -78,6 +78,9 @@ impl Ctx<'_> {
             "command",
             "stop_grace",
             "restart",
+            "files",
+            "depends_on",
+            "profiles",
         ];
         let name = key.get();
         let section = format!("services.{name}");
@@ -94,33 +97,17 @@ impl Ctx<'_> {
             command: Vec::new(),
             stop_grace: None,
             restart: None,
+            files: Vec::new(),
+            depends_on: Vec::new(),
+            profiles: Vec::new(),
             line,
             column,
         };
         self.service_release(key, st, &section, &mut service);
         self.service_ports(st, &section, &mut service, published);
-        if let Some((k, v)) = st.get_key_value("env") {
-            if let Some(et) = self.table(k, v, &section) {
-                service.env = self.env(et, &format!("{section}.env"));
-            }
-        }
-        if let Some((k, v)) = st.get_key_value("healthcheck") {
-            if let Some(ht) = self.table(k, v, &section) {
-                service.healthcheck = self.healthcheck(ht, k, &format!("{section}.healthcheck"));
-            }
-        }
-        if let Some((k, v)) = st.get_key_value("volumes") {
-            service.volumes = self.volumes(k, v, &section);
-        }
-        if let Some((k, v)) = st.get_key_value("command") {
-            service.command = self.command(
-                k,
-                v,
-                &section,
-                "[\"redis-server\", \"--appendonly\", \"yes\"]",
-            );
-        }
+        self.service_run(st, &section, &mut service);
         (service.stop_grace, service.restart) = self.lifecycle(st, &section);
+        self.service_stack(st, &section, &mut service);
         if let Some((k, v)) = st.get_key_value("packages") {
             if let Some(pt) = self.table(k, v, &section) {
                 service.packages = self.requirements(pt, &format!("{section}.packages"), os);
@@ -134,6 +121,31 @@ impl Ctx<'_> {
             }
         }
         service
+    }
+
+    /// How a service's container runs: `env`, `healthcheck`, `volumes` and `command`.
+    fn service_run(&mut self, st: &dyn TableLike, section: &str, service: &mut Service) {
+        if let Some((k, v)) = st.get_key_value("env") {
+            if let Some(et) = self.table(k, v, section) {
+                service.env = self.env(et, &format!("{section}.env"));
+            }
+        }
+        if let Some((k, v)) = st.get_key_value("healthcheck") {
+            if let Some(ht) = self.table(k, v, section) {
+                service.healthcheck = self.healthcheck(ht, k, &format!("{section}.healthcheck"));
+            }
+        }
+        if let Some((k, v)) = st.get_key_value("volumes") {
+            service.volumes = self.volumes(k, v, section);
+        }
+        if let Some((k, v)) = st.get_key_value("command") {
+            service.command = self.command(
+                k,
+                v,
+                section,
+                "[\"redis-server\", \"--appendonly\", \"yes\"]",
+            );
+        }
     }
 
     /// `port` or `ports`, each mapping checked against those published before it.

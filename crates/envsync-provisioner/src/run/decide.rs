@@ -294,12 +294,14 @@ pub type NetworkState = Option<String>;
 
 /// Decide what to do with each resource: pure, so every reason is unit-testable.
 /// `network` is the current network ID (`None`: missing); `existing` are this
-/// project's containers.
+/// project's containers, of which those in `leave_alone` (services this `up` does not
+/// run) are neither changed nor removed.
 pub fn decide(
     network_name: &str,
     network: &NetworkState,
     desired: &[Desired],
     existing: &[Existing],
+    leave_alone: &BTreeSet<String>,
 ) -> Vec<Action> {
     let mut actions = Vec::new();
     actions.push(match network {
@@ -327,7 +329,7 @@ pub fn decide(
     let wanted: BTreeSet<&str> = desired.iter().map(|d| d.service.as_str()).collect();
     let mut stale: Vec<&Existing> = existing
         .iter()
-        .filter(|e| !wanted.contains(e.service.as_str()))
+        .filter(|e| !wanted.contains(e.service.as_str()) && !leave_alone.contains(&e.service))
         .collect();
     stale.sort_by(|a, b| a.service.cmp(&b.service));
     for e in stale {
@@ -454,6 +456,75 @@ pub fn validate(spec: &EnvSpec) -> Result<(), RunError> {
     Ok(())
 }
 
+/// The order `up` starts `desired` in: waves of indices into it, each wave's containers
+/// depending only on those of earlier waves (`depends_on` maps a name to what it waits
+/// for; names `up` does not run are not waited for). The development container, when
+/// `depends_on` names nothing for it, waits for every service that does not itself
+/// depend on it, directly or not (as `up` did before `depends_on` existed). A cycle is an
+/// error naming it.
+pub fn start_waves(
+    desired: &[Desired],
+    depends_on: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<Vec<usize>>, RunError> {
+    let index = |name: &str| desired.iter().position(|d| d.service == name);
+    let deps: Vec<Vec<usize>> = desired
+        .iter()
+        .map(|d| match depends_on.get(&d.service) {
+            Some(names) => names.iter().filter_map(|n| index(n)).collect(),
+            None if d.role == Role::Dev => (0..desired.len())
+                .filter(|i| {
+                    desired[*i].role == Role::Service
+                        && !reaches(&desired[*i].service, DEV_SERVICE, depends_on)
+                })
+                .collect(),
+            None => Vec::new(),
+        })
+        .collect();
+    let mut started = vec![false; desired.len()];
+    let mut waves = Vec::new();
+    while started.iter().any(|s| !s) {
+        let wave: Vec<usize> = (0..desired.len())
+            .filter(|i| !started[*i] && deps[*i].iter().all(|d| started[*d]))
+            .collect();
+        if wave.is_empty() {
+            let stuck: Vec<&str> = (0..desired.len())
+                .filter(|i| !started[*i])
+                .map(|i| desired[i].service.as_str())
+                .collect();
+            return Err(RunError::InvalidSpec {
+                field: "depends_on".into(),
+                problem: format!(
+                    "{} depend on each other in a cycle; none could start first",
+                    stuck.join(", ")
+                ),
+            });
+        }
+        for i in &wave {
+            started[*i] = true;
+        }
+        waves.push(wave);
+    }
+    Ok(waves)
+}
+
+/// Whether following `depends_on` from `from` comes to `to`.
+fn reaches(from: &str, to: &str, depends_on: &BTreeMap<String, Vec<String>>) -> bool {
+    let mut seen: Vec<&str> = vec![from];
+    let mut at = 0;
+    while at < seen.len() {
+        for next in depends_on.get(seen[at]).into_iter().flatten() {
+            if next == to {
+                return true;
+            }
+            if !seen.contains(&next.as_str()) {
+                seen.push(next);
+            }
+        }
+        at += 1;
+    }
+    false
+}
+
 pub(super) fn desired(spec: &EnvSpec, image_ids: &HashMap<String, String>) -> Vec<Desired> {
     let id = |image: &str| image_ids.get(image).cloned().unwrap_or_default();
     let mut out: Vec<Desired> = spec
@@ -488,6 +559,7 @@ pub(crate) mod tests {
 
     pub(crate) fn spec() -> EnvSpec {
         EnvSpec {
+            stack: Default::default(),
             project: "shop".into(),
             project_dir: PathBuf::from("/src/shop"),
             services: vec![ServiceSpec {
@@ -529,7 +601,13 @@ pub(crate) mod tests {
     }
 
     fn check(spec: &EnvSpec, network: NetworkState, existing: &[Existing], expected: &[&str]) {
-        let actions = decide(NET, &network, &desired(spec, &ids()), existing);
+        let actions = decide(
+            NET,
+            &network,
+            &desired(spec, &ids()),
+            existing,
+            &BTreeSet::new(),
+        );
         let lines: Vec<String> = actions.iter().map(|a| a.describe(true)).collect();
         assert_eq!(lines, expected);
     }
@@ -684,7 +762,11 @@ pub(crate) mod tests {
             NET,
             &Some("n1".into()),
             &desired(&s, &ids()),
-            &[existing(&s, ContainerState::Running, "Up (healthy)"), extra],
+            &[
+                existing(&s, ContainerState::Running, "Up (healthy)"),
+                extra.clone(),
+            ],
+            &BTreeSet::new(),
         );
         let lines: Vec<String> = actions.iter().map(|a| a.describe(false)).collect();
         assert_eq!(
@@ -694,6 +776,59 @@ pub(crate) mod tests {
                 "redis: up to date",
                 "memcached: no longer in the manifest, would be removed"
             ]
+        );
+        // A service `up` was not asked to run (`up SERVICE…`, profiles) stays as it is.
+        let actions = decide(
+            NET,
+            &Some("n1".into()),
+            &desired(&s, &ids()),
+            &[existing(&s, ContainerState::Running, "Up (healthy)"), extra],
+            &BTreeSet::from(["memcached".to_string()]),
+        );
+        assert!(actions.iter().all(|a| a.name != "memcached"), "{actions:?}");
+    }
+
+    #[test]
+    fn start_waves_follow_depends_on() {
+        let want = |name: &str| Desired {
+            service: name.into(),
+            role: Role::Service,
+            config: desired(&spec(), &ids())[0].config.clone(),
+            stop_grace: Duration::from_secs(1),
+        };
+        let wants: Vec<Desired> = ["nginx", "dev", "postgres", "redis"]
+            .iter()
+            .map(|n| want(n))
+            .collect();
+        let deps = |pairs: &[(&str, &[&str])]| -> BTreeMap<String, Vec<String>> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
+                .collect()
+        };
+        let waves = start_waves(
+            &wants,
+            &deps(&[
+                ("nginx", &["dev"]),
+                ("dev", &["postgres", "redis", "not-started"]),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(waves, [vec![2, 3], vec![1], vec![0]]);
+        // Without a `depends_on` of its own, the development container waits for every
+        // service but those that wait for it.
+        let mut with_dev = wants.clone();
+        with_dev[1].role = Role::Dev;
+        let waves = start_waves(&with_dev, &deps(&[("nginx", &["dev"])])).unwrap();
+        assert_eq!(waves, [vec![2, 3], vec![1], vec![0]]);
+        let waves = start_waves(&with_dev, &deps(&[])).unwrap();
+        assert_eq!(waves, [vec![0, 2, 3], vec![1]]);
+        let err = start_waves(&wants, &deps(&[("nginx", &["dev"]), ("dev", &["nginx"])]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("nginx, dev depend on each other in a cycle"),
+            "{err}"
         );
     }
 

@@ -1,5 +1,5 @@
-//! Running an environment: `up` (network, middleware services waited on until healthy,
-//! then the development container), `plan` (what `up` would do, changing nothing),
+//! Running an environment: `up` (network, then the middleware services and the
+//! development container in the order of their `depends_on`, each waited on until healthy), `plan` (what `up` would do, changing nothing),
 //! `down`, `status` and `exec`.
 //!
 //! Everything is derived from the engine: containers, networks and volumes carry the
@@ -21,8 +21,8 @@ mod up;
 
 pub use crate::run_error::RunError;
 pub use decide::{
-    decide, health_from_status, validate, Action, Change, ContainerState, Desired, Existing,
-    HealthState, NetworkState, Resource,
+    decide, health_from_status, start_waves, validate, Action, Change, ContainerState, Desired,
+    Existing, HealthState, NetworkState, Resource,
 };
 pub use down::{down, DownReport};
 pub use exec::{container_dir, dev_container, exec, ExecOptions, TerminalSize};

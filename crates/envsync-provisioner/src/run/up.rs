@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::apply::{apply, check_ports, create_network, stop_and_remove};
 use super::decide::{
-    action_for, decide, desired, validate, Action, Change, Desired, Existing, HealthState,
-    NetworkState,
+    action_for, decide, desired, start_waves, validate, Action, Change, Desired, Existing,
+    HealthState, NetworkState,
 };
 use super::post_create::run_post_create;
 use super::{Progress, RunError};
@@ -21,7 +21,8 @@ use crate::health::wait_ready;
 use crate::labels::{project_container_filter, project_labels, Role};
 use crate::run_error::{engine_error, status_code};
 
-/// How long the development container (which has no health check) may take to run.
+/// How long a container without a health check (the development container, unless
+/// `[dev]` gives one) may take to run.
 const DEV_READY_DEADLINE: Duration = Duration::from_secs(60);
 
 /// What `up` did.
@@ -137,12 +138,14 @@ pub async fn plan(docker: &Docker, spec: &EnvSpec) -> Result<Vec<Action>, RunErr
         &observed.network,
         &desired(spec, &observed.image_ids),
         &observed.existing,
+        &spec.stack.leave_alone,
     ))
 }
 
-/// Bring the environment to what `spec` says: create the project network, (re)create or
-/// restart only the services whose configuration or state differ, wait until each is
-/// healthy, then do the same for the development container. Unchanged resources are
+/// Bring the environment to what `spec` says: create the project network, then (re)create
+/// or restart only the containers whose configuration or state differ, in the order of
+/// their `depends_on`, each started once what it depends on is healthy (or running,
+/// without a health check). Unchanged resources are
 /// left alone and reported `up to date`.
 pub async fn up(
     docker: &Docker,
@@ -154,7 +157,14 @@ pub async fn up(
     let observed = observe(docker, spec).await?;
     let network = network_name(&spec.project);
     let wants = desired(spec, &observed.image_ids);
-    let actions = decide(&network, &observed.network, &wants, &observed.existing);
+    let actions = decide(
+        &network,
+        &observed.network,
+        &wants,
+        &observed.existing,
+        &spec.stack.leave_alone,
+    );
+    let waves = start_waves(&wants, &spec.stack.depends_on)?;
     let plan_time = started.elapsed();
 
     // Ports first, before anything is changed: a port held by something else would
@@ -178,31 +188,29 @@ pub async fn up(
         }
     }
 
-    let mut waits = Vec::new();
-    for want in wants.iter().filter(|d| d.role == Role::Service) {
-        let Some(action) = action_for(&actions, &want.service) else {
-            continue;
-        };
-        let have = existing.get(want.service.as_str()).copied();
-        apply(docker, spec, want, action, have, progress).await?;
-        if !already_ready(want, action, have) {
-            waits.push(want);
-        }
-    }
-    wait_all_ready(docker, &spec.project, &waits, progress).await?;
-
-    if let Some(want) = wants.iter().find(|d| d.role == Role::Dev) {
-        if let Some(action) = action_for(&actions, &want.service) {
+    // Wave by wave, each container once what it depends on is ready (compose's
+    // `depends_on` with `condition: service_healthy`).
+    for wave in waves {
+        let mut waits = Vec::new();
+        for want in wave.iter().map(|i| &wants[*i]) {
+            let Some(action) = action_for(&actions, &want.service) else {
+                continue;
+            };
             let have = existing.get(want.service.as_str()).copied();
             apply(docker, spec, want, action, have, progress).await?;
-            if action.is_change() {
+            if want.role == Role::Dev && matches!(action.change, Change::Create | Change::Recreate)
+            {
+                // post_create runs once the container runs, before its health check
+                // (which may need what post_create installs) is waited for.
                 let name = container_name(&spec.project, DEV_SERVICE);
                 wait_ready(docker, DEV_SERVICE, &name, None, DEV_READY_DEADLINE).await?;
-                if matches!(action.change, Change::Create | Change::Recreate) {
-                    run_post_create(docker, &name, &want.config, progress).await?;
-                }
+                run_post_create(docker, &name, &want.config, progress).await?;
+            }
+            if !already_ready(want, action, have) {
+                waits.push(want);
             }
         }
+        wait_all_ready(docker, &spec.project, &waits, progress).await?;
     }
 
     Ok(UpReport {
