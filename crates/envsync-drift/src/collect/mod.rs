@@ -45,6 +45,7 @@ pub mod command;
 pub mod layers;
 pub mod local;
 pub mod parse;
+pub mod provenance;
 pub mod runtimes;
 pub mod script;
 pub mod tarball;
@@ -139,6 +140,7 @@ pub const FIXED_FILES: &[&str] = &[
     "/etc/os-release",
     "/usr/lib/os-release",
     "/var/lib/dpkg/status",
+    provenance::APT_EXTENDED_STATES,
     "/lib/apk/db/installed",
     "/usr/local/include/node/node_version.h",
     "/usr/local/go/VERSION",
@@ -178,6 +180,9 @@ pub enum Kind {
     Fixed,
     Python,
     Npm,
+    /// An npm project's own `package.json` (beside its `node_modules`), read for its
+    /// direct dependencies ([`provenance`]), never as a package.
+    NpmProject,
     Config,
 }
 
@@ -264,6 +269,9 @@ impl Selector {
         if self.is_npm(path, &segs) {
             return Some(Kind::Npm);
         }
+        if self.is_npm_project(path, &segs) {
+            return Some(Kind::NpmProject);
+        }
         None
     }
 
@@ -314,6 +322,16 @@ impl Selector {
             .chain(DEEP_ROOTS)
             .any(|r| under(path, r))
             || self.npm_projects.iter().any(|r| under(path, r))
+    }
+}
+
+impl Selector {
+    /// `DIR/package.json` outside any `node_modules`, below a deep root or a named project.
+    fn is_npm_project(&self, path: &str, segs: &[&str]) -> bool {
+        segs.last() == Some(&"package.json")
+            && !segs.contains(&"node_modules")
+            && (DEEP_ROOTS.iter().any(|r| under(path, r))
+                || self.npm_projects.iter().any(|r| under(path, r)))
     }
 }
 
@@ -806,7 +824,9 @@ mod tests {
         );
         check("/srv/app/node_modules/express/lib/package.json", None);
         check("/srv/app/node_modules/.bin/package.json", None);
-        check("/srv/app/package.json", None);
+        check("/srv/app/package.json", Some(NpmProject));
+        check("/usr/share/app/package.json", None);
+        check("/home/u/web/package.json", Some(NpmProject));
         check("/usr/local/lib/node_modules/semver/package.json", Some(Npm));
         check("/home/u/web/node_modules/a/package.json", Some(Npm));
         check("/home/u/other/node_modules/a/package.json", None);
