@@ -9,6 +9,7 @@ pub mod engine;
 pub mod exec;
 pub mod fetch;
 pub mod fingerprint;
+pub mod init;
 pub mod lock;
 pub mod logs;
 pub mod output;
