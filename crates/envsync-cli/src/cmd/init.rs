@@ -24,7 +24,7 @@ pub struct InitArgs {
     /// directory
     #[arg(long = "from", value_name = "TARGET")]
     pub from: Option<String>,
-    /// A configuration file (or directory) on the target to declare in [files]; its
+    /// A configuration file (or directory) on the target to declare in `[files]`; its
     /// content is copied to files/PATH beside the manifest. Repeatable
     #[arg(long = "file", value_name = "PATH", requires = "from")]
     pub files: Vec<String>,
@@ -40,7 +40,7 @@ pub struct InitArgs {
     /// The base image [default: envsync/debian:bookworm]
     #[arg(long, value_name = "IMAGE", default_value = "envsync/debian:bookworm")]
     pub base: String,
-    /// A CA bundle for pip and npm inside image builds ([build] ca_certificates); repeatable
+    /// A CA bundle for pip and npm inside image builds (`[build] ca_certificates`); repeatable
     #[arg(long = "ca-certificates", value_name = "PATH")]
     pub ca_certificates: Vec<String>,
     /// Where to write the manifest
