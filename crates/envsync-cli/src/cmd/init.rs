@@ -13,7 +13,7 @@ use envsync_manifest::draft::{self, files, Draft};
 use envsync_manifest::Manifest;
 
 use super::output::DocFormat;
-use crate::cmd::output::out;
+use crate::cmd::output::outln;
 use crate::Outcome;
 
 #[derive(Debug, clap::Args)]
@@ -344,12 +344,12 @@ fn report(args: &InitArgs, summary: &Summary) -> anyhow::Result<()> {
             crate::documents::print(&doc)?;
         }
         DocFormat::Table => {
-            out!("wrote {}", args.output.display())?;
+            outln!("wrote {}", args.output.display())?;
             for c in &summary.declared {
-                out!("declared {} {}: {}", c.count, esc(&c.what), c.why)?;
+                outln!("declared {} {}: {}", c.count, esc(&c.what), c.why)?;
             }
             for c in &summary.left_out {
-                out!("left to the lock: {} {}: {}", c.count, esc(&c.what), c.why)?;
+                outln!("left to the lock: {} {}: {}", c.count, esc(&c.what), c.why)?;
             }
         }
     }

@@ -184,67 +184,63 @@ fn implicit() -> Table {
 }
 
 fn render_python(doc: &mut DocumentMut, draft: &Draft) {
-    if draft.python_packages.is_empty() && draft.venvs.is_empty() {
-        return;
-    }
-    let mut python = Table::new();
-    if !draft.python_packages.is_empty() {
-        let mut pk = InlineTable::new();
-        for p in &draft.python_packages {
-            pk.insert(&p.name, p.constraint.as_str().into());
-        }
-        python.insert("packages", value(pk));
-    } else {
-        python.set_implicit(true);
-    }
-    let mut venvs = implicit();
-    for (dir, pins) in &draft.venvs {
-        let mut env = implicit();
-        env.insert(
-            "packages",
-            Item::Table(with_comment(pins_table(pins), None)),
-        );
-        venvs.insert(dir, Item::Table(env));
-    }
-    if !venvs.is_empty() {
-        python.insert("venvs", Item::Table(venvs));
-    }
-    doc.insert(
-        "python",
-        Item::Table(with_comment(python, draft.comments.get("python"))),
-    );
+    let comment = draft.comments.get("python");
+    let section = Section {
+        key: "python",
+        packages: &draft.python_packages,
+        envs_key: "venvs",
+        envs: &draft.venvs,
+    };
+    render_section(doc, &section, comment);
 }
 
 fn render_node(doc: &mut DocumentMut, draft: &Draft) {
-    if draft.node_packages.is_empty() && draft.node_projects.is_empty() {
+    let comment = draft.comments.get("node");
+    let section = Section {
+        key: "node",
+        packages: &draft.node_packages,
+        envs_key: "projects",
+        envs: &draft.node_projects,
+    };
+    render_section(doc, &section, comment);
+}
+
+/// `[python]` or `[node]`: packages of the system, and of each environment by directory.
+struct Section<'a> {
+    key: &'a str,
+    packages: &'a [Pin],
+    envs_key: &'a str,
+    envs: &'a BTreeMap<String, Vec<Pin>>,
+}
+
+fn render_section(doc: &mut DocumentMut, section: &Section<'_>, comment: Option<&String>) {
+    if section.packages.is_empty() && section.envs.is_empty() {
         return;
     }
-    let mut node = Table::new();
-    if !draft.node_packages.is_empty() {
+    let mut table = Table::new();
+    let mut env_comment = None;
+    if section.packages.is_empty() {
+        // An implicit table is not written, so its comment goes on the first one that is.
+        table.set_implicit(true);
+        env_comment = comment;
+    } else {
         let mut pk = InlineTable::new();
-        for p in &draft.node_packages {
+        for p in section.packages {
             pk.insert(&p.name, p.constraint.as_str().into());
         }
-        node.insert("packages", value(pk));
-    } else {
-        node.set_implicit(true);
+        table.insert("packages", value(pk));
     }
-    let mut projects = implicit();
-    for (dir, pins) in &draft.node_projects {
-        let mut project = implicit();
-        project.insert(
-            "packages",
-            Item::Table(with_comment(pins_table(pins), None)),
-        );
-        projects.insert(dir, Item::Table(project));
+    let mut envs = implicit();
+    for (dir, pins) in section.envs {
+        let mut env = implicit();
+        let packages = with_comment(pins_table(pins), env_comment.take());
+        env.insert("packages", Item::Table(packages));
+        envs.insert(dir, Item::Table(env));
     }
-    if !projects.is_empty() {
-        node.insert("projects", Item::Table(projects));
+    if !envs.is_empty() {
+        table.insert(section.envs_key, Item::Table(envs));
     }
-    doc.insert(
-        "node",
-        Item::Table(with_comment(node, draft.comments.get("node"))),
-    );
+    doc.insert(section.key, Item::Table(with_comment(table, comment)));
 }
 
 #[cfg(test)]
@@ -307,6 +303,20 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("\"libc6:i386\" = \"2.36-9\""), "{text}");
+        let mut venv_only = Draft {
+            python_packages: Vec::new(),
+            ..draft.clone()
+        };
+        venv_only
+            .comments
+            .insert("python".into(), "Top-level Python packages.".into());
+        let text2 = render(&venv_only);
+        assert!(
+            text2.contains(
+                "\n# Top-level Python packages.\n[python.venvs.\"/opt/app/venv\".packages]"
+            ),
+            "{text2}"
+        );
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("files/etc/app")).expect("mkdir");
         std::fs::write(dir.path().join("files/etc/app/a.ini"), "a").expect("write");
