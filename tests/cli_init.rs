@@ -348,6 +348,34 @@ async fn init_from_a_production_container_locks_to_parity() {
         .iter()
         .any(|x| x.0 == "file" && x.1 == "/etc/app/settings.ini"));
 
+    // The image, read without running it, declares the same (only the header's target differs).
+    let from_image = tempfile::tempdir().expect("tempdir");
+    let image_target = format!("image:{image}");
+    let (code, _, _) = envsync(
+        from_image.path(),
+        &[
+            "init",
+            "--from",
+            &image_target,
+            "--python-env",
+            "/venv",
+            "--file",
+            "/etc/app/settings.ini",
+            "--ca-certificates",
+            HOST_CA_BUNDLE,
+            "--name",
+            "envsync-e2e-init",
+        ],
+    );
+    assert_eq!(code, 0);
+    let body = |dir: &Path| {
+        let text = std::fs::read_to_string(dir.join("envsync.toml")).expect("manifest");
+        text.split_once('\n')
+            .map(|(_, rest)| rest.to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(body(from_image.path()), body(d));
+
     // A second init refuses to overwrite.
     let (code, _, stderr) = envsync(d, &["init", "--from", &target]);
     assert_eq!(code, 2);
@@ -373,6 +401,26 @@ async fn init_from_a_production_container_locks_to_parity() {
     // Lock it, then compare the lock with the container.
     let (code, _, _) = envsync(d, &["lock"]);
     assert_eq!(code, 0, "envsync lock failed");
+    // Every declared package is in the lock, marked declared, at the version init pinned.
+    let lock = envsync_manifest::Lock::load(&d.join("envsync.lock")).expect("lock");
+    let mut checked = 0;
+    for (eco, name, constraint, _) in all
+        .iter()
+        .filter(|x| ["deb", "pypi", "npm"].contains(&x.0.as_str()))
+    {
+        let version = constraint.trim_start_matches("==");
+        assert!(
+            lock.components
+                .iter()
+                .any(|c| c.ecosystem.to_string() == *eco
+                    && c.name == *name
+                    && c.version == version
+                    && c.declared),
+            "{eco}:{name} {version} is not locked as declared"
+        );
+        checked += 1;
+    }
+    assert!(checked > 90, "only {checked} declared packages");
     let (code, stdout, _) = envsync(d, &["diff", "lock", &target, "--format", "json"]);
     assert!(code == 0 || code == 1, "diff exit {code}");
     let report: Value = serde_json::from_str(&stdout).expect("diff JSON");
