@@ -6,7 +6,8 @@
 //! What is gathered is decided by [`Selector::classify`], a pure function of a path:
 //!
 //! - fixed files: `/etc/os-release`, `/usr/lib/os-release`, `/var/lib/dpkg/status`,
-//!   `/var/lib/dpkg/status.d/*`, `/lib/apk/db/installed`, and runtime markers
+//!   `/var/lib/dpkg/status.d/*`, `/var/lib/apt/extended_states` (read only for
+//!   [`provenance`]), `/lib/apk/db/installed`, and runtime markers
 //!   (`/usr/local/include/python3.X/patchlevel.h`, `/usr/local/include/node/node_version.h`,
 //!   `/usr/local/go/VERSION`, `/opt/java/openjdk/release`);
 //! - Python metadata: `<lib>/python3[.X]/{site,dist}-packages/NAME.dist-info/METADATA`,
@@ -15,7 +16,9 @@
 //!   virtualenv named in [`CollectOptions::python_envs`];
 //! - npm manifests: `node_modules/NAME/package.json` and `node_modules/@SCOPE/NAME/package.json`
 //!   below `/usr/lib/node_modules`, `/usr/local/lib/node_modules`, `/opt`, `/srv`, `/app`
-//!   or a project named in [`CollectOptions::npm_projects`] (nested `node_modules` included);
+//!   or a project named in [`CollectOptions::npm_projects`] (nested `node_modules` included),
+//!   and a project's own `package.json` outside `node_modules` below the same places
+//!   (read only for [`provenance`], never as a package);
 //! - configuration files named in [`CollectOptions::files`] (directories: every regular
 //!   file below them).
 //!
