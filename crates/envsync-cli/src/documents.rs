@@ -30,6 +30,8 @@ pub const VALIDATE_SCHEMA: &str = "envsync.validate/v1";
 pub const ENGINE_SCHEMA: &str = "envsync.engine/v1";
 /// Schema id of `envsync down --format json`.
 pub const DOWN_SCHEMA: &str = "envsync.down/v1";
+/// Schema id of `envsync init --format json`.
+pub const INIT_SCHEMA: &str = "envsync.init/v1";
 
 /// Schema id of `envsync audit --format json`.
 pub const AUDIT_SCHEMA: &str = "envsync.audit/v1";
@@ -277,6 +279,18 @@ pub struct HistoryDoc<'a> {
     pub history: &'a envsync_history::History,
 }
 
+/// `envsync.init/v1`: the manifest `init` wrote, from what, and what it declared and
+/// left to the lock (each count with its reason).
+#[derive(Debug, Serialize)]
+pub struct Init<'a> {
+    pub schema: &'static str,
+    pub manifest: String,
+    /// The target (`docker:NAME`), or `null` for the current directory's files.
+    pub from: Option<&'a str>,
+    pub declared: &'a [envsync_drift::declare::Count],
+    pub left_out: &'a [envsync_drift::declare::Count],
+}
+
 #[cfg(test)]
 mod tests {
     use envsync_drift::verify::Parity;
@@ -515,5 +529,27 @@ mod tests {
             history: &history,
         };
         insta::assert_snapshot!("history", json(&doc));
+    }
+
+    #[test]
+    fn init_document() {
+        use envsync_drift::declare::Count;
+        let count = |what: &str, count, why: &str| Count {
+            what: what.into(),
+            count,
+            why: why.into(),
+        };
+        let init = Init {
+            schema: INIT_SCHEMA,
+            manifest: "envsync.toml".into(),
+            from: Some("docker:prod"),
+            declared: &[count(
+                "OS packages",
+                12,
+                "apt marks them as installed by hand",
+            )],
+            left_out: &[count("OS packages", 312, "installed as dependencies")],
+        };
+        insta::assert_snapshot!("init", json(&init));
     }
 }

@@ -66,6 +66,11 @@ enum Command {
         after_help = "The image is tagged envsync/<project>:<hash of every build input>; with unchanged inputs nothing is built. The full build log is written to .envsync/logs/ next to the manifest.\n\nWith a lock, the image is fingerprinted after the build and compared with it: any component that differs fails the build (exit 1) with a drift report naming it; --no-verify skips that.\n\nExit codes: 0 built or up to date (and matching the lock), 1 built but different from the lock, 2 error (a failing step, a pinned version the package sources lack, a missing base image, no engine).\n\nExamples:\n  envsync build\n  envsync build --dry-run -m ../other-project/envsync.toml\n  envsync build --format json\n  envsync build --no-cache\n  envsync build --no-verify\n  envsync fetch && envsync build --offline --no-cache"
     )]
     Build(cmd::build::BuildArgs),
+    /// Write a first envsync.toml from what exists: a running target, or the project's dependency files
+    #[command(
+        after_help = "With --from TARGET: declares the OS packages apt marks as installed by hand, each Python environment's packages no other package there requires, global npm packages and each npm project's direct dependencies (its package.json), the runtimes, middleware found by its Debian package (PostgreSQL, Redis, nginx) as services, and the files named with --file (copied into files/); all pinned exactly. Everything else is left to `envsync lock`. Without --from: requirements.txt (its == lines), pyproject.toml with uv.lock or poetry.lock, package.json with package-lock.json, from the current directory. The result is validated before it is written; an existing manifest is never overwritten without --force.\n\nExit codes: 0 written, 2 error (an existing manifest, an unreadable target or file).\n\nExamples:\n  envsync init --from docker:billing-prod\n  envsync init --from ssh://deploy@prod-api-1 --file /etc/benefits/settings.ini\n  envsync init --from image:registry.internal/api:2.3 --name api --format json\n  envsync init --from local --python-env /home/app/venv --ca-certificates /etc/ssl/certs/ca-certificates.crt\n  envsync init                          # from requirements.txt, pyproject.toml + uv.lock, package.json + package-lock.json\n  envsync init --force -o ci/envsync.toml"
+    )]
+    Init(cmd::init::InitArgs),
     /// Check a manifest and list every problem, each with its line and a fix
     #[command(
         after_help = "Exit codes: 0 valid, 2 invalid (every problem is listed on stderr).\n\nExamples:\n  envsync validate\n  envsync validate -m ../other-project/envsync.toml\n  envsync validate --format json"
@@ -186,7 +191,9 @@ impl Command {
             Command::Logs(a) => Some(&mut a.project.manifest),
             Command::Exec(a) => Some(&mut a.project.manifest),
             Command::Shell(a) => Some(&mut a.project.manifest),
-            Command::Engine(_) | Command::Completions(_) | Command::Man(_) => None,
+            Command::Engine(_) | Command::Init(_) | Command::Completions(_) | Command::Man(_) => {
+                None
+            }
             Command::History(_) => None,
         }
     }
@@ -238,6 +245,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Engine(args) => interruptible(rt, cmd::engine::run(&args)),
         Command::Build(args) => interruptible(rt, cmd::build::run(&args)),
         Command::Validate(args) => cmd::validate::run(&args),
+        Command::Init(args) => interruptible(rt, cmd::init::run(&args)),
         Command::Lock(args) => interruptible(rt, cmd::lock::run(&args)),
         Command::Fetch(args) => interruptible(rt, cmd::fetch::run(&args)),
         Command::Vendor(args) => interruptible(rt, cmd::fetch::vendor(&args)),

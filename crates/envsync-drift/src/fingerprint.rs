@@ -3,6 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::collect::provenance::{provenance, Provenance};
 use crate::collect::{inventory, local, CollectOptions, FileSet};
 use crate::error::DriftError;
 use crate::snapshot::Snapshot;
@@ -12,10 +13,42 @@ use crate::target::Target;
 /// Costs a constant number of round trips: one `exec` for a container, one export for
 /// an image, one `ssh` call for a server.
 pub async fn fingerprint(target: &Target, opts: &CollectOptions) -> Result<Snapshot, DriftError> {
-    let name = target.to_string();
     if let Target::File(path) = target {
         return Snapshot::read(path);
     }
+    collect_with(target, opts, |snapshot, _| snapshot).await
+}
+
+/// Collect a snapshot of a live `target` together with its [`Provenance`] (why each
+/// package is there, and the content of the files `opts` names), in the same round
+/// trips as [`fingerprint`]: what `envsync init` starts from. A saved snapshot has no
+/// provenance and is an error.
+pub async fn survey(
+    target: &Target,
+    opts: &CollectOptions,
+) -> Result<(Snapshot, Provenance), DriftError> {
+    if let Target::File(path) = target {
+        return Err(DriftError::Malformed {
+            target: path.display().to_string(),
+            message: "a saved snapshot does not record why packages are installed; name a live target (docker:NAME, image:REF, ssh://HOST, local)".to_string(),
+        });
+    }
+    collect_with(target, opts, |mut snapshot, files| {
+        let selector = crate::collect::Selector::new(opts);
+        let prov = provenance(files, &selector, &mut snapshot.warnings);
+        (snapshot, prov)
+    })
+    .await
+}
+
+/// Gather `target`'s files within the time limit, take their inventory, and hand both
+/// to `finish`.
+async fn collect_with<T>(
+    target: &Target,
+    opts: &CollectOptions,
+    finish: impl FnOnce(Snapshot, &FileSet) -> T,
+) -> Result<T, DriftError> {
+    let name = target.to_string();
     let key = opts.resolve_key()?;
     let work = async {
         let files: FileSet = match target {
@@ -50,16 +83,18 @@ pub async fn fingerprint(target: &Target, opts: &CollectOptions) -> Result<Snaps
             }
             Target::File(_) => FileSet::default(),
         };
-        Ok::<_, DriftError>(inventory(&name, &files, opts, key.as_ref()))
+        let snapshot = inventory(&name, &files, opts, key.as_ref());
+        Ok::<_, DriftError>((snapshot, files))
     };
-    let mut snapshot = tokio::time::timeout(opts.timeout, work)
-        .await
-        .map_err(|_| DriftError::Timeout {
-            target: name.clone(),
-            after: opts.timeout,
-        })??;
+    let (mut snapshot, files) =
+        tokio::time::timeout(opts.timeout, work)
+            .await
+            .map_err(|_| DriftError::Timeout {
+                target: name.clone(),
+                after: opts.timeout,
+            })??;
     snapshot.collected_at = Some(rfc3339_now());
-    Ok(snapshot)
+    Ok(finish(snapshot, &files))
 }
 
 /// The current time as RFC 3339 UTC with second precision.

@@ -6,6 +6,7 @@
 pub mod check;
 pub mod collect;
 pub mod compare;
+pub mod declare;
 pub mod docker;
 pub mod error;
 pub mod fingerprint;
@@ -22,7 +23,7 @@ pub mod verify;
 
 pub use collect::CollectOptions;
 pub use error::DriftError;
-pub use fingerprint::fingerprint;
+pub use fingerprint::{fingerprint, survey};
 pub use hashkey::{align_hashes, HashKey};
 pub use snapshot::{OsInfo, Package, Snapshot, SNAPSHOT_SCHEMA};
 pub use target::Target;

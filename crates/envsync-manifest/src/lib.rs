@@ -7,6 +7,7 @@ pub mod destination;
 pub mod diag;
 pub mod digest;
 pub mod dotenv;
+pub mod draft;
 pub mod error;
 pub mod lock;
 pub mod manifest;

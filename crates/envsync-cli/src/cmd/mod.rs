@@ -11,6 +11,7 @@ pub mod exec;
 pub mod fetch;
 pub mod fingerprint;
 pub mod history;
+pub mod init;
 pub mod lock;
 pub mod logs;
 pub mod output;

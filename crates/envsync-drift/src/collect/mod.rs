@@ -6,7 +6,8 @@
 //! What is gathered is decided by [`Selector::classify`], a pure function of a path:
 //!
 //! - fixed files: `/etc/os-release`, `/usr/lib/os-release`, `/var/lib/dpkg/status`,
-//!   `/var/lib/dpkg/status.d/*`, `/lib/apk/db/installed`, and runtime markers
+//!   `/var/lib/dpkg/status.d/*`, `/var/lib/apt/extended_states` (read only for
+//!   [`provenance`]), `/lib/apk/db/installed`, and runtime markers
 //!   (`/usr/local/include/python3.X/patchlevel.h`, `/usr/local/include/node/node_version.h`,
 //!   `/usr/local/go/VERSION`, `/opt/java/openjdk/release`);
 //! - Python metadata: `<lib>/python3[.X]/{site,dist}-packages/NAME.dist-info/METADATA`,
@@ -17,7 +18,9 @@
 //! - npm manifests: `node_modules/NAME/package.json` and `node_modules/@SCOPE/NAME/package.json`
 //!   below `/usr/lib/node_modules`, `/usr/local/lib/node_modules`, `/opt`, `/srv`, `/app`,
 //!   the home roots, [`CollectOptions::roots`] or a project named in
-//!   [`CollectOptions::npm_projects`] (nested `node_modules` included);
+//!   [`CollectOptions::npm_projects`] (nested `node_modules` included), and a project's
+//!   own `package.json` outside `node_modules` below the same places (read only for
+//!   [`provenance`], never as a package);
 //! - interpreters: `<prefix>/include/python3.X/patchlevel.h` and
 //!   `<prefix>/include/node/node_version.h` below the same roots (pyenv, conda, nvm,
 //!   asdf and mise installs all carry them), each a `runtime` with `location` `<prefix>`;
@@ -50,6 +53,7 @@ pub mod command;
 pub mod layers;
 pub mod local;
 pub mod parse;
+pub mod provenance;
 pub mod runtimes;
 pub mod script;
 pub mod tarball;
@@ -147,6 +151,7 @@ pub const FIXED_FILES: &[&str] = &[
     "/etc/os-release",
     "/usr/lib/os-release",
     "/var/lib/dpkg/status",
+    provenance::APT_EXTENDED_STATES,
     "/lib/apk/db/installed",
     "/usr/local/include/node/node_version.h",
     "/usr/local/go/VERSION",
@@ -217,6 +222,9 @@ pub enum Kind {
     Fixed,
     Python,
     Npm,
+    /// An npm project's own `package.json` (beside its `node_modules`), read for its
+    /// direct dependencies ([`provenance`]), never as a package.
+    NpmProject,
     Config,
 }
 
@@ -314,6 +322,9 @@ impl Selector {
         if self.is_npm(path, &segs) {
             return Some(Kind::Npm);
         }
+        if self.is_npm_project(path, &segs) {
+            return Some(Kind::NpmProject);
+        }
         None
     }
 
@@ -364,6 +375,16 @@ impl Selector {
             .any(|r| under(path, r))
             || self.in_searched_tree(path)
             || self.npm_projects.iter().any(|r| under(path, r))
+    }
+}
+
+impl Selector {
+    /// `DIR/package.json` outside any `node_modules`, below a deep root or a named project.
+    fn is_npm_project(&self, path: &str, segs: &[&str]) -> bool {
+        segs.last() == Some(&"package.json")
+            && !segs.contains(&"node_modules")
+            && (DEEP_ROOTS.iter().any(|r| under(path, r))
+                || self.npm_projects.iter().any(|r| under(path, r)))
     }
 }
 
@@ -917,7 +938,9 @@ mod tests {
         );
         check("/srv/app/node_modules/express/lib/package.json", None);
         check("/srv/app/node_modules/.bin/package.json", None);
-        check("/srv/app/package.json", None);
+        check("/srv/app/package.json", Some(NpmProject));
+        check("/usr/share/app/package.json", None);
+        check("/home/u/web/package.json", Some(NpmProject));
         check("/usr/local/lib/node_modules/semver/package.json", Some(Npm));
         check("/home/u/web/node_modules/a/package.json", Some(Npm));
         check("/home/u/other/node_modules/a/package.json", Some(Npm));

@@ -264,6 +264,55 @@ pub fn npm_package(data: &[u8], folder: &str) -> Result<(String, String), String
     Ok((name.to_string(), version.to_string()))
 }
 
+/// apt's `extended_states`: the `(Package, Architecture)` of each stanza with
+/// `Auto-Installed: 1`, as `apt-mark showauto` reads it.
+pub fn apt_auto_installed(text: &str) -> std::collections::BTreeSet<(String, Option<String>)> {
+    stanzas(text)
+        .iter()
+        .filter(|s| s.get("Auto-Installed").map(str::trim) == Some("1"))
+        .filter_map(|s| {
+            let name = s.get("Package").map(str::trim).filter(|n| !n.is_empty())?;
+            let arch = s
+                .get("Architecture")
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string);
+            Some((name.to_string(), arch))
+        })
+        .collect()
+}
+
+/// Every `Requires-Dist` header of a METADATA or PKG-INFO file, verbatim (markers
+/// included): the headers before the first blank line, a header repeated once per
+/// requirement.
+pub fn requires_dist(text: &str) -> Vec<String> {
+    let text = text.replace("\r\n", "\n");
+    let head = text.split("\n\n").next().unwrap_or("");
+    head.lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k.trim().eq_ignore_ascii_case("Requires-Dist")).then(|| v.trim().to_string())
+        })
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// The names an npm project's `package.json` depends on directly: `dependencies`,
+/// `optionalDependencies` and `devDependencies`.
+pub fn npm_dependencies(data: &[u8]) -> Result<std::collections::BTreeSet<String>, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(data).map_err(|e| format!("it is not JSON ({e})"))?;
+    let mut out = std::collections::BTreeSet::new();
+    for field in ["dependencies", "optionalDependencies", "devDependencies"] {
+        match value.get(field) {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::Object(map)) => out.extend(map.keys().cloned()),
+            Some(_) => return Err(format!("`{field}` is not an object")),
+        }
+    }
+    Ok(out)
+}
+
 /// The upstream part of a Debian/Alpine version: no epoch, no revision, no `+dfsg`
 /// or `~` suffix (`5:7.0.15-1~deb12u1` → `7.0.15`, `18.19.0+dfsg-6~deb12u2` → `18.19.0`).
 pub fn upstream_version(version: &str) -> String {
@@ -449,5 +498,33 @@ mod tests {
             Some("11")
         );
         assert_eq!(c_define("#define PY_VERSION_HEX 1\n", "PY_VERSION"), None);
+    }
+
+    #[test]
+    fn provenance_records() {
+        let auto = apt_auto_installed(
+            "Package: libcurl4\nArchitecture: amd64\nAuto-Installed: 1\n\nPackage: curl\nArchitecture: amd64\nAuto-Installed: 0\n\nPackage: zlib1g\nAuto-Installed: 1\n",
+        );
+        let got: Vec<(String, Option<String>)> = auto.into_iter().collect();
+        assert_eq!(
+            got,
+            [
+                ("libcurl4".to_string(), Some("amd64".to_string())),
+                ("zlib1g".to_string(), None)
+            ]
+        );
+        let reqs = requires_dist(
+            "Metadata-Version: 2.1\r\nName: requests\r\nRequires-Dist: urllib3<3,>=1.21.1\r\nrequires-dist: PySocks!=1.5.7; extra == \"socks\"\r\n\r\nRequires-Dist: in-the-body\r\n",
+        );
+        assert_eq!(
+            reqs,
+            ["urllib3<3,>=1.21.1", "PySocks!=1.5.7; extra == \"socks\""]
+        );
+        let deps = npm_dependencies(
+            br#"{"dependencies": {"a": "1"}, "devDependencies": {"b": "2"}, "peerDependencies": {"c": "3"}}"#,
+        )
+        .expect("valid");
+        assert_eq!(deps.into_iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert!(npm_dependencies(br#"{"dependencies": []}"#).is_err());
     }
 }

@@ -25,7 +25,7 @@ mod ctx;
 mod dev;
 mod files;
 mod model;
-mod names;
+pub mod names;
 mod packages;
 mod policy;
 mod ports;
