@@ -12,6 +12,8 @@ use envsync_drift::check;
 use envsync_drift::compare::{self, Diff};
 use envsync_drift::fleet::{Fleet, FleetTarget};
 use envsync_drift::lockfile::{collect_options, lock_snapshot};
+use envsync_drift::swarm::{service_tasks, SwarmTask};
+use envsync_drift::target::Target;
 use envsync_drift::Snapshot;
 use envsync_manifest::{Ecosystem, Lock, Manifest};
 
@@ -25,9 +27,18 @@ use crate::Outcome;
 pub struct DiffArgs {
     /// Targets to compare; the first is the reference. Each is a snapshot file
     /// (`FILE.json`), `lock`, a name from the manifest's `[targets]`, or a live target
-    /// (`local`, `local:/path`, `docker:NAME`, `image:REF`, `ssh://[user@]host[:port]`)
+    /// (`local`, `local:/path`, `docker:NAME`, `image:REF`, `ssh://[user@]host[:port]`).
+    /// `swarm:SERVICE` (not as the reference) stands for every running task of a Docker
+    /// Swarm service, each reported as `swarm:SERVICE/SERVICE.SLOT`
     #[arg(value_name = "TARGET", num_args = 2.., required = true)]
     pub targets: Vec<String>,
+    /// How to reach the engine of another swarm node, for `swarm:` tasks that run there:
+    /// an engine address where `{addr}` is the node's address and `{hostname}` its host
+    /// name, e.g. `ssh://deploy@{addr}` or `tcp://{addr}:2376`. Without it, tasks on other
+    /// nodes are reported as failed; tasks on the manager's node are read through
+    /// DOCKER_HOST
+    #[arg(long, value_name = "TEMPLATE", env = "ENVSYNC_SWARM_NODE_ENGINE")]
+    pub swarm_node_engine: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
     /// Only compare these ecosystems (comma-separated: deb,apk,rpm,pypi,npm,runtime,service,file,env)
@@ -174,9 +185,69 @@ pub(crate) fn filter(diff: &mut Diff, only: Option<&[Ecosystem]>, ignore_extra: 
     }
 }
 
+/// One fleet column: a target as the user typed it, or one task of a `swarm:` service.
+#[derive(Debug, Clone)]
+enum Member {
+    Spec(String),
+    Task(Box<SwarmTask>),
+}
+
+impl Member {
+    fn name(&self) -> &str {
+        match self {
+            Member::Spec(spec) => spec,
+            Member::Task(task) => &task.name,
+        }
+    }
+
+    async fn load(&self, sources: &Sources) -> anyhow::Result<Snapshot> {
+        match self {
+            Member::Spec(spec) => load_target(spec, sources).await,
+            Member::Task(task) => {
+                let target = Target::SwarmTask(task.clone());
+                collect_live(&task.name, &target, sources.manifest.as_ref()).await
+            }
+        }
+    }
+}
+
+/// Does the user name a `swarm:` service? Then the diff is a fleet, however many
+/// targets were typed. (The manifest's `[targets]` do not hold `swarm:` services.)
+fn names_swarm(specs: &[String]) -> bool {
+    specs.iter().any(|s| s.starts_with("swarm:"))
+}
+
+/// Replace each `swarm:SERVICE` by the service's running tasks, listed through the
+/// manager engine; every other target stays as typed.
+async fn expand(specs: &[String], template: Option<&str>) -> anyhow::Result<Vec<Member>> {
+    let mut members = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        if !spec.starts_with("swarm:") {
+            members.push(Member::Spec(spec.clone()));
+            continue;
+        }
+        let Target::Swarm(service) = Target::parse(spec)? else {
+            bail!("`{spec}` is not a swarm service target");
+        };
+        if i == 0 {
+            bail!("the reference `{spec}` is a swarm service, a fleet of tasks; use one target as the reference (an image, a snapshot of one task, `lock`)");
+        }
+        let tasks = service_tasks(&service, template)
+            .await
+            .with_context(|| format!("cannot list the tasks of `{spec}`"))?;
+        if tasks.is_empty() {
+            bail!(
+                "swarm service `{service}` has no running tasks; see `docker service ps {service}`"
+            );
+        }
+        members.extend(tasks.into_iter().map(|t| Member::Task(Box::new(t))));
+    }
+    Ok(members)
+}
+
 /// Load every target with at most `jobs` in flight, keeping the order given.
 async fn load_all(
-    specs: &[String],
+    specs: &[Member],
     sources: Arc<Sources>,
     jobs: usize,
 ) -> Vec<anyhow::Result<Snapshot>> {
@@ -188,7 +259,7 @@ async fn load_all(
         let task = set.spawn(async move {
             // The semaphore is never closed, so acquiring only waits.
             let _permit = permits.acquire_owned().await;
-            (i, load_target(&spec, &sources).await)
+            (i, spec.load(&sources).await)
         });
         rows.insert(task.id(), i);
     }
@@ -206,7 +277,7 @@ async fn load_all(
                         i,
                         Err(anyhow!(
                             "collecting `{}` stopped unexpectedly: {e}",
-                            specs[i]
+                            specs[i].name()
                         )),
                     );
                 }
@@ -215,9 +286,12 @@ async fn load_all(
     }
     (0..specs.len())
         .map(|i| {
-            results
-                .remove(&i)
-                .unwrap_or_else(|| Err(anyhow!("collecting `{}` stopped unexpectedly", specs[i])))
+            results.remove(&i).unwrap_or_else(|| {
+                Err(anyhow!(
+                    "collecting `{}` stopped unexpectedly",
+                    specs[i].name()
+                ))
+            })
         })
         .collect()
 }
@@ -225,7 +299,7 @@ async fn load_all(
 /// Run `envsync diff`.
 pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     let plan = args.output.plan()?;
-    if let [reference, other] = args.targets.as_slice() {
+    if let ([reference, other], false) = (args.targets.as_slice(), names_swarm(&args.targets)) {
         let what = || Errored {
             mode: check::Mode::Diff,
             reference: reference.clone(),
@@ -249,8 +323,10 @@ type Loaded = (Snapshot, Vec<(String, anyhow::Result<Snapshot>)>);
 /// Load the manifest and every target; an error when the reference cannot be loaded.
 async fn load(args: &DiffArgs) -> anyhow::Result<Loaded> {
     let sources = Arc::new(Sources::load(&args.inputs)?);
+    let template = args.swarm_node_engine.as_deref();
+    let members = expand(&args.targets, template).await?;
     let allow = args.allow_incomplete;
-    let mut results = load_all(&args.targets, sources, args.jobs)
+    let mut results = load_all(&members, sources, args.jobs)
         .await
         .into_iter()
         .map(|r| r.and_then(|s| s.require_complete(allow).map(|()| s).map_err(Into::into)));
@@ -258,7 +334,8 @@ async fn load(args: &DiffArgs) -> anyhow::Result<Loaded> {
         Some(r) => r.with_context(|| format!("cannot load the reference `{}`", args.targets[0]))?,
         None => bail!("give at least two targets"),
     };
-    let rest = args.targets[1..].iter().cloned().zip(results).collect();
+    let names = members[1..].iter().map(|m| m.name().to_string());
+    let rest = names.zip(results).collect();
     Ok((reference, rest))
 }
 
