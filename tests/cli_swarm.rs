@@ -226,3 +226,111 @@ fn a_missing_service_and_a_swarm_reference_are_errors() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("is not a service name"), "{stderr}");
 }
+
+/// A stand-in Docker engine (Python's http.server on 127.0.0.1) answering `/info` with
+/// `info` and `/tasks`, `/services/…`, `/nodes/…` with the JSON given, so that the
+/// errors a real single-node swarm cannot produce (not a manager, a task on another
+/// node) are exercised. Killed when dropped.
+struct FakeEngine(std::process::Child, String);
+
+impl FakeEngine {
+    fn start(info: &str, tasks: &str, node: &str) -> FakeEngine {
+        let script = r#"
+import http.server, sys, socketserver
+info, tasks, node = sys.argv[1:4]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        path = self.path.split('?')[0].split('/', 2)[-1] if self.path.startswith('/v1') else self.path.split('?')[0].lstrip('/')
+        body = {'_ping': 'OK', 'version': '{"ApiVersion":"1.41","Version":"20.10.0"}', 'info': info, 'tasks': tasks}.get(path)
+        if body is None and path.startswith('services/'): body = '{"ID":"s1"}'
+        if body is None and path.startswith('nodes/'): body = node
+        if body is None:
+            self.send_response(404); body = '{"message":"no such object"}'
+        else:
+            self.send_response(200)
+        data = body.encode()
+        self.send_header('Content-Type', 'application/json'); self.send_header('Content-Length', str(len(data))); self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *a): pass
+s = socketserver.TCPServer(('127.0.0.1', 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+        let mut child = Command::new("python3")
+            .args(["-c", script, info, tasks, node])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run python3");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+            &mut line,
+        )
+        .expect("port");
+        FakeEngine(child, format!("tcp://127.0.0.1:{}", line.trim()))
+    }
+}
+
+impl Drop for FakeEngine {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn an_engine_that_is_not_a_manager_is_an_error() {
+    let engine = FakeEngine::start(
+        r#"{"Swarm":{"LocalNodeState":"inactive","ControlAvailable":false}}"#,
+        "[]",
+        "{}",
+    );
+    let (code, _, stderr) =
+        run(envsync_command()
+            .env("DOCKER_HOST", &engine.1)
+            .args(["diff", "image:x", "swarm:web"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "this engine is not a swarm manager (`{}` is in swarm state `inactive`)",
+            engine.1
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_task_on_a_node_without_an_engine_is_a_failed_member_naming_the_node() {
+    let engine = FakeEngine::start(
+        r#"{"Swarm":{"LocalNodeState":"active","ControlAvailable":true,"NodeID":"n1"}}"#,
+        r#"[{"ID":"t2","Slot":2,"NodeID":"n2","Status":{"State":"running","ContainerStatus":{"ContainerID":"c2"}},"DesiredState":"running"}]"#,
+        r#"{"ID":"n2","Status":{"State":"ready","Addr":"192.0.2.7"},"Description":{"Hostname":"worker-2"}}"#,
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let reference = format!("{}/tests/golden/prod.json", env!("CARGO_MANIFEST_DIR"));
+    let (code, stdout, stderr) = run(envsync_command()
+        .env("DOCKER_HOST", &engine.1)
+        .args(["diff", &reference, "swarm:web", "--format", "json"])
+        .current_dir(dir.path()));
+    assert_eq!(code, 2, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("fleet JSON");
+    let target = &report["targets"][0];
+    assert_eq!(target["target"], "swarm:web/web.2", "{stdout}");
+    assert_eq!(target["status"], "error", "{stdout}");
+    let error = target["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("`swarm:web/web.2` runs on node `n2` (192.0.2.7), and no engine is configured for other nodes"),
+        "{error}"
+    );
+
+    // With a template, the node's address becomes its engine: here one that refuses.
+    let (code, stdout, stderr) = run(envsync_command()
+        .env("DOCKER_HOST", &engine.1)
+        .args(["diff", &reference, "swarm:web", "--format", "json"])
+        .args(["--swarm-node-engine", "tcp://{hostname}.invalid:1"])
+        .current_dir(dir.path()));
+    assert_eq!(code, 2, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("fleet JSON");
+    let error = report["targets"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("tcp://worker-2.invalid:1"), "{error}");
+}
