@@ -34,12 +34,23 @@ fn status_of(e: &BollardError) -> Option<u16> {
 }
 
 async fn connect(target: &str) -> Result<Docker, DriftError> {
-    envsync_engine::connect()
-        .await
-        .map_err(|source| DriftError::Engine {
-            target: target.to_string(),
-            source,
-        })
+    connect_engine(None, target).await
+}
+
+/// Connect to `engine` (an engine address such as `ssh://user@node`), or to the engine
+/// `DOCKER_HOST` names when `None`.
+pub(crate) async fn connect_engine(
+    engine: Option<&str>,
+    target: &str,
+) -> Result<Docker, DriftError> {
+    let connected = match engine {
+        Some(host) => envsync_engine::connect_to(host).await,
+        None => envsync_engine::connect().await,
+    };
+    connected.map_err(|source| DriftError::Engine {
+        target: target.to_string(),
+        source,
+    })
 }
 
 fn env_of(list: Option<Vec<String>>) -> Vec<(String, Vec<u8>)> {
@@ -53,14 +64,26 @@ fn env_of(list: Option<Vec<String>>) -> Vec<(String, Vec<u8>)> {
 
 /// Collect from the running container `name`.
 pub async fn collect_container(name: &str, opts: &CollectOptions) -> Result<FileSet, DriftError> {
-    let target = format!("docker:{name}");
-    let docker = connect(&target).await?;
+    collect_container_on(None, name, &format!("docker:{name}"), opts).await
+}
+
+/// Collect from the running container `name` on `engine` (the engine `DOCKER_HOST`
+/// names when `None`), naming it `target` in errors: a task of a swarm service, which
+/// may run on another node's engine.
+pub async fn collect_container_on(
+    engine: Option<&str>,
+    name: &str,
+    target: &str,
+    opts: &CollectOptions,
+) -> Result<FileSet, DriftError> {
+    let target = target.to_string();
+    let docker = connect_engine(engine, &target).await?;
     let env = running_container_env(&docker, name, &target).await?;
     let selector = Selector::new(opts);
     let script = collection_script(&selector, false);
     // Whatever ends this future early (the time limit, Ctrl-C, a too-large output),
     // the guard ends the script's processes inside the container too.
-    let mut guard = KillOnDrop::new(name);
+    let mut guard = KillOnDrop::new(engine, name);
     let (exit, stdout, stderr) = exec(
         &docker,
         name,
@@ -186,14 +209,16 @@ async fn require_running(docker: &Docker, name: &str, target: &str) -> Result<()
 /// `shutdown_timeout`, which waits for blocking tasks but runs no more async ones).
 #[derive(Debug)]
 struct KillOnDrop {
+    engine: Option<String>,
     container: String,
     token: String,
     armed: bool,
 }
 
 impl KillOnDrop {
-    fn new(container: &str) -> KillOnDrop {
+    fn new(engine: Option<&str>, container: &str) -> KillOnDrop {
         KillOnDrop {
+            engine: engine.map(str::to_string),
             container: container.to_string(),
             token: run_token(),
             armed: true,
@@ -212,7 +237,8 @@ impl Drop for KillOnDrop {
             return;
         }
         let (container, token) = (self.container.clone(), self.token.clone());
-        let kill = move || kill_run(&container, &token);
+        let engine = self.engine.clone();
+        let kill = move || kill_run(engine.as_deref(), &container, &token);
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
                 handle.spawn_blocking(kill);
@@ -224,7 +250,7 @@ impl Drop for KillOnDrop {
 
 /// Run `KILL_SCRIPT` for `token` in `container`, within 10 s; failures are ignored
 /// (the container may have stopped, which ends the processes anyway).
-fn kill_run(container: &str, token: &str) {
+fn kill_run(engine: Option<&str>, container: &str, token: &str) {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -234,7 +260,7 @@ fn kill_run(container: &str, token: &str) {
     runtime.block_on(async {
         let work = async {
             let target = format!("docker:{container}");
-            let docker = connect(&target).await?;
+            let docker = connect_engine(engine, &target).await?;
             let env = [format!("ENVSYNC_RUN={token}")];
             exec_with_env(
                 &docker,

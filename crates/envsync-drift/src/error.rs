@@ -32,7 +32,7 @@ pub enum DriftError {
         packages: Vec<String>,
     },
 
-    #[error("cannot understand target `{}`: {}; use `local`, `local:/path`, `docker:NAME`, `image:REF`, `ssh://[user@]host[:port]` or `FILE.json`", escape(.text), escape(.reason))]
+    #[error("cannot understand target `{}`: {}; use `local`, `local:/path`, `docker:NAME`, `image:REF`, `ssh://[user@]host[:port]`, `swarm:SERVICE` or `FILE.json`", escape(.text), escape(.reason))]
     TargetSyntax { text: String, reason: String },
 
     #[error("cannot read snapshot `{}`", shown(.path))]
@@ -72,6 +72,29 @@ pub enum DriftError {
 
     #[error("container `{0}` is {1}, not running; start it with `docker start {0}`", escape(.name), escape(.state))]
     ContainerNotRunning { name: String, state: String },
+
+    #[error("this engine is not a swarm manager (`{}` is in swarm state `{}`), so it cannot list the tasks of `swarm:{}`; point DOCKER_HOST at a manager node", escape(.engine), escape(.state), escape(.service))]
+    NotSwarmManager {
+        service: String,
+        engine: String,
+        state: String,
+    },
+
+    #[error("swarm service `{}` does not exist; list services with `docker service ls`", escape(.service))]
+    SwarmServiceNotFound { service: String },
+
+    #[error("`{}` runs on node `{}` ({}), and no engine is configured for other nodes; pass `--swarm-node-engine ssh://USER@{{addr}}` or set ENVSYNC_SWARM_NODE_ENGINE", escape(.task), escape(.node), escape(.addr))]
+    SwarmNodeUnreachable {
+        task: String,
+        node: String,
+        addr: String,
+    },
+
+    #[error("`{}` is {}, not running; it has no container to read yet", escape(.task), escape(.state))]
+    SwarmTaskNotRunning { task: String, state: String },
+
+    #[error("`swarm:{}` is a fleet of tasks, not one target; compare it against a reference with `envsync diff REFERENCE swarm:{}`", escape(.service), escape(.service))]
+    SwarmFleet { service: String },
 
     #[error("image `{}` does not exist in the engine; build or load it first", escape(.reference))]
     ImageNotFound { reference: String },

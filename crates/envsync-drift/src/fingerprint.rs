@@ -7,6 +7,7 @@ use crate::collect::provenance::{provenance, Provenance};
 use crate::collect::{inventory, local, CollectOptions, FileSet};
 use crate::error::DriftError;
 use crate::snapshot::Snapshot;
+use crate::swarm::{SwarmTask, TaskEngine};
 use crate::target::Target;
 
 /// Collect a snapshot of `target`. A saved snapshot file is read, not re-collected.
@@ -81,6 +82,12 @@ async fn collect_with<T>(
             Target::Ssh { user, host, port } => {
                 crate::ssh::collect_ssh(&name, user.as_deref(), host, *port, opts).await?
             }
+            Target::Swarm(service) => {
+                return Err(DriftError::SwarmFleet {
+                    service: service.clone(),
+                })
+            }
+            Target::SwarmTask(task) => collect_task(task, opts).await?,
             Target::File(_) => FileSet::default(),
         };
         let snapshot = inventory(&name, &files, opts, key.as_ref());
@@ -95,6 +102,28 @@ async fn collect_with<T>(
             })??;
     snapshot.collected_at = Some(rfc3339_now());
     Ok(finish(snapshot, &files))
+}
+
+/// Read one swarm task's container through the engine of its node.
+async fn collect_task(task: &SwarmTask, opts: &CollectOptions) -> Result<FileSet, DriftError> {
+    if task.state != "running" {
+        return Err(DriftError::SwarmTaskNotRunning {
+            task: task.name.clone(),
+            state: task.state.clone(),
+        });
+    }
+    let engine = match &task.engine {
+        TaskEngine::Local => None,
+        TaskEngine::Remote(address) => Some(address.as_str()),
+        TaskEngine::Unreachable { node, addr } => {
+            return Err(DriftError::SwarmNodeUnreachable {
+                task: task.name.clone(),
+                node: node.clone(),
+                addr: addr.clone(),
+            })
+        }
+    };
+    crate::docker::collect_container_on(engine, &task.container, &task.name, opts).await
 }
 
 /// The current time as RFC 3339 UTC with second precision.

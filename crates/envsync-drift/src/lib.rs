@@ -18,6 +18,7 @@ pub mod pins;
 pub mod report;
 pub mod snapshot;
 pub mod ssh;
+pub mod swarm;
 pub mod target;
 pub mod verify;
 

@@ -1,6 +1,6 @@
 //! Targets: the places a snapshot can be taken from, parsed from the forms users type
 //! (`local`, `local:/path`, `docker:NAME`, `image:REF`, `ssh://[user@]host[:port]`,
-//! `FILE.json`) and printed back in the same form.
+//! `swarm:SERVICE`, `FILE.json`) and printed back in the same form.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use envsync_manifest::destination::{parse_ssh_destination, SshDestination};
 
 use crate::error::DriftError;
+use crate::swarm::{valid_service_name, SwarmTask};
 
 /// Where a snapshot comes from. Named targets from a manifest's `[targets]` and the word
 /// `lock` are resolved by the caller before a `Target` is parsed.
@@ -27,6 +28,12 @@ pub enum Target {
         host: String,
         port: Option<u16>,
     },
+    /// Every running task of a Docker Swarm service, listed through the manager engine
+    /// `DOCKER_HOST` names; expanded into [`Target::SwarmTask`]s by
+    /// [`crate::swarm::service_tasks`].
+    Swarm(String),
+    /// One task of a swarm service (never typed: made by expanding `swarm:SERVICE`).
+    SwarmTask(Box<SwarmTask>),
     /// A saved snapshot.
     File(PathBuf),
 }
@@ -68,6 +75,10 @@ impl Target {
                 return Err(syntax(text, "`image:` needs an image reference or id"));
             }
             return Ok(Target::Image(reference.to_string()));
+        }
+        if let Some(service) = t.strip_prefix("swarm:") {
+            valid_service_name(service).map_err(|reason| syntax(text, &reason))?;
+            return Ok(Target::Swarm(service.to_string()));
         }
         if let Some(rest) = t.strip_prefix("ssh://") {
             return parse_ssh(text, rest);
@@ -113,6 +124,8 @@ impl fmt::Display for Target {
                 }
                 Ok(())
             }
+            Target::Swarm(s) => write!(f, "swarm:{s}"),
+            Target::SwarmTask(task) => f.write_str(&task.name),
             Target::File(p) => write!(f, "{}", p.display()),
         }
     }
@@ -173,6 +186,7 @@ mod tests {
                 port: Some(22),
             },
         );
+        check("swarm:web", Target::Swarm("web".into()));
         check("prod.json", Target::File("prod.json".into()));
     }
 
@@ -197,6 +211,9 @@ mod tests {
             "ssh://h:+22",
             "ssh://10.0.0.256",
             "ssh://::1",
+            "swarm:",
+            "swarm:-web",
+            "swarm:web/web.1",
         ] {
             if t.is_empty() {
                 assert!(Target::parse(t).is_err());

@@ -55,7 +55,14 @@ pub fn engine_host() -> String {
 /// Connect to the engine `DOCKER_HOST` names (or the default socket), check that it
 /// answers, and negotiate the API version down to what the engine speaks.
 pub async fn connect() -> Result<Docker, EngineError> {
-    let host = engine_host();
+    connect_to(&engine_host()).await
+}
+
+/// Connect to the engine at `host` (`unix://`, `tcp://`, `ssh://user@host`), check that
+/// it answers and negotiate the API version, as [`connect`] does for `DOCKER_HOST`.
+/// Used to reach the engine of another node of a cluster.
+pub async fn connect_to(host: &str) -> Result<Docker, EngineError> {
+    let host = host.to_string();
     let docker = Docker::connect_with_host(&host)
         .map_err(|source| EngineError::Connect {
             host: host.clone(),

@@ -20,6 +20,8 @@ use envsync_drift::fleet::{Fleet, FleetTarget};
 use envsync_drift::inventory::{parse_target_list, Inventory};
 use envsync_drift::lockfile::{collect_options, lock_snapshot};
 use envsync_drift::report::{escape, Errored};
+use envsync_drift::swarm::{service_tasks, SwarmTask};
+use envsync_drift::target::Target;
 use envsync_drift::Snapshot;
 use envsync_manifest::{Ecosystem, Lock, Manifest};
 
@@ -32,7 +34,9 @@ pub struct DiffArgs {
     /// Targets to compare; the first is the reference. Each is a snapshot file
     /// (`FILE.json`), `lock`, a name from the manifest's `[targets]` (a group stands for
     /// its members), or a live target (`local`, `local:/path`, `docker:NAME`,
-    /// `image:REF`, `ssh://[user@]host[:port]`)
+    /// `image:REF`, `ssh://[user@]host[:port]`). `swarm:SERVICE` (not as the reference)
+    /// stands for every running task of a Docker Swarm service, each reported as
+    /// `swarm:SERVICE/SERVICE.SLOT`
     #[arg(value_name = "TARGET", num_args = 1.., required = true)]
     pub targets: Vec<String>,
     /// Also compare every host of this Ansible inventory (INI or YAML): `ansible_host`,
@@ -51,6 +55,13 @@ pub struct DiffArgs {
     /// and the others still are compared
     #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
+    /// How to reach the engine of another swarm node, for `swarm:` tasks that run there:
+    /// an engine address where `{addr}` is the node's address and `{hostname}` its host
+    /// name, e.g. `ssh://deploy@{addr}` or `tcp://{addr}:2376`. Without it, tasks on other
+    /// nodes are reported as failed; tasks on the manager's node are read through
+    /// DOCKER_HOST
+    #[arg(long, value_name = "TEMPLATE", env = "ENVSYNC_SWARM_NODE_ENGINE")]
+    pub swarm_node_engine: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
     /// Only compare these ecosystems (comma-separated: deb,apk,rpm,pypi,npm,runtime,service,file,env)
@@ -239,11 +250,13 @@ pub(crate) fn filter(diff: &mut Diff, only: Option<&[Ecosystem]>, ignore_extra: 
 }
 
 /// One target of a run: the name reports give it, and what is loaded for it (the same
-/// text, except for inventory hosts: `web-1` is `ssh://deploy@10.0.0.7:2222`).
+/// text, except for inventory hosts: `web-1` is `ssh://deploy@10.0.0.7:2222`, and for the
+/// tasks a `swarm:SERVICE` stands for, each read through its node's engine).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Planned {
     pub name: String,
     pub spec: String,
+    pub task: Option<Box<SwarmTask>>,
 }
 
 impl Planned {
@@ -251,7 +264,22 @@ impl Planned {
         Planned {
             name: text.to_string(),
             spec: text.to_string(),
+            task: None,
         }
+    }
+
+    async fn load(&self, sources: &Sources) -> anyhow::Result<Snapshot> {
+        let mut loaded = match &self.task {
+            None => load_target(&self.spec, sources).await,
+            Some(task) => {
+                let target = Target::SwarmTask(task.clone());
+                collect_live(&task.name, &target, sources).await
+            }
+        };
+        if let Ok(snapshot) = &mut loaded {
+            snapshot.target = self.name.clone();
+        }
+        loaded
     }
 }
 
@@ -307,6 +335,45 @@ impl Progress {
     }
 }
 
+/// Does the user name a `swarm:` service? Then the diff is a fleet, however many
+/// targets were typed. (The manifest's `[targets]` do not hold `swarm:` services.)
+fn names_swarm(targets: &[Planned]) -> bool {
+    targets.iter().any(|t| t.spec.starts_with("swarm:"))
+}
+
+/// Replace each `swarm:SERVICE` by the service's running tasks, listed through the
+/// manager engine; every other target stays as planned.
+async fn expand(targets: Vec<Planned>, template: Option<&str>) -> anyhow::Result<Vec<Planned>> {
+    let mut members = Vec::new();
+    for (i, planned) in targets.into_iter().enumerate() {
+        if !planned.spec.starts_with("swarm:") {
+            members.push(planned);
+            continue;
+        }
+        let spec = &planned.spec;
+        let Target::Swarm(service) = Target::parse(spec)? else {
+            bail!("`{spec}` is not a swarm service target");
+        };
+        if i == 0 {
+            bail!("the reference `{spec}` is a swarm service, a fleet of tasks; use one target as the reference (an image, a snapshot of one task, `lock`)");
+        }
+        let tasks = service_tasks(&service, template)
+            .await
+            .with_context(|| format!("cannot list the tasks of `{spec}`"))?;
+        if tasks.is_empty() {
+            bail!(
+                "swarm service `{service}` has no running tasks; see `docker service ps {service}`"
+            );
+        }
+        members.extend(tasks.into_iter().map(|task| Planned {
+            name: task.name.clone(),
+            spec: task.name.clone(),
+            task: Some(Box::new(task)),
+        }));
+    }
+    Ok(members)
+}
+
 /// Load every target with at most `jobs` in flight, keeping the order given.
 pub(crate) async fn load_all(
     specs: &[Planned],
@@ -321,11 +388,7 @@ pub(crate) async fn load_all(
         let task = set.spawn(async move {
             // The semaphore is never closed, so acquiring only waits.
             let _permit = permits.acquire_owned().await;
-            let mut loaded = load_target(&planned.spec, &sources).await;
-            if let Ok(snapshot) = &mut loaded {
-                snapshot.target = planned.name.clone();
-            }
-            (i, loaded)
+            (i, planned.load(&sources).await)
         });
         rows.insert(task.id(), i);
     }
@@ -413,6 +476,7 @@ fn plan_targets(args: &DiffArgs, sources: &Sources) -> anyhow::Result<(Vec<Plann
                 Planned {
                     name: host.name,
                     spec: host.target,
+                    task: None,
                 },
                 false,
             );
@@ -468,6 +532,11 @@ pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     });
     let (sources, targets, is_fleet) = match prepared {
         Ok(prepared) => prepared,
+        Err(err) => return Err(setup_error_reports(args, &plan, err)),
+    };
+    let is_fleet = is_fleet || names_swarm(&targets);
+    let targets = match expand(targets, args.swarm_node_engine.as_deref()).await {
+        Ok(targets) => targets,
         Err(err) => return Err(setup_error_reports(args, &plan, err)),
     };
     let sources = Arc::new(sources);
