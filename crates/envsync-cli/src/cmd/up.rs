@@ -17,9 +17,9 @@ use envsync_drift::{CollectOptions, Snapshot, Target};
 use envsync_engine::bollard::Docker;
 use envsync_manifest::{Lock, Manifest};
 use envsync_provisioner::env::{container_name, DEV_SERVICE};
-use envsync_provisioner::env::{EnvSpec, ServiceSpec};
+use envsync_provisioner::env::{DevUser, EnvSpec, ServiceSpec};
 use envsync_provisioner::run::{self, Action};
-use envsync_provisioner::runtime::{dev_spec, service_env, Variables};
+use envsync_provisioner::runtime::{dev_spec, dev_user, passwd_name, service_env, Variables};
 use envsync_provisioner::spec::BuildSpec;
 use envsync_provisioner::{image_tag, resolve_base, spec_from_manifest};
 
@@ -107,7 +107,7 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
     for (spec, service) in services.iter_mut().zip(&manifest.services) {
         spec.env = service_env(&manifest, &vars, service)?;
     }
-    let user = Some(invoking_user(&project_dir)?);
+    let user = Some(invoking_user(&manifest, &project_dir)?);
     let spec = EnvSpec {
         project: manifest.project.name.clone(),
         project_dir: project_dir.clone(),
@@ -467,19 +467,28 @@ async fn image_for(
     Ok(Image::Ready(built.tag))
 }
 
-/// The user and group this process runs as, so that files the development container
-/// writes into the project stay owned by the developer.
-fn invoking_user(project_dir: &Path) -> anyhow::Result<(u32, u32)> {
+/// The user the development container runs as: `[dev] user` applied to the user and
+/// group this process runs as and that user's name in this machine's `/etc/passwd`, so
+/// that files the development container writes into the project stay the developer's.
+fn invoking_user(manifest: &Manifest, project_dir: &Path) -> anyhow::Result<DevUser> {
     // `/proc/self` is owned by the process's effective user and group.
-    match std::fs::metadata("/proc/self") {
-        Ok(meta) => Ok((meta.uid(), meta.gid())),
+    let (uid, gid) = match std::fs::metadata("/proc/self") {
+        Ok(meta) => (meta.uid(), meta.gid()),
         Err(_) => {
             let meta = std::fs::metadata(project_dir)
                 .with_context(|| format!("reading the owner of `{}`", project_dir.display()))?;
             if meta.uid() == u32::MAX {
                 bail!("cannot tell which user runs envsync");
             }
-            Ok((meta.uid(), meta.gid()))
+            (meta.uid(), meta.gid())
         }
-    }
+    };
+    // A user known only to a directory service has no line here: it gets `user<UID>`.
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let setting = manifest
+        .dev
+        .as_ref()
+        .map(|d| d.user.clone())
+        .unwrap_or_default();
+    Ok(dev_user(&setting, (uid, gid, passwd_name(&passwd, uid))))
 }

@@ -37,8 +37,8 @@ mod volumes;
 
 use ctx::Ctx;
 pub use model::{
-    deb_line_url, Base, Build, Dev, EnvVar, FileEntry, Healthcheck, NamedTarget, Node, PackageSet,
-    Project, Python, Requirement, Restart, Service, Sources,
+    deb_line_url, Base, Build, Dev, DevUser, EnvVar, FileEntry, Healthcheck, NamedTarget, Node,
+    PackageSet, Project, Python, Requirement, Restart, Service, Sources,
 };
 use names::is_alpine_image;
 pub use names::{normalize_name, parse_duration, runtime_meant, RUNTIME_NAMES};

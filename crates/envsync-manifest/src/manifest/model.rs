@@ -127,7 +127,23 @@ pub struct Dev {
     pub connections: Vec<(String, Option<String>)>,
     pub stop_grace: Option<Duration>,
     pub restart: Option<Restart>,
+    /// Who the container runs as; [`DevUser::Auto`] when absent.
+    pub user: DevUser,
     pub line: usize,
+}
+
+/// `[dev] user`: who the development container runs as (the dev containers spec's
+/// `remoteUser` with `updateRemoteUserUID`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DevUser {
+    /// `"auto"` (the default): the user who runs `envsync up`, with its name, UID and GID.
+    #[default]
+    Auto,
+    /// `"root"`: root, whoever runs `envsync up`.
+    Root,
+    /// Any other name: a user of that name with the UID and GID of the user who runs
+    /// `envsync up` (1000 when that is root).
+    Named(String),
 }
 
 /// How a service reports readiness.
