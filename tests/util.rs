@@ -111,21 +111,47 @@ pub fn snapshot_rows(snapshot: &Value) -> Vec<Row> {
 }
 
 /// Takes the project in directory `.0` down (volumes too) and removes its images
-/// (`envsync/<.1>`) however the test ends.
+/// (`envsync/<.1>`, and every image labelled as built for project `.1`, its services'
+/// included) however the test ends.
 pub struct Down(pub PathBuf, pub String);
 
 impl Drop for Down {
     fn drop(&mut self) {
         let _ = envsync(&self.0, &["down", "--volumes"]);
-        let images = Command::new("docker")
-            .args(["images", "-q", &format!("envsync/{}", self.1)])
-            .output();
-        if let Ok(out) = images {
-            let ids = String::from_utf8_lossy(&out.stdout);
-            for id in ids.split_whitespace() {
-                let _ = Command::new("docker").args(["rmi", "-f", id]).output();
+        for ids in [project_images(&self.1), repository_images(&self.1)] {
+            for id in ids {
+                let _ = Command::new("docker").args(["rmi", "-f", &id]).output();
             }
         }
+    }
+}
+
+/// The IDs of the images envsync built for `project` (its `io.envsync.project` label).
+pub fn project_images(project: &str) -> Vec<String> {
+    docker_ids(&[
+        "images",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        &format!("label=io.envsync.project={project}"),
+    ])
+}
+
+fn repository_images(project: &str) -> Vec<String> {
+    docker_ids(&["images", "-q", &format!("envsync/{project}")])
+}
+
+fn docker_ids(args: &[&str]) -> Vec<String> {
+    match Command::new("docker").args(args).output() {
+        Ok(out) => {
+            let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            ids.dedup();
+            ids
+        }
+        Err(_) => Vec::new(),
     }
 }
 

@@ -18,7 +18,8 @@ use envsync_engine::bollard::Docker;
 use envsync_manifest::{Lock, Manifest};
 use envsync_provisioner::env::{container_name, DEV_SERVICE};
 use envsync_provisioner::env::{DevUser, EnvSpec, ServiceSpec};
-use envsync_provisioner::run::{self, Action};
+use envsync_provisioner::rebuild::{image_entries, rebuild_reason};
+use envsync_provisioner::run::{self, Action, Change};
 use envsync_provisioner::runtime::{dev_spec, dev_user, passwd_name, service_env, Variables};
 use envsync_provisioner::spec::BuildSpec;
 use envsync_provisioner::{image_tag, resolve_base, spec_from_manifest};
@@ -73,6 +74,8 @@ impl Image {
 
 /// Run `envsync up`.
 pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
+    // The time `up` reports includes building its images.
+    let started = std::time::Instant::now();
     let Loaded {
         manifest,
         lock_path,
@@ -91,9 +94,21 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
     } else {
         Some(crate::project_lock::acquire(&manifest.file)?)
     };
+    // A manifest edited after the lock: said up front, with the fix, so that the drift
+    // the verification may then find is not a surprise.
+    let problems: Vec<_> = lock.iter().flat_map(|l| l.check(&manifest)).collect();
+    for problem in &problems {
+        eprintln!(
+            "warning: {}; {}",
+            escape(&problem.to_string()),
+            problem.fix()
+        );
+    }
     let docker = crate::connect_engine().await?;
 
     let (service_images, dev_image) = images(&docker, &manifest, lock.as_ref(), args.check).await?;
+    let images_wanted = (service_images.as_slice(), &dev_image);
+    let rebuilt = rebuild_reasons(&docker, &manifest, images_wanted, !problems.is_empty()).await?;
     // `${VAR}` in environment values: the process environment over `.env`.
     let vars = Variables::load(&manifest)?;
     let mut services: Vec<ServiceSpec> = manifest
@@ -127,22 +142,24 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
             args.format,
             &spec,
             &manifest,
-            &service_images,
-            &dev_image,
+            images_wanted,
+            &rebuilt,
         )
         .await;
     }
 
     // Progress quotes container names and health check output.
     let progress = |line: &str| crate::settings::note!("{}", escape(line));
-    let report = run::up(&docker, &spec, &progress)
+    let mut report = run::up(&docker, &spec, &progress)
         .await
         .with_context(|| format!("bringing up project `{}`", spec.project))?;
+    explain_recreations(&mut report.actions, &rebuilt);
     let verification = if args.no_verify {
         None
     } else {
         Some(verify_running(&manifest, lock.as_ref().map(|l| (l, lock_path.as_path()))).await?)
     };
+    report.total_time = started.elapsed();
     print_report(args.format, &report, verification.as_ref())?;
     Ok(match &verification {
         Some(v) if v.failed() => Outcome::Drift,
@@ -236,8 +253,8 @@ async fn check_only(
     format: Format,
     spec: &EnvSpec,
     manifest: &Manifest,
-    service_images: &[ServiceImage],
-    dev_image: &Image,
+    (service_images, dev_image): (&[ServiceImage], &Image),
+    rebuilt: &BTreeMap<String, String>,
 ) -> anyhow::Result<Outcome> {
     let to_build: Vec<String> = manifest
         .services
@@ -246,9 +263,13 @@ async fn check_only(
         .map(|(s, (image, _))| (s.name.as_str(), image))
         .chain([("dev", dev_image)])
         .filter_map(|(name, image)| match image {
-            Image::WouldBuild(tag) => Some(format!(
-                "{name}: image `{tag}` would be built, and its container recreated"
-            )),
+            Image::WouldBuild(tag) => Some(match rebuilt.get(name) {
+                Some(why) => format!(
+                    "{name}: image `{tag}` would be built, and its container recreated: {}",
+                    why.replacen("image rebuilt", "image changed", 1)
+                ),
+                None => format!("{name}: image `{tag}` would be built, and its container created"),
+            }),
             Image::Ready(_) => None,
         })
         .collect();
@@ -491,4 +512,110 @@ fn invoking_user(manifest: &Manifest, project_dir: &Path) -> anyhow::Result<DevU
         .map(|d| d.user.clone())
         .unwrap_or_default();
     Ok(dev_user(&setting, (uid, gid, passwd_name(&passwd, uid))))
+}
+
+/// For each service (and `dev`) whose container runs an image other than the one `up`
+/// now wants: why, in manifest lines, read from the labels of the image it runs.
+async fn rebuild_reasons(
+    docker: &Docker,
+    manifest: &Manifest,
+    (service_images, dev_image): (&[ServiceImage], &Image),
+    lock_stale: bool,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let existing = run::list_project_containers(docker, &manifest.project.name).await?;
+    let wanted = manifest
+        .services
+        .iter()
+        .zip(service_images)
+        // A service's own `image` is not built from the manifest: nothing to explain.
+        .filter(|(_, (_, recipe))| recipe.is_some())
+        .map(|(s, (image, _))| (s.name.as_str(), image.tag()))
+        .chain([(DEV_SERVICE, dev_image.tag())]);
+    let mut reasons = BTreeMap::new();
+    for (service, tag) in wanted {
+        let Some(old) = existing
+            .iter()
+            .find(|e| e.service == service)
+            .and_then(|e| e.config.as_ref())
+        else {
+            continue;
+        };
+        if old.image == tag {
+            continue;
+        }
+        let labels = match docker.inspect_image(&old.image_id).await {
+            Ok(inspect) => Some(inspect.config.and_then(|c| c.labels).unwrap_or_default()),
+            Err(_) => None,
+        };
+        let why = rebuild_reason(
+            labels.as_ref(),
+            &image_entries(manifest, service),
+            lock_stale,
+        );
+        reasons.insert(service.to_string(), why);
+    }
+    Ok(reasons)
+}
+
+/// Say why each container was recreated in the manifest's terms: an image replaced by a
+/// rebuilt one names the manifest lines that changed it; a recreation with no image
+/// change says that only the configuration changed and nothing was rebuilt.
+fn explain_recreations(actions: &mut [Action], rebuilt: &BTreeMap<String, String>) {
+    for action in actions.iter_mut().filter(|a| a.change == Change::Recreate) {
+        let is_image = |r: &String| r.starts_with("image `") || r == "image changed";
+        match rebuilt.get(&action.name) {
+            Some(why) if action.reasons.iter().any(is_image) => {
+                for reason in action.reasons.iter_mut().filter(|r| is_image(r)) {
+                    reason.clone_from(why);
+                }
+            }
+            _ if !action.reasons.iter().any(is_image) => action
+                .reasons
+                .push("configuration only, no image rebuilt".to_string()),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use envsync_provisioner::run::Resource;
+
+    use super::*;
+
+    fn action(name: &str, change: Change, reasons: &[&str]) -> Action {
+        Action {
+            resource: Resource::Service,
+            name: name.into(),
+            change,
+            reasons: reasons.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn recreations_are_explained_in_manifest_terms() {
+        let rebuilt = BTreeMap::from([(
+            "dev".to_string(),
+            "image rebuilt: [apt] curl \"7.88.*\" → \"8.*\"".to_string(),
+        )]);
+        let mut actions = [
+            action(
+                "dev",
+                Change::Recreate,
+                &["image `a` replaced by `b`", "env X changed"],
+            ),
+            action("redis", Change::Recreate, &["port 6379 changed"]),
+            action("pg", Change::UpToDate, &[]),
+        ];
+        explain_recreations(&mut actions, &rebuilt);
+        assert_eq!(
+            actions[0].describe(true),
+            "dev: recreated: image rebuilt: [apt] curl \"7.88.*\" → \"8.*\"; env X changed"
+        );
+        assert_eq!(
+            actions[1].describe(true),
+            "redis: recreated: port 6379 changed; configuration only, no image rebuilt"
+        );
+        assert_eq!(actions[2].describe(true), "pg: up to date");
+    }
 }
