@@ -18,11 +18,12 @@ use util::{run, Down, Tmux, TEST_HASH_KEY};
 /// The built binary copied where any user may run it (the build directory may be in a
 /// home only root can enter).
 fn shared_binary() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), PermissionsExt::from_mode(0o755)).unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::set_permissions(dir.path(), PermissionsExt::from_mode(0o755))
+        .expect("chmod the binary's directory");
     let bin = dir.path().join("envsync");
-    std::fs::copy(env!("CARGO_BIN_EXE_envsync"), &bin).unwrap();
-    std::fs::set_permissions(&bin, PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_envsync"), &bin).expect("copy the binary");
+    std::fs::set_permissions(&bin, PermissionsExt::from_mode(0o755)).expect("chmod the binary");
     (dir, bin)
 }
 
@@ -41,15 +42,15 @@ fn as_user(user: &NonRootUser, bin: &Path, dir: &Path, args: &[&str]) -> (i32, S
 /// Give `path` and everything under it to `user`.
 fn chown_tree(path: &Path, user: &NonRootUser) {
     for entry in walk(path) {
-        std::os::unix::fs::lchown(&entry, Some(user.uid), Some(user.gid)).unwrap();
+        std::os::unix::fs::lchown(&entry, Some(user.uid), Some(user.gid)).expect("chown");
     }
 }
 
 fn walk(path: &Path) -> Vec<PathBuf> {
     let mut out = vec![path.to_path_buf()];
     if path.is_dir() {
-        for entry in std::fs::read_dir(path).unwrap() {
-            out.extend(walk(&entry.unwrap().path()));
+        for entry in std::fs::read_dir(path).expect("read the project directory") {
+            out.extend(walk(&entry.expect("a directory entry").path()));
         }
     }
     out
@@ -58,12 +59,12 @@ fn walk(path: &Path) -> Vec<PathBuf> {
 /// A project owned by `user` in a new directory: a manifest on the base image (and
 /// `extra` sections), with everything in it given to the user.
 fn user_project(user: &NonRootUser, project: &str, base: &str, extra: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     std::fs::write(
         dir.path().join("envsync.toml"),
         format!("[project]\nname = \"{project}\"\n\n[base]\nimage = \"{base}\"\n{extra}"),
     )
-    .unwrap();
+    .expect("write the manifest");
     chown_tree(dir.path(), user);
     dir
 }

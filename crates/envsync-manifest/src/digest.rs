@@ -135,7 +135,7 @@ fn render(v: &Value) -> String {
     }
 }
 
-/// The entries that differ between `old` and `new` (see [`entries`]), one line each:
+/// The entries that differ between `old` and `new` (see `Manifest::entries`), one line each:
 /// `[apt] curl "7.88.*" → "8.*"`, `[apt] jq = "1.6*" added`, `[apt] jq removed`. An entry
 /// whose key ends in ` content` holds a hash and reads `[files] /etc/x content changed`.
 pub fn changed_entries(

@@ -94,47 +94,13 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
     } else {
         Some(crate::project_lock::acquire(&manifest.file)?)
     };
-    // A manifest edited after the lock: said up front, with the fix, so that the drift
-    // the verification may then find is not a surprise.
-    let problems: Vec<_> = lock.iter().flat_map(|l| l.check(&manifest)).collect();
-    for problem in &problems {
-        eprintln!(
-            "warning: {}; {}",
-            escape(&problem.to_string()),
-            problem.fix()
-        );
-    }
+    let lock_stale = warn_lock_problems(lock.as_ref(), &manifest);
     let docker = crate::connect_engine().await?;
 
     let (service_images, dev_image) = images(&docker, &manifest, lock.as_ref(), args.check).await?;
     let images_wanted = (service_images.as_slice(), &dev_image);
-    let rebuilt = rebuild_reasons(&docker, &manifest, images_wanted, !problems.is_empty()).await?;
-    // `${VAR}` in environment values: the process environment over `.env`.
-    let vars = Variables::load(&manifest)?;
-    let mut services: Vec<ServiceSpec> = manifest
-        .services
-        .iter()
-        .zip(&service_images)
-        .map(|(service, (image, recipe))| {
-            envsync_provisioner::runtime::service_spec(service, image.tag(), recipe.as_ref())
-        })
-        .collect();
-    for (spec, service) in services.iter_mut().zip(&manifest.services) {
-        spec.env = service_env(&manifest, &vars, service)?;
-    }
-    let user = Some(invoking_user(&manifest, &project_dir)?);
-    let spec = EnvSpec {
-        project: manifest.project.name.clone(),
-        project_dir: project_dir.clone(),
-        services,
-        dev: Some(dev_spec(
-            &manifest,
-            &vars,
-            dev_image.tag(),
-            &args.workdir,
-            user,
-        )?),
-    };
+    let rebuilt = rebuild_reasons(&docker, &manifest, images_wanted, lock_stale).await?;
+    let spec = env_spec(&manifest, &project_dir, images_wanted, &args.workdir)?;
 
     if args.check {
         return check_only(
@@ -164,6 +130,36 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
     Ok(match &verification {
         Some(v) if v.failed() => Outcome::Drift,
         _ => Outcome::Ok,
+    })
+}
+
+/// What `up` brings up: the services on their images with their interpolated
+/// environments, and the development container on its image, run as the developer.
+fn env_spec(
+    manifest: &Manifest,
+    project_dir: &Path,
+    (service_images, dev_image): (&[ServiceImage], &Image),
+    workdir: &str,
+) -> anyhow::Result<EnvSpec> {
+    // `${VAR}` in environment values: the process environment over `.env`.
+    let vars = Variables::load(manifest)?;
+    let mut services: Vec<ServiceSpec> = manifest
+        .services
+        .iter()
+        .zip(service_images)
+        .map(|(service, (image, recipe))| {
+            envsync_provisioner::runtime::service_spec(service, image.tag(), recipe.as_ref())
+        })
+        .collect();
+    for (spec, service) in services.iter_mut().zip(&manifest.services) {
+        spec.env = service_env(manifest, &vars, service)?;
+    }
+    let user = Some(invoking_user(manifest, project_dir)?);
+    Ok(EnvSpec {
+        project: manifest.project.name.clone(),
+        project_dir: project_dir.to_path_buf(),
+        services,
+        dev: Some(dev_spec(manifest, &vars, dev_image.tag(), workdir, user)?),
     })
 }
 
@@ -512,6 +508,21 @@ fn invoking_user(manifest: &Manifest, project_dir: &Path) -> anyhow::Result<DevU
         .map(|d| d.user.clone())
         .unwrap_or_default();
     Ok(dev_user(&setting, (uid, gid, passwd_name(&passwd, uid))))
+}
+
+/// Print what is wrong with the lock for this manifest, with the fix: a manifest edited
+/// after the lock is said up front, so that the drift the verification may then find
+/// is not a surprise. Whether there was anything to say.
+fn warn_lock_problems(lock: Option<&Lock>, manifest: &Manifest) -> bool {
+    let problems: Vec<_> = lock.iter().flat_map(|l| l.check(manifest)).collect();
+    for problem in &problems {
+        eprintln!(
+            "warning: {}; {}",
+            escape(&problem.to_string()),
+            problem.fix()
+        );
+    }
+    !problems.is_empty()
 }
 
 /// For each service (and `dev`) whose container runs an image other than the one `up`

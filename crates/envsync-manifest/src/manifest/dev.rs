@@ -79,24 +79,31 @@ impl Ctx<'_> {
             }
         }
         (dev.stop_grace, dev.restart) = self.lifecycle(t, "dev");
-        if let Some((k, v)) = t.get_key_value("user") {
-            if let Some(name) = self.string(k, v, "dev", "\"auto\"") {
-                dev.user = match name {
-                    "auto" => DevUser::Auto,
-                    "root" => DevUser::Root,
-                    _ if is_user_name(name) => DevUser::Named(name.to_string()),
-                    _ => {
-                        self.error(
-                            v.span(),
-                            format!("`user` `{name}` in [dev] is not a user name"),
-                            "write `\"auto\"` (the user running envsync), `\"root\"`, or a name of lowercase letters, digits, `_` and `-` starting with a letter or `_` (at most 32 characters)".into(),
-                        );
-                        DevUser::Auto
-                    }
-                };
+        dev.user = self.dev_user(t);
+        dev
+    }
+
+    /// `user` of `[dev]`: `auto` (also when absent), `root` or a user name.
+    fn dev_user(&mut self, t: &dyn TableLike) -> DevUser {
+        let Some((k, v)) = t.get_key_value("user") else {
+            return DevUser::Auto;
+        };
+        let Some(name) = self.string(k, v, "dev", "\"auto\"") else {
+            return DevUser::Auto;
+        };
+        match name {
+            "auto" => DevUser::Auto,
+            "root" => DevUser::Root,
+            _ if is_user_name(name) => DevUser::Named(name.to_string()),
+            _ => {
+                self.error(
+                    v.span(),
+                    format!("`user` `{name}` in [dev] is not a user name"),
+                    "write `\"auto\"` (the user running envsync), `\"root\"`, or a name of lowercase letters, digits, `_` and `-` starting with a letter or `_` (at most 32 characters)".into(),
+                );
+                DevUser::Auto
             }
         }
-        dev
     }
 
     /// A `command`: a string run by the shell, or an argument vector.
