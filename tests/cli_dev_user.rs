@@ -121,6 +121,8 @@ async fn up_as_a_user_other_than_root() {
     let screen = tmux.wait_for("the shell's prompt", |s| s.contains(&prompt));
     assert!(!screen.contains("I have no name!"), "{screen}");
     tmux.send_keys(&["-l", "exit 5"]);
+    // Echoed by the terminal inside: the shell is reading what is typed.
+    tmux.wait_for("the typed command", |s| s.contains("$ exit 5"));
     tmux.send_keys(&["Enter"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while tmux.exit_status().is_none() {
