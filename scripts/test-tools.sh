@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the oracle and peer tools the tests run, when missing: dpkg (Debian ordering),
 # python3 with pip (PEP 440 via pip's vendored packaging), node with npm (node-semver),
-# the OpenSSH client (SSH targets), rpm (RPM ordering), apt-utils (apt-ftparchive indexes
+# the OpenSSH client (SSH targets), rpm (RPM ordering), tmux (drives an interactive `exec`),
+# runuser and useradd (`up` as a user other than root), apt-utils (apt-ftparchive indexes
 # the apt repository tests serve themselves), postgresql (the history store's PostgreSQL
 # tests start their own server from it), chromium (renders the HTML report headless),
 # from Debian's packages as root; then the
@@ -23,6 +24,9 @@ command -v rpm >/dev/null || missing+=(rpm)
 command -v apt-ftparchive >/dev/null || missing+=(apt-utils)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v tmux >/dev/null || missing+=(tmux)
+command -v runuser >/dev/null || missing+=(util-linux)
+command -v useradd >/dev/null || missing+=(passwd)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "error: missing test tools: ${missing[*]}; install them with apt-get (as root)" >&2

@@ -1,7 +1,9 @@
 //! `envsync exec` and `envsync status` as a user runs them, against a development
 //! container brought up through the provisioner on the real engine: the command starts
 //! in the container directory matching the current directory, a SIGINT sent to envsync
-//! reaches the command inside, and `status` exits 1 when a container stopped running.
+//! reaches the command inside, an interactive `exec` on a terminal (tmux) reads what is
+//! typed and Ctrl-C ends the process inside, and `status` exits 1 when a container
+//! stopped running.
 
 mod util;
 
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 use envsync_provisioner::env::{DevSpec, EnvSpec, RestartPolicy, ServiceSpec, DEFAULT_STOP_GRACE};
 use envsync_provisioner::run;
 use envsync_testsupport::{base_image, docker, unique_name};
-use util::{envsync, envsync_command};
+use util::{envsync, envsync_command, Tmux, TEST_HASH_KEY};
 
 /// Removes the project when dropped, panicking or not.
 struct ProjectGuard(String);
@@ -116,6 +118,85 @@ async fn exec_starts_in_the_matching_directory_and_forwards_sigint() {
         started.elapsed() < Duration::from_secs(25),
         "the trap ran only after sleep ended"
     );
+}
+
+/// The command lines of the processes running in `container`, read from `/proc`.
+fn processes(container: &str) -> String {
+    let out = Command::new("docker")
+        .args(["exec", container, "sh", "-c"])
+        .arg("for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done")
+        .output()
+        .expect("run docker exec");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn interactive_exec_on_a_terminal_reads_input_and_ctrl_c_stops_the_process() {
+    let project = unique_name("cli-tty");
+    let _guard = ProjectGuard(project.clone());
+    let dir = tempfile::tempdir().unwrap();
+    up(&project, dir.path(), vec![]).await;
+    let container = format!("envsync-{project}-dev");
+
+    // A person at a terminal: envsync on a tmux pane, keys typed into it.
+    let script =
+        "printf 'name? '; read name; echo \"hello, $name\"; sleep 4242; echo not interrupted";
+    let tmux = Tmux::start(
+        &project,
+        dir.path(),
+        &[("NO_COLOR", "1"), ("ENVSYNC_HASH_KEY", TEST_HASH_KEY)],
+        &[
+            env!("CARGO_BIN_EXE_envsync"),
+            "exec",
+            "--project",
+            &project,
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    tmux.wait_for("the prompt", |s| s.contains("name? "));
+    tmux.send_keys(&["-l", "ana"]);
+    tmux.send_keys(&["Enter"]);
+    // The terminal inside echoes what was typed; the command read it.
+    tmux.wait_for("the answer", |s| {
+        s.contains("name? ana") && s.contains("hello, ana")
+    });
+    assert!(
+        processes(&container).contains("sleep 4242"),
+        "the command's sleep is not running"
+    );
+
+    tmux.send_keys(&["C-c"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = tmux.exit_status() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "envsync exec still runs after Ctrl-C; the screen:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // sh ended by SIGINT: 128 + 2, passed through.
+    assert_eq!(status, 130, "{}", tmux.screen());
+    assert!(!tmux.screen().contains("not interrupted"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while processes(&container).contains("sleep 4242") {
+        assert!(
+            Instant::now() < deadline,
+            "`sleep 4242` still runs in the container after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[tokio::test]

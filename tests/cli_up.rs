@@ -198,3 +198,67 @@ async fn logs_show_each_service_prefixed_in_time_order() {
         "{stderr}"
     );
 }
+
+/// `up` names what changed in the manifest's terms: a `[files]` file whose content
+/// changed rebuilds the image and says so (and `up --check` says it would); an `[env]`
+/// value recreates the container without a rebuild and says that too; and a manifest
+/// edited after `envsync lock` gets a warning naming the section and the fix.
+#[tokio::test]
+async fn up_names_what_changed_and_what_did_not_rebuild() {
+    let base = base_image().await;
+    let project = unique_name("upchanges");
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = |greeting: &str| {
+        format!(
+            "[project]\nname = \"{project}\"\n\n[base]\nimage = \"{base}\"\n\n\
+             [files]\n\"/etc/demo.ini\" = \"demo.ini\"\n\n[env]\nGREETING = \"{greeting}\"\n"
+        )
+    };
+    std::fs::write(dir.path().join("envsync.toml"), manifest("hi")).unwrap();
+    std::fs::write(dir.path().join("demo.ini"), "a = 1\n").unwrap();
+    let _down = Down(dir.path().to_path_buf(), project.clone());
+    let (code, stdout, stderr) = envsync(dir.path(), &["up", "--no-verify"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // The file's content: a new image, named by the manifest line it comes from.
+    std::fs::write(dir.path().join("demo.ini"), "a = 2\n").unwrap();
+    let (code, stdout, _) = envsync(dir.path(), &["up", "--check"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains(
+            "its container recreated: image changed: [files] \"/etc/demo.ini\" content changed"
+        ),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = envsync(dir.path(), &["up", "--no-verify"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout
+            .contains("dev: recreated: image rebuilt: [files] \"/etc/demo.ini\" content changed\n"),
+        "{stdout}"
+    );
+
+    // A run-time value: recreated, not rebuilt.
+    std::fs::write(dir.path().join("envsync.toml"), manifest("hello")).unwrap();
+    let (code, stdout, stderr) = envsync(dir.path(), &["up", "--no-verify"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(
+            "dev: recreated: env GREETING changed; configuration only, no image rebuilt\n"
+        ),
+        "{stdout}"
+    );
+
+    // Edited after `envsync lock`: the lock is stale, and `up` says so with the fix.
+    let (code, _, stderr) = envsync(dir.path(), &["lock"]);
+    assert_eq!(code, 0, "{stderr}");
+    std::fs::write(dir.path().join("envsync.toml"), manifest("bye")).unwrap();
+    let (_, _, stderr) = envsync(dir.path(), &["up", "--check"]);
+    assert!(
+        stderr.contains(
+            "warning: envsync.lock is stale: [env] of the manifest changed since it was locked; \
+             regenerate the lock with `envsync lock`"
+        ),
+        "{stderr}"
+    );
+}

@@ -111,20 +111,166 @@ pub fn snapshot_rows(snapshot: &Value) -> Vec<Row> {
 }
 
 /// Takes the project in directory `.0` down (volumes too) and removes its images
-/// (`envsync/<.1>`) however the test ends.
+/// (`envsync/<.1>`, and every image labelled as built for project `.1`, its services'
+/// included) however the test ends.
 pub struct Down(pub PathBuf, pub String);
 
 impl Drop for Down {
     fn drop(&mut self) {
         let _ = envsync(&self.0, &["down", "--volumes"]);
-        let images = Command::new("docker")
-            .args(["images", "-q", &format!("envsync/{}", self.1)])
-            .output();
-        if let Ok(out) = images {
-            let ids = String::from_utf8_lossy(&out.stdout);
-            for id in ids.split_whitespace() {
-                let _ = Command::new("docker").args(["rmi", "-f", id]).output();
+        for ids in [project_images(&self.1), repository_images(&self.1)] {
+            for id in ids {
+                let _ = Command::new("docker").args(["rmi", "-f", &id]).output();
             }
         }
+    }
+}
+
+/// The IDs of the images envsync built for `project` (its `io.envsync.project` label).
+pub fn project_images(project: &str) -> Vec<String> {
+    docker_ids(&[
+        "images",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        &format!("label=io.envsync.project={project}"),
+    ])
+}
+
+fn repository_images(project: &str) -> Vec<String> {
+    docker_ids(&["images", "-q", &format!("envsync/{project}")])
+}
+
+fn docker_ids(args: &[&str]) -> Vec<String> {
+    match Command::new("docker").args(args).output() {
+        Ok(out) => {
+            let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            ids.dedup();
+            ids
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+/// A detached tmux session on a server of its own (`tmux -L NAME`), running one command
+/// on a terminal as a person would: keys are typed into its pane and the screen is read
+/// back. The server is killed when dropped.
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// Start `argv` (no shell between) in directory `dir` with the variables `env` added
+    /// to the environment, in a new 200×50 session on a server named after `name`.
+    pub fn start(name: &str, dir: &Path, env: &[(&str, &str)], argv: &[&str]) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("envsync-test-{name}"),
+        };
+        let mut cmd = tmux.command();
+        // The pane stays after its command ends, so its last screen and exit status can
+        // be read: set before the session (and its command) starts.
+        cmd.args([
+            "start-server",
+            ";",
+            "set-option",
+            "-g",
+            "remain-on-exit",
+            "on",
+            ";",
+        ])
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            "main",
+            "-x",
+            "200",
+            "-y",
+            "50",
+            "-c",
+        ])
+        .arg(dir);
+        for (k, v) in env {
+            cmd.args(["-e", &format!("{k}={v}")]);
+        }
+        let status = cmd
+            .args(argv)
+            .status()
+            .expect("run tmux (scripts/test-tools.sh installs it)");
+        assert!(status.success(), "tmux new-session failed");
+        tmux
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.args(["-L", &self.socket]);
+        cmd
+    }
+
+    /// Type `keys` (tmux key names, such as `C-c` or `Enter`, or literal text with `-l`).
+    pub fn send_keys(&self, keys: &[&str]) {
+        let status = self
+            .command()
+            .args(["send-keys", "-t", "main"])
+            .args(keys)
+            .status()
+            .expect("run tmux send-keys");
+        assert!(status.success(), "tmux send-keys {keys:?} failed");
+    }
+
+    /// The pane's screen and scrollback as text.
+    pub fn screen(&self) -> String {
+        let out = self
+            .command()
+            .args(["capture-pane", "-p", "-J", "-S", "-200", "-t", "main"])
+            .output()
+            .expect("run tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Wait until the screen satisfies `found`, or fail the test showing it.
+    pub fn wait_for(&self, what: &str, found: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let screen = self.screen();
+            if found(&screen) {
+                return screen;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waited 60 s for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// The exit status of the pane's command once it has ended (`remain-on-exit` keeps
+    /// the pane), `None` while it runs.
+    pub fn exit_status(&self) -> Option<i32> {
+        let out = self
+            .command()
+            .args([
+                "display-message",
+                "-p",
+                "-t",
+                "main",
+                "#{pane_dead} #{pane_dead_status}",
+            ])
+            .output()
+            .expect("run tmux display-message");
+        let text = String::from_utf8_lossy(&out.stdout);
+        match text.trim().split_once(' ') {
+            Some(("1", status)) => status.parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.command().arg("kill-server").status();
     }
 }

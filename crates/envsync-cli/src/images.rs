@@ -20,6 +20,7 @@ use envsync_manifest::lock::{attach_artifacts, carry_over_checksums, LockedCompo
 use envsync_manifest::{Ecosystem, Lock, LockedBase, Manifest};
 use envsync_provisioner::cache::{context_artifacts, ArtifactCache};
 use envsync_provisioner::from_manifest::{pin_to_components, service_recipe, take_out_of_lock};
+use envsync_provisioner::rebuild::{entries_label, image_entries};
 use envsync_provisioner::{
     build_with_options, read_artifacts, resolve_base, spec_from_manifest, BuildEvent, BuildOptions,
     BuildSpec, BuiltImage, ProvisionError,
@@ -78,6 +79,9 @@ pub(crate) async fn build_image(
     let mut options = BuildOptions {
         log_dir: project_dir.join(".envsync").join("logs"),
         no_cache: settings.no_cache,
+        // What the image is built from in the manifest's terms, so a later rebuild can
+        // name the lines that changed.
+        labels: vec![entries_label(&image_entries(manifest, what))],
         ..BuildOptions::default()
     };
     if settings.offline {

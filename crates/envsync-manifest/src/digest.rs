@@ -72,6 +72,97 @@ pub fn changed_sections(
         .collect()
 }
 
+/// Every value of the sections that determine the environment, one per leaf:
+/// `[section] key.path` → the value written canonically (`[apt] curl` → `"7.88.*"`,
+/// `[services.redis] version` → `"7.0"`). What an image was built from in the manifest's
+/// own terms, so a rebuild can name the lines that changed ([`changed_entries`]).
+pub(crate) fn entries(doc: &Table) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (key, item) in doc.iter() {
+        if NOT_ENVIRONMENT.contains(&key) {
+            continue;
+        }
+        match (key, item.as_table_like()) {
+            ("services", Some(services)) => {
+                for (name, service) in services.iter() {
+                    leaves(&format!("services.{name}"), "", service, &mut out);
+                }
+            }
+            _ => leaves(key, "", item, &mut out),
+        }
+    }
+    out.remove("[project] description");
+    out
+}
+
+fn leaves(section: &str, path: &str, item: &Item, out: &mut BTreeMap<String, String>) {
+    let join = |key: &str| {
+        let key = if key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            key.to_string()
+        } else {
+            format!("{key:?}")
+        };
+        if path.is_empty() {
+            key
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    if let Some(table) = item.as_table_like() {
+        for (key, child) in table.iter() {
+            leaves(section, &join(key), child, out);
+        }
+    } else if let Some(value) = item.as_value() {
+        out.insert(format!("[{section}] {path}"), render(value));
+    }
+}
+
+/// A value as TOML writes it, without comments or layout.
+fn render(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("{:?}", s.value()),
+        Value::Integer(i) => i.value().to_string(),
+        Value::Float(f) => f.value().to_string(),
+        Value::Boolean(b) => b.value().to_string(),
+        Value::Datetime(d) => d.value().to_string(),
+        Value::Array(a) => format!("[{}]", a.iter().map(render).collect::<Vec<_>>().join(", ")),
+        Value::InlineTable(t) => format!(
+            "{{ {} }}",
+            t.iter()
+                .map(|(k, v)| format!("{k} = {}", render(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// The entries that differ between `old` and `new` (see `Manifest::entries`), one line each:
+/// `[apt] curl "7.88.*" → "8.*"`, `[apt] jq = "1.6*" added`, `[apt] jq removed`. An entry
+/// whose key ends in ` content` holds a hash and reads `[files] /etc/x content changed`.
+pub fn changed_entries(
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter_map(|key| match (old.get(key), new.get(key)) {
+            (Some(a), Some(b)) if a == b => None,
+            (Some(_), Some(_)) if key.ends_with(" content") => Some(format!("{key} changed")),
+            (Some(a), Some(b)) => Some(format!("{key} {a} → {b}")),
+            (None, Some(_)) if key.ends_with(" content") => None,
+            (None, Some(b)) => Some(format!("{key} = {b} added")),
+            (Some(_), None) if key.ends_with(" content") => None,
+            (Some(_), None) => Some(format!("{key} removed")),
+            (None, None) => None,
+        })
+        .collect()
+}
+
 fn hash_item(item: &Item, skip: &[&str]) -> String {
     let mut out = Vec::new();
     encode_item(item, skip, &mut out);
@@ -175,6 +266,35 @@ ports = ["5432:5432"]
 [policy]
 ignore = []
 "#;
+
+    #[test]
+    fn changed_entries_name_the_lines() {
+        let entries_of = |text: &str| entries(ImDocument::parse(text).unwrap().as_table());
+        let old = entries_of(BASE);
+        let new = entries_of(
+            &BASE
+                .replace("curl = \"7.88.*\"", "curl = \"8.*\"\njq = \"1.6*\"")
+                .replace("openssl = \">=3\"\n", ""),
+        );
+        assert_eq!(
+            changed_entries(&old, &new),
+            [
+                "[apt] curl \"7.88.*\" → \"8.*\"",
+                "[apt] jq = \"1.6*\" added",
+                "[apt] openssl removed",
+            ]
+        );
+        assert_eq!(old["[services.db] ports"], "[\"5432:5432\"]");
+        assert!(!old.contains_key("[project] description"));
+        assert!(!old.keys().any(|k| k.starts_with("[policy]")));
+        let with_content = |hash: &str| {
+            BTreeMap::from([("[files] \"/etc/x\" content".to_string(), hash.to_string())])
+        };
+        assert_eq!(
+            changed_entries(&with_content("sha256:1"), &with_content("sha256:2")),
+            ["[files] \"/etc/x\" content changed"]
+        );
+    }
 
     #[test]
     fn comments_formatting_order_and_quoting_do_not_count() {

@@ -83,6 +83,9 @@ pub struct BuildOptions {
     /// Build without any network: everything a locked build installs comes from
     /// `artifacts`.
     pub offline: bool,
+    /// More labels for the image (the manifest entries it is built from, see
+    /// [`crate::rebuild`]); they do not change its tag.
+    pub labels: Vec<(String, String)>,
 }
 
 impl Default for BuildOptions {
@@ -92,6 +95,7 @@ impl Default for BuildOptions {
             no_cache: false,
             artifacts: Vec::new(),
             offline: false,
+            labels: Vec::new(),
         }
     }
 }
@@ -456,7 +460,8 @@ fn build_image_options(
     prepared: &Prepared,
     options: &BuildOptions,
 ) -> bollard::query_parameters::BuildImageOptions {
-    let labels = image_labels(&spec.project, &prepared.sha256);
+    let mut labels = image_labels(&spec.project, &prepared.sha256);
+    labels.extend(options.labels.iter().cloned());
     let mut build_args = HashMap::new();
     if options.offline {
         build_args.insert("PIP_NO_INDEX".to_string(), "1".to_string());

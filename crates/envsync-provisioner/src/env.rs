@@ -70,8 +70,8 @@ pub struct DevSpec {
     pub image: String,
     /// Where the project directory appears inside the container (also the working directory).
     pub mount_project_at: String,
-    /// `(uid, gid)` to run as; `None` keeps the image's user.
-    pub user: Option<(u32, u32)>,
+    /// The user to run as; `None` keeps the image's user.
+    pub user: Option<DevUser>,
     pub env: BTreeMap<String, String>,
     pub ports: Vec<PortMap>,
     /// The command that keeps the container alive; `sleep infinity` when `None`.
@@ -89,6 +89,28 @@ pub struct DevSpec {
     /// How the container reports readiness to the services that depend on it; without
     /// one it is ready once running.
     pub healthcheck: Option<HealthSpec>,
+}
+
+/// The user the development container runs as: the developer's name, UID and GID, so
+/// that files it writes into the project stay the developer's. A user other than root is
+/// written into the container's `/etc/passwd` and `/etc/group`, with a home directory,
+/// when the container is created (never into the image, which developers share).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevUser {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl DevUser {
+    /// Root: nothing to add to the container.
+    pub fn root() -> DevUser {
+        DevUser {
+            name: "root".into(),
+            uid: 0,
+            gid: 0,
+        }
+    }
 }
 
 /// How long a container may take to stop after SIGTERM before the engine kills it, unless

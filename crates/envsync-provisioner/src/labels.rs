@@ -91,7 +91,23 @@ pub struct EffectiveConfig {
     /// containers created before the field existed keep their hash.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub post_create: Vec<String>,
+    /// The name of the development container's user (not root), written with its home
+    /// into the container's `/etc/passwd` when it is created. Left out when `None`, so a
+    /// root container keeps its hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    /// Supplementary groups of the container's processes ([`LANGUAGE_GROUP`] for a user
+    /// other than root).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
+
+/// The group that owns, group-writable, the virtualenvs and Node projects envsync
+/// builds, and that a development container's user other than root belongs to: Debian's
+/// `staff` (GID 50), the group its policy gives to `/usr/local` for the same purpose
+/// (installing software without root). A group rather than an owner, so the shared image
+/// names no developer's UID.
+pub const LANGUAGE_GROUP: &str = "staff";
 
 fn created_without_policy() -> RestartPolicy {
     RestartPolicy::No
@@ -195,6 +211,8 @@ pub fn service_config(spec: &EnvSpec, service: &ServiceSpec, image_id: &str) -> 
         init: false,
         restart: service.restart,
         post_create: Vec::new(),
+        user_name: None,
+        groups: Vec::new(),
     }
 }
 
@@ -205,6 +223,7 @@ pub fn default_dev_command() -> Vec<String> {
 
 /// The effective configuration of the development container.
 pub fn dev_config(spec: &EnvSpec, dev: &DevSpec, image_id: &str) -> EffectiveConfig {
+    let non_root = dev.user.as_ref().filter(|u| u.uid != 0);
     EffectiveConfig {
         format: CONFIG_FORMAT,
         image: dev.image.clone(),
@@ -227,7 +246,7 @@ pub fn dev_config(spec: &EnvSpec, dev: &DevSpec, image_id: &str) -> EffectiveCon
         aliases: std::iter::once(DEV_SERVICE.to_string())
             .chain(dev.aliases.iter().cloned())
             .collect(),
-        user: dev.user.map(|(uid, gid)| format!("{uid}:{gid}")),
+        user: dev.user.as_ref().map(|u| format!("{}:{}", u.uid, u.gid)),
         working_dir: Some(
             dev.workdir
                 .clone()
@@ -238,6 +257,10 @@ pub fn dev_config(spec: &EnvSpec, dev: &DevSpec, image_id: &str) -> EffectiveCon
         init: true,
         restart: dev.restart,
         post_create: dev.post_create.clone(),
+        user_name: non_root.map(|u| u.name.clone()),
+        groups: non_root
+            .map(|_| vec![LANGUAGE_GROUP.to_string()])
+            .unwrap_or_default(),
     }
 }
 
@@ -291,7 +314,11 @@ pub fn diff_reasons(old: &EffectiveConfig, new: &EffectiveConfig) -> Vec<String>
     field("healthcheck", old.healthcheck != new.healthcheck);
     field("network", old.network != new.network);
     field("network aliases", old.aliases != new.aliases);
-    field("user", old.user != new.user);
+    field(
+        "user",
+        old.user != new.user || old.user_name != new.user_name,
+    );
+    field("supplementary groups", old.groups != new.groups);
     field("working directory", old.working_dir != new.working_dir);
     field("init", old.init != new.init);
     field("post_create commands", old.post_create != new.post_create);

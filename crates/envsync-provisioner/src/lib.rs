@@ -25,6 +25,7 @@ pub mod health;
 pub mod labels;
 pub mod logs;
 pub mod middleware;
+pub mod rebuild;
 pub mod run;
 mod run_error;
 pub mod runtime;

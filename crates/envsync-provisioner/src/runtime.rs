@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use envsync_manifest::dotenv::{interpolate, parse_dotenv};
-use envsync_manifest::manifest::{EnvVar, Healthcheck, Service};
+use envsync_manifest::manifest::{DevUser as ManifestDevUser, EnvVar, Healthcheck, Service};
 use envsync_manifest::Manifest;
 
 use crate::env::{
-    DevSpec, HealthSpec, PortMap, ServiceSpec, Stack, VolumeMap, DEFAULT_STOP_GRACE, DEV_SERVICE,
+    DevSpec, DevUser, HealthSpec, PortMap, ServiceSpec, Stack, VolumeMap, DEFAULT_STOP_GRACE,
+    DEV_SERVICE,
 };
 use crate::error::ProvisionError;
 
@@ -125,7 +126,7 @@ pub fn dev_spec(
     vars: &Variables,
     image: &str,
     mount_project_at: &str,
-    user: Option<(u32, u32)>,
+    user: Option<DevUser>,
 ) -> Result<DevSpec, ProvisionError> {
     let dev = manifest.dev.clone().unwrap_or_default();
     let mut env = connection_env(manifest, vars, &dev.connections)?;
@@ -150,6 +151,47 @@ pub fn dev_spec(
             .healthcheck
             .as_ref()
             .map(|h| health_spec(h, &HealthSpec::shell(""))),
+    })
+}
+
+/// The user the development container runs as, for `[dev] user` (`setting`) and the
+/// user running envsync (`invoking`: UID, GID and its name on this machine, if it has
+/// one): `auto` is that user under its own name (root stays root), a name is that user
+/// renamed (UID and GID 1000 when envsync runs as root, the first user Debian's
+/// `adduser` creates, as dev container images have it).
+pub fn dev_user(setting: &ManifestDevUser, invoking: (u32, u32, Option<&str>)) -> DevUser {
+    let (uid, gid, name) = invoking;
+    match setting {
+        ManifestDevUser::Root => DevUser::root(),
+        ManifestDevUser::Auto if uid == 0 => DevUser::root(),
+        ManifestDevUser::Auto => DevUser {
+            // A name `/etc/passwd` can hold; one from a directory service might not.
+            name: name
+                .filter(|n| !n.is_empty() && !n.contains([':', '\n', '/']))
+                .map_or_else(|| format!("user{uid}"), str::to_string),
+            uid,
+            gid,
+        },
+        ManifestDevUser::Named(name) if uid == 0 => DevUser {
+            name: name.clone(),
+            uid: 1000,
+            gid: 1000,
+        },
+        ManifestDevUser::Named(name) => DevUser {
+            name: name.clone(),
+            uid,
+            gid,
+        },
+    }
+}
+
+/// The name of user `uid` in the text of an `/etc/passwd`.
+pub fn passwd_name(passwd: &str, uid: u32) -> Option<&str> {
+    let uid = uid.to_string();
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid).then_some(name)
     })
 }
 
@@ -422,6 +464,39 @@ redis = "CACHE_URL"
             err.to_string(),
             "envsync.toml:9: value of `POSTGRES_PASSWORD` in [services.postgres.env] cannot be interpolated; set the variable in the environment or in `.env`"
         );
+    }
+
+    #[test]
+    fn dev_user_from_setting_and_invoking_user() {
+        fn check(
+            setting: ManifestDevUser,
+            invoking: (u32, u32, Option<&str>),
+            expected: (&str, u32, u32),
+        ) {
+            let u = dev_user(&setting, invoking);
+            assert_eq!((u.name.as_str(), u.uid, u.gid), expected);
+        }
+        use ManifestDevUser::{Auto, Named, Root};
+        check(Auto, (1001, 100, Some("ana")), ("ana", 1001, 100));
+        check(Auto, (1001, 100, None), ("user1001", 1001, 100));
+        check(Auto, (1001, 100, Some("a:b")), ("user1001", 1001, 100));
+        check(Auto, (0, 0, Some("root")), ("root", 0, 0));
+        check(Root, (1001, 100, Some("ana")), ("root", 0, 0));
+        check(
+            Named("dev".into()),
+            (1001, 100, Some("ana")),
+            ("dev", 1001, 100),
+        );
+        check(
+            Named("dev".into()),
+            (0, 0, Some("root")),
+            ("dev", 1000, 1000),
+        );
+
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nana:x:1001:100::/home/ana:/bin/sh\n";
+        assert_eq!(passwd_name(passwd, 1001), Some("ana"));
+        assert_eq!(passwd_name(passwd, 0), Some("root"));
+        assert_eq!(passwd_name(passwd, 7), None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use envsync_provisioner::env::{
-    DevSpec, EnvSpec, HealthSpec, PortMap, RestartPolicy, ServiceSpec, DEFAULT_STOP_GRACE,
+    DevSpec, DevUser, EnvSpec, HealthSpec, PortMap, RestartPolicy, ServiceSpec, DEFAULT_STOP_GRACE,
 };
 use envsync_provisioner::labels::project_filter;
 use envsync_provisioner::middleware::{service_build_spec, upstream_version};
@@ -133,7 +133,7 @@ fn redis_service(image: &RedisImage, name: &str) -> ServiceSpec {
     }
 }
 
-fn dev(project_dir: &Path, user: Option<(u32, u32)>) -> (DevSpec, std::path::PathBuf) {
+fn dev(project_dir: &Path, user: Option<DevUser>) -> (DevSpec, std::path::PathBuf) {
     (
         DevSpec {
             healthcheck: None,
@@ -249,7 +249,12 @@ async fn up_runs_healthy_redis_and_dev_container_and_second_up_changes_nothing()
     )
     .unwrap();
     std::fs::write(dir.path().join("hello.txt"), "from the host\n").unwrap();
-    let (dev, project_dir) = dev(dir.path(), Some((4321, 4321)));
+    let user = DevUser {
+        name: "dana".into(),
+        uid: 4321,
+        gid: 4321,
+    };
+    let (dev, project_dir) = dev(dir.path(), Some(user));
     let port = free_port();
     let mut service = redis_service(redis, "redis");
     service.ports = vec![PortMap {
@@ -316,8 +321,8 @@ async fn up_runs_healthy_redis_and_dev_container_and_second_up_changes_nothing()
     assert_eq!(&reply, b"+PONG\r\n");
 
     // The development container reaches the service by its name on the project
-    // network, runs as the given user, sees the project and writes files the host
-    // sees owned by that user.
+    // network, runs as the given user (by name, with a home it may write), sees the
+    // project and writes files the host sees owned by that user.
     let (code, out) = exec_in(
         &docker,
         &dev_container,
@@ -325,13 +330,17 @@ async fn up_runs_healthy_redis_and_dev_container_and_second_up_changes_nothing()
             "bash",
             "-c",
             "exec 3<>/dev/tcp/redis/6379; printf 'PING\\r\\n' >&3; head -c 5 <&3; echo; \
-             id -u; id -g; pwd; cat hello.txt; echo $APP_ENV; touch made-in-dev",
+             id -u; id -g; id -un; echo $HOME; touch $HOME/w; pwd; cat hello.txt; echo $APP_ENV; \
+             touch made-in-dev",
         ],
     )
     .await;
     assert_eq!(
         (code, out.as_str()),
-        (0, "+PONG\n4321\n4321\n/workspace\nfrom the host\ndev\n")
+        (
+            0,
+            "+PONG\n4321\n4321\ndana\n/home/dana\n/workspace\nfrom the host\ndev\n"
+        )
     );
     let made = std::fs::metadata(dir.path().join("made-in-dev")).unwrap();
     use std::os::unix::fs::MetadataExt;

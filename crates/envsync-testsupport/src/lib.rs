@@ -10,6 +10,7 @@
 //!   swept the next time a test asks for the engine.
 //! - [`AptRepo`] and [`PypiIndex`] (in [`repo`]) serve fake Debian packages and wheels the
 //!   test builds itself on 127.0.0.1, so a test never depends on what a mirror serves today.
+//! - [`non_root_user`] is a real user other than root who may use the engine.
 //! - [`oracles`] finds the Python oracles (`packaging`, `jsonschema`) and validates SARIF.
 //!
 //! Everything here is created with the label [`LABEL_TEST`] so it can be told apart
@@ -38,7 +39,9 @@ pub mod oracles;
 pub mod postgres;
 pub mod repo;
 pub use postgres::PostgresServer;
+mod user;
 pub use repo::{AptRepo, FakeDeb, FakeWheel, PypiIndex};
+pub use user::{non_root_user, NonRootUser, TEST_USER};
 
 /// Label on every container and image the test support creates.
 pub const LABEL_TEST: &str = "io.envsync.test";

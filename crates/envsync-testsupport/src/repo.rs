@@ -62,6 +62,18 @@ impl FakeWheel {
             version: version.to_string(),
         }
     }
+
+    /// Write the wheel into `dir` (with python3's `zipfile`); its path.
+    pub fn write_to(&self, dir: &Path) -> Result<PathBuf> {
+        let python = tool("python3", "python3")?;
+        let module = normalize(&self.name, '_');
+        let file = dir.join(format!("{module}-{}-py3-none-any.whl", self.version));
+        run(Command::new(&python)
+            .args(["-c", WHEEL_PY])
+            .arg(&file)
+            .args([&module, &self.name, &self.version]))?;
+        Ok(file)
+    }
 }
 
 /// A flat apt repository (`Packages` and `Release` from `apt-ftparchive`) of fake

@@ -18,9 +18,12 @@ use envsync_engine::bollard::Docker;
 use envsync_manifest::manifest::Service;
 use envsync_manifest::{Lock, Manifest};
 use envsync_provisioner::env::{container_name, DEV_SERVICE};
-use envsync_provisioner::env::{EnvSpec, ServiceSpec};
-use envsync_provisioner::run::{self, Action};
-use envsync_provisioner::runtime::{dev_spec, service_env, stack, Variables};
+use envsync_provisioner::env::{DevUser, EnvSpec, ServiceSpec};
+use envsync_provisioner::rebuild::{image_entries, rebuild_reason};
+use envsync_provisioner::run::{self, Action, Change};
+use envsync_provisioner::runtime::{
+    dev_spec, dev_user, passwd_name, service_env, stack, Variables,
+};
 use envsync_provisioner::spec::BuildSpec;
 use envsync_provisioner::{image_tag, resolve_base, spec_from_manifest};
 
@@ -81,6 +84,8 @@ impl Image {
 
 /// Run `envsync up`.
 pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
+    // The time `up` reports includes building its images.
+    let started = std::time::Instant::now();
     let Loaded {
         manifest,
         lock_path,
@@ -108,6 +113,7 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
         .filter(|s| selected.contains(&s.name))
         .collect();
     let with_dev = selected.iter().any(|s| s == DEV_SERVICE);
+    let lock_stale = warn_lock_problems(lock.as_ref(), &manifest);
     let docker = crate::connect_engine().await?;
 
     let (service_images, dev_image) = images(
@@ -116,6 +122,14 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
         (&chosen, with_dev),
         lock.as_ref(),
         args.check,
+    )
+    .await?;
+    let rebuilt = rebuild_reasons(
+        &docker,
+        &manifest,
+        (&chosen, &service_images),
+        dev_image.as_ref(),
+        lock_stale,
     )
     .await?;
     let spec = env_spec(
@@ -135,21 +149,24 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
             &chosen,
             &service_images,
             dev_image.as_ref(),
+            &rebuilt,
         )
         .await;
     }
 
     // Progress quotes container names and health check output.
     let progress = |line: &str| crate::settings::note!("{}", escape(line));
-    let report = run::up(&docker, &spec, &progress)
+    let mut report = run::up(&docker, &spec, &progress)
         .await
         .with_context(|| format!("bringing up project `{}`", spec.project))?;
+    explain_recreations(&mut report.actions, &rebuilt);
     let verification = if args.no_verify {
         None
     } else {
         let lock = lock.as_ref().map(|l| (l, lock_path.as_path()));
         Some(verify_running(&manifest, lock, &chosen, with_dev).await?)
     };
+    report.total_time = started.elapsed();
     print_report(args.format, &report, verification.as_ref())?;
     Ok(match &verification {
         Some(v) if v.failed() => Outcome::Drift,
@@ -176,7 +193,7 @@ fn env_spec(
         spec.env = service_env(manifest, &vars, service)?;
         services.push(spec);
     }
-    let user = Some(invoking_user(project_dir)?);
+    let user = Some(invoking_user(manifest, project_dir)?);
     let dev = match dev_image {
         Some(image) => Some(dev_spec(manifest, &vars, image.tag(), workdir, user)?),
         None => None,
@@ -281,6 +298,7 @@ async fn check_only(
     services: &[&Service],
     service_images: &[ServiceImage],
     dev_image: Option<&Image>,
+    rebuilt: &BTreeMap<String, String>,
 ) -> anyhow::Result<Outcome> {
     let to_build: Vec<String> = services
         .iter()
@@ -288,9 +306,13 @@ async fn check_only(
         .map(|(s, (image, _))| (s.name.as_str(), image))
         .chain(dev_image.map(|image| ("dev", image)))
         .filter_map(|(name, image)| match image {
-            Image::WouldBuild(tag) => Some(format!(
-                "{name}: image `{tag}` would be built, and its container recreated"
-            )),
+            Image::WouldBuild(tag) => Some(match rebuilt.get(name) {
+                Some(why) => format!(
+                    "{name}: image `{tag}` would be built, and its container recreated: {}",
+                    why.replacen("image rebuilt", "image changed", 1)
+                ),
+                None => format!("{name}: image `{tag}` would be built, and its container created"),
+            }),
             Image::Ready(_) => None,
         })
         .collect();
@@ -515,19 +537,149 @@ async fn image_for(
     Ok(Image::Ready(built.tag))
 }
 
-/// The user and group this process runs as, so that files the development container
-/// writes into the project stay owned by the developer.
-fn invoking_user(project_dir: &Path) -> anyhow::Result<(u32, u32)> {
+/// The user the development container runs as: `[dev] user` applied to the user and
+/// group this process runs as and that user's name in this machine's `/etc/passwd`, so
+/// that files the development container writes into the project stay the developer's.
+fn invoking_user(manifest: &Manifest, project_dir: &Path) -> anyhow::Result<DevUser> {
     // `/proc/self` is owned by the process's effective user and group.
-    match std::fs::metadata("/proc/self") {
-        Ok(meta) => Ok((meta.uid(), meta.gid())),
+    let (uid, gid) = match std::fs::metadata("/proc/self") {
+        Ok(meta) => (meta.uid(), meta.gid()),
         Err(_) => {
             let meta = std::fs::metadata(project_dir)
                 .with_context(|| format!("reading the owner of `{}`", project_dir.display()))?;
             if meta.uid() == u32::MAX {
                 bail!("cannot tell which user runs envsync");
             }
-            Ok((meta.uid(), meta.gid()))
+            (meta.uid(), meta.gid())
         }
+    };
+    // A user known only to a directory service has no line here: it gets `user<UID>`.
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let setting = manifest
+        .dev
+        .as_ref()
+        .map(|d| d.user.clone())
+        .unwrap_or_default();
+    Ok(dev_user(&setting, (uid, gid, passwd_name(&passwd, uid))))
+}
+
+/// Print what is wrong with the lock for this manifest, with the fix: a manifest edited
+/// after the lock is said up front, so that the drift the verification may then find
+/// is not a surprise. Whether there was anything to say.
+fn warn_lock_problems(lock: Option<&Lock>, manifest: &Manifest) -> bool {
+    let problems: Vec<_> = lock.iter().flat_map(|l| l.check(manifest)).collect();
+    for problem in &problems {
+        eprintln!(
+            "warning: {}; {}",
+            escape(&problem.to_string()),
+            problem.fix()
+        );
+    }
+    !problems.is_empty()
+}
+
+/// For each service (and `dev`) whose container runs an image other than the one `up`
+/// now wants: why, in manifest lines, read from the labels of the image it runs.
+async fn rebuild_reasons(
+    docker: &Docker,
+    manifest: &Manifest,
+    (chosen, service_images): (&[&Service], &[ServiceImage]),
+    dev_image: Option<&Image>,
+    lock_stale: bool,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let existing = run::list_project_containers(docker, &manifest.project.name).await?;
+    let wanted = chosen
+        .iter()
+        .zip(service_images)
+        // A service's own `image` is not built from the manifest: nothing to explain.
+        .filter(|(_, (_, recipe))| recipe.is_some())
+        .map(|(s, (image, _))| (s.name.as_str(), image.tag()))
+        .chain(dev_image.map(|image| (DEV_SERVICE, image.tag())));
+    let mut reasons = BTreeMap::new();
+    for (service, tag) in wanted {
+        let Some(old) = existing
+            .iter()
+            .find(|e| e.service == service)
+            .and_then(|e| e.config.as_ref())
+        else {
+            continue;
+        };
+        if old.image == tag {
+            continue;
+        }
+        let labels = match docker.inspect_image(&old.image_id).await {
+            Ok(inspect) => Some(inspect.config.and_then(|c| c.labels).unwrap_or_default()),
+            Err(_) => None,
+        };
+        let why = rebuild_reason(
+            labels.as_ref(),
+            &image_entries(manifest, service),
+            lock_stale,
+        );
+        reasons.insert(service.to_string(), why);
+    }
+    Ok(reasons)
+}
+
+/// Say why each container was recreated in the manifest's terms: an image replaced by a
+/// rebuilt one names the manifest lines that changed it; a recreation with no image
+/// change says that only the configuration changed and nothing was rebuilt.
+fn explain_recreations(actions: &mut [Action], rebuilt: &BTreeMap<String, String>) {
+    for action in actions.iter_mut().filter(|a| a.change == Change::Recreate) {
+        let is_image = |r: &String| r.starts_with("image `") || r == "image changed";
+        match rebuilt.get(&action.name) {
+            Some(why) if action.reasons.iter().any(is_image) => {
+                for reason in action.reasons.iter_mut().filter(|r| is_image(r)) {
+                    reason.clone_from(why);
+                }
+            }
+            _ if !action.reasons.iter().any(is_image) => action
+                .reasons
+                .push("configuration only, no image rebuilt".to_string()),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use envsync_provisioner::run::Resource;
+
+    use super::*;
+
+    fn action(name: &str, change: Change, reasons: &[&str]) -> Action {
+        Action {
+            resource: Resource::Service,
+            name: name.into(),
+            change,
+            reasons: reasons.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn recreations_are_explained_in_manifest_terms() {
+        let rebuilt = BTreeMap::from([(
+            "dev".to_string(),
+            "image rebuilt: [apt] curl \"7.88.*\" → \"8.*\"".to_string(),
+        )]);
+        let mut actions = [
+            action(
+                "dev",
+                Change::Recreate,
+                &["image `a` replaced by `b`", "env X changed"],
+            ),
+            action("redis", Change::Recreate, &["port 6379 changed"]),
+            action("pg", Change::UpToDate, &[]),
+        ];
+        explain_recreations(&mut actions, &rebuilt);
+        assert_eq!(
+            actions[0].describe(true),
+            "dev: recreated: image rebuilt: [apt] curl \"7.88.*\" → \"8.*\"; env X changed"
+        );
+        assert_eq!(
+            actions[1].describe(true),
+            "redis: recreated: port 6379 changed; configuration only, no image rebuilt"
+        );
+        assert_eq!(actions[2].describe(true), "pg: up to date");
     }
 }

@@ -33,6 +33,7 @@ impl Ctx<'_> {
             "restart",
             "depends_on",
             "healthcheck",
+            "user",
         ];
         self.check_keys(t, "dev", KEYS);
         let mut dev = Dev {
@@ -88,7 +89,31 @@ impl Ctx<'_> {
                 dev.healthcheck = self.healthcheck(ht, k, "dev.healthcheck");
             }
         }
+        dev.user = self.dev_user(t);
         dev
+    }
+
+    /// `user` of `[dev]`: `auto` (also when absent), `root` or a user name.
+    fn dev_user(&mut self, t: &dyn TableLike) -> DevUser {
+        let Some((k, v)) = t.get_key_value("user") else {
+            return DevUser::Auto;
+        };
+        let Some(name) = self.string(k, v, "dev", "\"auto\"") else {
+            return DevUser::Auto;
+        };
+        match name {
+            "auto" => DevUser::Auto,
+            "root" => DevUser::Root,
+            _ if is_user_name(name) => DevUser::Named(name.to_string()),
+            _ => {
+                self.error(
+                    v.span(),
+                    format!("`user` `{name}` in [dev] is not a user name"),
+                    "write `\"auto\"` (the user running envsync), `\"root\"`, or a name of lowercase letters, digits, `_` and `-` starting with a letter or `_` (at most 32 characters)".into(),
+                );
+                DevUser::Auto
+            }
+        }
     }
 
     /// A `command`: a string run by the shell, or an argument vector.
@@ -214,6 +239,15 @@ impl Ctx<'_> {
     }
 }
 
+/// A user name as Debian's `adduser` accepts it by default (`NAME_REGEX`), and short
+/// enough for `useradd`: the name goes into the container's `/etc/passwd`.
+fn is_user_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some('a'..='z' | '_'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_' | '-'))
+        && name.len() <= 32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,7 +258,7 @@ mod tests {
         let m = parse(&format!(
             "{HEAD}[services.postgres]\nversion = \"15\"\nport = 5432\nrestart = \"always\"\nstop_grace = \"30s\"\n\
              [dev]\nports = [\"8000:8000\"]\ncommand = \"gunicorn app:app\"\nworkdir = \"/workspace/src\"\n\
-             aliases = [\"app\"]\npost_create = [\"pip install -e .\"]\nrestart = \"no\"\n\
+             aliases = [\"app\"]\npost_create = [\"pip install -e .\"]\nrestart = \"no\"\nuser = \"dev\"\n\
              [dev.env]\nDEBUG = \"1\"\n[dev.connections]\npostgres = \"PG_URL\"\n"
         ))
         .unwrap();
@@ -240,6 +274,7 @@ mod tests {
             [("postgres".to_string(), Some("PG_URL".to_string()))]
         );
         assert_eq!(dev.restart, Some(Restart::No));
+        assert_eq!(dev.user, DevUser::Named("dev".into()));
         assert_eq!(m.services[0].restart, Some(Restart::Always));
         assert_eq!(m.services[0].stop_grace, Some(Duration::from_secs(30)));
     }
@@ -247,15 +282,16 @@ mod tests {
     #[test]
     fn dev_errors() {
         check(
-            "[services.redis]\nversion = \"7\"\nport = 6379\n[dev]\nports = [6379, \"x\"]\nworkdir = \"src\"\naliases = [\"redis\", \"A B\"]\nrestart = \"sometimes\"\n[dev.connections]\npg = \"DATABASE_URL\"\nredis = \"1X\"\n",
+            "[services.redis]\nversion = \"7\"\nport = 6379\n[dev]\nports = [6379, \"x\"]\nworkdir = \"src\"\naliases = [\"redis\", \"A B\"]\nrestart = \"sometimes\"\nuser = \"Dev User\"\n[dev.connections]\npg = \"DATABASE_URL\"\nredis = \"1X\"\n",
             "host port 6379 of [dev] is already published by [services.redis] (line 7, column 8) at envsync.toml:9:9; publish another host port, e.g. `ports = [\"6380:6379\"]`\n\
              port `\"x\"` in [dev] is not a port mapping at envsync.toml:9:16; write a port number (`5432`) or `\"HOST:CONTAINER\"` (`\"15432:5432\"`, `\"127.0.0.1:15432:5432\"`)\n\
              `workdir` `src` in [dev] is not an absolute path at envsync.toml:10:11; write the directory inside the container, e.g. `workdir = \"/workspace\"`\n\
              alias `redis` in [dev] is the name of [services.redis] (line 5) at envsync.toml:11:12; choose a name no service has, e.g. `aliases = [\"app\"]`\n\
              alias `A B` in [dev] is not a valid name at envsync.toml:11:21; use lowercase letters, digits, `-` and `_` (it becomes a host name on the project network)\n\
              `restart` in [dev] is not a restart policy: `sometimes` at envsync.toml:12:11; write one of `no`, `always`, `on-failure`, `unless-stopped`\n\
-             [dev.connections] names `pg`, which is not a service at envsync.toml:14:1; name a service declared in [services]\n\
-             `1X` in [dev.connections] is not an environment variable name at envsync.toml:15:9; use letters, digits and `_`, not starting with a digit; or `false` for none",
+             `user` `Dev User` in [dev] is not a user name at envsync.toml:13:8; write `\"auto\"` (the user running envsync), `\"root\"`, or a name of lowercase letters, digits, `_` and `-` starting with a letter or `_` (at most 32 characters)\n\
+             [dev.connections] names `pg`, which is not a service at envsync.toml:15:1; name a service declared in [services]\n\
+             `1X` in [dev.connections] is not an environment variable name at envsync.toml:16:9; use letters, digits and `_`, not starting with a digit; or `false` for none",
         );
     }
 }

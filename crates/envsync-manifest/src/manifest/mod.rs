@@ -39,8 +39,8 @@ mod volumes;
 
 use ctx::Ctx;
 pub use model::{
-    deb_line_url, Base, Build, Dependency, Dev, EnvVar, FileEntry, Healthcheck, NamedTarget, Node,
-    PackageSet, Project, Python, Requirement, Restart, Service, Sources,
+    deb_line_url, Base, Build, Dependency, Dev, DevUser, EnvVar, FileEntry, Healthcheck,
+    NamedTarget, Node, PackageSet, Project, Python, Requirement, Restart, Service, Sources,
 };
 use names::is_alpine_image;
 pub use names::{normalize_name, parse_duration, runtime_meant, RUNTIME_NAMES};
@@ -59,6 +59,9 @@ pub struct Manifest {
     /// A short hash per section (`apt`, `services.redis`, …), so a stale lock can say
     /// which sections changed.
     pub sections: BTreeMap<String, String>,
+    /// Every value of those sections, one per line (`[apt] curl` → `"7.88.*"`; see
+    /// [`crate::digest::changed_entries`]), so a rebuild can name what changed.
+    pub entries: BTreeMap<String, String>,
     /// sha256 of the file's bytes, as locks written before the semantic hash record it.
     pub file_sha256: String,
     pub project: Project,
@@ -235,6 +238,7 @@ impl Manifest {
         manifest.expiries = ctx.expiries;
         manifest.file = file.to_path_buf();
         (manifest.sha256, manifest.sections) = crate::digest::digest(doc.as_table());
+        manifest.entries = crate::digest::entries(doc.as_table());
         manifest.file_sha256 = hex::encode(Sha256::digest(text.as_bytes()));
         manifest.declared = collect_declared(&manifest);
         Ok(manifest)

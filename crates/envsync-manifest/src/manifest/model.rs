@@ -148,7 +148,23 @@ pub struct Dev {
     /// How the development container reports readiness (services that depend on it
     /// wait for it); without one it is ready once running.
     pub healthcheck: Option<Healthcheck>,
+    /// Who the container runs as; [`DevUser::Auto`] when absent.
+    pub user: DevUser,
     pub line: usize,
+}
+
+/// `[dev] user`: who the development container runs as (the dev containers spec's
+/// `remoteUser` with `updateRemoteUserUID`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DevUser {
+    /// `"auto"` (the default): the user who runs `envsync up`, with its name, UID and GID.
+    #[default]
+    Auto,
+    /// `"root"`: root, whoever runs `envsync up`.
+    Root,
+    /// Any other name: a user of that name with the UID and GID of the user who runs
+    /// `envsync up` (1000 when that is root).
+    Named(String),
 }
 
 /// How a service reports readiness.

@@ -21,6 +21,7 @@ impl Ctx<'_> {
             file: PathBuf::new(),
             sha256: String::new(),
             sections: std::collections::BTreeMap::new(),
+            entries: std::collections::BTreeMap::new(),
             file_sha256: String::new(),
             project: Project::default(),
             base: Base::default(),

@@ -20,6 +20,7 @@ use std::fmt::Write as _;
 use envsync_engine::shell_quote;
 
 use crate::cache::ARTIFACTS_CONTEXT_DIR;
+use crate::labels::LANGUAGE_GROUP;
 use crate::spec::{BuildSpec, FileSpec, PackageSet, Pin, Req};
 
 mod apt;
@@ -49,6 +50,18 @@ pub const CLOSURE_MARKER: &str = "envsync-closure-mismatch";
 /// packages with the sha256 of their `.deb` (`debs.tsv`), pip's install reports
 /// (`pip-*.json`) and npm's lockfiles (`npm-*.json`). `envsync lock` reads them back.
 pub const ARTIFACTS_DIR: &str = "/var/lib/envsync";
+
+/// The shell command that hands the language environment at `path` to
+/// [`LANGUAGE_GROUP`]: group-owned and group-writable, directories setgid so what is
+/// added later stays the group's. Run in the step that fills the directory, so no layer
+/// holds a second copy of it. A development container's user belongs to the group, so
+/// `pip install` and `npm install` work without root, and the image names no developer.
+fn group_writable(path: &str) -> String {
+    let dir = shell_quote(path);
+    format!(
+        "chgrp -R {LANGUAGE_GROUP} {dir} && chmod -R g+w {dir} && find {dir} -type d -exec chmod g+s {{}} +"
+    )
+}
 
 /// Where Debian keeps the wheels `python3 -m venv` installs pip and setuptools from.
 pub const BUNDLED_WHEELS: &str = "/usr/share/python-wheels";
@@ -307,10 +320,11 @@ pub fn render_dockerfile(spec: &BuildSpec) -> String {
                 shell_quote(&venv.path),
                 env_slug("wheels", Some(&venv.path))
             );
-            steps.push(match pip_run(spec, &venv.packages, Some(&venv.path)) {
+            let run = match pip_run(spec, &venv.packages, Some(&venv.path)) {
                 Some(install) => format!("RUN {create} \\\n && {}", &install[4..]),
                 None => format!("RUN {create}"),
-            });
+            };
+            steps.push(format!("{run} \\\n && {}", group_writable(&venv.path)));
         }
     }
     if let Some(node) = &spec.node {
@@ -318,11 +332,13 @@ pub fn render_dockerfile(spec: &BuildSpec) -> String {
             steps.push(npm_run(spec, &node.packages, None));
         }
         for project in sorted_sets(&node.projects) {
-            if npm_project_files(spec, project).is_some() {
-                steps.push(npm_ci_run(project));
+            let run = if npm_project_files(spec, project).is_some() {
+                npm_ci_run(project)
             } else {
-                steps.push(npm_run(spec, &project.packages, Some(&project.path)));
-            }
+                npm_run(spec, &project.packages, Some(&project.path))
+            };
+            // Both run under `set -e`.
+            steps.push(format!("{run}; \\\n    {}", group_writable(&project.path)));
         }
     }
     for step in &steps {

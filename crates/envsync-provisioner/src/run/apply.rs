@@ -18,6 +18,7 @@ use bollard::query_parameters::{
 use bollard::Docker;
 
 use super::decide::{action_for, Action, Change, Desired, Existing};
+use super::user::add_user;
 use super::{Progress, RunError};
 use crate::env::{container_name, EnvSpec, RestartPolicy as Restart};
 use crate::labels::{project_labels, EffectiveConfig, Role};
@@ -52,6 +53,10 @@ pub(super) async fn apply(
             }
             ensure_volumes(docker, &spec.project, &want.config).await?;
             create_container(docker, spec, want, &name).await?;
+            if let (Some(user), Some(ids)) = (&want.config.user_name, &want.config.user) {
+                // Before it starts, so its first process already has a name and a home.
+                add_user(docker, &name, user, ids).await?;
+            }
             start_container(docker, &want.service, &name, &want.config).await
         }
         Change::Start => {
@@ -199,6 +204,7 @@ fn container_body(spec: &EnvSpec, want: &Desired) -> ContainerCreateBody {
             mounts: Some(mounts),
             network_mode: Some(config.network.clone()),
             init: config.init.then_some(true),
+            group_add: (!config.groups.is_empty()).then(|| config.groups.clone()),
             ..Default::default()
         }),
         networking_config: Some(NetworkingConfig {

@@ -18,6 +18,7 @@ mod exec;
 mod post_create;
 mod status;
 mod up;
+mod user;
 
 pub use crate::run_error::RunError;
 pub use decide::{
