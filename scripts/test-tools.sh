@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the oracle and peer tools the tests run, when missing: dpkg (Debian ordering),
 # python3 with pip (PEP 440 via pip's vendored packaging), node with npm (node-semver),
-# the OpenSSH client (SSH targets), rpm (RPM ordering), apt-utils (apt-ftparchive indexes
+# the OpenSSH client (SSH targets), openssl, docker-registry and apache2-utils (the
+# registry and TLS engine tests), rpm (RPM ordering), apt-utils (apt-ftparchive indexes
 # the apt repository tests serve themselves), from Debian's packages as root; then the
 # newest `packaging` from PyPI, with the sdist of that release (its own tests are read as
 # test data), and `jsonschema` (validates the SARIF output against the OASIS schema), in a
@@ -17,6 +18,12 @@ command -v ssh >/dev/null || missing+=(openssh-client)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 command -v rpm >/dev/null || missing+=(rpm)
 command -v apt-ftparchive >/dev/null || missing+=(apt-utils)
+# Remote parts (crates/envsync-testsupport/src/remote.rs): certificates, a TLS registry
+# with htpasswd (bcrypt) auth, a second dockerd; and sshd for the ssh:// engine fixture.
+command -v openssl >/dev/null || missing+=(openssl)
+command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v htpasswd >/dev/null || missing+=(apache2-utils)
+command -v dockerd >/dev/null || missing+=(docker.io)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "error: missing test tools: ${missing[*]}; install them with apt-get (as root)" >&2

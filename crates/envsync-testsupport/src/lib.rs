@@ -10,6 +10,8 @@
 //!   swept the next time a test asks for the engine.
 //! - [`AptRepo`] and [`PypiIndex`] (in [`repo`]) serve fake Debian packages and wheels the
 //!   test builds itself on 127.0.0.1, so a test never depends on what a mirror serves today.
+//! - [`remote`] starts a TLS registry with htpasswd auth (Debian's `docker-registry`) and
+//!   a second dockerd with TLS client verification, with certificates made by the test.
 //! - [`oracles`] finds the Python oracles (`packaging`, `jsonschema`) and validates SARIF.
 //!
 //! Everything here is created with the label [`LABEL_TEST`] so it can be told apart
@@ -35,6 +37,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 pub mod oracles;
+pub mod remote;
 pub mod repo;
 pub use repo::{AptRepo, FakeDeb, FakeWheel, PypiIndex};
 
