@@ -34,13 +34,13 @@ fn envsync(dir: &Path, config: &Path, args: &[&str]) -> (i32, String, String) {
 /// Push `local` as `remote` and return the repository digest the registry gave it
 /// (the oracle: what `docker push` reports).
 fn push(config: &Path, local: &str, remote: &str) -> String {
-    run_ok(docker(config).args(["tag", local, remote])).unwrap();
-    let out = run_ok(docker(config).args(["push", remote])).unwrap();
+    run_ok(docker(config).args(["tag", local, remote])).expect("docker tag");
+    let out = run_ok(docker(config).args(["push", remote])).expect("docker push");
     let digest = out
         .split_whitespace()
         .find(|w| w.starts_with("sha256:"))
         .unwrap_or_else(|| panic!("no digest in `docker push` output: {out}"));
-    format!("{}@{digest}", remote.rsplit_once(':').unwrap().0)
+    format!("{}@{digest}", remote.rsplit_once(':').expect("a tag").0)
 }
 
 /// Remove every local name of a pushed image (its tag and its digest), so that the
@@ -54,7 +54,7 @@ fn forget(config: &Path, tag: &str, digest: &str) {
         let inspect = docker(config)
             .args(["image", "inspect", name])
             .output()
-            .unwrap();
+            .expect("docker image inspect");
         assert!(!inspect.status.success(), "`{name}` is still in the engine");
     }
 }

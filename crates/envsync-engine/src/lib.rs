@@ -45,27 +45,27 @@ pub enum EngineError {
         host: String,
         origin: Option<String>,
         #[source]
-        source: bollard::errors::Error,
+        source: Box<bollard::errors::Error>,
     },
     #[error("permission denied on the Docker socket `{host}`; run as a user in the socket's group (usually `docker`), or point DOCKER_HOST at an engine you may use")]
     PermissionDenied {
         host: String,
         #[source]
-        source: bollard::errors::Error,
+        source: Box<bollard::errors::Error>,
     },
     #[error("TLS failure talking to the Docker engine at `{host}` (client certificate, key or CA in `{}`); check DOCKER_CERT_PATH and that the engine trusts the client certificate", .cert_dir.display())]
     Tls {
         host: String,
         cert_dir: PathBuf,
         #[source]
-        source: bollard::errors::Error,
+        source: Box<bollard::errors::Error>,
     },
     #[error("cannot use Docker engine at `{host}`{}", origin_note(.origin))]
     Connect {
         host: String,
         origin: Option<String>,
         #[source]
-        source: bollard::errors::Error,
+        source: Box<bollard::errors::Error>,
     },
     #[error("Docker engine at `{host}` did not answer within {}s; start one with `just engine` or set DOCKER_HOST", .after.as_secs())]
     Timeout { host: String, after: Duration },
@@ -183,7 +183,8 @@ fn classify(
     source: bollard::errors::Error,
 ) -> EngineError {
     let host = host.to_string();
-    if let bollard::errors::Error::SocketNotFoundError(_) = source {
+    let source = Box::new(source);
+    if let bollard::errors::Error::SocketNotFoundError(_) = *source {
         return EngineError::NoEngine {
             host,
             origin,
@@ -192,7 +193,7 @@ fn classify(
     }
     let mut tls = false;
     let mut kind = None;
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&source);
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&*source);
     while let Some(err) = cause {
         if err.downcast_ref::<rustls::Error>().is_some() {
             tls = true;
