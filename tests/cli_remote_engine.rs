@@ -178,3 +178,87 @@ async fn no_engine_and_a_bad_address_are_told_apart() {
         assert!(stderr.contains(&expected), "{stderr}");
     }
 }
+
+/// An `ssh://user@host:port` engine: an sshd container with the main engine's socket and
+/// the host's docker CLI mounted, reached with the test's ssh configuration
+/// (`ENVSYNC_SSH_CONFIG`), which names the key but not the port: the port comes from
+/// DOCKER_HOST. envsync runs `docker system dial-stdio` over it, as the docker CLI does.
+#[tokio::test(flavor = "multi_thread")]
+async fn up_status_and_down_run_on_an_ssh_engine() {
+    let base = base_image().await;
+    let binds = [
+        "/var/run/docker.sock:/var/run/docker.sock".to_string(),
+        "/usr/bin/docker:/usr/local/bin/docker:ro".to_string(),
+    ];
+    let (sshd, keys, _) = util::sshd("ssh-engine", &binds).await;
+    let port = util::published_port(sshd.name()).await;
+    let config = keys.path().join("engine_ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host 127.0.0.1\n  IdentityFile {}\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n",
+            keys.path().join("id_ed25519").display()
+        ),
+    )
+    .unwrap();
+    let host = format!("ssh://root@127.0.0.1:{port}");
+    let project = unique_name("sshengine");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("envsync.toml"),
+        format!(
+            "[project]\nname = \"{project}\"\n\n[base]\nimage = \"{base}\"\n\n\
+             [services.ticker]\nimage = \"{base}\"\nversion = \"1\"\n\
+             command = [\"sleep\", \"infinity\"]\n"
+        ),
+    )
+    .unwrap();
+    let ssh_envsync = |args: &[&str]| {
+        run(util::envsync_command()
+            .args(args)
+            .current_dir(dir.path())
+            .env("DOCKER_HOST", &host)
+            .env("ENVSYNC_SSH_CONFIG", &config)
+            .env("DOCKER_CONFIG", dir.path().join(".docker")))
+    };
+    let _down = util::Down(dir.path().to_path_buf(), project.clone());
+
+    let (code, stdout, stderr) = ssh_envsync(&["engine", "--format", "json"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["host"], host.as_str());
+
+    let (code, stdout, stderr) = ssh_envsync(&["up", "--no-verify"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let running = Command::new("docker")
+        .args(["ps", "--format", "{{.Names}}", "--filter"])
+        .arg(format!("name=envsync-{project}-"))
+        .env_remove("DOCKER_HOST")
+        .output()
+        .unwrap();
+    let running = String::from_utf8_lossy(&running.stdout);
+    assert!(
+        running.contains(&format!("envsync-{project}-ticker")),
+        "{running}"
+    );
+    let (code, stdout, stderr) = ssh_envsync(&["status"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("ticker") && stdout.contains("running"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = ssh_envsync(&["down"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // Nothing listens on port 1: ssh's own words name the failure, exit 2.
+    let (code, stdout, stderr) = run(util::envsync_command()
+        .args(["engine"])
+        .env("DOCKER_HOST", "ssh://root@127.0.0.1:1")
+        .env("ENVSYNC_SSH_CONFIG", &config));
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("`ssh://root@127.0.0.1:1`")
+            && stderr.contains("port 1: Connection refused"),
+        "{stderr}"
+    );
+}

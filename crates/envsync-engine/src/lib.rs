@@ -34,6 +34,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// answer within this is reported as unreachable rather than waited on.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The first contact's deadline over `ssh://`, which includes ssh's own connection
+/// (`ConnectTimeout=10`), the login and the remote docker CLI starting.
+pub const SSH_PING_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Errors opening or using the engine connection. Each names the engine's address; a
 /// missing engine, a socket the user may not open and a TLS failure are told apart.
 #[derive(Debug, thiserror::Error)]
@@ -147,11 +151,15 @@ pub async fn connect_to(resolved: &endpoint::Resolved) -> Result<Docker, EngineE
         classify(&resolved.endpoint, &host, origin.clone(), source)
     };
     let docker = opened.map_err(classify)?;
-    let negotiated = tokio::time::timeout(PING_TIMEOUT, docker.negotiate_version())
+    let deadline = match resolved.endpoint {
+        Endpoint::Ssh(_) => SSH_PING_TIMEOUT,
+        _ => PING_TIMEOUT,
+    };
+    let negotiated = tokio::time::timeout(deadline, docker.negotiate_version())
         .await
         .map_err(|_| EngineError::Timeout {
             host: host.clone(),
-            after: PING_TIMEOUT,
+            after: deadline,
         })?
         .map_err(classify)?;
     Ok(negotiated)

@@ -1,7 +1,10 @@
 //! `ssh://` engines the way the docker CLI reaches them: each connection is
-//! `ssh [-l USER] [-p PORT] -- HOST docker system dial-stdio`, and HTTP is spoken over
-//! its stdin and stdout. The user's ssh (its configuration, keys, agent, known hosts
-//! and host-key policy) does everything else; envsync forces no option on it. A
+//! `ssh -o BatchMode=yes -o ConnectTimeout=10 [-F $ENVSYNC_SSH_CONFIG] [-l USER]
+//! [-p PORT] -- HOST docker system dial-stdio`, and HTTP is spoken over its stdin and
+//! stdout. The user's ssh (its configuration, keys, agent, known hosts and host-key
+//! policy) does everything else; envsync forces no host-key option on it. BatchMode is
+//! there because stdin is the HTTP stream: a password prompt could never be answered.
+//! `ENVSYNC_SSH` and `ENVSYNC_SSH_CONFIG` mean what they mean for `ssh://` targets. A
 //! `ControlMaster` in the user's ssh configuration makes the many short connections
 //! cheap, as it does for the docker CLI.
 
@@ -16,6 +19,12 @@ use hyper_util::rt::TokioIo;
 use tokio::io::AsyncReadExt as _;
 
 use crate::endpoint::SshDestination;
+
+/// How many ssh connections may be starting (connecting, authenticating, waiting for
+/// the response headers) at once. Commands send requests concurrently, and sshd drops
+/// unauthenticated connections beyond its `MaxStartups` (10 by default); a started one
+/// (a log stream, an attached exec) no longer counts.
+static STARTING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 
 /// A Docker client whose every request goes over its own `docker system dial-stdio`.
 pub(crate) fn connect(
@@ -41,7 +50,21 @@ async fn request_over_ssh(
     dest: &SshDestination,
     request: BollardRequest,
 ) -> Result<Response<Incoming>, BollardError> {
-    let mut child = tokio::process::Command::new("ssh")
+    // Closed never: the semaphore is a static that nothing closes.
+    let _starting = STARTING
+        .acquire()
+        .await
+        .map_err(|_| io_error("ssh connection limiter closed".to_string()))?;
+    let program = std::env::var("ENVSYNC_SSH")
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| "ssh".to_string());
+    let mut command = tokio::process::Command::new(&program);
+    command.args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]);
+    if let Some(config) = std::env::var_os("ENVSYNC_SSH_CONFIG").filter(|c| !c.is_empty()) {
+        command.arg("-F").arg(config);
+    }
+    let mut child = command
         .args(dest.ssh_args())
         .args(["docker", "system", "dial-stdio"])
         .stdin(Stdio::piped())
@@ -49,7 +72,7 @@ async fn request_over_ssh(
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|err| io_error(format!("cannot run `ssh`: {err}")))?;
+        .map_err(|err| io_error(format!("cannot run `{program}`: {err}")))?;
     let (Some(stdin), Some(stdout), Some(mut stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {

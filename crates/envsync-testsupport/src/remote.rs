@@ -1,4 +1,4 @@
-//! Real remote parts for tests, all on 127.0.0.1 and stopped when dropped:
+//! Real remote parts for tests, on this machine and stopped when dropped:
 //!
 //! - [`Pki`]: a certificate authority, a server certificate for 127.0.0.1 and a client
 //!   certificate, made by the `openssl` CLI; and a second, unrelated CA with its own
@@ -6,8 +6,9 @@
 //! - [`Registry`]: Debian's `docker-registry` (the CNCF distribution registry) with TLS
 //!   and htpasswd (bcrypt) authentication. The main engine pulls from it, so its CA is
 //!   put in `/etc/docker/certs.d/127.0.0.1:PORT/ca.crt`, which dockerd reads per pull.
-//! - [`TlsEngine`]: a second `dockerd` listening on 127.0.0.1 with `--tlsverify`, on its
-//!   own data root, exec root, pid file and address pool, without iptables rules.
+//! - [`TlsEngine`]: a second `dockerd` with `--tlsverify`, in a network namespace of
+//!   its own reached over a veth pair, on its own data root, exec root and pid file,
+//!   without iptables rules.
 //!
 //! Tools (`openssl`, `docker-registry`, `htpasswd`, `dockerd`) are installed by
 //! `scripts/test-tools.sh`; a missing one fails the test saying so.
@@ -113,6 +114,52 @@ impl Pki {
     pub fn server_key(&self) -> PathBuf {
         self.dir.path().join("server-key.pem")
     }
+    /// A server certificate for `ip` signed by the CA, written into `dir`: its
+    /// certificate and key files.
+    pub fn server_cert_for(&self, ip: &str, dir: &Path) -> Result<(PathBuf, PathBuf)> {
+        let ext = dir.join("server.ext");
+        std::fs::write(
+            &ext,
+            format!("subjectAltName=IP:{ip}\nextendedKeyUsage=serverAuth\n"),
+        )?;
+        let (key, cert, csr) = (
+            dir.join("server-key.pem"),
+            dir.join("server-cert.pem"),
+            dir.join("server.csr"),
+        );
+        run_ok(
+            Command::new("openssl")
+                .args([
+                    "req",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-nodes",
+                ])
+                .args(["-subj", &format!("/CN={ip}")])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&csr),
+        )?;
+        run_ok(
+            Command::new("openssl")
+                .args(["x509", "-req", "-days", "1", "-in"])
+                .arg(&csr)
+                .arg("-CA")
+                .arg(self.ca())
+                .arg("-CAkey")
+                .arg(self.dir.path().join("ca-key.pem"))
+                .arg("-CAcreateserial")
+                .arg("-extfile")
+                .arg(&ext)
+                .arg("-out")
+                .arg(&cert),
+        )?;
+        Ok((cert, key))
+    }
+
     /// A client certificate the CA signed.
     pub fn client_dir(&self) -> PathBuf {
         self.dir.path().join("client")
@@ -265,17 +312,23 @@ impl Drop for Registry {
     }
 }
 
-/// A second Docker engine on `127.0.0.1:PORT` that only talks TLS with a client
-/// certificate its CA signed. Everything it has lives under its own directories; it is
-/// stopped (SIGTERM, then SIGKILL) and its directories removed when dropped.
+/// A second Docker engine that only talks TLS with a client certificate its CA signed.
+/// It runs in a network namespace of its own (`ip netns`), reached from this host over
+/// a veth pair at `tcp://10.213.N.2:2376`: a dockerd in the host's namespace removed the
+/// main engine's `docker0` bridge while starting, and one in its own namespace cannot
+/// touch the host's interfaces, routes or firewall. Everything else it has lives under
+/// its own directories; it is stopped (SIGTERM, then SIGKILL) and its namespace, link
+/// and directories removed when dropped.
 #[derive(Debug)]
 pub struct TlsEngine {
-    /// `tcp://127.0.0.1:PORT`.
+    /// `tcp://10.213.N.2:2376`.
     pub host: String,
     /// `DOCKER_CERT_PATH` for a client the engine accepts.
     pub client_dir: PathBuf,
-    child: Child,
+    child: Option<Child>,
     root: PathBuf,
+    /// The network namespace and the host end of the veth pair, removed with it.
+    netns: String,
 }
 
 impl TlsEngine {
@@ -285,43 +338,46 @@ impl TlsEngine {
             .prefix("envsync-tls-engine-")
             .tempdir_in("/var/tmp")?
             .keep();
-        let port = free_port()?;
-        let host = format!("tcp://127.0.0.1:{port}");
-        let log = root.join("dockerd.log");
-        // Its own bridge-less default network and an address pool of its own, so that it
-        // neither touches the main engine's bridge nor overlaps its networks.
-        let pool = 100 + (port % 100);
-        let child = Command::new("dockerd")
+        // A /30 of its own: 10.213.N.0, N from a port the kernel just handed out.
+        let n = free_port()? % 250 + 1;
+        let netns = format!("estls{n}");
+        let mut engine = TlsEngine {
+            host: format!("tcp://10.213.{n}.2:2376"),
+            client_dir: pki.client_dir(),
+            child: None,
+            root,
+            netns,
+        };
+        engine.network(n)?;
+        let address = format!("10.213.{n}.2");
+        let (cert, key) = pki.server_cert_for(&address, &engine.root)?;
+        let log = engine.root.join("dockerd.log");
+        let err_log = engine.root.join("dockerd.err");
+        // nsenter, not `ip netns exec`: that one mounts a /sys of its own, without the
+        // cgroup hierarchy dockerd needs.
+        let child = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", engine.netns))
+            .arg("dockerd")
             .arg("--data-root")
-            .arg(root.join("data"))
+            .arg(engine.root.join("data"))
             .arg("--exec-root")
-            .arg(root.join("exec"))
+            .arg(engine.root.join("exec"))
             .arg("--pidfile")
-            .arg(root.join("dockerd.pid"))
-            .args(["--host", &host, "--tlsverify"])
+            .arg(engine.root.join("dockerd.pid"))
+            .args(["--host", &engine.host, "--tlsverify"])
             .arg("--tlscacert")
             .arg(pki.ca())
             .arg("--tlscert")
-            .arg(pki.server_cert())
+            .arg(&cert)
             .arg("--tlskey")
-            .arg(pki.server_key())
-            .args(["--bridge=none", "--iptables=false", "--ip-masq=false"])
-            .arg(format!(
-                "--default-address-pool=base=10.{pool}.0.0/16,size=24"
-            ))
+            .arg(&key)
+            .args(["--iptables=false", "--ip-masq=false"])
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log)?)
-            .stderr(std::fs::File::create(root.join("dockerd.err"))?)
+            .stderr(std::fs::File::create(&err_log)?)
             .spawn()
             .context("starting a second dockerd")?;
-        let mut engine = TlsEngine {
-            host,
-            client_dir: pki.client_dir(),
-            child,
-            root,
-        };
-        let err_log = engine.root.join("dockerd.err");
-        wait_for_port(port, &mut engine.child, "dockerd", &err_log)?;
+        engine.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);
         while engine
             .docker()
@@ -330,6 +386,12 @@ impl TlsEngine {
             .map(|o| !o.status.success())
             .unwrap_or(true)
         {
+            if let Some(Ok(Some(status))) = engine.child.as_mut().map(Child::try_wait) {
+                bail!(
+                    "the TLS dockerd exited ({status}): {}",
+                    std::fs::read_to_string(&err_log).unwrap_or_default()
+                );
+            }
             if Instant::now() > deadline {
                 bail!(
                     "the TLS dockerd did not answer within 60 s: {}",
@@ -339,6 +401,37 @@ impl TlsEngine {
             std::thread::sleep(Duration::from_millis(200));
         }
         Ok(engine)
+    }
+
+    /// The namespace, and a veth pair: `10.213.N.1` here, `10.213.N.2` in there.
+    fn network(&self, n: u16) -> Result<()> {
+        let ns = &self.netns;
+        let host_end = format!("{ns}h");
+        let ns_end = format!("{ns}n");
+        run_ok(Command::new("ip").args(["netns", "add", ns]))?;
+        run_ok(Command::new("ip").args([
+            "link", "add", &host_end, "type", "veth", "peer", "name", &ns_end,
+        ]))?;
+        run_ok(Command::new("ip").args(["link", "set", &ns_end, "netns", ns]))?;
+        run_ok(Command::new("ip").args([
+            "addr",
+            "add",
+            &format!("10.213.{n}.1/30"),
+            "dev",
+            &host_end,
+        ]))?;
+        run_ok(Command::new("ip").args(["link", "set", &host_end, "up"]))?;
+        let in_ns = |args: &[&str]| {
+            run_ok(
+                Command::new("ip")
+                    .args(["netns", "exec", ns, "ip"])
+                    .args(args),
+            )
+        };
+        in_ns(&["addr", "add", &format!("10.213.{n}.2/30"), "dev", &ns_end])?;
+        in_ns(&["link", "set", &ns_end, "up"])?;
+        in_ns(&["link", "set", "lo", "up"])?;
+        Ok(())
     }
 
     /// The docker CLI pointed at this engine with the accepted client certificate.
@@ -373,19 +466,19 @@ impl TlsEngine {
 
 impl Drop for TlsEngine {
     fn drop(&mut self) {
-        // SIGTERM lets dockerd stop its containers and unmount its layers.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
+        if let Some(child) = self.child.as_mut() {
+            // SIGTERM lets dockerd stop its containers and unmount its layers.
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
             }
-            std::thread::sleep(Duration::from_millis(100));
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
         // Whatever a killed daemon left mounted under its root goes before the files.
         if let Ok(mounts) = std::fs::read_to_string("/proc/mounts") {
             let root = self.root.to_string_lossy().to_string();
@@ -400,5 +493,11 @@ impl Drop for TlsEngine {
             }
         }
         let _ = std::fs::remove_dir_all(&self.root);
+        let _ = Command::new("ip")
+            .args(["link", "delete", &format!("{}h", self.netns)])
+            .status();
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.netns])
+            .status();
     }
 }
