@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the oracle and peer tools the tests run, when missing: dpkg (Debian ordering),
 # python3 with pip (PEP 440 via pip's vendored packaging), node with npm (node-semver),
-# the OpenSSH client (SSH targets), rpm (RPM ordering), tmux (drives an interactive `exec`),
+# the OpenSSH client (SSH targets), openssl, docker-registry and apache2-utils (the
+# registry and TLS engine tests), rpm (RPM ordering), tmux (drives an interactive `exec`),
 # runuser and useradd (`up` as a user other than root), apt-utils (apt-ftparchive indexes
 # the apt repository tests serve themselves), postgresql (the history store's PostgreSQL
 # tests start their own server from it), chromium (renders the HTML report headless),
@@ -27,6 +28,13 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v tmux >/dev/null || missing+=(tmux)
 command -v runuser >/dev/null || missing+=(util-linux)
 command -v useradd >/dev/null || missing+=(passwd)
+# Remote parts (crates/envsync-testsupport/src/remote.rs): certificates, a TLS registry
+# with htpasswd (bcrypt) auth, a second dockerd; and sshd for the ssh:// engine fixture.
+command -v openssl >/dev/null || missing+=(openssl)
+command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v htpasswd >/dev/null || missing+=(apache2-utils)
+command -v dockerd >/dev/null || missing+=(docker.io)
+command -v ip >/dev/null || missing+=(iproute2)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "error: missing test tools: ${missing[*]}; install them with apt-get (as root)" >&2

@@ -2,18 +2,14 @@
 //! a container (port published on 127.0.0.1 only), reached with the system `ssh` and
 //! an ssh config file (`ENVSYNC_SSH_CONFIG`, passed as `-F`) holding the test's key.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bollard::models::{HostConfig, PortBinding};
-use envsync_testsupport::{docker, fixture_image, fixture_image_with_args, TestContainer};
 use serde_json::Value;
 
 mod util;
 
-use util::{envsync_command, run};
+use util::{envsync_command, run, sshd};
 
 /// Run envsync with `args`, giving it `ssh_config` as its ssh configuration when set.
 fn envsync(args: &[&str], ssh_config: Option<&Path>) -> (i32, String, String) {
@@ -43,101 +39,9 @@ fn packages(stdout: &str) -> Vec<String> {
         .collect()
 }
 
-async fn published_port(name: &str) -> u16 {
-    let docker = docker().await;
-    let info = docker.inspect_container(name, None).await.expect("inspect");
-    let ports = info.network_settings.and_then(|n| n.ports).expect("ports");
-    let binding = ports
-        .get("22/tcp")
-        .cloned()
-        .flatten()
-        .expect("22/tcp published");
-    binding[0]
-        .host_port
-        .as_deref()
-        .expect("host port")
-        .parse()
-        .expect("port number")
-}
-
-/// A container of the `inventory-ssh` fixture running sshd (port published on
-/// 127.0.0.1), the temp dir holding the test's key, and an ssh config naming it
-/// `fixture`; returned once a real login works.
-async fn sshd(prefix: &str) -> (TestContainer, tempfile::TempDir, std::path::PathBuf) {
-    let base = fixture_image("inventory").await;
-    let image = fixture_image_with_args("inventory-ssh", &[("BASE", &base)]).await;
-    let host_config = HostConfig {
-        port_bindings: Some(HashMap::from([(
-            "22/tcp".to_string(),
-            Some(vec![PortBinding {
-                host_ip: Some("127.0.0.1".into()),
-                host_port: Some("0".into()),
-            }]),
-        )])),
-        ..Default::default()
-    };
-    let c = TestContainer::run_with(&image, prefix, &[], host_config).await;
-
-    let dir = tempfile::tempdir().expect("tempdir");
-    let key = dir.path().join("id_ed25519");
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .expect("ssh-keygen");
-    assert!(status.success());
-    let public = std::fs::read_to_string(dir.path().join("id_ed25519.pub")).expect("pub key");
-    c.sh(&format!(
-        "printf '%s\\n' '{}' > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys",
-        public.trim()
-    ))
-    .await;
-    let port = published_port(c.name()).await;
-    let config = dir.path().join("ssh_config");
-    std::fs::write(
-        &config,
-        format!(
-            "Host fixture\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n",
-            key.display()
-        ),
-    )
-    .expect("ssh config");
-
-    // Readiness: poll the server with a real login until it answers, with a deadline.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let ok = Command::new("ssh")
-            .args(["-F"])
-            .arg(&config)
-            .args([
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "ConnectTimeout=5",
-                "fixture",
-                "true",
-            ])
-            .output()
-            .expect("ssh")
-            .status
-            .success();
-        if ok {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "sshd in `{}` did not accept the key in time",
-            c.name()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-
-    (c, dir, config)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn ssh_target_matches_docker_target() {
-    let (c, _dir, config) = sshd("fp-ssh").await;
+    let (c, _dir, config) = sshd("fp-ssh", &[]).await;
     let extra = [
         "--file",
         "/etc/app/settings.ini",
@@ -237,7 +141,7 @@ fn ssh_that_dies_early_exits_2() {
 /// envsync exits, the server's process table is polled until none of the run is left.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_timed_out_ssh_collection_leaves_no_process_on_the_server() {
-    let (c, _dir, config) = sshd("fp-ssh-cancel").await;
+    let (c, _dir, config) = sshd("fp-ssh-cancel", &[]).await;
     c.sh(
         "printf '#!/bin/sh\\nsleep 3600\\n' > /usr/local/bin/find && chmod 755 /usr/local/bin/find",
     )

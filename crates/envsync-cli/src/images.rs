@@ -22,8 +22,8 @@ use envsync_provisioner::cache::{context_artifacts, ArtifactCache};
 use envsync_provisioner::from_manifest::{pin_to_components, service_recipe, take_out_of_lock};
 use envsync_provisioner::rebuild::{entries_label, image_entries};
 use envsync_provisioner::{
-    build_with_options, read_artifacts, resolve_base, spec_from_manifest, BuildEvent, BuildOptions,
-    BuildSpec, BuiltImage, ProvisionError,
+    build_with_options, read_artifacts, resolve_base_with, spec_from_manifest, BuildEvent,
+    BuildOptions, BuildSpec, BuiltImage, ProvisionError,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -65,7 +65,7 @@ pub(crate) async fn build_image(
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let resolved = resolve_base(docker, spec)
+    let resolved = resolve_base_with(docker, spec, &pull_progress(settings.show_progress))
         .await
         .map_err(|err| with_manifest_line(manifest, err))?;
     if let (Some(wanted), Some(got)) = (&spec.base_digest, &resolved.base_digest) {
@@ -278,6 +278,7 @@ pub(crate) async fn build_and_lock(
         );
         services.push((service.name.clone(), built.tag));
     }
+    let lock = lock_service_images(docker, manifest, lock, &settings).await?;
     let unmatched: Vec<String> = update
         .iter()
         .filter(|(eco, name)| {
@@ -302,6 +303,81 @@ pub(crate) async fn build_and_lock(
         dev_tag: built.tag,
         services,
     })
+}
+
+/// Pin every service given by `image` to its repository digest (`repo@sha256:…`), pulling
+/// it when the engine lacks it. An image no registry knows (built locally) is pinned by
+/// its image ID. Its components are not locked: envsync does not build it.
+async fn lock_service_images(
+    docker: &Docker,
+    manifest: &Manifest,
+    mut lock: Lock,
+    settings: &BuildSettings,
+) -> anyhow::Result<Lock> {
+    let progress = pull_progress(settings.show_progress);
+    for service in &manifest.services {
+        let Some(reference) = &service.image else {
+            continue;
+        };
+        let image = envsync_provisioner::pull::ensure_image(docker, reference, &progress)
+            .await
+            .with_context(|| {
+                format!(
+                    "{}:{}: [services.{}] image",
+                    manifest.file.display(),
+                    service.line,
+                    service.name
+                )
+            })?;
+        let digest = envsync_provisioner::pull::repo_digest(&image, reference).or(image.id);
+        lock = lock.with_service(
+            &service.name,
+            LockedBase {
+                image: reference.clone(),
+                digest,
+            },
+            Vec::new(),
+        );
+    }
+    Ok(lock)
+}
+
+/// The reference `up` runs service `service` from: the locked digest when the lock pins
+/// the very image the manifest names, else the manifest's reference. Pulled when absent.
+pub(crate) async fn service_image(
+    docker: &Docker,
+    manifest: &Manifest,
+    service: &envsync_manifest::manifest::Service,
+    reference: &str,
+    lock: Option<&Lock>,
+) -> anyhow::Result<String> {
+    let pinned = lock
+        .and_then(|l| l.services.get(&service.name))
+        .filter(|locked| locked.base.image == reference)
+        .and_then(|locked| locked.base.digest.clone())
+        .filter(|digest| digest.contains('@'));
+    let wanted = pinned.unwrap_or_else(|| reference.to_string());
+    let show = !crate::settings::quiet();
+    envsync_provisioner::pull::ensure_image(docker, &wanted, &pull_progress(show))
+        .await
+        .with_context(|| {
+            format!(
+                "{}:{}: [services.{}] image",
+                manifest.file.display(),
+                service.line,
+                service.name
+            )
+        })?;
+    Ok(wanted)
+}
+
+/// Pull progress on stderr, one line per step, when progress is shown.
+fn pull_progress(show: bool) -> impl Fn(&str) + Send + Sync {
+    move |line: &str| {
+        if show {
+            eprintln!("{}", escape(line));
+        }
+    }
 }
 
 /// Fingerprint the image `tag`, read without running it.

@@ -44,7 +44,7 @@ pub(crate) async fn connect_engine(
     target: &str,
 ) -> Result<Docker, DriftError> {
     let connected = match engine {
-        Some(host) => envsync_engine::connect_to(host).await,
+        Some(host) => envsync_engine::connect_host(host).await,
         None => envsync_engine::connect().await,
     };
     connected.map_err(|source| DriftError::Engine {

@@ -100,25 +100,46 @@ impl Default for BuildOptions {
     }
 }
 
-/// Fill in the base image's ID when the spec does not pin one, so that the content
-/// address covers the base and a rebuilt base gives a new tag. A pinned image ID the
-/// engine no longer has (the base was rebuilt, or pulled again) gives way to the base
-/// reference's current image: a locked build then brings the base's packages to their
-/// locked versions, and verification names whatever differs. Fails with
-/// [`ProvisionError::MissingBaseImage`] when the engine lacks the base.
+/// Fill in the base image's identity when the spec does not pin one, so that the content
+/// address covers the base and a rebuilt base gives a new tag: its repository digest
+/// (`repo@sha256:…`) when it came from a registry, else its image ID. A base the engine
+/// lacks is pulled (see [`crate::pull`]), by the pinned digest when there is one. A
+/// pinned image ID the engine no longer has (the base was rebuilt, or pulled again)
+/// gives way to the base reference's current image: a locked build then brings the
+/// base's packages to their locked versions, and verification names whatever differs.
+/// Fails with [`ProvisionError::MissingBaseImage`] when the engine lacks a base no
+/// registry serves (the `envsync/` images built from `images/`).
 pub async fn resolve_base(docker: &Docker, spec: &BuildSpec) -> Result<BuildSpec, ProvisionError> {
+    resolve_base_with(docker, spec, &|_| {}).await
+}
+
+/// [`resolve_base`], with a line to `progress` for each step of a pull.
+pub async fn resolve_base_with(
+    docker: &Docker,
+    spec: &BuildSpec,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<BuildSpec, ProvisionError> {
     let mut resolved = spec.clone();
     let reference = from_reference(spec).to_string();
     let image = match inspect_base(docker, spec, &reference).await? {
         Some(image) => image,
         None if spec.base_digest.as_deref().is_some_and(is_image_id) => {
             resolved.base_digest = None;
-            inspect_base(docker, spec, &spec.base_image)
-                .await?
-                .ok_or_else(|| ProvisionError::MissingBaseImage {
-                    image: spec.base_image.clone(),
-                    reference: spec.base_image.clone(),
-                })?
+            match inspect_base(docker, spec, &spec.base_image).await? {
+                Some(image) => image,
+                None if crate::pull::is_pullable(&spec.base_image) => {
+                    crate::pull::ensure_image(docker, &spec.base_image, progress).await?
+                }
+                None => {
+                    return Err(ProvisionError::MissingBaseImage {
+                        image: spec.base_image.clone(),
+                        reference: spec.base_image.clone(),
+                    })
+                }
+            }
+        }
+        None if crate::pull::is_pullable(&reference) => {
+            crate::pull::ensure_image(docker, &reference, progress).await?
         }
         None => {
             return Err(ProvisionError::MissingBaseImage {
@@ -128,7 +149,7 @@ pub async fn resolve_base(docker: &Docker, spec: &BuildSpec) -> Result<BuildSpec
         }
     };
     if resolved.base_digest.is_none() {
-        resolved.base_digest = image.id;
+        resolved.base_digest = crate::pull::repo_digest(&image, &spec.base_image).or(image.id);
     }
     Ok(resolved)
 }

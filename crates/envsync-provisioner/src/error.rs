@@ -57,6 +57,16 @@ pub enum ProvisionError {
     Engine(#[from] envsync_engine::EngineError),
     #[error("{}", missing_base(.image, .reference))]
     MissingBaseImage { image: String, reference: String },
+    /// A pull the engine could not do; `message` is the registry's answer as the engine
+    /// reports it.
+    #[error("cannot pull `{reference}` from registry `{registry}`: {hint}: {message}")]
+    Pull {
+        reference: String,
+        registry: String,
+        kind: crate::pull::PullFailure,
+        hint: String,
+        message: String,
+    },
     #[error("Docker engine request failed while {action}: {source}")]
     Docker {
         action: String,

@@ -16,6 +16,7 @@ pub mod error;
 pub mod fetch;
 pub mod from_manifest;
 pub mod plan;
+pub mod pull;
 pub mod spec;
 pub mod update;
 
@@ -32,8 +33,8 @@ pub mod runtime;
 
 pub use artifacts::read_artifacts;
 pub use build::{
-    build, build_with_options, image_labels, resolve_base, BuildEvent, BuildOptions, BuiltImage,
-    LABEL_PROJECT, LABEL_SPEC_SHA256,
+    build, build_with_options, image_labels, resolve_base, resolve_base_with, BuildEvent,
+    BuildOptions, BuiltImage, LABEL_PROJECT, LABEL_SPEC_SHA256,
 };
 pub use context::{build_context, image_tag, prepare, Prepared};
 pub use dockerfile::render_dockerfile;

@@ -11,6 +11,8 @@
 //! - [`AptRepo`] and [`PypiIndex`] (in [`repo`]) serve fake Debian packages and wheels the
 //!   test builds itself on 127.0.0.1, so a test never depends on what a mirror serves today.
 //! - [`non_root_user`] is a real user other than root who may use the engine.
+//! - [`remote`] starts a TLS registry with htpasswd auth (Debian's `docker-registry`) and
+//!   a second dockerd with TLS client verification, with certificates made by the test.
 //! - [`oracles`] finds the Python oracles (`packaging`, `jsonschema`) and validates SARIF.
 //!
 //! Everything here is created with the label [`LABEL_TEST`] so it can be told apart
@@ -37,6 +39,7 @@ use sha2::{Digest, Sha256};
 
 pub mod oracles;
 pub mod postgres;
+pub mod remote;
 pub mod repo;
 pub use postgres::PostgresServer;
 mod user;

@@ -264,7 +264,12 @@ async fn images(
     let mut service_images = Vec::new();
     for service in services {
         let image = match &service.image {
-            Some(image) => (Image::Ready(image.clone()), None),
+            Some(image) if check => (Image::Ready(image.clone()), None),
+            Some(image) => {
+                let wanted =
+                    crate::images::service_image(docker, manifest, service, image, lock).await?;
+                (Image::Ready(wanted), None)
+            }
             None => {
                 let recipe = service_recipe(manifest, service, lock)
                         .with_context(|| {

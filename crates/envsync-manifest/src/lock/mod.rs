@@ -497,10 +497,12 @@ impl Lock {
                     column: service.column,
                 },
             });
+        // A service given by `image` is locked by its digest alone; it is no longer in the
+        // manifest only when no service of that name is.
         let removed = self
             .services
             .keys()
-            .filter(|name| !built().any(|s| &s.name == *name))
+            .filter(|name| !manifest.services.iter().any(|s| &s.name == *name))
             .map(|name| LockProblem::ServiceRemoved {
                 service: name.clone(),
             });
