@@ -91,13 +91,7 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
         lock_path,
         lock,
     } = args.inputs.load()?;
-    let project_dir = manifest
-        .file
-        .canonicalize()
-        .with_context(|| format!("resolving `{}`", manifest.file.display()))?
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("/"));
+    let project_dir = project_dir(&manifest)?;
     // `up --check` changes nothing, so it does not wait for a running `up`.
     let _project = if args.check {
         None
@@ -172,6 +166,17 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
         Some(v) if v.failed() => Outcome::Drift,
         _ => Outcome::Ok,
     })
+}
+
+/// The directory holding the manifest, resolved: the project's root on the host.
+fn project_dir(manifest: &Manifest) -> anyhow::Result<PathBuf> {
+    Ok(manifest
+        .file
+        .canonicalize()
+        .with_context(|| format!("resolving `{}`", manifest.file.display()))?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/")))
 }
 
 /// What `up` runs: the chosen services on their images, the development container on
