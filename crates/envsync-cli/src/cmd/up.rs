@@ -98,15 +98,7 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
     } else {
         Some(crate::project_lock::acquire(&manifest.file)?)
     };
-    // What runs: the services asked for (all without a profile, by default) and what
-    // they depend on. A bad name is an error before the engine is asked anything.
-    let selected = manifest.select(&args.services, &args.profiles)?;
-    let chosen: Vec<&Service> = manifest
-        .services
-        .iter()
-        .filter(|s| selected.contains(&s.name))
-        .collect();
-    let with_dev = selected.iter().any(|s| s == DEV_SERVICE);
+    let (selected, chosen, with_dev) = choose(&manifest, args)?;
     let lock_stale = warn_lock_problems(lock.as_ref(), &manifest);
     let docker = crate::connect_engine().await?;
 
@@ -166,6 +158,23 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<Outcome> {
         Some(v) if v.failed() => Outcome::Drift,
         _ => Outcome::Ok,
     })
+}
+
+/// What runs: the services asked for (all without a profile, by default) and what they
+/// depend on, and whether the development container is among them. A bad name is an
+/// error before the engine is asked anything.
+fn choose<'m>(
+    manifest: &'m Manifest,
+    args: &UpArgs,
+) -> anyhow::Result<(Vec<String>, Vec<&'m Service>, bool)> {
+    let selected = manifest.select(&args.services, &args.profiles)?;
+    let chosen = manifest
+        .services
+        .iter()
+        .filter(|s| selected.contains(&s.name))
+        .collect();
+    let with_dev = selected.iter().any(|s| s == DEV_SERVICE);
+    Ok((selected, chosen, with_dev))
 }
 
 /// The directory holding the manifest, resolved: the project's root on the host.
