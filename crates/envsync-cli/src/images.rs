@@ -321,14 +321,7 @@ async fn lock_service_images(
         };
         let image = envsync_provisioner::pull::ensure_image(docker, reference, &progress)
             .await
-            .with_context(|| {
-                format!(
-                    "{}:{}: [services.{}] image",
-                    manifest.file.display(),
-                    service.line,
-                    service.name
-                )
-            })?;
+            .with_context(|| image_entry(manifest, service))?;
         let digest = envsync_provisioner::pull::repo_digest(&image, reference).or(image.id);
         lock = lock.with_service(
             &service.name,
@@ -340,6 +333,16 @@ async fn lock_service_images(
         );
     }
     Ok(lock)
+}
+
+/// Where a service's `image` is written: `FILE:LINE: [services.NAME] image`.
+fn image_entry(manifest: &Manifest, service: &envsync_manifest::manifest::Service) -> String {
+    format!(
+        "{}:{}: [services.{}] image",
+        manifest.file.display(),
+        service.line,
+        service.name
+    )
 }
 
 /// The reference `up` runs service `service` from: the locked digest when the lock pins
@@ -360,14 +363,7 @@ pub(crate) async fn service_image(
     let show = !crate::settings::quiet();
     envsync_provisioner::pull::ensure_image(docker, &wanted, &pull_progress(show))
         .await
-        .with_context(|| {
-            format!(
-                "{}:{}: [services.{}] image",
-                manifest.file.display(),
-                service.line,
-                service.name
-            )
-        })?;
+        .with_context(|| image_entry(manifest, service))?;
     Ok(wanted)
 }
 

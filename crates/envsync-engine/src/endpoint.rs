@@ -97,6 +97,19 @@ pub struct Environment {
 }
 
 impl Environment {
+    /// The client certificate files for a `tcp://` address, when `DOCKER_TLS_VERIFY` is
+    /// set: in `DOCKER_CERT_PATH`, else the docker CLI's configuration directory.
+    pub fn tls_files(&self) -> Option<TlsFiles> {
+        self.tls_verify.as_ref().map(|_| {
+            let dir = self
+                .cert_path
+                .clone()
+                .or_else(|| self.config_dir.clone())
+                .unwrap_or_else(|| PathBuf::from(".docker"));
+            TlsFiles::in_dir(&dir)
+        })
+    }
+
     /// The process environment, read the way the docker CLI reads it.
     pub fn from_process() -> Environment {
         let var = |name: &str| {
@@ -118,16 +131,8 @@ impl Environment {
 /// cannot use, is an error naming it.
 pub fn resolve(env: &Environment) -> Result<Resolved, EngineError> {
     if let Some(host) = &env.docker_host {
-        let tls = env.tls_verify.as_ref().map(|_| {
-            let dir = env
-                .cert_path
-                .clone()
-                .or_else(|| env.config_dir.clone())
-                .unwrap_or_else(|| PathBuf::from(".docker"));
-            TlsFiles::in_dir(&dir)
-        });
         return Ok(Resolved {
-            endpoint: parse_host(host, tls)?,
+            endpoint: parse_host(host, env.tls_files())?,
             host: host.clone(),
             origin: Origin::DockerHost,
         });

@@ -119,17 +119,8 @@ pub async fn connect() -> Result<Docker, EngineError> {
 /// `DOCKER_TLS_VERIFY` is set, with the same certificate directory. Used to reach the
 /// engine of another node of a cluster.
 pub async fn connect_host(host: &str) -> Result<Docker, EngineError> {
-    let env = Environment::from_process();
-    let tls = env.tls_verify.as_ref().map(|_| {
-        let dir = env
-            .cert_path
-            .clone()
-            .or_else(|| env.config_dir.clone())
-            .unwrap_or_else(|| PathBuf::from(".docker"));
-        endpoint::TlsFiles::in_dir(&dir)
-    });
     let resolved = endpoint::Resolved {
-        endpoint: endpoint::parse_host(host, tls)?,
+        endpoint: endpoint::parse_host(host, Environment::from_process().tls_files())?,
         host: host.to_string(),
         origin: endpoint::Origin::Default,
     };
