@@ -77,9 +77,16 @@ pub async fn collect_ssh(
     args.push(guard.token.clone());
     let files = collect_retrying(target, &program, &args, opts).await;
     // Finished or failed on its own: the remote script ended too (or the server is
-    // unreachable, where a second connection would not help either).
+    // unreachable, where a second connection would not help either). But a run that
+    // hit its own time limit only killed the local `ssh`: the guard stays armed and
+    // ends the remote side as an abandoned run's.
+    let timed_out = matches!(
+        files,
+        Err(DriftError::CommandTimeout { .. } | DriftError::Timeout { .. })
+    );
     let mut guard = guard;
-    guard.armed = false;
+    guard.armed = timed_out;
+    drop(guard);
     files
 }
 
