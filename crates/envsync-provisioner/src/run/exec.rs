@@ -160,7 +160,19 @@ pub async fn exec(
             if options.stdin {
                 forward_stdin_to(input);
             }
-            copy_output(output, &name).await
+            let copy = copy_output(output, &name);
+            tokio::pin!(copy);
+            tokio::select! {
+                copied = &mut copy => copied,
+                () = exec_ended(docker, &created.id) => {
+                    // The command ended, but an engine may hold the stream open while it
+                    // waits on our stdin (a TTY command after Ctrl-C or `exit`): take
+                    // what output is still in flight, briefly, and stop.
+                    tokio::time::timeout(OUTPUT_GRACE, &mut copy)
+                        .await
+                        .unwrap_or(Ok(()))
+                }
+            }
         }
         StartExecResults::Detached => Ok(()),
     };
@@ -171,6 +183,27 @@ pub async fn exec(
         .await
         .map_err(|e| engine_error("inspecting a command in container", &name, e))?;
     Ok(inspect.exit_code.unwrap_or(-1))
+}
+
+/// How often [`exec_ended`] asks the engine whether the command still runs.
+const EXEC_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// How long output still in flight is copied once the command has ended.
+const OUTPUT_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Resolves once the engine reports exec `exec_id` as ended. An engine that
+/// cannot be asked leaves it pending: the output stream's end decides then.
+async fn exec_ended(docker: &Docker, exec_id: &str) {
+    loop {
+        tokio::time::sleep(EXEC_POLL).await;
+        if let Ok(inspect) = docker.inspect_exec(exec_id).await {
+            // Not running *and* an exit code: an exec that has not started yet is not
+            // running either, but has none.
+            if inspect.running == Some(false) && inspect.exit_code.is_some() {
+                return;
+            }
+        }
+    }
 }
 
 /// `ENVSYNC_EXEC=<unique>`: set on the command, inherited by what it starts, and how
