@@ -209,10 +209,14 @@ async fn up_status_and_down_run_on_an_ssh_engine() {
         format!(
             "[project]\nname = \"{project}\"\n\n[base]\nimage = \"{base}\"\n\n\
              [services.ticker]\nimage = \"{base}\"\nversion = \"1\"\n\
-             command = [\"sleep\", \"infinity\"]\n"
+             command = [\"sleep\", \"infinity\"]\nstop_grace = \"1s\"\n\n\
+             [dev]\nstop_grace = \"1s\"\n"
         ),
     )
     .unwrap();
+    // A short grace: `sleep` as PID 1 ignores SIGTERM, so each stop waits it out, and
+    // once a stop request that waited its full 10 s over ssh got no answer until the
+    // 120 s request timeout in CI (cause not found yet).
     let ssh_envsync = |args: &[&str]| {
         run(util::envsync_command()
             .args(args)
