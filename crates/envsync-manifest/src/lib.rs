@@ -11,6 +11,7 @@ pub mod draft;
 pub mod error;
 pub mod lock;
 pub mod manifest;
+pub mod middleware;
 pub mod policy;
 pub mod version;
 

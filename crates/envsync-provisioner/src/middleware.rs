@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use envsync_manifest::middleware::ServiceKind;
+
 use crate::env::{HealthSpec, ServiceSpec, VolumeMap};
 use crate::run_error::RunError;
 use crate::spec::{BuildSpec, FileSource, FileSpec, Pin, Req};
@@ -195,6 +197,56 @@ pub fn service_build_spec(
     })
 }
 
+/// The health check `up` gives a service whose `image` runs middleware `kind` (an
+/// official image, or one built like it) when the manifest gives none. Each asks the
+/// server over TCP on 127.0.0.1 where it can, because the official images' first-start
+/// initialisation runs a temporary server on the Unix socket only; and each uses only
+/// what such an image has (no curl in most of them).
+pub fn image_healthcheck(kind: ServiceKind) -> HealthSpec {
+    let script = match kind {
+        // Debian's packages keep the PostgreSQL programs off PATH; the official image
+        // puts them on it. pg_isready answers without a login.
+        ServiceKind::Postgres => {
+            "for d in /usr/lib/postgresql/*/bin; do PATH=\"$PATH:$d\"; done; pg_isready -q -h 127.0.0.1"
+        }
+        // An error reply (`LOADING`) is not ready; `NOAUTH` is a server that answers.
+        ServiceKind::Redis => {
+            "case \"$(redis-cli -h 127.0.0.1 ping 2>&1)\" in PONG|NOAUTH*) exit 0;; *) exit 1;; esac"
+        }
+        // Any HTTP answer when the image has curl; else a socket listening on port 80
+        // (state 0A in the kernel's table), which needs nothing but grep.
+        ServiceKind::Nginx => {
+            "if command -v curl >/dev/null 2>&1; then curl -s -o /dev/null http://127.0.0.1/; \
+             else grep -qE ': [0-9A-F]+:0050 [0-9A-F]+:0000 0A ' /proc/net/tcp /proc/net/tcp6; fi"
+        }
+        // mysqladmin's ping succeeds on any answer, `Access denied` included.
+        ServiceKind::Mysql => "mysqladmin ping -h 127.0.0.1 --silent",
+        // The official image's own script when it has one; MariaDB 11 has no mysqladmin.
+        ServiceKind::Mariadb => {
+            "if command -v healthcheck.sh >/dev/null 2>&1; then healthcheck.sh --connect --innodb_initialized; \
+             elif command -v mariadb-admin >/dev/null 2>&1; then mariadb-admin ping -h 127.0.0.1 --silent; \
+             else mysqladmin ping -h 127.0.0.1 --silent; fi"
+        }
+        // mongosh since MongoDB 6, the legacy shell before; ping needs no login.
+        ServiceKind::Mongo => {
+            "if command -v mongosh >/dev/null 2>&1; then c=mongosh; else c=mongo; fi; \
+             \"$c\" --quiet --host 127.0.0.1 --eval 'quit(db.adminCommand({ ping: 1 }).ok ? 0 : 1)'"
+        }
+        ServiceKind::Rabbitmq => "rabbitmq-diagnostics -q ping",
+    };
+    let slow = matches!(
+        kind,
+        ServiceKind::Mysql | ServiceKind::Mariadb | ServiceKind::Mongo | ServiceKind::Rabbitmq
+    );
+    HealthSpec {
+        // A first start that initialises a database takes its time; the check's own
+        // program (`rabbitmq-diagnostics` starts an Erlang node) is not instant.
+        interval: Duration::from_millis(if slow { 1000 } else { 500 }),
+        start_period: Duration::from_secs(if slow { 120 } else { 60 }),
+        ..HealthSpec::shell(script)
+    }
+}
+
 struct Tail {
     command: Vec<String>,
     health: HealthSpec,
@@ -269,5 +321,57 @@ mod tests {
             .build
             .validate()
             .unwrap();
+    }
+
+    #[test]
+    fn image_health_checks_use_each_kinds_own_probe_and_parse() {
+        let programs = [
+            (ServiceKind::Postgres, "pg_isready"),
+            (ServiceKind::Redis, "redis-cli"),
+            (ServiceKind::Nginx, "/proc/net/tcp"),
+            (ServiceKind::Mysql, "mysqladmin ping"),
+            (ServiceKind::Mariadb, "healthcheck.sh --connect"),
+            (ServiceKind::Mongo, "ping: 1"),
+            (ServiceKind::Rabbitmq, "rabbitmq-diagnostics -q ping"),
+        ];
+        for (kind, program) in programs {
+            let h = image_healthcheck(kind);
+            assert_eq!(h.test[0], "CMD-SHELL");
+            assert!(h.test[1].contains(program), "{kind}: {}", h.test[1]);
+            // The engine runs it with `/bin/sh -c`: it must parse there.
+            let parsed = std::process::Command::new("sh")
+                .args(["-n", "-c", &h.test[1]])
+                .status()
+                .expect("sh runs");
+            assert!(parsed.success(), "{kind}: {}", h.test[1]);
+        }
+    }
+
+    /// The Redis check run by `sh` against a `redis-cli` that answers `reply`.
+    fn redis_check_with_reply(reply: &str) -> bool {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let fake = dir.path().join("redis-cli");
+        std::fs::write(&fake, format!("#!/bin/sh\necho '{reply}'\n")).expect("write");
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let path = format!("{}:/usr/bin:/bin", dir.path().display());
+        std::process::Command::new("sh")
+            .args(["-c", &image_healthcheck(ServiceKind::Redis).test[1]])
+            .env("PATH", path)
+            .status()
+            .expect("sh runs")
+            .success()
+    }
+
+    #[test]
+    fn redis_is_ready_when_it_answers_pong_or_asks_for_a_password() {
+        assert!(redis_check_with_reply("PONG"));
+        assert!(redis_check_with_reply("NOAUTH Authentication required."));
+        assert!(!redis_check_with_reply(
+            "LOADING Redis is loading the dataset in memory"
+        ));
+        assert!(!redis_check_with_reply(
+            "Could not connect to Redis at 127.0.0.1:6379: Connection refused"
+        ));
     }
 }

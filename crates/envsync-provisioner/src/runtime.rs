@@ -292,7 +292,8 @@ fn encode(text: &str) -> String {
 }
 
 /// A manifest service as the provisioner runs it: the manifest's settings over the
-/// recipe's defaults (command, health check, data volume).
+/// recipe's defaults (command, health check, data volume), or, for a service given by
+/// `image`, over the default health check of the middleware it runs (`Service::kind`).
 pub fn service_spec(
     service: &Service,
     image: &str,
@@ -305,7 +306,8 @@ pub fn service_spec(
             image: image.to_string(),
             env: BTreeMap::new(),
             ports: vec![],
-            healthcheck: None,
+            // An image of a middleware envsync knows gets that middleware's check.
+            healthcheck: service.kind().map(crate::middleware::image_healthcheck),
             volumes: vec![],
             command: None,
             stop_grace: DEFAULT_STOP_GRACE,
@@ -523,6 +525,7 @@ mod service_spec_tests {
             name: "redis".into(),
             version: "7.0".into(),
             image: None,
+            kind: None,
             ports: vec![PortMapping {
                 host_ip: None,
                 host: 16379,
@@ -593,5 +596,36 @@ mod service_spec_tests {
             (h.interval, h.retries, h.timeout),
             (Duration::from_secs(2), 3, recipe.healthcheck.timeout)
         );
+    }
+
+    #[test]
+    fn an_image_of_known_middleware_gets_its_health_check_unless_the_manifest_gives_one() {
+        use envsync_manifest::middleware::ServiceKind;
+        let mut s = service();
+        s.image = Some("localhost/team/redis:7.0".into());
+        let spec = service_spec(&s, "localhost/team/redis:7.0", None);
+        assert_eq!(
+            spec.healthcheck,
+            Some(crate::middleware::image_healthcheck(ServiceKind::Redis))
+        );
+        // A repository named otherwise: the manifest's `kind` says what it runs.
+        s.image = Some("team/cache:7.0".into());
+        assert_eq!(service_spec(&s, "team/cache:7.0", None).healthcheck, None);
+        s.kind = Some(ServiceKind::Postgres);
+        let h = service_spec(&s, "team/cache:7.0", None)
+            .healthcheck
+            .unwrap();
+        assert!(h.test[1].contains("pg_isready"), "{:?}", h.test);
+        s.healthcheck = Some(Healthcheck {
+            test: vec!["true".into()],
+            interval: None,
+            timeout: None,
+            start_period: None,
+            retries: None,
+        });
+        let h = service_spec(&s, "team/cache:7.0", None)
+            .healthcheck
+            .unwrap();
+        assert_eq!(h.test, ["CMD", "true"]);
     }
 }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::{PortMapping, VolumeMount};
+use crate::middleware::ServiceKind;
 
 /// `[project]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -67,6 +68,10 @@ pub struct Service {
     /// A pinned image reference (tag other than `latest`, or a digest). Without one, the
     /// service is built from the base with `packages`.
     pub image: Option<String>,
+    /// `kind = "postgres"`: the middleware an `image` runs, for a repository not named
+    /// after it; without it, the kind is read from the repository's name (see
+    /// [`Service::kind`]).
+    pub kind: Option<ServiceKind>,
     pub ports: Vec<PortMapping>,
     pub env: Vec<EnvVar>,
     pub healthcheck: Option<Healthcheck>,
@@ -89,6 +94,16 @@ pub struct Service {
     pub profiles: Vec<String>,
     pub line: usize,
     pub column: usize,
+}
+
+impl Service {
+    /// The middleware a service given by `image` runs: its `kind`, else the one its
+    /// repository is named after (`postgres:15.4`). `None` for a service built from
+    /// packages (its name says what it is) and for an image of no known kind.
+    pub fn kind(&self) -> Option<ServiceKind> {
+        let image = self.image.as_deref()?;
+        self.kind.or_else(|| ServiceKind::of_image(image))
+    }
 }
 
 /// One name in a `depends_on` list, where it is written.

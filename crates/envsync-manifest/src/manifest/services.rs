@@ -10,6 +10,7 @@ use super::ctx::*;
 use super::names::*;
 use super::ports::parse_port;
 use super::*;
+use crate::middleware::ServiceKind;
 use crate::version::Ecosystem;
 
 /// ((host ip, host port), section, line, column) of every port published so far.
@@ -69,6 +70,7 @@ impl Ctx<'_> {
         const KEYS: &[&str] = &[
             "version",
             "image",
+            "kind",
             "port",
             "ports",
             "env",
@@ -89,6 +91,7 @@ impl Ctx<'_> {
             name: name.to_string(),
             version: String::new(),
             image: None,
+            kind: None,
             ports: Vec::new(),
             env: Vec::new(),
             healthcheck: None,
@@ -309,6 +312,23 @@ impl Ctx<'_> {
             if let Some(image) = self.string(k, v, section, "\"postgres:15.10\"") {
                 self.service_image(image, &service.version, v.span(), section);
                 service.image = Some(image.to_string());
+            }
+        }
+        if let Some((k, v)) = st.get_key_value("kind") {
+            if let Some(text) = self.string(k, v, section, "\"postgres\"") {
+                match ServiceKind::parse(text) {
+                    None => self.error(
+                        v.span(),
+                        format!("`kind` in [{section}] is `{text}`, not a middleware envsync knows"),
+                        format!("write one of {}", ServiceKind::names()),
+                    ),
+                    Some(_) if service.image.is_none() => self.error(
+                        k.span(),
+                        format!("[{section}] has `kind` but no `image`"),
+                        "`kind` names what a pinned `image` runs; a service built from packages is named after its kind (`[services.postgres]`)".into(),
+                    ),
+                    kind => service.kind = kind,
+                }
             }
         }
     }
@@ -537,6 +557,34 @@ mod tests {
             Some("envsync.toml:9:14")
         );
         assert_eq!(m.declared()[1].location.as_deref(), Some("service:pg"));
+    }
+
+    #[test]
+    fn a_kind_names_what_an_image_runs() {
+        check(
+            "[services.db]\nversion = \"15\"\nimage = \"team/db:15.4\"\nkind = \"oracle\"\n",
+            "`kind` in [services.db] is `oracle`, not a middleware envsync knows at envsync.toml:8:8; write one of `postgres`, `redis`, `nginx`, `mysql`, `mariadb`, `mongo`, `rabbitmq`",
+        );
+        check(
+            "[services.db]\nversion = \"15\"\nkind = \"postgres\"\n",
+            "[services.db] has `kind` but no `image` at envsync.toml:7:1; `kind` names what a pinned `image` runs; a service built from packages is named after its kind (`[services.postgres]`)",
+        );
+        let kind_of = |service: &str| {
+            let m = parse(&format!("{HEAD}[services.db]\nversion = \"15\"\n{service}")).unwrap();
+            m.services[0].kind()
+        };
+        use crate::middleware::ServiceKind::*;
+        assert_eq!(
+            kind_of("image = \"team/db:15.4\"\nkind = \"postgresql\"\n"),
+            Some(Postgres)
+        );
+        assert_eq!(
+            kind_of("image = \"localhost:5000/postgres:15.4\"\n"),
+            Some(Postgres)
+        );
+        assert_eq!(kind_of("image = \"team/db:15.4\"\n"), None);
+        // Built from packages: the recipe named after the service applies, not a kind.
+        assert_eq!(kind_of(""), None);
     }
 
     #[test]
