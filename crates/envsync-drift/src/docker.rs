@@ -1,6 +1,7 @@
 //! Read-only access to a Docker engine for collection: inspect a container or image,
 //! run the collection script with ONE `exec`, fall back to the archive API for a
-//! container without a shell, and stream an image export (`docker save` format).
+//! container without a shell, stream an image export (`docker save` format), and run
+//! a middleware's version command (`run_script`).
 //! Nothing here creates, starts, stops or removes anything.
 
 use bollard::errors::Error as BollardError;
@@ -65,6 +66,19 @@ fn env_of(list: Option<Vec<String>>) -> Vec<(String, Vec<u8>)> {
 /// Collect from the running container `name`.
 pub async fn collect_container(name: &str, opts: &CollectOptions) -> Result<FileSet, DriftError> {
     collect_container_on(None, name, &format!("docker:{name}"), opts).await
+}
+
+/// Run the shell script `script` in the running container `name` (with the container's
+/// environment) and return its exit code and what it printed, standard output then
+/// standard error, each bounded at 64 KiB: a middleware's version, a few lines.
+pub async fn run_script(name: &str, script: &str) -> Result<(Option<i64>, String), DriftError> {
+    const LIMIT: u64 = 64 * 1024;
+    let target = format!("docker:{name}");
+    let docker = connect(&target).await?;
+    let (code, mut stdout, stderr) =
+        exec(&docker, name, &target, &["sh", "-c", script], LIMIT).await?;
+    stdout.extend_from_slice(&stderr);
+    Ok((code, String::from_utf8_lossy(&stdout).into_owned()))
 }
 
 /// Collect from the running container `name` on `engine` (the engine `DOCKER_HOST`

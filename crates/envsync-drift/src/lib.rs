@@ -15,6 +15,7 @@ pub mod hashkey;
 pub mod inventory;
 pub mod lockfile;
 pub mod pins;
+pub mod probe;
 pub mod report;
 pub mod snapshot;
 pub mod ssh;

@@ -7,12 +7,14 @@
 use serde::Serialize;
 
 use envsync_manifest::manifest::{normalize_name, Service};
+use envsync_manifest::middleware::{split_reference, tag_version, ServiceKind};
 use envsync_manifest::version::upstream::{upstream_version, version_prefix_matches};
-use envsync_manifest::{Ecosystem, Lock, Manifest};
+use envsync_manifest::{Constraint, Ecosystem, Lock, Manifest};
 
 use crate::check::{self, Checked};
 use crate::compare;
 use crate::lockfile::{dev_components, lock_snapshot};
+use crate::probe::Reported;
 use crate::Snapshot;
 
 /// Whether a container runs what the lock or manifest says.
@@ -53,6 +55,106 @@ pub fn check_service(
     lock: Option<&Lock>,
     snapshot: &Snapshot,
 ) -> ServiceVerdict {
+    check_locked(service, lock, snapshot)
+        .unwrap_or_else(|| check_declared_version(manifest, service, snapshot))
+}
+
+/// A service given by an `image` of middleware `kind`: its packages against the lock's
+/// inventory of the image (when the lock has one), and the version its server
+/// `reported` from inside against what the image's tag and the manifest's `version`
+/// declare. Drift when either differs.
+pub fn check_image_service(
+    manifest: &Manifest,
+    service: &Service,
+    lock: Option<&Lock>,
+    snapshot: &Snapshot,
+    (kind, reported): (ServiceKind, &Reported),
+) -> ServiceVerdict {
+    let version = check_reported_version(manifest, service, kind, reported);
+    match check_locked(service, lock, snapshot) {
+        None => version,
+        Some(packages) => ServiceVerdict {
+            result: match (version.result, packages.result) {
+                (Parity::Drift, _) | (_, Parity::Drift) => Parity::Drift,
+                (Parity::Unknown, Parity::Unknown) => Parity::Unknown,
+                _ => Parity::Match,
+            },
+            detail: format!("{}; {}", version.detail, packages.detail),
+        },
+    }
+}
+
+/// The version a `kind` server reported from inside its container against the version
+/// its image's tag names (`postgres:15.4` names `15.4`, a dotted prefix of what it must
+/// report) and the manifest's `version`.
+pub fn check_reported_version(
+    manifest: &Manifest,
+    service: &Service,
+    kind: ServiceKind,
+    reported: &Reported,
+) -> ServiceVerdict {
+    let at = format!("{}:{}", manifest.file.display(), service.line);
+    let image = service.image.as_deref().unwrap_or_default();
+    let found = match reported {
+        Reported::Version(found) => found,
+        Reported::Unreadable(why) => {
+            return verdict(
+                Parity::Unknown,
+                format!("could not read the {kind} version from inside: {why}"),
+            )
+        }
+    };
+    let tag = split_reference(image).1;
+    let tag_version = tag.and_then(tag_version);
+    let mut wrong = Vec::new();
+    if let Some(declared) = tag_version.filter(|t| !version_prefix_matches(t, found)) {
+        wrong.push(format!("image `{image}` declares {kind} {declared}"));
+    }
+    if !declared_version_matches(&service.version, found) {
+        wrong.push(format!(
+            "`version = \"{}\"` declares {kind} {}",
+            service.version, service.version
+        ));
+    }
+    if !wrong.is_empty() {
+        return verdict(
+            Parity::Drift,
+            format!(
+                "{} ({at}), but the server reports {kind} {found} from inside; run the image that names the release, or fix the tag and `version`",
+                wrong.join(" and ")
+            ),
+        );
+    }
+    let tag_said = match (tag, tag_version) {
+        (_, Some(t)) => format!("image tag `{t}` and "),
+        (Some(t), None) => format!("(tag `{t}` names no version, so it verifies nothing) "),
+        (None, None) => "(pinned by digest, no tag version to verify) ".to_string(),
+    };
+    verdict(
+        Parity::Match,
+        format!(
+            "{kind} {found} reported from inside matches {tag_said}`version = \"{}\"` ({at})",
+            service.version
+        ),
+    )
+}
+
+/// Whether a server at `found` satisfies the manifest's `version`: a plain release
+/// (`15`, `7.0`) as a dotted prefix, else as a constraint (`>=15, <17`).
+fn declared_version_matches(declared: &str, found: &str) -> bool {
+    if declared.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return version_prefix_matches(declared, found);
+    }
+    Constraint::parse(Ecosystem::Service, declared).is_ok_and(|c| c.matches(found))
+}
+
+/// The service's locked Debian packages and files against `snapshot`; `None` when the
+/// lock records none for it.
+fn check_locked(
+    service: &Service,
+    lock: Option<&Lock>,
+    snapshot: &Snapshot,
+) -> Option<ServiceVerdict> {
     let locked: Vec<_> = lock
         .and_then(|l| l.services.get(&service.name))
         .map(|image| {
@@ -68,7 +170,7 @@ pub fn check_service(
         })
         .unwrap_or_default();
     if locked.is_empty() {
-        return check_declared_version(manifest, service, snapshot);
+        return None;
     }
     let mut wrong = Vec::new();
     for c in &locked {
@@ -87,7 +189,7 @@ pub fn check_service(
             None => wrong.push(format!("`{}` missing (lock {})", c.name, c.version)),
         }
     }
-    if wrong.is_empty() {
+    Some(if wrong.is_empty() {
         verdict(
             Parity::Match,
             match locked
@@ -111,7 +213,7 @@ pub fn check_service(
                 wrong.join(", ")
             ),
         )
-    }
+    })
 }
 
 /// A service without locked packages: its middleware package's upstream version against
@@ -373,5 +475,75 @@ mod tests {
             .map(|(which, _)| which)
             .collect();
         assert_eq!(failed, [Some("redis".to_string())]);
+    }
+
+    /// The verdict on a `kind` service running `image` with `version = "{version}"` whose
+    /// server reported `reported`.
+    fn reported(image: &str, version: &str, reported: Reported) -> ServiceVerdict {
+        let text = format!("[project]\nname = \"p\"\n[base]\nimage = \"envsync/debian:bookworm\"\n[services.db]\nimage = \"{image}\"\nversion = \"{version}\"\n");
+        let manifest = Manifest::parse_on(
+            &text,
+            std::path::Path::new("envsync.toml"),
+            envsync_manifest::policy::Date::from_unix_days(0),
+        )
+        .unwrap();
+        let service = &manifest.services[0];
+        let kind = service.kind().expect("a known kind");
+        check_reported_version(&manifest, service, kind, &reported)
+    }
+
+    #[test]
+    fn a_reported_version_must_match_the_tag_and_the_declared_version() {
+        use Parity::*;
+        let found = |v: &str| Reported::Version(v.to_string());
+        let ok = reported("postgres:15.4", "15", found("15.4"));
+        assert_eq!(ok.result, Match);
+        assert_eq!(
+            ok.detail,
+            "postgres 15.4 reported from inside matches image tag `15.4` and `version = \"15\"` (envsync.toml:5)"
+        );
+        assert_eq!(
+            reported("redis:7.0-alpine", "7", found("7.0.15")).result,
+            Match
+        );
+        assert_eq!(
+            reported("nginx:1.22", ">=1.22, <1.23", found("1.22.1")).result,
+            Match
+        );
+        let wrong = reported("postgres:14.0", "14", found("15.20"));
+        assert_eq!(wrong.result, Drift);
+        assert_eq!(
+            wrong.detail,
+            "image `postgres:14.0` declares postgres 14.0 and `version = \"14\"` declares postgres 14 (envsync.toml:5), but the server reports postgres 15.20 from inside; run the image that names the release, or fix the tag and `version`"
+        );
+        // `15.4` is not a dotted prefix of `15.14`.
+        assert_eq!(
+            reported("postgres:15.4", "15", found("15.14")).result,
+            Drift
+        );
+        // A tag naming no release verifies nothing, and says so; `version` still counts.
+        let alpine = reported("redis:alpine", "7.0", found("7.0.15"));
+        assert_eq!(alpine.result, Match);
+        assert!(
+            alpine
+                .detail
+                .contains("(tag `alpine` names no version, so it verifies nothing)"),
+            "{}",
+            alpine.detail
+        );
+        assert_eq!(
+            reported("redis:alpine", "7.2", found("7.0.15")).result,
+            Drift
+        );
+        let unreadable = reported(
+            "mongo:7.0",
+            "7",
+            Reported::Unreadable("`mongod --version` exited 127".into()),
+        );
+        assert_eq!(unreadable.result, Unknown);
+        assert_eq!(
+            unreadable.detail,
+            "could not read the mongo version from inside: `mongod --version` exited 127"
+        );
     }
 }

@@ -11,11 +11,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use envsync_drift::check::Checked;
+use envsync_drift::probe::Reported;
 use envsync_drift::report::escape;
 use envsync_drift::verify::{self, Parity};
 use envsync_drift::{CollectOptions, Snapshot, Target};
 use envsync_engine::bollard::Docker;
 use envsync_manifest::manifest::Service;
+use envsync_manifest::middleware::ServiceKind;
 use envsync_manifest::{Lock, Manifest};
 use envsync_provisioner::env::{container_name, DEV_SERVICE};
 use envsync_provisioner::env::{DevUser, EnvSpec, ServiceSpec};
@@ -430,7 +432,8 @@ impl Verification {
 /// Fingerprint the development container (with the manifest's collect options) and
 /// compare it with the lock; check each service container's packages and files against
 /// the lock's image of that service, or its middleware version against the manifest's
-/// `version`. Only `services` are checked, and the development container when `with_dev`:
+/// `version`; and ask each service given by an image of known middleware for the version
+/// its server runs, which its tag and `version` must name. Only `services` are checked, and the development container when `with_dev`:
 /// what `up` ran.
 pub(crate) async fn verify_running(
     manifest: &Manifest,
@@ -449,9 +452,10 @@ pub(crate) async fn verify_running(
     for (i, service) in services.iter().enumerate() {
         let name = container_name(project, &service.name);
         let options = service_collect_options(service);
+        let kind = service.kind();
         jobs.spawn(async move {
             let snapshot = fingerprint_container(&name, &options).await;
-            (Some(i), snapshot)
+            (Some((i, reported_version(&name, kind).await)), snapshot)
         });
     }
     let mut dev_snapshot = None;
@@ -460,8 +464,8 @@ pub(crate) async fn verify_running(
         let (which, snapshot) = joined.context("verifying: a fingerprint task stopped")?;
         match which {
             None => dev_snapshot = Some(snapshot?),
-            Some(i) => {
-                service_snapshots.insert(i, snapshot?);
+            Some((i, reported)) => {
+                service_snapshots.insert(i, (snapshot?, reported?));
             }
         }
     }
@@ -474,11 +478,18 @@ pub(crate) async fn verify_running(
         _ => None,
     };
     let mut checks = Vec::new();
-    for (service, snapshot) in services.iter().zip(service_snapshots.into_values()) {
+    for (service, (snapshot, reported)) in services.iter().zip(service_snapshots.into_values()) {
+        let lock = lock.map(|(l, _)| l);
+        let verdict = match reported {
+            Some(probe) => {
+                verify::check_image_service(manifest, service, lock, &snapshot, (probe.0, &probe.1))
+            }
+            None => verify::check_service(manifest, service, lock, &snapshot),
+        };
         checks.push(ServiceCheck {
             service: service.name.clone(),
             container: container_name(project, &service.name),
-            verdict: verify::check_service(manifest, service, lock.map(|(l, _)| l), &snapshot),
+            verdict,
         });
     }
     Ok(Verification {
@@ -488,6 +499,21 @@ pub(crate) async fn verify_running(
         with_dev,
         services: checks,
     })
+}
+
+/// The version the `kind` server in container `name` reports from inside, for a
+/// service given by an image of known middleware (`None` for any other service).
+async fn reported_version(
+    name: &str,
+    kind: Option<ServiceKind>,
+) -> anyhow::Result<Option<(ServiceKind, Reported)>> {
+    let Some(kind) = kind else {
+        return Ok(None);
+    };
+    let reported = envsync_drift::probe::reported_version(name, kind)
+        .await
+        .with_context(|| format!("verifying: asking container `{name}` for its {kind} version"))?;
+    Ok(Some((kind, reported)))
 }
 
 async fn fingerprint_container(name: &str, options: &CollectOptions) -> anyhow::Result<Snapshot> {
