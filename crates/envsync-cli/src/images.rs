@@ -10,8 +10,8 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use envsync_drift::check::Checked;
 use envsync_drift::lockfile::{
-    dev_components, lock_collect_options, pinned_to_target, service_collect_options,
-    service_components,
+    dev_components, image_service_components, lock_collect_options, pinned_to_target,
+    service_collect_options, service_components,
 };
 use envsync_drift::report::escape;
 use envsync_drift::{Snapshot, Target};
@@ -306,8 +306,10 @@ pub(crate) async fn build_and_lock(
 }
 
 /// Pin every service given by `image` to its repository digest (`repo@sha256:…`), pulling
-/// it when the engine lacks it. An image no registry knows (built locally) is pinned by
-/// its image ID. Its components are not locked: envsync does not build it.
+/// it when the engine lacks it, and lock what the image holds (its package database read
+/// without running it, as `fingerprint image:REF` reads it), so that `up` checks the
+/// running container against that inventory. An image no registry knows (built
+/// locally) is pinned by its image ID. No checksums: envsync installed nothing in it.
 async fn lock_service_images(
     docker: &Docker,
     manifest: &Manifest,
@@ -323,13 +325,16 @@ async fn lock_service_images(
             .await
             .with_context(|| image_entry(manifest, service))?;
         let digest = envsync_provisioner::pull::repo_digest(&image, reference).or(image.id);
+        let snapshot = fingerprint_image(reference, &service_collect_options(service))
+            .await
+            .with_context(|| image_entry(manifest, service))?;
         lock = lock.with_service(
             &service.name,
             LockedBase {
                 image: reference.clone(),
                 digest,
             },
-            Vec::new(),
+            image_service_components(&snapshot),
         );
     }
     Ok(lock)
@@ -376,14 +381,14 @@ fn pull_progress(show: bool) -> impl Fn(&str) + Send + Sync {
     }
 }
 
-/// Fingerprint the image `tag`, read without running it.
+/// Fingerprint the image `tag` (built, or a service's pulled `image`), read without running it.
 pub(crate) async fn fingerprint_image(
     tag: &str,
     options: &envsync_drift::CollectOptions,
 ) -> anyhow::Result<envsync_drift::Snapshot> {
     let snapshot = crate::collect(&Target::Image(tag.to_string()), options)
         .await
-        .with_context(|| format!("fingerprinting the built image `{tag}`"))?;
+        .with_context(|| format!("fingerprinting image `{tag}`"))?;
     for warning in &snapshot.warnings {
         eprintln!("warning: image:{tag}: {}", escape(warning));
     }

@@ -111,6 +111,13 @@ pub fn service_components(service: &Service, snapshot: &Snapshot) -> Vec<LockedC
     })
 }
 
+/// Every component of the image of a service given by `image` (pulled, not built from
+/// the manifest, so nothing in it is declared): its OS packages as the image's package
+/// database lists them, so that `up` can check the running container against them.
+pub fn image_service_components(snapshot: &Snapshot) -> Vec<LockedComponent> {
+    components(snapshot, |_| false)
+}
+
 /// `components` (of an image built from a manifest) with the versions `target` runs of
 /// every Debian and Python package both have (same ecosystem, name, and architecture or
 /// location): what `envsync lock --from TARGET` builds again, so that the lock and the

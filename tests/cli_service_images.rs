@@ -1,0 +1,172 @@
+//! End-to-end test of a middleware service given by `image`, as a team would write
+//! `image = "postgres:15.4"`: no registry is reachable here, so the image is built like
+//! the official one from Debian's package (`tests/fixtures/official-postgres`) and
+//! tagged `localhost/<unique>/postgres:<the version inside>`. `lock` records the image's
+//! packages (the oracle: `dpkg-query` in the image); `up` runs it with the PostgreSQL
+//! health check although the manifest gives none, and verifies from inside that the
+//! server runs the release its tag names (the oracle: `SHOW server_version` through
+//! `psql`); the same image tagged with another release is drift, exit 1, naming both.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use envsync_manifest::{Ecosystem, Lock};
+use envsync_provisioner::env::container_name;
+use envsync_testsupport::{fixture_image, unique_name};
+
+mod util;
+
+use util::{envsync, Down};
+
+/// `docker` with `args`; its standard output, failing the test when it fails.
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Removes the test's own tags of the fixture image however the test ends (the fixture
+/// keeps its content-addressed tag for the next run).
+struct Untag(Vec<String>);
+
+impl Drop for Untag {
+    fn drop(&mut self) {
+        for tag in &self.0 {
+            let _ = Command::new("docker").args(["rmi", tag]).output();
+        }
+    }
+}
+
+fn write_manifest(dir: &Path, project: &str, image: &str, version: &str) {
+    std::fs::write(
+        dir.join("envsync.toml"),
+        format!(
+            "[project]\nname = \"{project}\"\n\n[base]\nimage = \"envsync/debian:bookworm\"\n\n\
+             [services.db]\nimage = \"{image}\"\nversion = \"{version}\"\n\
+             env = {{ POSTGRES_PASSWORD = \"not-a-secret\" }}\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// `(name, version, arch)` of every installed Debian package in `image`, by dpkg-query.
+fn dpkg_packages(image: &str) -> BTreeSet<(String, String, String)> {
+    docker(&[
+        "run", "--rm", "--entrypoint", "sh", image, "-c",
+        "dpkg-query -W -f '${db:Status-Abbrev} ${Package} ${Version} ${Architecture}\\n' | awk '$1 == \"ii\" {print $2, $3, $4}'",
+    ])
+    .lines()
+    .map(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        (f[0].to_string(), f[1].to_string(), f[2].to_string())
+    })
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_official_style_postgres_image_is_health_checked_version_verified_and_locked() {
+    let fixture = fixture_image("official-postgres").await;
+    // `psql (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)`: the release the image holds.
+    let psql = docker(&["run", "--rm", "--entrypoint", "psql", &fixture, "--version"]);
+    let release = psql
+        .split_whitespace()
+        .nth(2)
+        .expect("a version")
+        .to_string();
+    let major: u32 = release
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("no major version in `{psql}`"));
+    let repository = format!("localhost/{}/postgres", unique_name("mw"));
+    let good = format!("{repository}:{release}");
+    let other = format!("{}.0", major - 1);
+    let wrong = format!("{repository}:{other}");
+    let _untag = Untag(vec![good.clone(), wrong.clone()]);
+    docker(&["tag", &fixture, &good]);
+    docker(&["tag", &fixture, &wrong]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let project = unique_name("mw");
+    let _down = Down(d.to_path_buf(), project.clone());
+    write_manifest(d, &project, &good, &major.to_string());
+
+    // `lock` records what the image holds: exactly dpkg-query's installed packages.
+    let (code, stdout, stderr) = envsync(d, &["lock"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let lock = Lock::load(&d.join("envsync.lock")).unwrap();
+    let locked: BTreeSet<(String, String, String)> = lock.services["db"]
+        .components
+        .iter()
+        .filter(|c| c.ecosystem == Ecosystem::Deb)
+        .map(|c| {
+            let arch = c.arch.clone().unwrap_or_default();
+            (c.name.clone(), c.version.clone(), arch)
+        })
+        .collect();
+    let dpkg = dpkg_packages(&good);
+    assert!(dpkg
+        .iter()
+        .any(|(name, ..)| name.starts_with("postgresql-")));
+    assert_eq!(locked, dpkg);
+
+    // `up`: healthy by the PostgreSQL check envsync gives it, and the version verified.
+    let (code, stdout, stderr) = envsync(d, &["up", "db"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let container = container_name(&project, "db");
+    let health = docker(&[
+        "inspect",
+        "-f",
+        "{{.State.Health.Status}} {{json .Config.Healthcheck.Test}}",
+        &container,
+    ]);
+    assert!(
+        health.starts_with("healthy ") && health.contains("pg_isready"),
+        "{health}"
+    );
+    let server = docker(&[
+        "exec",
+        &container,
+        "psql",
+        "-U",
+        "postgres",
+        "-tAc",
+        "SHOW server_version",
+    ]);
+    assert!(server.trim().starts_with(&release), "{server} vs {release}");
+    assert!(
+        stdout.contains(&format!(
+            "verified: service db ({container}): postgres {release} reported from inside matches image tag `{release}`"
+        )),
+        "{stdout}"
+    );
+    // The lock's packages were checked too.
+    assert!(
+        stdout.contains(&format!("{} locked packages as in the lock", dpkg.len())),
+        "{stdout}"
+    );
+
+    // The same image tagged with another release: drift, naming both versions.
+    write_manifest(d, &project, &wrong, &(major - 1).to_string());
+    let (code, stdout, stderr) = envsync(d, &["lock"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, stdout, stderr) = envsync(d, &["up", "db"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "drift: service db ({container}): image `{wrong}` declares postgres {other}"
+        )) && stdout.contains(&format!(
+            "the server reports postgres {release} from inside"
+        )),
+        "{stdout}"
+    );
+}
