@@ -54,7 +54,7 @@ fn write_manifest(dir: &Path, project: &str, image: &str, version: &str) {
              env = {{ POSTGRES_PASSWORD = \"not-a-secret\" }}\n"
         ),
     )
-    .unwrap();
+    .expect("write envsync.toml");
 }
 
 /// `(name, version, arch)` of every installed Debian package in `image`, by dpkg-query.
