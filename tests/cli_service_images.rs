@@ -6,6 +6,8 @@
 //! health check although the manifest gives none, and verifies from inside that the
 //! server runs the release its tag names (the oracle: `SHOW server_version` through
 //! `psql`); the same image tagged with another release is drift, exit 1, naming both.
+//! nginx, and Redis under a renamed repository with `kind = "redis"`, come up healthy
+//! by their own default checks with the release dpkg says each image holds verified.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -169,4 +171,96 @@ async fn an_official_style_postgres_image_is_health_checked_version_verified_and
         )),
         "{stdout}"
     );
+}
+
+/// The upstream release of Debian package `package` in `image`, by dpkg-query
+/// (`5:7.0.15-1~deb12u5` is `7.0.15`).
+fn packaged_release(image: &str, package: &str) -> String {
+    let version = docker(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "dpkg-query",
+        image,
+        "-W",
+        "-f",
+        "${Version}",
+        package,
+    ]);
+    let without_epoch = version.trim().rsplit(':').next().unwrap_or_default();
+    let (upstream, _) = without_epoch
+        .rsplit_once('-')
+        .unwrap_or((without_epoch, ""));
+    upstream.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nginx_and_a_renamed_redis_come_up_healthy_with_their_versions_verified() {
+    let nginx = fixture_image("official-nginx").await;
+    let redis = fixture_image("official-redis").await;
+    let nginx_release = packaged_release(&nginx, "nginx");
+    // No curl, as in the official image: the check must pass on the socket table alone.
+    let curl = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "--entrypoint",
+            "sh",
+            &nginx,
+            "-c",
+            "command -v curl",
+        ])
+        .output()
+        .expect("run docker");
+    assert!(!curl.status.success(), "the nginx fixture has curl");
+    let redis_release = packaged_release(&redis, "redis-server");
+    let repository = format!("localhost/{}", unique_name("mw"));
+    let web_image = format!("{repository}/nginx:{nginx_release}");
+    // Not named after what it runs: the manifest's `kind` says.
+    let cache_image = format!("{repository}/cache:{redis_release}");
+    let _untag = Untag(vec![web_image.clone(), cache_image.clone()]);
+    docker(&["tag", &nginx, &web_image]);
+    docker(&["tag", &redis, &cache_image]);
+    let series = |release: &str| release.split('.').take(2).collect::<Vec<_>>().join(".");
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let project = unique_name("mw");
+    let _down = Down(d.to_path_buf(), project.clone());
+    std::fs::write(
+        d.join("envsync.toml"),
+        format!(
+            "[project]\nname = \"{project}\"\n\n[base]\nimage = \"envsync/debian:bookworm\"\n\n\
+             [services.web]\nimage = \"{web_image}\"\nversion = \"{}\"\n\n\
+             [services.cache]\nimage = \"{cache_image}\"\nkind = \"redis\"\nversion = \"{}\"\n",
+            series(&nginx_release),
+            series(&redis_release)
+        ),
+    )
+    .unwrap();
+
+    let (code, stdout, stderr) = envsync(d, &["up", "web", "cache"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for (service, kind, release, check) in [
+        ("web", "nginx", &nginx_release, "/proc/net/tcp"),
+        ("cache", "redis", &redis_release, "redis-cli"),
+    ] {
+        let container = container_name(&project, service);
+        let health = docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Health.Status}} {{json .Config.Healthcheck.Test}}",
+            &container,
+        ]);
+        assert!(
+            health.starts_with("healthy ") && health.contains(check),
+            "{service}: {health}"
+        );
+        assert!(
+            stdout.contains(&format!(
+                "verified: service {service} ({container}): {kind} {release} reported from inside matches image tag `{release}`"
+            )),
+            "{stdout}"
+        );
+    }
 }
