@@ -157,6 +157,47 @@ async fn an_official_style_postgres_image_is_health_checked_version_verified_and
         "{stdout}"
     );
 
+    // The running container against the lock's image of the service, as `check` and
+    // `diff` compare the development container with the lock: in parity; the bare base
+    // image lacks the server's packages; a service the lock has no image of is an error.
+    let docker_target = format!("docker:{container}");
+    let (code, stdout, stderr) = envsync(d, &["diff", "lock:db", &docker_target]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, stdout, stderr) = envsync(
+        d,
+        &["check", "--target", &docker_target, "--against", "lock:db"],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, stdout, stderr) = envsync(
+        d,
+        &[
+            "diff",
+            "lock:db",
+            "image:envsync/debian:bookworm",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let missing: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        missing["drift"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["kind"] == "missing"
+                && d["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("postgresql-"))),
+        "{stdout}"
+    );
+    let (code, _, stderr) = envsync(d, &["diff", "lock:nosuch", &docker_target]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("has no image of service `nosuch`; it locks `lock:db`"),
+        "{stderr}"
+    );
+
     // The same image tagged with another release: drift, naming both versions.
     write_manifest(d, &project, &wrong, &(major - 1).to_string());
     let (code, stdout, stderr) = envsync(d, &["lock"]);

@@ -21,7 +21,9 @@ use envsync_manifest::Ecosystem;
 use envsync_drift::report::Errored;
 use envsync_provisioner::dockerfile::marker::{EnvironmentMarker, MARKER_PATH};
 
-use super::diff::{ecosystems, filter, load_lock, load_target, Sources};
+use super::diff::{
+    ecosystems, filter, is_lock, load_lock, load_target, locked_components, Sources,
+};
 use super::output::{or_error_reports, OutputArgs, Subject};
 use crate::inputs::Inputs;
 use crate::Outcome;
@@ -39,7 +41,8 @@ pub struct CheckArgs {
     /// Check this stage: a name from the manifest's `[targets]`
     #[arg(short = 's', long, value_name = "NAME")]
     pub stage: Option<String>,
-    /// What it must match: `lock`, a name from `[targets]`, or a snapshot file
+    /// What it must match: `lock` (or `lock:SERVICE`, the lock's image of that service), a
+    /// name from `[targets]`, or a snapshot file
     #[arg(
         short = 'a',
         long,
@@ -234,7 +237,13 @@ async fn evaluate(args: &CheckArgs) -> anyhow::Result<check::Checked> {
     if sources.lock_path.exists() {
         // The lock gives line numbers for components the manifest does not declare.
         let lock = load_lock(&sources.lock_path, sources.manifest.as_ref())?;
-        for c in &lock.components {
+        // Line numbers from the image the check is against, when it is one of the lock's.
+        let components = if is_lock(&args.against) {
+            locked_components(&lock, &args.against)?
+        } else {
+            lock.components.clone()
+        };
+        for c in &components {
             lock_lines
                 .entry((c.ecosystem, c.name.clone()))
                 .or_insert((c.line, c.version.clone()));

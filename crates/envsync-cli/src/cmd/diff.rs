@@ -23,7 +23,7 @@ use envsync_drift::report::{escape, Errored};
 use envsync_drift::swarm::{service_tasks, SwarmTask};
 use envsync_drift::target::Target;
 use envsync_drift::Snapshot;
-use envsync_manifest::{Ecosystem, Lock, Manifest};
+use envsync_manifest::{Ecosystem, Lock, LockedComponent, Manifest};
 
 use super::output::{or_error_reports, OutputArgs, Plan, Subject};
 use crate::inputs::{load_lock_of, load_manifest, Inputs};
@@ -32,7 +32,8 @@ use crate::Outcome;
 #[derive(Debug, clap::Args)]
 pub struct DiffArgs {
     /// Targets to compare; the first is the reference. Each is a snapshot file
-    /// (`FILE.json`), `lock`, a name from the manifest's `[targets]` (a group stands for
+    /// (`FILE.json`), `lock` (or `lock:SERVICE`, the lock's image of that service), a
+    /// name from the manifest's `[targets]` (a group stands for
     /// its members), or a live target (`local`, `local:/path`, `docker:NAME`,
     /// `image:REF`, `ssh://[user@]host[:port]`). `swarm:SERVICE` (not as the reference)
     /// stands for every running task of a Docker Swarm service, each reported as
@@ -161,12 +162,46 @@ pub(crate) fn load_lock(path: &Path, manifest: Option<&Manifest>) -> anyhow::Res
     }
 }
 
+/// Whether `spec` names the lock: `lock` (the development image) or `lock:SERVICE`.
+pub(crate) fn is_lock(spec: &str) -> bool {
+    spec == "lock" || spec.starts_with("lock:")
+}
+
+/// The components of one image of the lock as a snapshot: the development image's for
+/// `lock`, service SERVICE's image's for `lock:SERVICE` (built from packages or given by
+/// `image`), so that a running service container is compared like the development one.
+pub(crate) fn locked_components(lock: &Lock, spec: &str) -> anyhow::Result<Vec<LockedComponent>> {
+    let Some(service) = spec.strip_prefix("lock:") else {
+        return Ok(lock.components.clone());
+    };
+    match lock.services.get(service) {
+        Some(image) => Ok(image.components.clone()),
+        None => bail!(
+            "`{}` has no image of service `{service}`; it locks {}",
+            lock.file.display(),
+            if lock.services.is_empty() {
+                "no service (use `lock`, the development image)".to_string()
+            } else {
+                lock.services
+                    .keys()
+                    .map(|name| format!("`lock:{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ),
+    }
+}
+
+fn locked_image(spec: &str, sources: &Sources) -> anyhow::Result<Snapshot> {
+    let lock = load_lock(&sources.lock_path, sources.manifest.as_ref())?;
+    Ok(lock_snapshot(&locked_components(&lock, spec)?, spec))
+}
+
 /// Turn what the user typed into a snapshot: `lock`, a `[targets]` name, a lock or
 /// snapshot file, or a live target.
 pub(crate) async fn load_target(spec: &str, sources: &Sources) -> anyhow::Result<Snapshot> {
-    if spec == "lock" {
-        let lock = load_lock(&sources.lock_path, sources.manifest.as_ref())?;
-        return Ok(lock_snapshot(&lock.components, "lock"));
+    if is_lock(spec) {
+        return locked_image(spec, sources);
     }
     if let Some(group) = sources.group(spec) {
         bail!(
@@ -189,9 +224,8 @@ pub(crate) async fn load_target(spec: &str, sources: &Sources) -> anyhow::Result
 }
 
 async fn load_direct(spec: &str, sources: &Sources) -> anyhow::Result<Snapshot> {
-    if spec == "lock" {
-        let lock = load_lock(&sources.lock_path, sources.manifest.as_ref())?;
-        return Ok(lock_snapshot(&lock.components, "lock"));
+    if is_lock(spec) {
+        return locked_image(spec, sources);
     }
     let path = Path::new(spec);
     if spec.ends_with(".lock") {
