@@ -180,6 +180,18 @@ mod tests {
     }
 
     #[test]
+    fn odd_output_gives_no_version_rather_than_a_wrong_one() {
+        // Text between the marker and the number is not skipped: a different field.
+        check(Postgres, "PostgreSQL client é 15.4", None);
+        check(Nginx, "nginx/é1.22", None);
+        check(Nginx, "nginx/1.22é", Some("1.22"));
+        check(Redis, "redis_version:", None);
+        check(Mongo, "db version v", None);
+        check(Mysql, "", None);
+        check(Rabbitmq, "..", None);
+    }
+
+    #[test]
     fn every_script_parses_in_sh() {
         for kind in ServiceKind::ALL {
             let parsed = std::process::Command::new("sh")
