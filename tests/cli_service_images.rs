@@ -213,6 +213,35 @@ async fn an_official_style_postgres_image_is_health_checked_version_verified_and
         )),
         "{stdout}"
     );
+    // `check` against the lock's image of the service asks the server too: the packages
+    // are as locked, the release is not.
+    let (code, stdout, stderr) = envsync(
+        d,
+        &[
+            "check",
+            "--target",
+            &docker_target,
+            "--against",
+            "lock:db",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let drift = report["drift"].as_array().unwrap();
+    assert_eq!(drift.len(), 1, "{stdout}");
+    let found = |key: &str| drift[0][key].as_str().unwrap_or_default().to_string();
+    assert_eq!(
+        [
+            found("ecosystem"),
+            found("name"),
+            found("left"),
+            found("right")
+        ],
+        ["service", "postgres", other.as_str(), release.as_str()],
+        "{stdout}"
+    );
 }
 
 /// The upstream release of Debian package `package` in `image`, by dpkg-query

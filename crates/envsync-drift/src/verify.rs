@@ -8,11 +8,12 @@ use serde::Serialize;
 
 use envsync_manifest::manifest::{normalize_name, Service};
 use envsync_manifest::middleware::{split_reference, tag_version, ServiceKind};
+use envsync_manifest::policy::DriftKind;
 use envsync_manifest::version::upstream::{upstream_version, version_prefix_matches};
 use envsync_manifest::{Constraint, Ecosystem, Lock, Manifest};
 
 use crate::check::{self, Checked};
-use crate::compare;
+use crate::compare::{self, Drift};
 use crate::lockfile::{dev_components, lock_snapshot};
 use crate::probe::Reported;
 use crate::Snapshot;
@@ -137,6 +138,40 @@ pub fn check_reported_version(
             service.version
         ),
     )
+}
+
+/// For `check --against lock:SERVICE`: a `kind` server that `reported` another release
+/// than its image's tag declares (or, with no release in the tag, than `version`
+/// allows), as drift of the `service` component `kind` from the declared release to the
+/// found one. `None` when it matches or could not be read (`up` says why).
+pub fn reported_version_drift(
+    service: &Service,
+    kind: ServiceKind,
+    reported: &Reported,
+) -> Option<Drift> {
+    let Reported::Version(found) = reported else {
+        return None;
+    };
+    let image = service.image.as_deref()?;
+    let declared = match split_reference(image).1.and_then(tag_version) {
+        Some(tag) => (!version_prefix_matches(tag, found)).then(|| tag.to_string()),
+        None => {
+            (!declared_version_matches(&service.version, found)).then(|| service.version.clone())
+        }
+    }?;
+    let change = envsync_manifest::version::change(Ecosystem::Service, &declared, found);
+    Some(Drift {
+        ecosystem: Ecosystem::Service,
+        name: kind.as_str().to_string(),
+        kind: DriftKind::Changed,
+        left: Some(declared),
+        right: Some(found.clone()),
+        direction: Some(change.direction),
+        size: Some(change.size),
+        arch: None,
+        location: None,
+        right_location: None,
+    })
 }
 
 /// Whether a server at `found` satisfies the manifest's `version`: a plain release
@@ -544,6 +579,39 @@ mod tests {
         assert_eq!(
             unreadable.detail,
             "could not read the mongo version from inside: `mongod --version` exited 127"
+        );
+    }
+
+    #[test]
+    fn check_sees_a_tag_naming_another_release_as_a_changed_service() {
+        let text = "[project]\nname = \"p\"\n[base]\nimage = \"envsync/debian:bookworm\"\n[services.db]\nimage = \"postgres:14.0\"\nversion = \"14\"\n";
+        let manifest = Manifest::parse_on(
+            text,
+            std::path::Path::new("envsync.toml"),
+            envsync_manifest::policy::Date::from_unix_days(0),
+        )
+        .unwrap();
+        let service = &manifest.services[0];
+        let found = |v: &str| Reported::Version(v.to_string());
+        let drift =
+            reported_version_drift(service, ServiceKind::Postgres, &found("15.20")).expect("drift");
+        assert_eq!(
+            (drift.ecosystem, drift.name.as_str(), drift.kind),
+            (Ecosystem::Service, "postgres", DriftKind::Changed)
+        );
+        assert_eq!(
+            (drift.left.as_deref(), drift.right.as_deref()),
+            (Some("14.0"), Some("15.20"))
+        );
+        assert_eq!(drift.direction, Some(envsync_manifest::Direction::Newer));
+        assert_eq!(
+            reported_version_drift(service, ServiceKind::Postgres, &found("14.0.3")),
+            None
+        );
+        let unreadable = Reported::Unreadable("no psql".into());
+        assert_eq!(
+            reported_version_drift(service, ServiceKind::Postgres, &unreadable),
+            None
         );
     }
 }

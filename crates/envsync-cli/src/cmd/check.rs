@@ -80,8 +80,11 @@ pub struct CheckArgs {
 struct Locator {
     manifest: Option<envsync_manifest::Manifest>,
     lock_file: Option<String>,
-    lock_lines: HashMap<(Ecosystem, String), (usize, String)>,
+    lock_lines: LockLines,
 }
+
+/// The lock's line and version of each component, by ecosystem and name.
+type LockLines = HashMap<(Ecosystem, String), (usize, String)>;
 
 impl Locator {
     fn locate(&self, d: &Drift) -> Option<SourceRef> {
@@ -112,6 +115,59 @@ impl Locator {
             )),
         })
     }
+}
+
+/// The lock's path and, by ecosystem and name, the line and version of each component
+/// of the image `against` names (the development image unless it is `lock:SERVICE`):
+/// the lock gives line numbers for components the manifest does not declare. Nothing
+/// without a lock.
+fn lock_lines(against: &str, sources: &Sources) -> anyhow::Result<(Option<String>, LockLines)> {
+    let mut lines = HashMap::new();
+    if !sources.lock_path.exists() {
+        return Ok((None, lines));
+    }
+    let lock = load_lock(&sources.lock_path, sources.manifest.as_ref())?;
+    let components = if is_lock(against) {
+        locked_components(&lock, against)?
+    } else {
+        lock.components.clone()
+    };
+    for c in &components {
+        lines
+            .entry((c.ecosystem, c.name.clone()))
+            .or_insert((c.line, c.version.clone()));
+    }
+    Ok((Some(sources.lock_path.display().to_string()), lines))
+}
+
+/// `check --target docker:NAME --against lock:SERVICE` where SERVICE is given by an image
+/// of known middleware: its server is asked for its version from inside, as `up` asks,
+/// and a release other than the one its tag declares is drift of the `service`
+/// component (`service:postgres` 14.0 → 15.20). `None` for any other check.
+async fn service_version_drift(
+    against: &str,
+    target: &str,
+    manifest: Option<&envsync_manifest::Manifest>,
+) -> anyhow::Result<Option<Drift>> {
+    let (Some(name), Some(container), Some(manifest)) = (
+        against.strip_prefix("lock:"),
+        target.strip_prefix("docker:"),
+        manifest,
+    ) else {
+        return Ok(None);
+    };
+    let Some(service) = manifest.services.iter().find(|s| s.name == name) else {
+        return Ok(None);
+    };
+    let Some(kind) = service.kind() else {
+        return Ok(None);
+    };
+    let reported = envsync_drift::probe::reported_version(container, kind)
+        .await
+        .with_context(|| format!("asking container `{container}` for its {kind} version"))?;
+    Ok(envsync_drift::verify::reported_version_drift(
+        service, kind, &reported,
+    ))
 }
 
 /// Run `envsync check`.
@@ -232,24 +288,7 @@ async fn evaluate(args: &CheckArgs) -> anyhow::Result<check::Checked> {
     envsync_drift::align_hashes(&mut reference, &mut other)?;
     envsync_drift::align_hashes(&mut reference, &mut other)?;
 
-    let mut lock_lines = HashMap::new();
-    let mut lock_file = None;
-    if sources.lock_path.exists() {
-        // The lock gives line numbers for components the manifest does not declare.
-        let lock = load_lock(&sources.lock_path, sources.manifest.as_ref())?;
-        // Line numbers from the image the check is against, when it is one of the lock's.
-        let components = if is_lock(&args.against) {
-            locked_components(&lock, &args.against)?
-        } else {
-            lock.components.clone()
-        };
-        for c in &components {
-            lock_lines
-                .entry((c.ecosystem, c.name.clone()))
-                .or_insert((c.line, c.version.clone()));
-        }
-        lock_file = Some(sources.lock_path.display().to_string());
-    }
+    let (lock_file, lock_lines) = lock_lines(&args.against, &sources)?;
 
     let policy = sources
         .manifest
@@ -263,6 +302,8 @@ async fn evaluate(args: &CheckArgs) -> anyhow::Result<check::Checked> {
             .as_ref()
             .map(|_| sources.manifest_path.display().to_string()),
     );
+    let version_drift =
+        service_version_drift(&args.against, &target, sources.manifest.as_ref()).await?;
     let locator = Locator {
         manifest: sources.manifest,
         lock_file,
@@ -270,6 +311,13 @@ async fn evaluate(args: &CheckArgs) -> anyhow::Result<check::Checked> {
     };
 
     let mut diff = compare::diff(&reference, &other);
+    if let Some(drift) = version_drift {
+        // Kept in the diff's order (ecosystem, name, arch, location).
+        let at = diff
+            .drift
+            .partition_point(|d| (d.ecosystem, &d.name) <= (drift.ecosystem, &drift.name));
+        diff.drift.insert(at, drift);
+    }
     filter(&mut diff, only.as_deref(), args.ignore_extra);
     Ok(check::evaluate(diff, &rules, today, &|d| locator.locate(d)))
 }
