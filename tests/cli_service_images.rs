@@ -6,9 +6,9 @@
 //! health check although the manifest gives none, and verifies from inside that the
 //! server runs the release its tag names (the oracle: `SHOW server_version` through
 //! `psql`); the same image tagged with another release is drift, exit 1, naming both.
-//! nginx, MariaDB, and Redis under a renamed repository with `kind = "redis"`, come up
-//! healthy by their own default checks with the release dpkg says each image holds
-//! verified.
+//! nginx, MariaDB, RabbitMQ, and Redis under a renamed repository with `kind =
+//! "redis"`, come up healthy by their own default checks with the release dpkg says each
+//! image holds verified.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -266,10 +266,11 @@ fn packaged_release(image: &str, package: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn nginx_mariadb_and_a_renamed_redis_come_up_healthy_with_their_versions_verified() {
+async fn nginx_mariadb_rabbitmq_and_a_renamed_redis_come_up_healthy_with_versions_verified() {
     let nginx = fixture_image("official-nginx").await;
     let redis = fixture_image("official-redis").await;
     let mariadb = fixture_image("official-mariadb").await;
+    let rabbitmq = fixture_image("official-rabbitmq").await;
     let nginx_release = packaged_release(&nginx, "nginx");
     // No curl, as in the official image: the check must pass on the socket table alone.
     let curl = Command::new("docker")
@@ -287,19 +288,23 @@ async fn nginx_mariadb_and_a_renamed_redis_come_up_healthy_with_their_versions_v
     assert!(!curl.status.success(), "the nginx fixture has curl");
     let redis_release = packaged_release(&redis, "redis-server");
     let mariadb_release = packaged_release(&mariadb, "mariadb-server");
+    let rabbitmq_release = packaged_release(&rabbitmq, "rabbitmq-server");
     let repository = format!("localhost/{}", unique_name("mw"));
     let web_image = format!("{repository}/nginx:{nginx_release}");
     // Not named after what it runs: the manifest's `kind` says.
     let cache_image = format!("{repository}/cache:{redis_release}");
     let sql_image = format!("{repository}/mariadb:{mariadb_release}");
+    let queue_image = format!("{repository}/rabbitmq:{rabbitmq_release}");
     let _untag = Untag(vec![
         web_image.clone(),
         cache_image.clone(),
         sql_image.clone(),
+        queue_image.clone(),
     ]);
     docker(&["tag", &nginx, &web_image]);
     docker(&["tag", &redis, &cache_image]);
     docker(&["tag", &mariadb, &sql_image]);
+    docker(&["tag", &rabbitmq, &queue_image]);
     let series = |release: &str| release.split('.').take(2).collect::<Vec<_>>().join(".");
 
     let dir = tempfile::tempdir().unwrap();
@@ -312,21 +317,29 @@ async fn nginx_mariadb_and_a_renamed_redis_come_up_healthy_with_their_versions_v
             "[project]\nname = \"{project}\"\n\n[base]\nimage = \"envsync/debian:bookworm\"\n\n\
              [services.web]\nimage = \"{web_image}\"\nversion = \"{}\"\n\n\
              [services.cache]\nimage = \"{cache_image}\"\nkind = \"redis\"\nversion = \"{}\"\n\n\
-             [services.sql]\nimage = \"{sql_image}\"\nversion = \"{}\"\n",
+             [services.sql]\nimage = \"{sql_image}\"\nversion = \"{}\"\n\n\
+             [services.queue]\nimage = \"{queue_image}\"\nversion = \"{}\"\n",
             series(&nginx_release),
             series(&redis_release),
-            series(&mariadb_release)
+            series(&mariadb_release),
+            series(&rabbitmq_release)
         ),
     )
     .unwrap();
 
-    let (code, stdout, stderr) = envsync(d, &["up", "web", "cache", "sql"]);
+    let (code, stdout, stderr) = envsync(d, &["up", "web", "cache", "sql", "queue"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     for (service, kind, release, check) in [
         ("web", "nginx", &nginx_release, "/proc/net/tcp"),
         ("cache", "redis", &redis_release, "redis-cli"),
         // Debian's package has no healthcheck.sh: `mariadb-admin ping` answers.
         ("sql", "mariadb", &mariadb_release, "mariadb-admin ping"),
+        (
+            "queue",
+            "rabbitmq",
+            &rabbitmq_release,
+            "rabbitmq-diagnostics -q ping",
+        ),
     ] {
         let container = container_name(&project, service);
         let health = docker(&[
