@@ -213,6 +213,15 @@ async fn an_official_style_postgres_image_is_health_checked_version_verified_and
         )),
         "{stdout}"
     );
+    // `status --verify` asks as `up` does.
+    let (_, stdout, stderr) = envsync(d, &["status", "--verify", "--format", "json"]);
+    let status: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|err| panic!("{err}: {stdout}{stderr}"));
+    assert_eq!(status["verify"]["passed"], false, "{stdout}");
+    assert_eq!(
+        status["verify"]["services"][0]["result"], "drift",
+        "{stdout}"
+    );
     // `check` against the lock's image of the service asks the server too: the packages
     // are as locked, the release is not.
     let (code, stdout, stderr) = envsync(
