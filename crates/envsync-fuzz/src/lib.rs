@@ -13,7 +13,9 @@ use std::path::Path;
 use envsync_drift::collect::script::{parse_output, Run, HEADER};
 use envsync_drift::collect::tarball::{read_tar, Budget};
 use envsync_drift::collect::{inventory, CollectOptions, FileSet, Hashing, Selector};
+use envsync_drift::probe::parse_version;
 use envsync_drift::snapshot::Snapshot;
+use envsync_manifest::middleware::ServiceKind;
 use envsync_manifest::policy::Date;
 use envsync_manifest::{Lock, Manifest};
 
@@ -30,6 +32,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("package_json", package_json),
     ("tar_stream", tar_stream),
     ("os_release", os_release),
+    ("server_version", server_version),
 ];
 
 /// The target named `name`.
@@ -135,6 +138,14 @@ pub fn os_release(data: &[u8]) {
         ],
         data,
     );
+}
+
+/// What a middleware server's version command prints inside its container, read as the
+/// kind the input's length picks (so every kind gets its share), as `up` reads it.
+pub fn server_version(data: &[u8]) {
+    let kinds = ServiceKind::ALL;
+    let text = String::from_utf8_lossy(data);
+    let _ = parse_version(kinds[data.len() % kinds.len()], &text);
 }
 
 /// The collection script's output as a target sends it (header, environment, the tar
