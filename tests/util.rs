@@ -165,14 +165,26 @@ fn docker_ids(args: &[&str]) -> Vec<String> {
 /// back. The server is killed when dropped.
 pub struct Tmux {
     socket: String,
+    /// Where the wrapper writes the command's exit status when it ends.
+    status: tempfile::TempPath,
 }
 
 impl Tmux {
-    /// Start `argv` (no shell between) in directory `dir` with the variables `env` added
-    /// to the environment, in a new 200×50 session on a server named after `name`.
+    /// Start `argv` in directory `dir` with the variables `env` added to the
+    /// environment, in a new 200×50 session on a server named after `name`.
+    ///
+    /// A `sh` between the pane and the command only writes the command's exit status
+    /// to a file when it ends (the command stays in the terminal's foreground process
+    /// group): tmux's own `pane_dead_status` needs tmux to reap its child, and under
+    /// load tmux 3.3 was seen leaving it a zombie for over 30 s, its pane dead but
+    /// with no status.
     pub fn start(name: &str, dir: &Path, env: &[(&str, &str)], argv: &[&str]) -> Tmux {
+        let status = tempfile::NamedTempFile::new()
+            .expect("create the status file")
+            .into_temp_path();
         let tmux = Tmux {
             socket: format!("envsync-test-{name}"),
+            status,
         };
         let mut cmd = tmux.command();
         // The pane stays after its command ends, so its last screen and exit status can
@@ -202,6 +214,13 @@ impl Tmux {
             cmd.args(["-e", &format!("{k}={v}")]);
         }
         let status = cmd
+            .args([
+                "sh",
+                "-c",
+                r#"f=$1; shift; "$@"; s=$?; echo "$s" > "$f.new"; mv "$f.new" "$f""#,
+            ])
+            .arg("tmux-status")
+            .arg(&*tmux.status)
             .args(argv)
             .status()
             .expect("run tmux (scripts/test-tools.sh installs it)");
@@ -252,25 +271,11 @@ impl Tmux {
         }
     }
 
-    /// The exit status of the pane's command once it has ended (`remain-on-exit` keeps
-    /// the pane), `None` while it runs.
+    /// The exit status of the pane's command once it has ended, `None` while it runs.
     pub fn exit_status(&self) -> Option<i32> {
-        let out = self
-            .command()
-            .args([
-                "display-message",
-                "-p",
-                "-t",
-                "main",
-                "#{pane_dead} #{pane_dead_status}",
-            ])
-            .output()
-            .expect("run tmux display-message");
-        let text = String::from_utf8_lossy(&out.stdout);
-        match text.trim().split_once(' ') {
-            Some(("1", status)) => status.parse().ok(),
-            _ => None,
-        }
+        std::fs::read_to_string(&self.status)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
     }
 }
 
