@@ -160,10 +160,17 @@ fn died_since(project: &str, since: &str) -> Vec<String> {
         .args(["events", "--since", since, "--until", &engine_time()])
         .args(["--filter", "type=container", "--filter", "event=die"])
         .args(["--filter", &format!("label=io.envsync.project={project}")])
-        .args(["--format", "{{index .Actor.Attributes \"io.envsync.service\"}}"])
+        .args([
+            "--format",
+            "{{index .Actor.Attributes \"io.envsync.service\"}}",
+        ])
         .output()
         .expect("run docker events");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(str::to_string)
@@ -305,7 +312,10 @@ async fn the_example_stack_serves_a_request_through_nginx_and_keeps_its_data() {
             .unwrap_or_else(|| panic!("no `die` of {service} among {died:?}"))
     };
     assert!(at("nginx") < at("dev"), "{died:?}");
-    assert!(at("dev") < at("postgres") && at("dev") < at("redis"), "{died:?}");
+    assert!(
+        at("dev") < at("postgres") && at("dev") < at("redis"),
+        "{died:?}"
+    );
     let (code, stdout, stderr) = envsync(dir.path(), &["up"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(rows_in_postgres(&project), 1);
