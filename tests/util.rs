@@ -86,6 +86,24 @@ pub fn run(cmd: &mut Command) -> (i32, String, String) {
     (out.status.code().unwrap_or(-1), stdout, stderr)
 }
 
+/// Like [`run`], with `input` as the command's standard input.
+pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run envsync");
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    stdin.write_all(input).expect("write the input");
+    drop(stdin);
+    let out = child.wait_with_output().expect("wait for envsync");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    eprintln!("$ envsync (input {} bytes)\n{stdout}{stderr}", input.len());
+    (out.status.code().unwrap_or(-1), stdout, stderr)
+}
+
 /// Output bytes as text; envsync writes UTF-8.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).expect("utf-8 output")
