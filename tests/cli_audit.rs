@@ -334,6 +334,25 @@ async fn html_reports_show_each_hosts_history() {
         "{}",
         hosts[1]
     );
+    // A pair is a fleet of one host: the same History section.
+    let pair_page = tmp.path().join("pair.html");
+    let (code, _, stderr) = run(envsync_command().args([
+        "diff",
+        &b,
+        &a,
+        "--format",
+        &format!("html={}", pair_page.display()),
+        "--store",
+        &store_path,
+    ]));
+    assert_eq!(code, 1, "{stderr}");
+    let html = std::fs::read_to_string(&pair_page).expect("page");
+    let hosts = host_sections(&html);
+    assert_eq!(hosts.len(), 1, "{html}");
+    assert!(
+        hosts[0].contains(&format!("<td class=\"component\">deb:envsync-probe</td><td class=\"from\">{old}</td><td class=\"to\">{new} ↑</td>")),
+        "{html}"
+    );
     // Without --store, no History section, as before.
     let (code, _, _) = run(envsync_command().args([
         "diff",
