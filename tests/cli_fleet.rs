@@ -18,7 +18,7 @@ use serde_json::Value;
 
 mod util;
 
-use util::{envsync_command, run};
+use util::{chromium_dom, envsync_command, run, screenshot};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
@@ -362,23 +362,6 @@ fn openmetrics_parse_with_prometheus_client() {
     );
 }
 
-/// Headless Chromium with a deadline: `timeout` ends it if it hangs.
-fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
-    Command::new("timeout")
-        .args([
-            "120",
-            "chromium",
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .output()
-        .expect("run chromium (scripts/test-tools.sh installs it)")
-}
-
 #[test]
 fn html_report_renders_in_chromium() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -402,13 +385,7 @@ fn html_report_renders_in_chromium() {
         "self-contained"
     );
     let url = format!("file://{}", page.display());
-    let out = chromium(&["--dump-dom", &url], &tmp.path().join("profile"));
-    let dom = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && dom.contains("</html>"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let dom = chromium_dom(&url, &tmp.path().join("profile"));
     // The DOM Chromium built: the verdict, one group per distinct drift (web-1 and web-2
     // together), the matrix with a column per group, and a section per host.
     assert!(dom.contains("<p id=\"verdict\" class=\"verdict error\">drift: 3 of 5 targets drift, 1 could not be collected — ERROR</p>"), "{dom}");
@@ -427,27 +404,7 @@ fn html_report_renders_in_chromium() {
         "component, reference, 4 groups: {header}"
     );
 
-    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet-report.png");
-    let _ = std::fs::remove_file(&shot);
-    let out = chromium(
-        &[
-            &format!("--screenshot={}", shot.display()),
-            "--window-size=1280,900",
-            &url,
-        ],
-        &tmp.path().join("profile"),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let png = std::fs::read(&shot).expect("the screenshot");
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 10_000,
-        "{} bytes",
-        png.len()
-    );
+    screenshot(&url, "fleet-report.png", &tmp.path().join("profile"));
 }
 
 /// On a terminal, standard error shows each target as it finishes and a progress line;

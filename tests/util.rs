@@ -399,3 +399,59 @@ pub async fn sshd(
 
     (c, dir, config)
 }
+
+/// Headless Chromium with a deadline: `timeout` ends it if it hangs.
+pub fn chromium(args: &[&str], profile: &Path) -> Output {
+    Command::new("timeout")
+        .args([
+            "120",
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .expect("run chromium (scripts/test-tools.sh installs it)")
+}
+
+/// Open `url` in headless Chromium, check the DOM it built is a whole page, and return
+/// that DOM (as `--dump-dom` serialises it).
+pub fn chromium_dom(url: &str, profile: &Path) -> String {
+    let out = chromium(&["--dump-dom", url], profile);
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && dom.contains("</html>"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dom
+}
+
+/// A screenshot of `url` by headless Chromium, kept as `name` under the test target
+/// directory for a person to look at; checked to be a PNG of some substance.
+pub fn screenshot(url: &str, name: &str, profile: &Path) {
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_file(&shot);
+    let out = chromium(
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1280,900",
+            url,
+        ],
+        profile,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).expect("the screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
+}

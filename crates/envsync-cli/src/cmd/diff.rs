@@ -6,6 +6,9 @@
 //! A fleet's targets also come from an Ansible inventory (`--inventory`, `--limit`), a
 //! list (`--targets-from`) and `[targets]` groups; they are collected at most `--jobs`
 //! at once, each within `--timeout`, and a terminal sees each finish on standard error.
+//!
+//! With `--store`, the HTML report shows each host's history from the store `envsync
+//! audit` fills.
 
 use std::collections::HashMap;
 use std::io::IsTerminal as _;
@@ -19,12 +22,14 @@ use envsync_drift::compare::{self, Diff};
 use envsync_drift::fleet::{Fleet, FleetTarget};
 use envsync_drift::inventory::{parse_target_list, Inventory};
 use envsync_drift::lockfile::{collect_options, lock_snapshot};
-use envsync_drift::report::{escape, Errored};
+use envsync_drift::report::{escape, Errored, StoreHistory};
 use envsync_drift::swarm::{service_tasks, SwarmTask};
 use envsync_drift::target::Target;
 use envsync_drift::Snapshot;
+use envsync_history::Location;
 use envsync_manifest::{Ecosystem, Lock, Manifest};
 
+use super::history::{store_history, with_store};
 use super::output::{or_error_reports, OutputArgs, Plan, Subject};
 use crate::inputs::{load_lock_of, load_manifest, Inputs};
 use crate::Outcome;
@@ -64,6 +69,15 @@ pub struct DiffArgs {
     pub swarm_node_engine: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Show each host's history in the HTML report (`--format html`): its latest changes
+    /// (component, old → new, when) and the time of its first and last audit, read from
+    /// this history store as `envsync audit --store` fills it: an SQLite file (the
+    /// default store of `audit` is $XDG_DATA_HOME/envsync/history.sqlite, else
+    /// ~/.local/share/envsync/history.sqlite) or `postgres://user[:password]@host[:port]/db`.
+    /// Hosts are looked up by the names the report gives them. Example: `envsync diff
+    /// prod web-1 web-2 --format html=fleet.html --store ~/.local/share/envsync/history.sqlite`
+    #[arg(long = "store", value_name = "PATH|URL")]
+    pub store: Option<String>,
     /// Only compare these ecosystems (comma-separated: deb,apk,rpm,pypi,npm,runtime,service,file,env)
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub ecosystem: Vec<String>,
@@ -539,6 +553,10 @@ pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         Ok(targets) => targets,
         Err(err) => return Err(setup_error_reports(args, &plan, err)),
     };
+    let store = match history_store(args.store.as_deref(), &plan).await {
+        Ok(store) => store,
+        Err(err) => return Err(setup_error_reports(args, &plan, err)),
+    };
     let sources = Arc::new(sources);
     if !is_fleet {
         let what = || Errored {
@@ -548,14 +566,56 @@ pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
             reason: String::new(),
         };
         let checked = or_error_reports(&plan, what, pair(args, &targets, sources)).await?;
-        plan.write(Subject::Pair(&checked))?;
+        let history = read_history(store, vec![targets[1].name.clone()]).await?;
+        plan.write_with_history(Subject::Pair(&checked), history.as_ref())?;
         return Ok(if checked.failed() {
             Outcome::Drift
         } else {
             Outcome::Ok
         });
     }
-    fleet(args, &targets, sources, &plan).await
+    fleet(args, &targets, sources, &plan, store).await
+}
+
+/// `--store`: the store to read history from, checked before any target is collected. It
+/// only adds to the HTML report, so without one `--store` is a mistake; and it must
+/// exist already (a mistyped path would otherwise create an empty store).
+async fn history_store(spec: Option<&str>, plan: &Plan) -> anyhow::Result<Option<Location>> {
+    let Some(spec) = spec else {
+        return Ok(None);
+    };
+    if !plan.has_html() {
+        bail!("`--store` adds each host's history to the HTML report, and no HTML report is written; add `--format html=FILE` (or `--format html`), or leave out `--store`");
+    }
+    let location = Location::parse(spec);
+    if let Location::Sqlite(path) = &location {
+        if !path.is_file() {
+            bail!(
+                "history store `{}` does not exist; `envsync audit TARGET… --store {}` creates and fills it",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    with_store(location.clone(), |_| Ok(())).await?;
+    Ok(Some(location))
+}
+
+/// The history of `targets` from the store, when there is one.
+async fn read_history(
+    store: Option<Location>,
+    targets: Vec<String>,
+) -> anyhow::Result<Option<StoreHistory>> {
+    let Some(location) = store else {
+        return Ok(None);
+    };
+    let shown = location.shown();
+    let history = with_store(location, move |store| store_history(store, &targets))
+        .await
+        .with_context(|| {
+            format!("cannot read the hosts' history from `{shown}` for the HTML report")
+        })?;
+    Ok(Some(history))
 }
 
 /// The manifest or a target source could not be read: every report still says `error`
@@ -683,6 +743,7 @@ async fn fleet(
     targets: &[Planned],
     sources: Arc<Sources>,
     plan: &Plan,
+    store: Option<Location>,
 ) -> anyhow::Result<Outcome> {
     let fleet = match load_fleet(args, targets, sources).await {
         Ok(fleet) => fleet,
@@ -704,7 +765,9 @@ async fn fleet(
             };
         }
     };
-    plan.write(Subject::Fleet(&fleet))?;
+    let names = fleet.targets.iter().map(|t| t.name.clone()).collect();
+    let history = read_history(store, names).await?;
+    plan.write_with_history(Subject::Fleet(&fleet), history.as_ref())?;
     let failed: Vec<String> = fleet
         .targets
         .iter()
