@@ -31,6 +31,7 @@ use envsync_manifest::{Ecosystem, Lock, Manifest};
 
 use super::history::{store_history, with_store};
 use super::output::{or_error_reports, OutputArgs, Plan, Subject};
+use super::stream::{Compare, Streamer};
 use crate::inputs::{load_lock_of, load_manifest, Inputs};
 use crate::Outcome;
 
@@ -99,6 +100,12 @@ pub struct DiffArgs {
     /// interpreters, like `/opt` (adds to the manifest's `[collect] roots`); repeatable
     #[arg(long = "root", value_name = "PATH", value_parser = super::absolute_path)]
     pub roots: Vec<String>,
+    /// Print each target's result on standard output as one JSON line
+    /// (`envsync.diff-stream/v1`) as soon as it is compared, then a last line with the
+    /// verdict; reports go to files only (`--format json=fleet.json`). Example:
+    /// `envsync diff prod -i hosts.ini --stream | jq -c 'select(.status != "parity")'`
+    #[arg(long)]
+    pub stream: bool,
 }
 
 /// What target names can refer to: the manifest (when there is one) and the lock.
@@ -394,6 +401,16 @@ pub(crate) async fn load_all(
     sources: Arc<Sources>,
     jobs: usize,
 ) -> Vec<anyhow::Result<Snapshot>> {
+    load_all_with(specs, sources, jobs, |_, _| {}).await
+}
+
+/// [`load_all`], calling `finished` with each target's index and result as it finishes.
+async fn load_all_with(
+    specs: &[Planned],
+    sources: Arc<Sources>,
+    jobs: usize,
+    mut finished: impl FnMut(usize, &anyhow::Result<Snapshot>),
+) -> Vec<anyhow::Result<Snapshot>> {
     let permits = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
     let mut set = tokio::task::JoinSet::new();
     let mut rows = HashMap::new();
@@ -425,6 +442,7 @@ pub(crate) async fn load_all(
             }
         };
         progress.finished(&specs[i].name, &result);
+        finished(i, &result);
         results.insert(i, result);
     }
     (0..specs.len())
@@ -537,7 +555,12 @@ impl TargetPlan {
 
 /// Run `envsync diff`.
 pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
-    let plan = args.output.plan()?;
+    let plan = if args.stream {
+        args.output
+            .plan_to_files("`--stream` writes its JSON lines to")?
+    } else {
+        args.output.plan()?
+    };
     let prepared = Sources::load(&args.inputs).and_then(|mut sources| {
         sources.timeout = args.timeout;
         sources.roots = args.roots.clone();
@@ -548,7 +571,8 @@ pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         Ok(prepared) => prepared,
         Err(err) => return Err(setup_error_reports(args, &plan, err)),
     };
-    let is_fleet = is_fleet || names_swarm(&targets);
+    // A stream reports targets one by one, as a fleet does (a pair is a fleet of one).
+    let is_fleet = is_fleet || names_swarm(&targets) || args.stream;
     let targets = match expand(targets, args.swarm_node_engine.as_deref()).await {
         Ok(targets) => targets,
         Err(err) => return Err(setup_error_reports(args, &plan, err)),
@@ -669,9 +693,15 @@ async fn load(
     args: &DiffArgs,
     targets: &[Planned],
     sources: Arc<Sources>,
+    mut streamer: Option<&mut Streamer>,
 ) -> anyhow::Result<Loaded> {
     let allow = args.allow_incomplete;
-    let mut results = load_all(targets, sources, args.jobs)
+    let finished = |i: usize, result: &anyhow::Result<Snapshot>| {
+        if let Some(streamer) = streamer.as_deref_mut() {
+            streamer.finished(i, result);
+        }
+    };
+    let mut results = load_all_with(targets, sources, args.jobs, finished)
         .await
         .into_iter()
         .map(|r| r.and_then(|s| s.require_complete(allow).map(|()| s).map_err(Into::into)));
@@ -694,7 +724,7 @@ async fn pair(
     sources: Arc<Sources>,
 ) -> anyhow::Result<check::Checked> {
     let only = ecosystems(&args.ecosystem)?;
-    let (mut reference, mut rest) = load(args, targets, sources).await?;
+    let (mut reference, mut rest) = load(args, targets, sources, None).await?;
     let Some((name, other)) = rest.pop() else {
         bail!("give at least two targets");
     };
@@ -710,29 +740,30 @@ async fn load_fleet(
     args: &DiffArgs,
     targets: &[Planned],
     sources: Arc<Sources>,
+    streamer: Option<&mut Streamer>,
 ) -> anyhow::Result<Fleet> {
-    let only = ecosystems(&args.ecosystem)?;
-    let (reference, rest) = load(args, targets, sources).await?;
+    let compare = compare_options(args)?;
+    let (reference, rest) = load(args, targets, sources, streamer).await?;
     Ok(Fleet {
         reference: reference.target.clone(),
         targets: rest
             .into_iter()
             .map(|(name, r)| FleetTarget {
                 result: r
-                    .and_then(|mut other| {
-                        let mut reference = reference.clone();
-                        envsync_drift::align_hashes(&mut reference, &mut other)?;
-                        Ok(other).map(|other| (reference, other))
-                    })
-                    .map(|(reference, other)| {
-                        let mut diff = compare::diff(&reference, &other);
-                        filter(&mut diff, only.as_deref(), args.ignore_extra);
-                        diff
-                    })
+                    .and_then(|other| compare.diff(&reference, other))
                     .map_err(|e| format!("{e:#}")),
                 name,
             })
             .collect(),
+    })
+}
+
+/// How `args` says targets are compared with the reference.
+fn compare_options(args: &DiffArgs) -> anyhow::Result<Compare> {
+    Ok(Compare {
+        only: ecosystems(&args.ecosystem)?,
+        ignore_extra: args.ignore_extra,
+        allow_incomplete: args.allow_incomplete,
     })
 }
 
@@ -745,7 +776,14 @@ async fn fleet(
     plan: &Plan,
     store: Option<Location>,
 ) -> anyhow::Result<Outcome> {
-    let fleet = match load_fleet(args, targets, sources).await {
+    let mut streamer = match args.stream {
+        true => Some(Streamer::new(
+            targets.iter().map(|t| t.name.clone()).collect(),
+            compare_options(args)?,
+        )),
+        false => None,
+    };
+    let fleet = match load_fleet(args, targets, sources, streamer.as_mut()).await {
         Ok(fleet) => fleet,
         Err(err) => {
             let reason = format!("{err:#}");
@@ -759,12 +797,18 @@ async fn fleet(
                     })
                     .collect(),
             };
+            if let Some(streamer) = &streamer {
+                streamer.end(&fleet);
+            }
             return match plan.write(Subject::Fleet(&fleet)) {
                 Ok(()) => Err(err),
                 Err(write) => Err(err.context(format!("{write:#}"))),
             };
         }
     };
+    if let Some(streamer) = &streamer {
+        streamer.end(&fleet);
+    }
     let names = fleet.targets.iter().map(|t| t.name.clone()).collect();
     let history = read_history(store, names).await?;
     plan.write_with_history(Subject::Fleet(&fleet), history.as_ref())?;

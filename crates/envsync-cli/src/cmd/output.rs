@@ -83,6 +83,28 @@ fn format_of_extension(path: &Path) -> Format {
 }
 
 impl OutputArgs {
+    /// The reports when standard output carries something else (`diff --stream`'s
+    /// lines): only those written to files; a report asked for on standard output is
+    /// an error.
+    pub fn plan_to_files(&self, stdout_use: &str) -> anyhow::Result<Plan> {
+        let mut plan = self.plan()?;
+        let is_stdout = |path: &Option<PathBuf>| path.as_deref() == Some(Path::new("-"));
+        // A bare `--format X` or a `-` names standard output; without them, a table on
+        // it is only the default.
+        let asked = self
+            .format
+            .iter()
+            .any(|spec| !spec.contains('=') || spec.ends_with("=-"))
+            || [&self.output, &self.json, &self.junit, &self.markdown]
+                .into_iter()
+                .any(is_stdout);
+        if asked {
+            bail!("{stdout_use} standard output; write the reports to files with `--format FORMAT=FILE`");
+        }
+        plan.outputs.retain(|(_, d)| *d != Dest::Stdout);
+        Ok(plan)
+    }
+
     /// Decide where each report goes, or say why the flags contradict each other.
     pub fn plan(&self) -> anyhow::Result<Plan> {
         let mut outputs = Vec::new();
