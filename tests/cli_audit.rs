@@ -3,6 +3,8 @@
 //! support): an audit, a package upgraded inside the container, a second audit, and the
 //! history names both versions (as dpkg-query reads them inside the container) and the
 //! time. The package is a local .deb the test builds, so no mirror decides its versions.
+//! The HTML pages of `audit --format html` and `diff --store` are opened in headless
+//! Chromium, and each host's History section is read from the DOM it built.
 
 use std::path::Path;
 use std::process::Command;
@@ -12,7 +14,7 @@ use serde_json::Value;
 
 mod util;
 
-use util::{envsync_command, run};
+use util::{chromium_dom, envsync_command, run, screenshot};
 
 /// Build `envsync-probe` at `version` inside the container and install it with dpkg;
 /// returns the version dpkg-query then reports (the oracle).
@@ -204,4 +206,187 @@ fn bad_retention_and_bad_store_exit_2() {
     let (code, _, stderr) = envsync(&store, &["history", "local"]);
     assert_eq!(code, 2);
     assert!(stderr.contains(&blocker.display().to_string()), "{stderr}");
+}
+
+/// The host sections of a page (as Chromium serialised it), in order.
+fn host_sections(dom: &str) -> Vec<&str> {
+    dom.split("<section class=\"host\"").skip(1).collect()
+}
+
+/// Two containers audited into a temporary SQLite store; a package upgraded in one;
+/// audited again with `--format html`. The page, as headless Chromium builds it, lists
+/// the upgrade in that host's history with both versions dpkg-query reported and the
+/// times the store gives, and says the other host has no changes. `diff --store` shows
+/// the same history, and says when the store has no audit of a host.
+#[tokio::test]
+async fn html_reports_show_each_hosts_history() {
+    let image = base_image().await;
+    let changed = TestContainer::run(&image, "audit-html", &["sleep", "infinity"]).await;
+    let steady = TestContainer::run(&image, "audit-html", &["sleep", "infinity"]).await;
+    let (a, b) = (
+        format!("docker:{}", changed.name()),
+        format!("docker:{}", steady.name()),
+    );
+    let old = install_probe(&changed, "1.0-1").await;
+    install_probe(&steady, "1.0-1").await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store_path = tmp.path().join("history.sqlite").display().to_string();
+    let store = Store::Flag(store_path.clone());
+
+    let (code, _, stderr) = envsync(&store, &["audit", &a, &b]);
+    assert_eq!(code, 0, "{stderr}");
+    let new = install_probe(&changed, "1.2-1").await;
+    assert_ne!(old, new);
+    let (code, page, stderr) = envsync(&store, &["audit", &a, &b, "--format", "html"]);
+    assert_eq!(code, 1, "a change since the last audit exits 1: {stderr}");
+    let file = tmp.path().join("audit.html");
+    std::fs::write(&file, &page).expect("write the page");
+    assert!(
+        !page.contains("http://") && !page.contains("https://") && !page.contains(" src="),
+        "self-contained"
+    );
+
+    // The store's own account (the JSON of `envsync history`) is what the page must show.
+    let (_, stdout, _) = envsync(&store, &["history", &a, "--format", "json"]);
+    let history = json(&stdout);
+    let change = &history["changes"][0];
+    let (first, last, at) = (
+        history["first"].as_str().expect("first"),
+        history["last"].as_str().expect("last"),
+        change["at"].as_str().expect("at"),
+    );
+
+    let url = format!("file://{}", file.display());
+    let dom = chromium_dom(&url, &tmp.path().join("profile"));
+    assert!(
+        dom.contains("<p id=\"verdict\" class=\"verdict drift\">audit: 1 of 2 targets changed, 0 failed — CHANGED"),
+        "{dom}"
+    );
+    let hosts = host_sections(&dom);
+    assert_eq!(hosts.len(), 2, "{dom}");
+    let (a_section, b_section) = (hosts[0], hosts[1]);
+    assert!(
+        a_section.contains(&format!("<span class=\"name\">{a}</span>")),
+        "{a_section}"
+    );
+    assert!(a_section.contains("data-status=\"changed\""), "{a_section}");
+    assert!(
+        a_section.contains("<section class=\"history\" data-changes=\"1\">"),
+        "exactly the probe changed: {a_section}"
+    );
+    assert!(
+        a_section.contains(&format!(
+            "<tr><td class=\"at\"><time>{at}</time></td><td class=\"component\">deb:envsync-probe</td><td class=\"from\">{old}</td><td class=\"to\">{new} ↑</td></tr>"
+        )),
+        "{a_section}"
+    );
+    assert!(
+        a_section.contains(&format!("<p class=\"audits\">2 audits, first <time class=\"first\">{first}</time>, last <time class=\"last\">{last}</time></p>")),
+        "{a_section}"
+    );
+    assert!(
+        b_section.contains(&format!("<span class=\"name\">{b}</span>")),
+        "{b_section}"
+    );
+    assert!(
+        b_section.contains("data-status=\"unchanged\""),
+        "{b_section}"
+    );
+    assert!(
+        b_section.contains("<p class=\"no-changes\">no changes in the audits stored</p>"),
+        "{b_section}"
+    );
+    assert!(!b_section.contains("envsync-probe"), "{b_section}");
+    screenshot(&url, "audit-report.png", &tmp.path().join("profile"));
+
+    // `diff --store`: the fleet page with the same history for the audited host, and a
+    // saved snapshot the store has never audited.
+    let (code, snapshot, _) = run(envsync_command().args(["fingerprint", &b, "--format", "json"]));
+    assert_eq!(code, 0);
+    let saved = tmp.path().join("steady.json");
+    std::fs::write(&saved, snapshot).expect("write");
+    let saved = saved.display().to_string();
+    let diff_page = tmp.path().join("diff.html");
+    let (code, _, stderr) = run(envsync_command().args([
+        "diff",
+        &b,
+        &a,
+        &saved,
+        "--format",
+        &format!("html={}", diff_page.display()),
+        "--store",
+        &store_path,
+    ]));
+    assert_eq!(code, 1, "{stderr}");
+    let dom = chromium_dom(
+        &format!("file://{}", diff_page.display()),
+        &tmp.path().join("profile"),
+    );
+    let hosts = host_sections(&dom);
+    assert_eq!(hosts.len(), 2, "{dom}");
+    assert!(
+        hosts[0].contains(&format!("<td class=\"component\">deb:envsync-probe</td><td class=\"from\">{old}</td><td class=\"to\">{new} ↑</td>")),
+        "{}",
+        hosts[0]
+    );
+    assert!(
+        hosts[1].contains("<p class=\"no-history\">no audit of this host is stored in"),
+        "{}",
+        hosts[1]
+    );
+    // A pair is a fleet of one host: the same History section.
+    let pair_page = tmp.path().join("pair.html");
+    let (code, _, stderr) = run(envsync_command().args([
+        "diff",
+        &b,
+        &a,
+        "--format",
+        &format!("html={}", pair_page.display()),
+        "--store",
+        &store_path,
+    ]));
+    assert_eq!(code, 1, "{stderr}");
+    let html = std::fs::read_to_string(&pair_page).expect("page");
+    let hosts = host_sections(&html);
+    assert_eq!(hosts.len(), 1, "{html}");
+    assert!(
+        hosts[0].contains(&format!("<td class=\"component\">deb:envsync-probe</td><td class=\"from\">{old}</td><td class=\"to\">{new} ↑</td>")),
+        "{html}"
+    );
+    // Without --store, no History section, as before.
+    let (code, _, _) = run(envsync_command().args([
+        "diff",
+        &b,
+        &a,
+        "--format",
+        &format!("html={}", diff_page.display()),
+    ]));
+    assert_eq!(code, 1);
+    let html = std::fs::read_to_string(&diff_page).expect("page");
+    assert!(!html.contains("<section class=\"history\""), "{html}");
+
+    // `--store` without an HTML report, or naming no store, is refused before any
+    // target is collected.
+    let (code, _, stderr) = run(envsync_command().args(["diff", &b, &a, "--store", &store_path]));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no HTML report is written"), "{stderr}");
+    let missing = tmp.path().join("nope.sqlite");
+    let (code, _, stderr) = run(envsync_command().args([
+        "diff",
+        &b,
+        &a,
+        "--format",
+        &format!("html={}", tmp.path().join("x.html").display()),
+        "--store",
+        &missing.display().to_string(),
+    ]));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains(&format!(
+            "history store `{}` does not exist",
+            missing.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!missing.exists(), "a mistyped store is not created");
 }

@@ -174,16 +174,15 @@ async fn interactive_exec_on_a_terminal_reads_input_and_ctrl_c_stops_the_process
     );
 
     tmux.send_keys(&["C-c"]);
-    // Generous: on a loaded CI machine (image builds beside it) the engine once took
-    // over 20 s to pass the keystroke through and end the attached stream.
-    let deadline = Instant::now() + Duration::from_secs(90);
+    // Generous for a loaded CI machine (image builds beside it).
+    let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
         if let Some(status) = tmux.exit_status() {
             break status;
         }
         assert!(
             Instant::now() < deadline,
-            "envsync exec still runs 90 s after Ctrl-C; the screen:\n{}\nprocesses in the container:\n{}",
+            "envsync exec still runs 60 s after Ctrl-C; the screen:\n{}\nprocesses in the container:\n{}",
             tmux.screen(),
             processes(&container)
         );

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 mod util;
 
-use util::{envsync_command, run};
+use util::{chromium_dom, envsync_command, run, screenshot};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
@@ -362,23 +362,6 @@ fn openmetrics_parse_with_prometheus_client() {
     );
 }
 
-/// Headless Chromium with a deadline: `timeout` ends it if it hangs.
-fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
-    Command::new("timeout")
-        .args([
-            "120",
-            "chromium",
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .output()
-        .expect("run chromium (scripts/test-tools.sh installs it)")
-}
-
 #[test]
 fn html_report_renders_in_chromium() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -402,13 +385,7 @@ fn html_report_renders_in_chromium() {
         "self-contained"
     );
     let url = format!("file://{}", page.display());
-    let out = chromium(&["--dump-dom", &url], &tmp.path().join("profile"));
-    let dom = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && dom.contains("</html>"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let dom = chromium_dom(&url, &tmp.path().join("profile"));
     // The DOM Chromium built: the verdict, one group per distinct drift (web-1 and web-2
     // together), the matrix with a column per group, and a section per host.
     assert!(dom.contains("<p id=\"verdict\" class=\"verdict error\">drift: 3 of 5 targets drift, 1 could not be collected — ERROR</p>"), "{dom}");
@@ -427,27 +404,7 @@ fn html_report_renders_in_chromium() {
         "component, reference, 4 groups: {header}"
     );
 
-    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet-report.png");
-    let _ = std::fs::remove_file(&shot);
-    let out = chromium(
-        &[
-            &format!("--screenshot={}", shot.display()),
-            "--window-size=1280,900",
-            &url,
-        ],
-        &tmp.path().join("profile"),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let png = std::fs::read(&shot).expect("the screenshot");
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 10_000,
-        "{} bytes",
-        png.len()
-    );
+    screenshot(&url, "fleet-report.png", &tmp.path().join("profile"));
 }
 
 /// On a terminal, standard error shows each target as it finishes and a progress line;
@@ -483,6 +440,97 @@ fn progress_on_a_terminal_only() {
     assert_eq!(code, 2);
     assert!(
         stdout.is_empty() && !stderr.contains("collected web-1") && !stderr.contains("[4/4]"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn stream_prints_each_target_as_it_is_compared() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    snapshots(tmp.path());
+    let log = tmp.path().join("ssh.log");
+    let ssh = fake_ssh(tmp.path(), &log, 30);
+    let mut child = envsync_command()
+        .current_dir(tmp.path())
+        .env("ENVSYNC_SSH", &ssh)
+        .args(["diff", "prod.json", "web-1.json", "db-1.json", "web-4.json"])
+        .args(["ssh://slow-host", "--timeout", "3s", "--stream"])
+        .args(["--format", "json=fleet.json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run envsync");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut line = || -> Value {
+        let text = lines.next().expect("a line").expect("read a line");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    };
+    // The three snapshot files are compared while the slow host is still collected.
+    let first: Vec<Value> = (0..3).map(|_| line()).collect();
+    assert!(
+        child.try_wait().expect("poll envsync").is_none(),
+        "envsync ended before the slow host timed out"
+    );
+    let slow = line();
+    let end = line();
+    let status = child.wait().expect("wait for envsync");
+    assert_eq!(status.code(), Some(2), "a host that timed out is an error");
+
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("fleet.json")).expect("fleet.json"),
+    )
+    .expect("fleet.json is JSON");
+    let mut streamed = first.clone();
+    streamed.push(slow.clone());
+    for target in report["targets"].as_array().expect("targets") {
+        let name = target["target"].as_str().expect("a target name");
+        let line = streamed
+            .iter()
+            .find(|l| l["target"] == name)
+            .unwrap_or_else(|| panic!("no line for {name}: {streamed:?}"));
+        assert_eq!(line["schema"], "envsync.diff-stream/v1");
+        assert_eq!(line["reference"], "prod.json");
+        assert_eq!(line["status"], target["status"], "{name}");
+        assert_eq!(line["summary"], target["summary"], "{name}");
+        let drift: Vec<&Value> = report["drift"]
+            .as_array()
+            .expect("drift")
+            .iter()
+            .filter(|d| d["target"] == name)
+            .collect();
+        let line_drift: Vec<&Value> = line["drift"].as_array().expect("drift").iter().collect();
+        assert_eq!(line_drift, drift, "{name}");
+    }
+    assert_eq!(slow["target"], "ssh://slow-host");
+    assert_eq!(slow["status"], "error");
+    assert!(
+        slow["error"].as_str().unwrap_or("").contains("3s"),
+        "{slow}"
+    );
+    assert_eq!(end["done"], true);
+    assert_eq!(end["verdict"], report["verdict"]);
+    assert_eq!(
+        (end["targets"].as_u64(), end["parity"].as_u64()),
+        (Some(4), Some(1))
+    );
+    assert_eq!(
+        (end["drift"].as_u64(), end["error"].as_u64()),
+        (Some(2), Some(1))
+    );
+
+    // A report on standard output would mix with the lines.
+    let (code, _, stderr) = run(envsync_command().current_dir(tmp.path()).args([
+        "diff",
+        "prod.json",
+        "web-1.json",
+        "--stream",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("`--stream` writes its JSON lines to standard output"),
         "{stderr}"
     );
 }

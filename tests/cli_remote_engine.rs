@@ -4,6 +4,7 @@
 //! and through a `docker context`; `up`, `status` and `down` run on it, and a client
 //! certificate from another CA is a TLS error, exit 2.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -217,11 +218,31 @@ async fn up_status_and_down_run_on_an_ssh_engine() {
     // A short grace: `sleep` as PID 1 ignores SIGTERM, so each stop waits it out, and
     // once a stop request that waited its full 10 s over ssh got no answer until the
     // 120 s request timeout in CI (cause not found yet).
+    // ssh through a wrapper that counts the connections each command opens.
+    let connections = dir.path().join("connections");
+    let counting_ssh = dir.path().join("counting-ssh");
+    std::fs::write(
+        &counting_ssh,
+        format!(
+            "#!/bin/sh\necho >> '{}'\nexec ssh \"$@\"\n",
+            connections.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&counting_ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let opened = || {
+        let count = std::fs::read_to_string(&connections)
+            .map(|text| text.lines().count())
+            .unwrap_or(0);
+        let _ = std::fs::remove_file(&connections);
+        count
+    };
     let ssh_envsync = |args: &[&str]| {
         run(util::envsync_command()
             .args(args)
             .current_dir(dir.path())
             .env("DOCKER_HOST", &host)
+            .env("ENVSYNC_SSH", &counting_ssh)
             .env("ENVSYNC_SSH_CONFIG", &config)
             .env("DOCKER_CONFIG", dir.path().join(".docker")))
     };
@@ -245,14 +266,48 @@ async fn up_status_and_down_run_on_an_ssh_engine() {
         running.contains(&format!("envsync-{project}-ticker")),
         "{running}"
     );
+    // Connections are reused: without reuse, one per request (23, 4 and 8 here).
+    let up_connections = opened();
+    assert!(
+        up_connections <= 10,
+        "up opened {up_connections} ssh connections"
+    );
     let (code, stdout, stderr) = ssh_envsync(&["status"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
         stdout.contains("ticker") && stdout.contains("running"),
         "{stdout}"
     );
+    let status_connections = opened();
+    assert!(
+        status_connections <= 2,
+        "status opened {status_connections} ssh connections"
+    );
+    // An exec's attached stream takes its connection over; the requests after it (the
+    // exit code) still get an answer.
+    let (code, stdout, stderr) =
+        ssh_envsync(&["exec", "-T", "--", "sh", "-c", "echo over-ssh; exit 3"]);
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    assert_eq!(stdout.trim(), "over-ssh", "{stderr}");
+    // Its input reaches the command, and the input's end ends `cat`.
+    let mut cmd = util::envsync_command();
+    cmd.args(["exec", "-T", "--", "sh", "-c", "cat; exit 4"])
+        .current_dir(dir.path())
+        .env("DOCKER_HOST", &host)
+        .env("ENVSYNC_SSH", &counting_ssh)
+        .env("ENVSYNC_SSH_CONFIG", &config)
+        .env("DOCKER_CONFIG", dir.path().join(".docker"));
+    let (code, stdout, stderr) = util::run_with_stdin(&mut cmd, b"typed over ssh\n");
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    assert_eq!(stdout, "typed over ssh\n", "{stderr}");
+    opened();
     let (code, stdout, stderr) = ssh_envsync(&["down"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
+    let down_connections = opened();
+    assert!(
+        down_connections <= 3,
+        "down opened {down_connections} ssh connections"
+    );
 
     // Nothing listens on port 1: ssh's own words name the failure, exit 2.
     let (code, stdout, stderr) = run(util::envsync_command()

@@ -144,6 +144,39 @@ fn connect_from_dev(project: &str, url: &str) -> (i32, String) {
 }
 
 /// The names of the project's running containers' services.
+/// The engine's clock now, as `docker events --since` takes it.
+fn engine_time() -> String {
+    let out = Command::new("docker")
+        .args(["info", "--format", "{{.SystemTime}}"])
+        .output()
+        .expect("run docker info");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The services of `project` whose containers ended since `since`, in the order the
+/// engine reports their `die` events.
+fn died_since(project: &str, since: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["events", "--since", since, "--until", &engine_time()])
+        .args(["--filter", "type=container", "--filter", "event=die"])
+        .args(["--filter", &format!("label=io.envsync.project={project}")])
+        .args([
+            "--format",
+            "{{index .Actor.Attributes \"io.envsync.service\"}}",
+        ])
+        .output()
+        .expect("run docker events");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 fn running(project: &str) -> Vec<String> {
     let out = Command::new("docker")
         .args([
@@ -266,9 +299,23 @@ async fn the_example_stack_serves_a_request_through_nginx_and_keeps_its_data() {
     assert!(running(&project).contains(&"debugshell".to_string()));
 
     // Down and up: the row and the key survive on their volumes.
+    let before_down = engine_time();
     let (code, stdout, stderr) = envsync(dir.path(), &["down"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(running(&project).is_empty());
+    // The reverse of the start order, as the engine saw the containers end: nginx
+    // (which waits for the app), then the app, then what the app waits for.
+    let died = died_since(&project, &before_down);
+    let at = |service: &str| {
+        died.iter()
+            .position(|s| s == service)
+            .unwrap_or_else(|| panic!("no `die` of {service} among {died:?}"))
+    };
+    assert!(at("nginx") < at("dev"), "{died:?}");
+    assert!(
+        at("dev") < at("postgres") && at("dev") < at("redis"),
+        "{died:?}"
+    );
     let (code, stdout, stderr) = envsync(dir.path(), &["up"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(rows_in_postgres(&project), 1);

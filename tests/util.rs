@@ -86,6 +86,24 @@ pub fn run(cmd: &mut Command) -> (i32, String, String) {
     (out.status.code().unwrap_or(-1), stdout, stderr)
 }
 
+/// Like [`run`], with `input` as the command's standard input.
+pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run envsync");
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    stdin.write_all(input).expect("write the input");
+    drop(stdin);
+    let out = child.wait_with_output().expect("wait for envsync");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    eprintln!("$ envsync (input {} bytes)\n{stdout}{stderr}", input.len());
+    (out.status.code().unwrap_or(-1), stdout, stderr)
+}
+
 /// Output bytes as text; envsync writes UTF-8.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).expect("utf-8 output")
@@ -165,14 +183,26 @@ fn docker_ids(args: &[&str]) -> Vec<String> {
 /// back. The server is killed when dropped.
 pub struct Tmux {
     socket: String,
+    /// Where the wrapper writes the command's exit status when it ends.
+    status: tempfile::TempPath,
 }
 
 impl Tmux {
-    /// Start `argv` (no shell between) in directory `dir` with the variables `env` added
-    /// to the environment, in a new 200×50 session on a server named after `name`.
+    /// Start `argv` in directory `dir` with the variables `env` added to the
+    /// environment, in a new 200×50 session on a server named after `name`.
+    ///
+    /// A `sh` between the pane and the command only writes the command's exit status
+    /// to a file when it ends (the command stays in the terminal's foreground process
+    /// group): tmux's own `pane_dead_status` needs tmux to reap its child, and under
+    /// load tmux 3.3 was seen leaving it a zombie for over 30 s, its pane dead but
+    /// with no status.
     pub fn start(name: &str, dir: &Path, env: &[(&str, &str)], argv: &[&str]) -> Tmux {
+        let status = tempfile::NamedTempFile::new()
+            .expect("create the status file")
+            .into_temp_path();
         let tmux = Tmux {
             socket: format!("envsync-test-{name}"),
+            status,
         };
         let mut cmd = tmux.command();
         // The pane stays after its command ends, so its last screen and exit status can
@@ -202,6 +232,13 @@ impl Tmux {
             cmd.args(["-e", &format!("{k}={v}")]);
         }
         let status = cmd
+            .args([
+                "sh",
+                "-c",
+                r#"f=$1; shift; "$@"; s=$?; echo "$s" > "$f.new"; mv "$f.new" "$f""#,
+            ])
+            .arg("tmux-status")
+            .arg(&*tmux.status)
             .args(argv)
             .status()
             .expect("run tmux (scripts/test-tools.sh installs it)");
@@ -252,25 +289,11 @@ impl Tmux {
         }
     }
 
-    /// The exit status of the pane's command once it has ended (`remain-on-exit` keeps
-    /// the pane), `None` while it runs.
+    /// The exit status of the pane's command once it has ended, `None` while it runs.
     pub fn exit_status(&self) -> Option<i32> {
-        let out = self
-            .command()
-            .args([
-                "display-message",
-                "-p",
-                "-t",
-                "main",
-                "#{pane_dead} #{pane_dead_status}",
-            ])
-            .output()
-            .expect("run tmux display-message");
-        let text = String::from_utf8_lossy(&out.stdout);
-        match text.trim().split_once(' ') {
-            Some(("1", status)) => status.parse().ok(),
-            _ => None,
-        }
+        std::fs::read_to_string(&self.status)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
     }
 }
 
@@ -375,4 +398,60 @@ pub async fn sshd(
     }
 
     (c, dir, config)
+}
+
+/// Headless Chromium with a deadline: `timeout` ends it if it hangs.
+pub fn chromium(args: &[&str], profile: &Path) -> Output {
+    Command::new("timeout")
+        .args([
+            "120",
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .expect("run chromium (scripts/test-tools.sh installs it)")
+}
+
+/// Open `url` in headless Chromium, check the DOM it built is a whole page, and return
+/// that DOM (as `--dump-dom` serialises it).
+pub fn chromium_dom(url: &str, profile: &Path) -> String {
+    let out = chromium(&["--dump-dom", url], profile);
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && dom.contains("</html>"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dom
+}
+
+/// A screenshot of `url` by headless Chromium, kept as `name` under the test target
+/// directory for a person to look at; checked to be a PNG of some substance.
+pub fn screenshot(url: &str, name: &str, profile: &Path) {
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_file(&shot);
+    let out = chromium(
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1280,900",
+            url,
+        ],
+        profile,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).expect("the screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
 }

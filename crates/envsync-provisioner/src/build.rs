@@ -235,7 +235,19 @@ pub async fn build_with_options(
         repository_component(&resolved.project),
         &prepared.sha256[..crate::context::TAG_HEX_LEN]
     ));
-    let id = run_build(docker, &resolved, &prepared, options, &log_path, progress).await?;
+    let id = match run_build(docker, &resolved, &prepared, options, &log_path, progress).await {
+        Err(err) if failed_to_resolve_a_name(&log_path) => {
+            // A resolver that failed for a moment (apt's "Temporary failure resolving",
+            // npm's EAI_AGAIN, which npm itself never retries) is not a verdict on the
+            // manifest: one more build, whose log replaces the first.
+            progress(BuildEvent::Output(format!(
+                "a name could not be resolved inside the build (a transient network failure; {err}); building once more"
+            )));
+            tokio::time::sleep(NAME_RETRY_DELAY).await;
+            run_build(docker, &resolved, &prepared, options, &log_path, progress).await?
+        }
+        result => result?,
+    };
     progress(BuildEvent::Done {
         tag: prepared.tag.clone(),
         id: id.clone(),
@@ -411,6 +423,26 @@ fn parse_step(line: &str) -> Option<BuildEvent> {
 
 /// Build `prepared` through the engine: the log opened, the build streamed into it and
 /// into `progress`, then the tag checked.
+/// How long a build whose name resolution failed waits before it runs again.
+const NAME_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// What apt, pip, npm and curl print when the resolver fails for a moment, as
+/// opposed to a name that does not exist.
+const TRANSIENT_RESOLVER_FAILURES: &[&str] = &[
+    "Temporary failure resolving",
+    "Temporary failure in name resolution",
+    "EAI_AGAIN",
+];
+
+/// Whether the build log at `log_path` shows a transient name-resolution failure.
+fn failed_to_resolve_a_name(log_path: &Path) -> bool {
+    std::fs::read_to_string(log_path).is_ok_and(|log| {
+        TRANSIENT_RESOLVER_FAILURES
+            .iter()
+            .any(|marker| log.contains(marker))
+    })
+}
+
 async fn run_build(
     docker: &Docker,
     spec: &BuildSpec,
@@ -614,6 +646,23 @@ fn explain_failure(state: &LineState, message: &str, log_path: &Path) -> Provisi
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn only_a_transient_resolver_failure_builds_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("build.log");
+        for (output, transient) in [
+            ("Err:1 http://deb.example bookworm InRelease\n  Temporary failure resolving 'deb.example'", true),
+            ("npm error code EAI_AGAIN\nnpm error syscall getaddrinfo", true),
+            ("Failed to establish a new connection: [Errno -3] Temporary failure in name resolution", true),
+            ("npm error code ENOTFOUND\nnpm error notarget No matching version found for left-pad@99.0.0", false),
+            ("E: Version '9.9' for 'curl' was not found", false),
+        ] {
+            std::fs::write(&log, output).unwrap();
+            assert_eq!(failed_to_resolve_a_name(&log), transient, "{output}");
+        }
+        assert!(!failed_to_resolve_a_name(&dir.path().join("missing.log")));
+    }
     use std::sync::Mutex;
 
     use super::*;

@@ -27,6 +27,10 @@ pub const LABEL_ROLE: &str = "io.envsync.role";
 pub const LABEL_CONFIG_SHA256: &str = "io.envsync.config-sha256";
 /// The effective configuration, as canonical JSON, kept to explain what changed.
 pub const LABEL_CONFIG: &str = "io.envsync.config";
+/// The services this container waited for when it started, comma-separated: `down`
+/// stops it before them. Not part of the configuration (a changed order alone does not
+/// recreate a container).
+pub const LABEL_DEPENDS_ON: &str = "io.envsync.depends-on";
 
 /// Bumped when [`EffectiveConfig`]'s meaning changes, so old containers are recreated
 /// with a reason saying so rather than diffed field by field.

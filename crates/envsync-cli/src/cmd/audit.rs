@@ -1,18 +1,19 @@
 //! `envsync audit TARGET…`: collect each target's snapshot, store it in the history
 //! store, and report what is new since the target's previous collection. A target that
-//! cannot be collected is reported and stored as a failed collection.
+//! cannot be collected is reported and stored as a failed collection. `--format html`
+//! writes one page with each target's outcome and its history from the store.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::bail;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
-use envsync_drift::report::escape;
+use envsync_drift::report::{escape, html, AuditRun, AuditStatus, AuditedHost, StoreHistory};
 use envsync_history::{Audit, Pruned, Retention};
 
 use super::diff::{load_all, Planned, Sources};
-use super::history::{transition, with_store, StoreArg};
-use super::output::{outln, DocFormat};
+use super::history::{store_history, transition, with_store, StoreArg};
+use super::output::{out, outln};
 use crate::documents::{self, AuditedTarget};
 use crate::inputs::Inputs;
 use crate::Outcome;
@@ -32,9 +33,11 @@ pub struct AuditArgs {
     /// one of each target is always kept
     #[arg(long, value_name = "PERIOD")]
     pub retain: Option<String>,
-    /// Output format
+    /// Output format: `table`, `json`, or `html` (one self-contained page with each
+    /// target's outcome and its latest changes from the store, e.g. `--format html >
+    /// audit.html`)
     #[arg(short = 'f', long, value_enum, default_value = "table")]
-    pub format: DocFormat,
+    pub format: AuditFormat,
     /// How many targets to collect at once
     #[arg(short = 'j', long, value_name = "N", default_value_t = 8)]
     pub jobs: usize,
@@ -42,6 +45,15 @@ pub struct AuditArgs {
     /// (its `[files]` and `[env]`)
     #[command(flatten)]
     pub inputs: Inputs,
+}
+
+/// `--format` of `audit`: the names every command uses, and the HTML page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditFormat {
+    #[value(alias = "text")]
+    Table,
+    Json,
+    Html,
 }
 
 pub async fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
@@ -60,7 +72,7 @@ pub async fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
     with_store(location.clone(), |_| Ok(())).await?;
     let planned: Vec<Planned> = args.targets.iter().map(|t| Planned::same(t)).collect();
     let results = load_all(&planned, sources, args.jobs).await;
-    let collected: Vec<(String, String, Result<envsync_drift::Snapshot, String>)> = args
+    let collected: Collected = args
         .targets
         .iter()
         .zip(results)
@@ -73,30 +85,20 @@ pub async fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
             (target.clone(), at, result.map_err(|e| format!("{e:#}")))
         })
         .collect();
-    let (audited, pruned) = with_store(location, move |store| {
-        let mut audited = Vec::new();
-        for (target, at, result) in collected {
-            let audit = store.record(&target, &at, result.as_ref().map_err(String::as_str))?;
-            audited.push(AuditedTarget { target, at, audit });
-        }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let pruned = retention
-            .is_set()
-            .then(|| store.prune(&retention, now))
-            .transpose()?;
-        Ok((audited, pruned))
-    })
-    .await?;
-    match args.format {
-        DocFormat::Json => documents::print(&documents::AuditDoc {
+    let html = args.format == AuditFormat::Html;
+    let (audited, pruned, history) = record_all(location, collected, retention, html).await?;
+    match (args.format, history) {
+        (AuditFormat::Json, _) => documents::print(&documents::AuditDoc {
             schema: documents::AUDIT_SCHEMA,
             store: &store_name,
             targets: &audited,
             pruned,
         })?,
-        DocFormat::Table => outln!("{}", report(&audited, pruned.as_ref(), &store_name))?,
+        (AuditFormat::Html, Some(history)) => out!(
+            "{}",
+            html::render_audit(&audit_run(&audited, &store_name), &history)
+        )?,
+        _ => outln!("{}", report(&audited, pruned.as_ref(), &store_name))?,
     }
     let failed: Vec<String> = audited
         .iter()
@@ -120,48 +122,66 @@ pub async fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
     Ok(if changed { Outcome::Drift } else { Outcome::Ok })
 }
 
-/// One block per target (its changes as a table), then the verdict and the store.
-/// Everything that came from a target is escaped.
-pub fn report(audited: &[AuditedTarget], pruned: Option<&Pruned>, store: &str) -> String {
-    let mut out = String::new();
-    let mut changed = 0;
-    for a in audited {
-        let target = escape(&a.target);
-        match &a.audit {
-            Audit::Baseline { components } => out.push_str(&format!(
-                "{target}: first collection, {components} components recorded as the baseline\n"
-            )),
-            Audit::Unchanged { since } => {
-                out.push_str(&format!("{target}: unchanged since {since}\n"));
-            }
-            Audit::Changed { since, changes } => {
-                changed += 1;
-                let n = changes.len();
-                let noun = if n == 1 { "change" } else { "changes" };
-                out.push_str(&format!("{target}: {n} {noun} since {since}\n"));
-                let mut table = Table::new();
-                table
-                    .load_preset(UTF8_FULL_CONDENSED)
-                    .set_header(vec!["component", "change"]);
-                for c in changes {
-                    table.add_row(vec![
-                        escape(&c.label()).into_owned(),
-                        escape(&transition(c)).into_owned(),
-                    ]);
-                }
-                out.push_str(&table.to_string());
-                out.push('\n');
-            }
-            Audit::Incomparable { since, reason } => out.push_str(&format!(
-                "{target}: cannot compare with the collection of {since}: {}\n",
-                escape(reason)
-            )),
-            Audit::Failed { error } => out.push_str(&format!(
-                "{target}: collection failed (stored): {}\n",
-                escape(error)
-            )),
+/// Each target's collection (or failure), as collected.
+type Collected = Vec<(String, String, Result<envsync_drift::Snapshot, String>)>;
+
+/// Store every collection, apply the retention, and, for the HTML page, read each
+/// target's history back (after recording and pruning, so the page holds this audit).
+async fn record_all(
+    location: envsync_history::Location,
+    collected: Collected,
+    retention: Retention,
+    html: bool,
+) -> anyhow::Result<(Vec<AuditedTarget>, Option<Pruned>, Option<StoreHistory>)> {
+    with_store(location, move |store| {
+        let mut audited = Vec::new();
+        for (target, at, result) in collected {
+            let audit = store.record(&target, &at, result.as_ref().map_err(String::as_str))?;
+            audited.push(AuditedTarget { target, at, audit });
         }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let pruned = retention
+            .is_set()
+            .then(|| store.prune(&retention, now))
+            .transpose()?;
+        let history = if html {
+            let targets: Vec<String> = audited.iter().map(|a| a.target.clone()).collect();
+            Some(store_history(store, &targets)?)
+        } else {
+            None
+        };
+        Ok((audited, pruned, history))
+    })
+    .await
+}
+
+/// The sentence that says what one audit found on one target (not escaped).
+fn detail(audit: &Audit) -> String {
+    match audit {
+        Audit::Baseline { components } => {
+            format!("first collection, {components} components recorded as the baseline")
+        }
+        Audit::Unchanged { since } => format!("unchanged since {since}"),
+        Audit::Changed { since, changes } => {
+            let n = changes.len();
+            let noun = if n == 1 { "change" } else { "changes" };
+            format!("{n} {noun} since {since}")
+        }
+        Audit::Incomparable { since, reason } => {
+            format!("cannot compare with the collection of {since}: {reason}")
+        }
+        Audit::Failed { error } => format!("collection failed (stored): {error}"),
     }
+}
+
+/// `audit: 1 of 2 targets changed, 0 failed — CHANGED; stored in STORE` (not escaped).
+fn verdict(audited: &[AuditedTarget], store: &str) -> String {
+    let changed = audited
+        .iter()
+        .filter(|a| matches!(a.audit, Audit::Changed { .. }))
+        .count();
     let failed = audited
         .iter()
         .filter(|a| matches!(a.audit, Audit::Failed { .. } | Audit::Incomparable { .. }))
@@ -173,11 +193,59 @@ pub fn report(audited: &[AuditedTarget], pruned: Option<&Pruned>, store: &str) -
     } else {
         "NO CHANGE"
     };
-    out.push_str(&format!(
-        "audit: {changed} of {} targets changed, {failed} failed — {verdict}; stored in {}",
+    format!(
+        "audit: {changed} of {} targets changed, {failed} failed — {verdict}; stored in {store}",
         audited.len(),
-        escape(store)
-    ));
+    )
+}
+
+/// The run as the HTML page shows it.
+fn audit_run(audited: &[AuditedTarget], store: &str) -> AuditRun {
+    AuditRun {
+        verdict: verdict(audited, store),
+        hosts: audited
+            .iter()
+            .map(|a| AuditedHost {
+                target: a.target.clone(),
+                status: match a.audit {
+                    Audit::Baseline { .. } => AuditStatus::Baseline,
+                    Audit::Unchanged { .. } => AuditStatus::Unchanged,
+                    Audit::Changed { .. } => AuditStatus::Changed,
+                    Audit::Incomparable { .. } => AuditStatus::Incomparable,
+                    Audit::Failed { .. } => AuditStatus::Failed,
+                },
+                detail: detail(&a.audit),
+            })
+            .collect(),
+    }
+}
+
+/// One block per target (its changes as a table), then the verdict and the store.
+/// Everything that came from a target is escaped.
+pub fn report(audited: &[AuditedTarget], pruned: Option<&Pruned>, store: &str) -> String {
+    let mut out = String::new();
+    for a in audited {
+        out.push_str(&format!(
+            "{}: {}\n",
+            escape(&a.target),
+            escape(&detail(&a.audit))
+        ));
+        if let Audit::Changed { changes, .. } = &a.audit {
+            let mut table = Table::new();
+            table
+                .load_preset(UTF8_FULL_CONDENSED)
+                .set_header(vec!["component", "change"]);
+            for c in changes {
+                table.add_row(vec![
+                    escape(&c.label()).into_owned(),
+                    escape(&transition(c)).into_owned(),
+                ]);
+            }
+            out.push_str(&table.to_string());
+            out.push('\n');
+        }
+    }
+    out.push_str(&escape(&verdict(audited, store)));
     if let Some(p) = pruned {
         out.push_str(&format!(
             "\nretention: removed {} collections and {} snapshots",

@@ -6,6 +6,9 @@
 //! A fleet's targets also come from an Ansible inventory (`--inventory`, `--limit`), a
 //! list (`--targets-from`) and `[targets]` groups; they are collected at most `--jobs`
 //! at once, each within `--timeout`, and a terminal sees each finish on standard error.
+//!
+//! With `--store`, the HTML report shows each host's history from the store `envsync
+//! audit` fills.
 
 use std::collections::HashMap;
 use std::io::IsTerminal as _;
@@ -19,13 +22,16 @@ use envsync_drift::compare::{self, Diff};
 use envsync_drift::fleet::{Fleet, FleetTarget};
 use envsync_drift::inventory::{parse_target_list, Inventory};
 use envsync_drift::lockfile::{collect_options, lock_snapshot};
-use envsync_drift::report::{escape, Errored};
+use envsync_drift::report::{escape, Errored, StoreHistory};
 use envsync_drift::swarm::{service_tasks, SwarmTask};
 use envsync_drift::target::Target;
 use envsync_drift::Snapshot;
+use envsync_history::Location;
 use envsync_manifest::{Ecosystem, Lock, LockedComponent, Manifest};
 
+use super::history::{store_history, with_store};
 use super::output::{or_error_reports, OutputArgs, Plan, Subject};
+use super::stream::{Compare, Streamer};
 use crate::inputs::{load_lock_of, load_manifest, Inputs};
 use crate::Outcome;
 
@@ -65,6 +71,15 @@ pub struct DiffArgs {
     pub swarm_node_engine: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Show each host's history in the HTML report (`--format html`): its latest changes
+    /// (component, old → new, when) and the time of its first and last audit, read from
+    /// this history store as `envsync audit --store` fills it: an SQLite file (the
+    /// default store of `audit` is $XDG_DATA_HOME/envsync/history.sqlite, else
+    /// ~/.local/share/envsync/history.sqlite) or `postgres://user[:password]@host[:port]/db`.
+    /// Hosts are looked up by the names the report gives them. Example: `envsync diff
+    /// prod web-1 web-2 --format html=fleet.html --store ~/.local/share/envsync/history.sqlite`
+    #[arg(long = "store", value_name = "PATH|URL")]
+    pub store: Option<String>,
     /// Only compare these ecosystems (comma-separated: deb,apk,rpm,pypi,npm,runtime,service,file,env)
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub ecosystem: Vec<String>,
@@ -86,6 +101,12 @@ pub struct DiffArgs {
     /// interpreters, like `/opt` (adds to the manifest's `[collect] roots`); repeatable
     #[arg(long = "root", value_name = "PATH", value_parser = super::absolute_path)]
     pub roots: Vec<String>,
+    /// Print each target's result on standard output as one JSON line
+    /// (`envsync.diff-stream/v1`) as soon as it is compared, then a last line with the
+    /// verdict; reports go to files only (`--format json=fleet.json`). Example:
+    /// `envsync diff prod -i hosts.ini --stream | jq -c 'select(.status != "parity")'`
+    #[arg(long)]
+    pub stream: bool,
 }
 
 /// What target names can refer to: the manifest (when there is one) and the lock.
@@ -414,6 +435,16 @@ pub(crate) async fn load_all(
     sources: Arc<Sources>,
     jobs: usize,
 ) -> Vec<anyhow::Result<Snapshot>> {
+    load_all_with(specs, sources, jobs, |_, _| {}).await
+}
+
+/// [`load_all`], calling `finished` with each target's index and result as it finishes.
+async fn load_all_with(
+    specs: &[Planned],
+    sources: Arc<Sources>,
+    jobs: usize,
+    mut finished: impl FnMut(usize, &anyhow::Result<Snapshot>),
+) -> Vec<anyhow::Result<Snapshot>> {
     let permits = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
     let mut set = tokio::task::JoinSet::new();
     let mut rows = HashMap::new();
@@ -445,6 +476,7 @@ pub(crate) async fn load_all(
             }
         };
         progress.finished(&specs[i].name, &result);
+        finished(i, &result);
         results.insert(i, result);
     }
     (0..specs.len())
@@ -557,7 +589,12 @@ impl TargetPlan {
 
 /// Run `envsync diff`.
 pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
-    let plan = args.output.plan()?;
+    let plan = if args.stream {
+        args.output
+            .plan_to_files("`--stream` writes its JSON lines to")?
+    } else {
+        args.output.plan()?
+    };
     let prepared = Sources::load(&args.inputs).and_then(|mut sources| {
         sources.timeout = args.timeout;
         sources.roots = args.roots.clone();
@@ -568,9 +605,14 @@ pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         Ok(prepared) => prepared,
         Err(err) => return Err(setup_error_reports(args, &plan, err)),
     };
-    let is_fleet = is_fleet || names_swarm(&targets);
+    // A stream reports targets one by one, as a fleet does (a pair is a fleet of one).
+    let is_fleet = is_fleet || names_swarm(&targets) || args.stream;
     let targets = match expand(targets, args.swarm_node_engine.as_deref()).await {
         Ok(targets) => targets,
+        Err(err) => return Err(setup_error_reports(args, &plan, err)),
+    };
+    let store = match history_store(args.store.as_deref(), &plan).await {
+        Ok(store) => store,
         Err(err) => return Err(setup_error_reports(args, &plan, err)),
     };
     let sources = Arc::new(sources);
@@ -582,14 +624,56 @@ pub async fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
             reason: String::new(),
         };
         let checked = or_error_reports(&plan, what, pair(args, &targets, sources)).await?;
-        plan.write(Subject::Pair(&checked))?;
+        let history = read_history(store, vec![targets[1].name.clone()]).await?;
+        plan.write_with_history(Subject::Pair(&checked), history.as_ref())?;
         return Ok(if checked.failed() {
             Outcome::Drift
         } else {
             Outcome::Ok
         });
     }
-    fleet(args, &targets, sources, &plan).await
+    fleet(args, &targets, sources, &plan, store).await
+}
+
+/// `--store`: the store to read history from, checked before any target is collected. It
+/// only adds to the HTML report, so without one `--store` is a mistake; and it must
+/// exist already (a mistyped path would otherwise create an empty store).
+async fn history_store(spec: Option<&str>, plan: &Plan) -> anyhow::Result<Option<Location>> {
+    let Some(spec) = spec else {
+        return Ok(None);
+    };
+    if !plan.has_html() {
+        bail!("`--store` adds each host's history to the HTML report, and no HTML report is written; add `--format html=FILE` (or `--format html`), or leave out `--store`");
+    }
+    let location = Location::parse(spec);
+    if let Location::Sqlite(path) = &location {
+        if !path.is_file() {
+            bail!(
+                "history store `{}` does not exist; `envsync audit TARGET… --store {}` creates and fills it",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    with_store(location.clone(), |_| Ok(())).await?;
+    Ok(Some(location))
+}
+
+/// The history of `targets` from the store, when there is one.
+async fn read_history(
+    store: Option<Location>,
+    targets: Vec<String>,
+) -> anyhow::Result<Option<StoreHistory>> {
+    let Some(location) = store else {
+        return Ok(None);
+    };
+    let shown = location.shown();
+    let history = with_store(location, move |store| store_history(store, &targets))
+        .await
+        .with_context(|| {
+            format!("cannot read the hosts' history from `{shown}` for the HTML report")
+        })?;
+    Ok(Some(history))
 }
 
 /// The manifest or a target source could not be read: every report still says `error`
@@ -643,9 +727,15 @@ async fn load(
     args: &DiffArgs,
     targets: &[Planned],
     sources: Arc<Sources>,
+    mut streamer: Option<&mut Streamer>,
 ) -> anyhow::Result<Loaded> {
     let allow = args.allow_incomplete;
-    let mut results = load_all(targets, sources, args.jobs)
+    let finished = |i: usize, result: &anyhow::Result<Snapshot>| {
+        if let Some(streamer) = streamer.as_deref_mut() {
+            streamer.finished(i, result);
+        }
+    };
+    let mut results = load_all_with(targets, sources, args.jobs, finished)
         .await
         .into_iter()
         .map(|r| r.and_then(|s| s.require_complete(allow).map(|()| s).map_err(Into::into)));
@@ -668,7 +758,7 @@ async fn pair(
     sources: Arc<Sources>,
 ) -> anyhow::Result<check::Checked> {
     let only = ecosystems(&args.ecosystem)?;
-    let (mut reference, mut rest) = load(args, targets, sources).await?;
+    let (mut reference, mut rest) = load(args, targets, sources, None).await?;
     let Some((name, other)) = rest.pop() else {
         bail!("give at least two targets");
     };
@@ -684,29 +774,30 @@ async fn load_fleet(
     args: &DiffArgs,
     targets: &[Planned],
     sources: Arc<Sources>,
+    streamer: Option<&mut Streamer>,
 ) -> anyhow::Result<Fleet> {
-    let only = ecosystems(&args.ecosystem)?;
-    let (reference, rest) = load(args, targets, sources).await?;
+    let compare = compare_options(args)?;
+    let (reference, rest) = load(args, targets, sources, streamer).await?;
     Ok(Fleet {
         reference: reference.target.clone(),
         targets: rest
             .into_iter()
             .map(|(name, r)| FleetTarget {
                 result: r
-                    .and_then(|mut other| {
-                        let mut reference = reference.clone();
-                        envsync_drift::align_hashes(&mut reference, &mut other)?;
-                        Ok(other).map(|other| (reference, other))
-                    })
-                    .map(|(reference, other)| {
-                        let mut diff = compare::diff(&reference, &other);
-                        filter(&mut diff, only.as_deref(), args.ignore_extra);
-                        diff
-                    })
+                    .and_then(|other| compare.diff(&reference, other))
                     .map_err(|e| format!("{e:#}")),
                 name,
             })
             .collect(),
+    })
+}
+
+/// How `args` says targets are compared with the reference.
+fn compare_options(args: &DiffArgs) -> anyhow::Result<Compare> {
+    Ok(Compare {
+        only: ecosystems(&args.ecosystem)?,
+        ignore_extra: args.ignore_extra,
+        allow_incomplete: args.allow_incomplete,
     })
 }
 
@@ -717,8 +808,16 @@ async fn fleet(
     targets: &[Planned],
     sources: Arc<Sources>,
     plan: &Plan,
+    store: Option<Location>,
 ) -> anyhow::Result<Outcome> {
-    let fleet = match load_fleet(args, targets, sources).await {
+    let mut streamer = match args.stream {
+        true => Some(Streamer::new(
+            targets.iter().map(|t| t.name.clone()).collect(),
+            compare_options(args)?,
+        )),
+        false => None,
+    };
+    let fleet = match load_fleet(args, targets, sources, streamer.as_mut()).await {
         Ok(fleet) => fleet,
         Err(err) => {
             let reason = format!("{err:#}");
@@ -732,13 +831,21 @@ async fn fleet(
                     })
                     .collect(),
             };
+            if let Some(streamer) = &streamer {
+                streamer.end(&fleet);
+            }
             return match plan.write(Subject::Fleet(&fleet)) {
                 Ok(()) => Err(err),
                 Err(write) => Err(err.context(format!("{write:#}"))),
             };
         }
     };
-    plan.write(Subject::Fleet(&fleet))?;
+    if let Some(streamer) = &streamer {
+        streamer.end(&fleet);
+    }
+    let names = fleet.targets.iter().map(|t| t.name.clone()).collect();
+    let history = read_history(store, names).await?;
+    plan.write_with_history(Subject::Fleet(&fleet), history.as_ref())?;
     let failed: Vec<String> = fleet
         .targets
         .iter()

@@ -6,8 +6,8 @@ use anyhow::Context;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use envsync_drift::compare::short_version;
 use envsync_drift::fleet::arrow;
-use envsync_drift::report::escape;
-use envsync_history::{ChangeKind, Entry, History, Location, Store};
+use envsync_drift::report::{escape, Audits, HistoryChange, HostHistory, StoreHistory};
+use envsync_history::{ChangeKind, Entry, History, HistoryError, Location, Store};
 
 use super::output::{out, DocFormat};
 use crate::documents;
@@ -81,6 +81,56 @@ pub async fn run(args: &HistoryArgs) -> anyhow::Result<Outcome> {
         DocFormat::Table => out!("{}", table(&history))?,
     }
     Ok(Outcome::Ok)
+}
+
+/// How many changes of each host the HTML report lists (newest first); the page names
+/// `envsync history TARGET` for the older ones.
+pub(crate) const HTML_CHANGES: usize = 20;
+
+/// A host's history as the HTML report shows it: the latest `limit` changes, newest
+/// first, and the span of its audits.
+pub(crate) fn host_history(history: &History, limit: usize) -> HostHistory {
+    let changes: Vec<HistoryChange> = history
+        .changes
+        .iter()
+        .rev()
+        .take(limit)
+        .map(|e| HistoryChange {
+            component: e.change.label(),
+            from: e.change.old.clone(),
+            to: e.change.new.clone(),
+            direction: e.change.direction,
+            at: e.at.clone(),
+        })
+        .collect();
+    HostHistory {
+        target: history.target.clone(),
+        older: history.changes.len() - changes.len(),
+        changes,
+        audits: Audits {
+            count: history.collections,
+            failed: history.failed,
+            first: history.first.clone(),
+            last: history.last.clone(),
+        },
+    }
+}
+
+/// The history of each of `targets` (named as reports name them) for the HTML report; a
+/// target the store holds no collection of is left out, and the page says so.
+pub(crate) fn store_history(store: &mut Store, targets: &[String]) -> anyhow::Result<StoreHistory> {
+    let mut hosts = Vec::new();
+    for target in targets {
+        match store.history(target, None) {
+            Ok(history) => hosts.push(host_history(&history, HTML_CHANGES)),
+            Err(HistoryError::UnknownTarget { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(StoreHistory {
+        store: store.name().to_string(),
+        hosts,
+    })
 }
 
 /// `old → new` of one change, hashes shortened.
@@ -166,4 +216,75 @@ fn changes_table(entries: &[Entry]) -> String {
         ]);
     }
     table.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use envsync_manifest::Ecosystem;
+
+    fn entry(at: &str, name: &str, old: Option<&str>, new: Option<&str>) -> Entry {
+        let kind = match (old, new) {
+            (None, _) => ChangeKind::Added,
+            (_, None) => ChangeKind::Removed,
+            _ => ChangeKind::Changed,
+        };
+        Entry {
+            at: at.into(),
+            since: "2026-01-01T00:00:00Z".into(),
+            change: envsync_history::Change {
+                ecosystem: Ecosystem::Deb,
+                name: name.into(),
+                arch: None,
+                location: None,
+                kind,
+                old: old.map(str::to_string),
+                new: new.map(str::to_string),
+                direction: None,
+            },
+        }
+    }
+
+    #[test]
+    fn the_page_lists_the_latest_changes_newest_first() {
+        let history = History {
+            target: "web-1".into(),
+            component: None,
+            collections: 4,
+            failed: 0,
+            first: Some("2026-01-01T00:00:00Z".into()),
+            last: Some("2026-01-04T00:00:00Z".into()),
+            // The store answers oldest first.
+            changes: vec![
+                entry("2026-01-02T00:00:00Z", "a", Some("1"), Some("2")),
+                entry("2026-01-03T00:00:00Z", "b", None, Some("1")),
+                entry("2026-01-04T00:00:00Z", "c", Some("1"), None),
+            ],
+            failures: Vec::new(),
+            current: None,
+        };
+        let host = host_history(&history, 2);
+        let got: Vec<(&str, &str, Option<&str>, Option<&str>)> = host
+            .changes
+            .iter()
+            .map(|c| {
+                (
+                    c.at.as_str(),
+                    c.component.as_str(),
+                    c.from.as_deref(),
+                    c.to.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("2026-01-04T00:00:00Z", "deb:c", Some("1"), None),
+                ("2026-01-03T00:00:00Z", "deb:b", None, Some("1")),
+            ]
+        );
+        assert_eq!(host.older, 1);
+        assert_eq!(host.audits.count, 4);
+        assert_eq!(host.audits.first.as_deref(), Some("2026-01-01T00:00:00Z"));
+    }
 }

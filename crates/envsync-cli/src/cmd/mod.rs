@@ -16,6 +16,7 @@ pub mod lock;
 pub mod logs;
 pub mod output;
 pub mod status;
+pub mod stream;
 pub mod up;
 pub mod validate;
 

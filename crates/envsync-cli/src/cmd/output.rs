@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use envsync_drift::check::Checked;
 use envsync_drift::fleet::Fleet;
-use envsync_drift::report::{self, Errored, Format};
+use envsync_drift::report::{self, Errored, Format, StoreHistory};
 
 /// The output flags shared by `diff` and `check`.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -83,6 +83,28 @@ fn format_of_extension(path: &Path) -> Format {
 }
 
 impl OutputArgs {
+    /// The reports when standard output carries something else (`diff --stream`'s
+    /// lines): only those written to files; a report asked for on standard output is
+    /// an error.
+    pub fn plan_to_files(&self, stdout_use: &str) -> anyhow::Result<Plan> {
+        let mut plan = self.plan()?;
+        let is_stdout = |path: &Option<PathBuf>| path.as_deref() == Some(Path::new("-"));
+        // A bare `--format X` or a `-` names standard output; without them, a table on
+        // it is only the default.
+        let asked = self
+            .format
+            .iter()
+            .any(|spec| !spec.contains('=') || spec.ends_with("=-"))
+            || [&self.output, &self.json, &self.junit, &self.markdown]
+                .into_iter()
+                .any(is_stdout);
+        if asked {
+            bail!("{stdout_use} standard output; write the reports to files with `--format FORMAT=FILE`");
+        }
+        plan.outputs.retain(|(_, d)| *d != Dest::Stdout);
+        Ok(plan)
+    }
+
     /// Decide where each report goes, or say why the flags contradict each other.
     pub fn plan(&self) -> anyhow::Result<Plan> {
         let mut outputs = Vec::new();
@@ -186,14 +208,36 @@ impl Plan {
     /// Render every report and write it where it goes. Files are written whole; an
     /// error names the file.
     pub fn write(&self, subject: Subject<'_>) -> anyhow::Result<()> {
+        self.write_with_history(subject, None)
+    }
+
+    /// Whether one of the reports is the HTML page (the only one that shows history).
+    pub fn has_html(&self) -> bool {
+        self.outputs.iter().any(|(f, _)| *f == Format::Html)
+    }
+
+    /// [`Plan::write`], the HTML page with each host's history when `history` is given.
+    pub fn write_with_history(
+        &self,
+        subject: Subject<'_>,
+        history: Option<&StoreHistory>,
+    ) -> anyhow::Result<()> {
         for (format, dest) in &self.outputs {
             let color = *dest == Dest::Stdout && stdout_color();
-            let text = match subject {
-                Subject::Pair(c) => report::render(*format, c, color),
-                Subject::Fleet(f) => report::render_fleet(*format, f, color),
+            let text = match (subject, history) {
+                (Subject::Pair(c), Some(h)) if *format == Format::Html => {
+                    report::render_html_with_history(c, h)
+                }
+                (Subject::Fleet(f), Some(h)) if *format == Format::Html => {
+                    report::html::render_fleet_with_history(f, Some(h))
+                }
+                (Subject::Pair(c), _) => report::render(*format, c, color),
+                (Subject::Fleet(f), _) => report::render_fleet(*format, f, color),
                 // The error itself goes to standard error; the table would only repeat it.
-                Subject::Error(_) if *format == Format::Table && *dest == Dest::Stdout => continue,
-                Subject::Error(e) => report::render_error(*format, e, color),
+                (Subject::Error(_), _) if *format == Format::Table && *dest == Dest::Stdout => {
+                    continue
+                }
+                (Subject::Error(e), _) => report::render_error(*format, e, color),
             };
             match dest {
                 Dest::Stdout => write_stdout(text.as_bytes())?,

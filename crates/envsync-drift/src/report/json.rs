@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use crate::check::{Checked, Finding, IgnoreRef, Mode, SourceRef, Status};
-use crate::compare::{Drift, Summary};
-use crate::fleet::Fleet;
+use crate::compare::{Diff, Drift, Summary};
+use crate::fleet::{Fleet, FleetTarget};
 
 use super::{Errored, DIFF_SCHEMA};
 
@@ -189,40 +189,52 @@ struct TargetEntry<'a> {
     summary: Option<Summary>,
 }
 
-/// `envsync.diff/v1` for many targets against one reference.
-pub fn render_fleet(fleet: &Fleet) -> String {
-    let verdict = if fleet.failed_targets() > 0 {
+/// A fleet's verdict: `error` when a target could not be compared, else `drift` or
+/// `parity`.
+fn verdict(fleet: &Fleet) -> &'static str {
+    if fleet.failed_targets() > 0 {
         "error"
     } else if fleet.has_drift() {
         "drift"
     } else {
         "parity"
-    };
-    let targets = fleet
-        .targets
-        .iter()
-        .map(|t| match &t.result {
-            Ok(diff) => {
-                let summary = diff.summary();
-                TargetEntry {
-                    target: &t.name,
-                    status: if summary.has_drift() {
-                        "drift"
-                    } else {
-                        "parity"
-                    },
-                    error: None,
-                    summary: Some(summary),
-                }
-            }
-            Err(err) => TargetEntry {
-                target: &t.name,
-                status: "error",
-                error: Some(err),
-                summary: None,
-            },
-        })
-        .collect();
+    }
+}
+
+fn entry(t: &FleetTarget) -> TargetEntry<'_> {
+    match &t.result {
+        Ok(diff) => target_entry(&t.name, diff),
+        Err(err) => error_entry(&t.name, err),
+    }
+}
+
+fn target_entry<'a>(name: &'a str, diff: &Diff) -> TargetEntry<'a> {
+    let summary = diff.summary();
+    TargetEntry {
+        target: name,
+        status: if summary.has_drift() {
+            "drift"
+        } else {
+            "parity"
+        },
+        error: None,
+        summary: Some(summary),
+    }
+}
+
+fn error_entry<'a>(name: &'a str, err: &'a str) -> TargetEntry<'a> {
+    TargetEntry {
+        target: name,
+        status: "error",
+        error: Some(err),
+        summary: None,
+    }
+}
+
+/// `envsync.diff/v1` for many targets against one reference.
+pub fn render_fleet(fleet: &Fleet) -> String {
+    let verdict = verdict(fleet);
+    let targets = fleet.targets.iter().map(entry).collect();
     let drift = fleet
         .targets
         .iter()
@@ -261,6 +273,77 @@ pub fn render_fleet(fleet: &Fleet) -> String {
         drift,
         groups,
     })
+}
+
+/// Schema of `envsync diff --stream`'s lines.
+pub const STREAM_SCHEMA: &str = "envsync.diff-stream/v1";
+
+#[derive(Serialize)]
+struct StreamLine<'a> {
+    schema: &'static str,
+    reference: &'a str,
+    #[serde(flatten)]
+    target: TargetEntry<'a>,
+    /// This target's drift (empty for `parity` and `error`).
+    drift: Vec<Entry<'a>>,
+}
+
+/// One line of `envsync diff --stream`: target `name` compared with `reference` (its
+/// diff, or why it could not be compared), as compact JSON without a line break.
+pub fn render_stream_target(reference: &str, name: &str, result: &Result<Diff, String>) -> String {
+    let (target, drift) = match result {
+        Ok(diff) => (
+            target_entry(name, diff),
+            diff.drift
+                .iter()
+                .map(|d| plain_entry(Some(name), d))
+                .collect(),
+        ),
+        Err(err) => (error_entry(name, err), Vec::new()),
+    };
+    serde_json::to_string(&StreamLine {
+        schema: STREAM_SCHEMA,
+        reference,
+        target,
+        drift,
+    })
+    .unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct StreamEnd<'a> {
+    schema: &'static str,
+    reference: &'a str,
+    /// Always `true`: the last line.
+    done: bool,
+    /// `parity`, `drift` or `error`, as the fleet report's.
+    verdict: &'static str,
+    targets: usize,
+    parity: usize,
+    drift: usize,
+    error: usize,
+}
+
+/// The last line of `envsync diff --stream`: the fleet's verdict and counts.
+pub fn render_stream_end(fleet: &Fleet) -> String {
+    let count = |status: &str| {
+        fleet
+            .targets
+            .iter()
+            .filter(|t| entry(t).status == status)
+            .count()
+    };
+    serde_json::to_string(&StreamEnd {
+        schema: STREAM_SCHEMA,
+        reference: &fleet.reference,
+        done: true,
+        verdict: verdict(fleet),
+        targets: fleet.targets.len(),
+        parity: count("parity"),
+        drift: count("drift"),
+        error: count("error"),
+    })
+    .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 
 pub mod escape;
 pub mod github;
+pub mod history;
 pub mod html;
 pub mod json;
 pub mod junit;
@@ -27,6 +28,9 @@ use crate::check::{Checked, Mode};
 use crate::fleet::{Fleet, FleetTarget};
 
 pub use escape::{escape, escape_lines, json_pretty};
+pub use history::{
+    AuditRun, AuditStatus, AuditedHost, Audits, HistoryChange, HostHistory, StoreHistory,
+};
 
 /// The schema id of diff and check reports.
 pub const DIFF_SCHEMA: &str = "envsync.diff/v1";
@@ -99,6 +103,11 @@ pub fn render(format: Format, checked: &Checked, color: bool) -> String {
         Format::Openmetrics => openmetrics::render_fleet(&one_target(checked)),
         Format::Html => html::render_fleet(&one_target(checked)),
     }
+}
+
+/// The HTML page of a two-sided result with the other side's history from a store.
+pub fn render_html_with_history(checked: &Checked, history: &StoreHistory) -> String {
+    html::render_fleet_with_history(&one_target(checked), Some(history))
 }
 
 /// A two-sided result as a fleet of one target, for the formats that only have a fleet

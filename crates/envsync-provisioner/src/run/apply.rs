@@ -17,11 +17,11 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 
-use super::decide::{action_for, Action, Change, Desired, Existing};
+use super::decide::{action_for, waits_for, Action, Change, Desired, Existing};
 use super::user::add_user;
 use super::{Progress, RunError};
-use crate::env::{container_name, EnvSpec, RestartPolicy as Restart};
-use crate::labels::{project_labels, EffectiveConfig, Role};
+use crate::env::{container_name, EnvSpec, RestartPolicy as Restart, DEV_SERVICE};
+use crate::labels::{project_labels, EffectiveConfig, Role, LABEL_DEPENDS_ON};
 use crate::run_error::{engine_error, status_code};
 use envsync_manifest::manifest::MountKind;
 
@@ -118,6 +118,23 @@ async fn ensure_volumes(
     Ok(())
 }
 
+/// The labels of `want`'s container: its configuration's, and what it waits for in the
+/// whole stack (so `down` can stop it first).
+fn labels(spec: &EnvSpec, want: &Desired) -> HashMap<String, String> {
+    let mut labels = want.config.labels(&spec.project, &want.service, want.role);
+    let mut stack: Vec<(&str, Role)> = spec
+        .services
+        .iter()
+        .map(|s| (s.name.as_str(), Role::Service))
+        .collect();
+    if spec.dev.is_some() {
+        stack.push((DEV_SERVICE, Role::Dev));
+    }
+    let waits = waits_for(&want.service, want.role, &stack, &spec.stack.depends_on);
+    labels.insert(LABEL_DEPENDS_ON.to_string(), waits.join(","));
+    labels
+}
+
 /// The engine's container configuration for an effective configuration. The engine's
 /// container must match `config` exactly: everything here comes from it.
 // Over 80 lines on purpose: one field of `config` after another, each mapped to the
@@ -193,7 +210,7 @@ fn container_body(spec: &EnvSpec, want: &Desired) -> ContainerCreateBody {
                 .map(|p| format!("{}/tcp", p.container))
                 .collect(),
         ),
-        labels: Some(config.labels(&spec.project, &want.service, want.role)),
+        labels: Some(labels(spec, want)),
         stop_timeout: Some(i64::from(grace_secs(want.stop_grace))),
         host_config: Some(HostConfig {
             restart_policy: Some(RestartPolicy {

@@ -467,17 +467,17 @@ pub fn start_waves(
     depends_on: &BTreeMap<String, Vec<String>>,
 ) -> Result<Vec<Vec<usize>>, RunError> {
     let index = |name: &str| desired.iter().position(|d| d.service == name);
+    let stack: Vec<(&str, Role)> = desired
+        .iter()
+        .map(|d| (d.service.as_str(), d.role))
+        .collect();
     let deps: Vec<Vec<usize>> = desired
         .iter()
-        .map(|d| match depends_on.get(&d.service) {
-            Some(names) => names.iter().filter_map(|n| index(n)).collect(),
-            None if d.role == Role::Dev => (0..desired.len())
-                .filter(|i| {
-                    desired[*i].role == Role::Service
-                        && !reaches(&desired[*i].service, DEV_SERVICE, depends_on)
-                })
-                .collect(),
-            None => Vec::new(),
+        .map(|d| {
+            waits_for(&d.service, d.role, &stack, depends_on)
+                .iter()
+                .filter_map(|n| index(n))
+                .collect()
         })
         .collect();
     let mut started = vec![false; desired.len()];
@@ -505,6 +505,29 @@ pub fn start_waves(
         waves.push(wave);
     }
     Ok(waves)
+}
+
+/// The names among `stack` (every container as `(service, role)`) that `service` waits
+/// for before it starts: what `depends_on` names for it, or, for the development
+/// container when it names nothing, every service that does not itself depend on the
+/// development container, directly or not.
+pub fn waits_for(
+    service: &str,
+    role: Role,
+    stack: &[(&str, Role)],
+    depends_on: &BTreeMap<String, Vec<String>>,
+) -> Vec<String> {
+    match depends_on.get(service) {
+        Some(names) => names.clone(),
+        None if role == Role::Dev => stack
+            .iter()
+            .filter(|(name, role)| {
+                *role == Role::Service && !reaches(name, DEV_SERVICE, depends_on)
+            })
+            .map(|(name, _)| name.to_string())
+            .collect(),
+        None => Vec::new(),
+    }
 }
 
 /// Whether following `depends_on` from `from` comes to `to`.
