@@ -3,7 +3,8 @@
 //! changing only what differs and saying why. `up --check` changes nothing and exits 1
 //! when `up` would change something. After a real `up`, the running development container
 //! is fingerprinted and compared with envsync.lock, and each service with the version the
-//! lock or manifest gives it: drift exits 1 (`--no-verify` skips this).
+//! lock or manifest gives it (a service's own image of known middleware: the version its
+//! server reports from inside, against its tag): drift exits 1 (`--no-verify` skips this).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -433,8 +434,8 @@ impl Verification {
 /// compare it with the lock; check each service container's packages and files against
 /// the lock's image of that service, or its middleware version against the manifest's
 /// `version`; and ask each service given by an image of known middleware for the version
-/// its server runs, which its tag and `version` must name. Only `services` are checked, and the development container when `with_dev`:
-/// what `up` ran.
+/// its server runs, which its tag and `version` must name. Only `services` are checked,
+/// and the development container when `with_dev`: what `up` ran.
 pub(crate) async fn verify_running(
     manifest: &Manifest,
     lock: Option<(&Lock, &Path)>,
