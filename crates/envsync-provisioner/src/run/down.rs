@@ -29,7 +29,7 @@ pub struct DownReport {
 /// Stop the project's containers (SIGTERM, then SIGKILL after the grace each was
 /// created with), remove them and the network, and the named volumes when
 /// `remove_volumes`; only resources labelled with this project are touched. Containers
-/// stop in the reverse of the order `up` started them ([`stop_waves`]): the application
+/// stop in the reverse of the order `up` started them (`stop_waves`): the application
 /// is gone before the services it talks to.
 pub async fn down(
     docker: &Docker,
