@@ -483,7 +483,10 @@ fn plan_targets(args: &DiffArgs, sources: &Sources) -> anyhow::Result<(Vec<Plann
         fleet = true;
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the inventory `{}`", path.display()))?;
-        let inventory = Inventory::parse(path, &text)?;
+        let mut inventory = Inventory::parse(path, &text)?;
+        for warning in inventory.read_vars_dirs(path)? {
+            eprintln!("warning: {}", escape(&warning));
+        }
         let file = path.display().to_string();
         for host in inventory.targets(&file, args.limit.as_deref())? {
             plan.add(
