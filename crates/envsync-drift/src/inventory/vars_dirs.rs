@@ -130,10 +130,8 @@ fn read_all<'a>(
 /// group and host `inv` has (files for other names are not read, as in Ansible), and a
 /// warning for each file skipped.
 pub fn read(inventory: &Path, inv: &Inventory) -> Result<(VarsDirs, Vec<String>), InventoryError> {
-    let base = match inventory.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    // `hosts.ini` has the parent ``, so the directories are named as the user would.
+    let base = inventory.parent().unwrap_or(Path::new(""));
     let mut warnings = Vec::new();
     let groups = read_all(&base.join("group_vars"), inv.groups.keys(), &mut warnings)?;
     let hosts = read_all(&base.join("host_vars"), inv.hosts.iter(), &mut warnings)?;
