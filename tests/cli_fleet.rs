@@ -1,5 +1,5 @@
 //! Fleets as operations run them: targets from an Ansible inventory (`--inventory`,
-//! `--limit`), from a list (`--targets-from`, `-` for standard input) and from
+//! `--limit`, its `group_vars/` and `host_vars/`), from a list (`--targets-from`, `-` for standard input) and from
 //! `[targets]` groups; hosts with the same drift grouped; a per-host `--timeout`; and
 //! the reports where operations look: OpenMetrics read by `prometheus_client`'s parsers
 //! (the Prometheus text and the strict OpenMetrics one) and the HTML page rendered by

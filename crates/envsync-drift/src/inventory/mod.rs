@@ -516,6 +516,12 @@ ansible_user=ops
             &["error: inv:3: host `web-2`: `ssh://web-2:99999` is not a valid ssh destination: `99999` is not a port number (1-65535)"],
         );
         check(
+            "hosts.yml",
+            "all:\n  hosts:\n    web-1:\n      ansible_user: !vault |\n        $ANSIBLE_VAULT;1.1;AES256\n        6162636465\n",
+            None,
+            &["error: hosts.yml: host `web-1`: `ansible_user` is encrypted with Ansible Vault (`!vault`), and envsync has no vault password; give it a plain value"],
+        );
+        check(
             "inv",
             "[web]\nweb-1 ansible_connection=winrm\n",
             None,
