@@ -44,8 +44,9 @@ pub struct DiffArgs {
     /// `swarm:SERVICE/SERVICE.SLOT`
     #[arg(value_name = "TARGET", num_args = 1.., required = true)]
     pub targets: Vec<String>,
-    /// Also compare every host of this Ansible inventory (INI or YAML): `ansible_host`,
-    /// `ansible_port` and `ansible_user` make `ssh://user@host:port`
+    /// Also compare every host of this Ansible inventory (INI or YAML, with the
+    /// `group_vars/` and `host_vars/` beside it; vaulted files are skipped):
+    /// `ansible_host`, `ansible_port` and `ansible_user` make `ssh://user@host:port`
     #[arg(short = 'i', long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
     /// Only the inventory's hosts this Ansible pattern selects (`web`, `web:&prod`,
