@@ -1,5 +1,5 @@
 //! Fleets as operations run them: targets from an Ansible inventory (`--inventory`,
-//! `--limit`), from a list (`--targets-from`, `-` for standard input) and from
+//! `--limit`, its `group_vars/` and `host_vars/`), from a list (`--targets-from`, `-` for standard input) and from
 //! `[targets]` groups; hosts with the same drift grouped; a per-host `--timeout`; and
 //! the reports where operations look: OpenMetrics read by `prometheus_client`'s parsers
 //! (the Prometheus text and the strict OpenMetrics one) and the HTML page rendered by
@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use envsync_testsupport::oracles::oracle_python;
+use envsync_testsupport::oracles::{oracle_python, run_oracle};
 use serde_json::Value;
 
 mod util;
@@ -70,6 +70,26 @@ fn fake_ssh(dir: &Path, log: &Path, delay: u32) -> PathBuf {
     path
 }
 
+/// The ssh calls the fake ssh logged, sorted: `-p PORT ` when one was given, then the
+/// destination and the command.
+fn ssh_calls(log: &Path) -> Vec<String> {
+    let mut calls: Vec<String> = std::fs::read_to_string(log)
+        .expect("ssh log")
+        .lines()
+        .map(|l| {
+            // The options before `--` (BatchMode, ConnectTimeout) are the same for all.
+            let (_, tail) = l.split_once("-- ").expect("`--` before the destination");
+            let port = l
+                .split_once("-p ")
+                .map(|(_, p)| format!("-p {} ", &p[..4]))
+                .unwrap_or_default();
+            format!("{port}{}", tail.rsplit_once(' ').expect("a token").0)
+        })
+        .collect();
+    calls.sort();
+    calls
+}
+
 #[test]
 fn inventory_hosts_are_reached_as_ansible_describes_them() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -106,22 +126,8 @@ fn inventory_hosts_are_reached_as_ansible_describes_them() {
         report["groups"][0]["hosts"],
         serde_json::json!(["web01", "web-canary"])
     );
-    let mut calls: Vec<String> = std::fs::read_to_string(&log)
-        .expect("ssh log")
-        .lines()
-        .map(|l| {
-            // The options before `--` (BatchMode, ConnectTimeout) are the same for all.
-            let (_, tail) = l.split_once("-- ").expect("`--` before the destination");
-            let port = l
-                .split_once("-p ")
-                .map(|(_, p)| format!("-p {} ", &p[..4]))
-                .unwrap_or_default();
-            format!("{port}{}", tail.rsplit_once(' ').expect("a token").0)
-        })
-        .collect();
-    calls.sort();
     assert_eq!(
-        calls,
+        ssh_calls(&log),
         [
             "-p 2222 deploy@web-canary sh -s",
             "deploy@127.0.0.1 sh -s",
@@ -169,6 +175,75 @@ fn inventory_hosts_are_reached_as_ansible_describes_them() {
             .starts_with("bad.ini:2: host `web-1`"),
         "{report}"
     );
+}
+
+#[test]
+fn group_vars_and_host_vars_reach_ssh() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let log = tmp.path().join("ssh.log");
+    let ssh = fake_ssh(tmp.path(), &log, 0);
+    for (name, body) in [
+        (
+            "hosts.ini",
+            "[web]\nweb-1 ansible_host=127.0.0.1\nweb-2 ansible_host=127.0.0.1\n",
+        ),
+        ("group_vars/all.yml", "ansible_user: deploy\n"),
+        ("group_vars/web/main.yml", "ansible_port: 2201\n"),
+        ("group_vars/web/vault.yml", "db_password: s3cret\n"),
+        ("host_vars/web-2.yml", "ansible_port: 2222\n"),
+        ("vault-password", "correct horse battery staple\n"),
+    ] {
+        let path = tmp.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(&path, body).expect("write");
+    }
+    let password = tmp.path().join("vault-password").display().to_string();
+    let vault = tmp.path().join("group_vars/web/vault.yml");
+    run_oracle(
+        "ansible-vault",
+        &[
+            "encrypt",
+            "--vault-password-file",
+            &password,
+            &vault.display().to_string(),
+        ],
+        None,
+    );
+    let (code, _, stderr) = run(envsync_command()
+        .current_dir(tmp.path())
+        .env("ENVSYNC_SSH", &ssh)
+        .args(["diff", "ssh://reference-host", "-i", "hosts.ini"]));
+    assert_eq!(code, 0, "the same machine everywhere is parity: {stderr}");
+    assert!(
+        stderr.contains("warning: `group_vars/web/vault.yml` is encrypted with Ansible Vault; envsync has no vault password and skips it"),
+        "{stderr}"
+    );
+    assert_eq!(
+        ssh_calls(&log),
+        [
+            "-p 2201 deploy@127.0.0.1 sh -s",
+            "-p 2222 deploy@127.0.0.1 sh -s",
+            "reference-host sh -s",
+        ]
+    );
+
+    // A malformed file is an error naming it and its line, before any host is reached.
+    std::fs::remove_file(&log).expect("clear the log");
+    std::fs::write(
+        tmp.path().join("group_vars/all.yml"),
+        "ansible_user: deploy\nansible_port: [2201\n",
+    )
+    .expect("write");
+    let (code, _, stderr) = run(envsync_command()
+        .current_dir(tmp.path())
+        .env("ENVSYNC_SSH", &ssh)
+        .args(["diff", "ssh://reference-host", "-i", "hosts.ini"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("group_vars/all.yml:3: not valid YAML"),
+        "{stderr}"
+    );
+    assert!(!log.exists(), "no host is reached");
 }
 
 #[test]

@@ -46,8 +46,9 @@ pub struct DiffArgs {
     /// `swarm:SERVICE/SERVICE.SLOT`
     #[arg(value_name = "TARGET", num_args = 1.., required = true)]
     pub targets: Vec<String>,
-    /// Also compare every host of this Ansible inventory (INI or YAML): `ansible_host`,
-    /// `ansible_port` and `ansible_user` make `ssh://user@host:port`
+    /// Also compare every host of this Ansible inventory (INI or YAML, with the
+    /// `group_vars/` and `host_vars/` beside it; vaulted files are skipped):
+    /// `ansible_host`, `ansible_port` and `ansible_user` make `ssh://user@host:port`
     #[arg(short = 'i', long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
     /// Only the inventory's hosts this Ansible pattern selects (`web`, `web:&prod`,
@@ -535,7 +536,10 @@ fn plan_targets(args: &DiffArgs, sources: &Sources) -> anyhow::Result<(Vec<Plann
         fleet = true;
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the inventory `{}`", path.display()))?;
-        let inventory = Inventory::parse(path, &text)?;
+        let mut inventory = Inventory::parse(path, &text)?;
+        for warning in inventory.read_vars_dirs(path)? {
+            eprintln!("warning: {}", escape(&warning));
+        }
         let file = path.display().to_string();
         for host in inventory.targets(&file, args.limit.as_deref())? {
             plan.add(

@@ -2,7 +2,9 @@
 //! YAML: groups, `children`, `vars`, host ranges like `web[01:03]`, `--limit` patterns
 //! like `web:&prod:!web-3`), and plain target lists (one target per line, `#` comments).
 //!
-//! Pure: the caller reads the file and hands over its text. What Ansible would do is the
+//! Parsing is pure: the caller reads the file and hands over its text. The `group_vars/`
+//! and `host_vars/` directories beside the file are read by `Inventory::read_vars_dirs`
+//! (`vars_dirs.rs`) and merged in Ansible's precedence. What Ansible would do is the
 //! oracle (`ansible-inventory --list`, `ansible PATTERN --list-hosts`, in
 //! `crates/envsync-drift/tests/inventory_oracle.rs`). A host becomes a target from its
 //! `ansible_connection` (ssh by default: `ssh://[ansible_user@]ansible_host[:ansible_port]`;
@@ -11,12 +13,14 @@
 
 mod ini;
 mod pattern;
+mod vars_dirs;
 mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 pub use pattern::select;
+pub use vars_dirs::VarsDirs;
 
 /// An inventory error: the file, the line when there is one, what is wrong and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,6 +49,8 @@ pub struct Inventory {
     pub host_vars: BTreeMap<String, BTreeMap<String, String>>,
     /// The line each host was first declared on (INI), for messages.
     pub host_lines: BTreeMap<String, usize>,
+    /// What `group_vars/` and `host_vars/` beside the file hold for these groups and hosts.
+    pub vars_dirs: VarsDirs,
 }
 
 /// One host of an inventory as a target: its inventory name, the target envsync reads,
@@ -76,6 +82,15 @@ impl Inventory {
         };
         inv.finish();
         Ok(inv)
+    }
+
+    /// Read the `group_vars/` and `host_vars/` directories beside the inventory file
+    /// `path` into `vars_dirs`; the warnings are the files skipped (vaulted ones). A file
+    /// that is not valid YAML or not a map of variables is an error naming it.
+    pub fn read_vars_dirs(&mut self, path: &Path) -> Result<Vec<String>, InventoryError> {
+        let (dirs, warnings) = vars_dirs::read(path, self)?;
+        self.vars_dirs = dirs;
+        Ok(warnings)
     }
 
     fn group_mut(&mut self, name: &str) -> &mut Group {
@@ -183,8 +198,11 @@ impl Inventory {
         d
     }
 
-    /// A host's variables as Ansible merges them: groups from the shallowest to the
-    /// deepest (by `ansible_group_priority`, then name, at equal depth), then the host's own.
+    /// A host's variables as Ansible merges them (its `VARIABLE_PRECEDENCE`): the
+    /// inventory file's group variables, then `group_vars/` files, each from the
+    /// shallowest group (`all`) to the deepest (by `ansible_group_priority`, then name, at
+    /// equal depth); then the host's own variables in the file, then `host_vars/`. So
+    /// `group_vars/all.yml` overrides a `[web:vars]` of the inventory file.
     pub fn host_vars(&self, host: &str) -> BTreeMap<String, String> {
         let mut groups: Vec<(usize, i64, &str)> = self
             .groups
@@ -201,11 +219,21 @@ impl Inventory {
             .collect();
         groups.sort();
         let mut vars = BTreeMap::new();
-        for (_, _, g) in groups {
-            vars.extend(self.groups[g].vars.clone());
+        for (_, _, g) in &groups {
+            vars.extend(self.groups[*g].vars.clone());
         }
+        // In the inventory file it sets the group's priority, not a variable; in
+        // `group_vars/` Ansible keeps it as a plain variable.
         vars.remove("ansible_group_priority");
-        if let Some(own) = self.host_vars.get(host) {
+        for (_, _, g) in &groups {
+            if let Some(file_vars) = self.vars_dirs.groups.get(*g) {
+                vars.extend(file_vars.clone());
+            }
+        }
+        for own in [self.host_vars.get(host), self.vars_dirs.hosts.get(host)]
+            .into_iter()
+            .flatten()
+        {
             vars.extend(own.clone());
         }
         vars
@@ -269,6 +297,14 @@ pub fn host_target(name: &str, vars: &BTreeMap<String, String>) -> Result<String
         if vars.get(key).is_some_and(|v| v.contains("{{")) {
             return Err(format!(
                 "`{key}` is a Jinja template, which envsync does not evaluate; give it a plain value"
+            ));
+        }
+        if vars
+            .get(key)
+            .is_some_and(|v| v.starts_with("$ANSIBLE_VAULT"))
+        {
+            return Err(format!(
+                "`{key}` is encrypted with Ansible Vault (`!vault`), and envsync has no vault password; give it a plain value"
             ));
         }
     }
@@ -478,6 +514,12 @@ ansible_user=ops
             "[web]\nweb-1\nweb-2 ansible_port=99999\n",
             None,
             &["error: inv:3: host `web-2`: `ssh://web-2:99999` is not a valid ssh destination: `99999` is not a port number (1-65535)"],
+        );
+        check(
+            "hosts.yml",
+            "all:\n  hosts:\n    web-1:\n      ansible_user: !vault |\n        $ANSIBLE_VAULT;1.1;AES256\n        6162636465\n",
+            None,
+            &["error: hosts.yml: host `web-1`: `ansible_user` is encrypted with Ansible Vault (`!vault`), and envsync has no vault password; give it a plain value"],
         );
         check(
             "inv",

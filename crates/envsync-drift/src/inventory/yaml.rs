@@ -147,6 +147,35 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Inventory, InventoryError>
     Ok(reader.inv)
 }
 
+/// One file of `group_vars/` or `host_vars/`: a map of variables, or nothing when the
+/// file is empty, as Ansible's loader reads it (JSON is YAML too).
+pub(super) fn parse_vars(
+    file: &str,
+    text: &str,
+) -> Result<BTreeMap<String, String>, InventoryError> {
+    let docs = YamlLoader::load_from_str(text).map_err(|e| InventoryError {
+        file: file.to_string(),
+        line: Some(e.marker().line()),
+        message: format!("not valid YAML: {}", e.info()),
+    })?;
+    let reader = Reader {
+        file,
+        inv: Inventory::default(),
+    };
+    match docs.as_slice() {
+        [] => Ok(BTreeMap::new()),
+        [doc] => match doc {
+            Yaml::Hash(_) | Yaml::Null => reader.vars("the file", doc),
+            _ => Err(reader
+                .err("a variables file must be a map of variables (`name: value`)".to_string())),
+        },
+        _ => Err(reader.err(format!(
+            "the file holds {} YAML documents; Ansible reads a variables file as one",
+            docs.len()
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
