@@ -20,21 +20,7 @@ use envsync_testsupport::{fixture_image, unique_name};
 
 mod util;
 
-use util::{envsync, Down};
-
-/// `docker` with `args`; its standard output, failing the test when it fails.
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker");
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use util::{docker_out, envsync, Down};
 
 /// Removes the test's own tags of the fixture image however the test ends (the fixture
 /// keeps its content-addressed tag for the next run).
@@ -62,7 +48,7 @@ fn write_manifest(dir: &Path, project: &str, image: &str, version: &str) {
 
 /// `(name, version, arch)` of every installed Debian package in `image`, by dpkg-query.
 fn dpkg_packages(image: &str) -> BTreeSet<(String, String, String)> {
-    docker(&[
+    docker_out(&[
         "run", "--rm", "--entrypoint", "sh", image, "-c",
         "dpkg-query -W -f '${db:Status-Abbrev} ${Package} ${Version} ${Architecture}\\n' | awk '$1 == \"ii\" {print $2, $3, $4}'",
     ])
@@ -78,7 +64,7 @@ fn dpkg_packages(image: &str) -> BTreeSet<(String, String, String)> {
 async fn an_official_style_postgres_image_is_health_checked_version_verified_and_locked() {
     let fixture = fixture_image("official-postgres").await;
     // `psql (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)`: the release the image holds.
-    let psql = docker(&["run", "--rm", "--entrypoint", "psql", &fixture, "--version"]);
+    let psql = docker_out(&["run", "--rm", "--entrypoint", "psql", &fixture, "--version"]);
     let release = psql
         .split_whitespace()
         .nth(2)
@@ -94,8 +80,8 @@ async fn an_official_style_postgres_image_is_health_checked_version_verified_and
     let other = format!("{}.0", major - 1);
     let wrong = format!("{repository}:{other}");
     let _untag = Untag(vec![good.clone(), wrong.clone()]);
-    docker(&["tag", &fixture, &good]);
-    docker(&["tag", &fixture, &wrong]);
+    docker_out(&["tag", &fixture, &good]);
+    docker_out(&["tag", &fixture, &wrong]);
 
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -126,7 +112,7 @@ async fn an_official_style_postgres_image_is_health_checked_version_verified_and
     let (code, stdout, stderr) = envsync(d, &["up", "db"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     let container = container_name(&project, "db");
-    let health = docker(&[
+    let health = docker_out(&[
         "inspect",
         "-f",
         "{{.State.Health.Status}} {{json .Config.Healthcheck.Test}}",
@@ -136,7 +122,7 @@ async fn an_official_style_postgres_image_is_health_checked_version_verified_and
         health.starts_with("healthy ") && health.contains("pg_isready"),
         "{health}"
     );
-    let server = docker(&[
+    let server = docker_out(&[
         "exec",
         &container,
         "psql",
@@ -256,7 +242,7 @@ async fn an_official_style_postgres_image_is_health_checked_version_verified_and
 /// The upstream release of Debian package `package` in `image`, by dpkg-query
 /// (`5:7.0.15-1~deb12u5` is `7.0.15`).
 fn packaged_release(image: &str, package: &str) -> String {
-    let version = docker(&[
+    let version = docker_out(&[
         "run",
         "--rm",
         "--entrypoint",
@@ -310,10 +296,10 @@ async fn nginx_mariadb_rabbitmq_and_a_renamed_redis_come_up_healthy_with_version
         sql_image.clone(),
         queue_image.clone(),
     ]);
-    docker(&["tag", &nginx, &web_image]);
-    docker(&["tag", &redis, &cache_image]);
-    docker(&["tag", &mariadb, &sql_image]);
-    docker(&["tag", &rabbitmq, &queue_image]);
+    docker_out(&["tag", &nginx, &web_image]);
+    docker_out(&["tag", &redis, &cache_image]);
+    docker_out(&["tag", &mariadb, &sql_image]);
+    docker_out(&["tag", &rabbitmq, &queue_image]);
     let series = |release: &str| release.split('.').take(2).collect::<Vec<_>>().join(".");
 
     let dir = tempfile::tempdir().unwrap();
@@ -351,7 +337,7 @@ async fn nginx_mariadb_rabbitmq_and_a_renamed_redis_come_up_healthy_with_version
         ),
     ] {
         let container = container_name(&project, service);
-        let health = docker(&[
+        let health = docker_out(&[
             "inspect",
             "-f",
             "{{.State.Health.Status}} {{json .Config.Healthcheck.Test}}",

@@ -4,26 +4,11 @@
 //! containers' environments, and neither is anywhere in `docker history --no-trunc` or
 //! `docker inspect` of any image the project built or runs.
 
-use std::process::Command;
-
 use envsync_testsupport::{base_image, unique_name};
 
 mod util;
 
-use util::{envsync, project_images, Down};
-
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker");
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use util::{docker_out, envsync, project_images, Down};
 
 #[tokio::test]
 async fn secrets_from_dotenv_are_in_no_image() {
@@ -56,7 +41,7 @@ async fn secrets_from_dotenv_are_in_no_image() {
     // They did reach the containers, at run time.
     let dev = format!("envsync-{project}-dev");
     let postgres = format!("envsync-{project}-postgres");
-    let env_of = |c: &str| docker(&["inspect", "-f", "{{json .Config.Env}}", c]);
+    let env_of = |c: &str| docker_out(&["inspect", "-f", "{{json .Config.Env}}", c]);
     assert!(env_of(&dev).contains(&format!("API_TOKEN={token}")));
     assert!(env_of(&postgres).contains(&format!("POSTGRES_PASSWORD={password}")));
     assert!(env_of(&dev).contains(&password), "DATABASE_URL carries it");
@@ -65,7 +50,7 @@ async fn secrets_from_dotenv_are_in_no_image() {
     let mut images = project_images(&project);
     for container in [&dev, &postgres] {
         images.push(
-            docker(&["inspect", "-f", "{{.Image}}", container])
+            docker_out(&["inspect", "-f", "{{.Image}}", container])
                 .trim()
                 .to_string(),
         );
@@ -74,8 +59,8 @@ async fn secrets_from_dotenv_are_in_no_image() {
     images.dedup();
     assert!(images.len() >= 2, "{images:?}");
     for image in &images {
-        let history = docker(&["history", "--no-trunc", image]);
-        let inspect = docker(&["image", "inspect", image]);
+        let history = docker_out(&["history", "--no-trunc", image]);
+        let inspect = docker_out(&["image", "inspect", image]);
         for (what, text) in [("history", &history), ("inspect", &inspect)] {
             for secret in [&password, &token] {
                 assert!(

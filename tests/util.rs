@@ -86,6 +86,20 @@ pub fn run(cmd: &mut Command) -> (i32, String, String) {
     (out.status.code().unwrap_or(-1), stdout, stderr)
 }
 
+/// `docker` with `args`; its standard output, failing the test when it fails.
+pub fn docker_out(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Like [`run`], with `input` as the command's standard input.
 pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> (i32, String, String) {
     use std::io::Write;

@@ -191,6 +191,18 @@ impl Fleet {
         self.summaries().iter().flatten().any(Summary::has_drift)
     }
 
+    /// The fleet's status as reports name it: `error` when a target could not be
+    /// compared, else `drift` or `parity`.
+    pub fn status(&self) -> &'static str {
+        if self.failed_targets() > 0 {
+            "error"
+        } else if self.has_drift() {
+            "drift"
+        } else {
+            "parity"
+        }
+    }
+
     /// Hosts grouped by identical drift: the largest group first (ties in the order the
     /// first member was named), hosts that could not be collected last, as one group.
     pub fn groups(&self) -> Vec<HostGroup> {

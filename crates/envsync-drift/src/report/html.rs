@@ -67,13 +67,7 @@ pub fn render_fleet(f: &Fleet) -> String {
 /// (read from a store) is given.
 pub fn render_fleet_with_history(f: &Fleet, history: Option<&StoreHistory>) -> String {
     let verdict = f.verdict();
-    let class = if f.failed_targets() > 0 {
-        "error"
-    } else if f.has_drift() {
-        "drift"
-    } else {
-        "parity"
-    };
+    let class = f.status();
     let mut out = String::new();
     head(
         &mut out,

@@ -189,18 +189,6 @@ struct TargetEntry<'a> {
     summary: Option<Summary>,
 }
 
-/// A fleet's verdict: `error` when a target could not be compared, else `drift` or
-/// `parity`.
-fn verdict(fleet: &Fleet) -> &'static str {
-    if fleet.failed_targets() > 0 {
-        "error"
-    } else if fleet.has_drift() {
-        "drift"
-    } else {
-        "parity"
-    }
-}
-
 fn entry(t: &FleetTarget) -> TargetEntry<'_> {
     match &t.result {
         Ok(diff) => target_entry(&t.name, diff),
@@ -233,7 +221,7 @@ fn error_entry<'a>(name: &'a str, err: &'a str) -> TargetEntry<'a> {
 
 /// `envsync.diff/v1` for many targets against one reference.
 pub fn render_fleet(fleet: &Fleet) -> String {
-    let verdict = verdict(fleet);
+    let verdict = fleet.status();
     let targets = fleet.targets.iter().map(entry).collect();
     let drift = fleet
         .targets
@@ -337,7 +325,7 @@ pub fn render_stream_end(fleet: &Fleet) -> String {
         schema: STREAM_SCHEMA,
         reference: &fleet.reference,
         done: true,
-        verdict: verdict(fleet),
+        verdict: fleet.status(),
         targets: fleet.targets.len(),
         parity: count("parity"),
         drift: count("drift"),
