@@ -372,6 +372,9 @@ fn a_host_past_its_timeout_is_reported_and_the_others_compared() {
         stderr.contains("ssh://slow-host") && stderr.contains("2s"),
         "{stderr}"
     );
+    // ssh itself gives up connecting within the host's time limit.
+    let ssh_args = std::fs::read_to_string(&log).expect("the stand-in ssh ran");
+    assert!(ssh_args.contains("ConnectTimeout=2 "), "{ssh_args}");
     let (code, _, stderr) =
         run(envsync_command().args(["diff", "a.json", "b.json", "c.json", "--timeout", "soon"]));
     assert_eq!(code, 2);

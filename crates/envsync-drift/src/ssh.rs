@@ -58,6 +58,19 @@ pub fn ssh_command(user: Option<&str>, host: &str, port: Option<u16>) -> (String
     (program, args)
 }
 
+/// How long ssh may take to connect, in whole seconds: 10, or less when the whole
+/// collection must end sooner (`--timeout 3s` gives 3), never under 1.
+fn connect_timeout_secs(timeout: Duration) -> u64 {
+    timeout.as_secs().clamp(1, 10)
+}
+
+/// Lower `ssh_command`'s `ConnectTimeout=10` in `args` to what `timeout` leaves.
+fn bound_connect_timeout(args: &mut [String], timeout: Duration) {
+    if let Some(arg) = args.iter_mut().find(|a| a.starts_with("ConnectTimeout=")) {
+        *arg = format!("ConnectTimeout={}", connect_timeout_secs(timeout));
+    }
+}
+
 /// Collect from `ssh://[user@]host[:port]` (`target` is that text, for messages).
 pub async fn collect_ssh(
     target: &str,
@@ -67,6 +80,7 @@ pub async fn collect_ssh(
     opts: &CollectOptions,
 ) -> Result<FileSet, DriftError> {
     let (program, mut args) = ssh_command(user, host, port);
+    bound_connect_timeout(&mut args, opts.timeout);
     // `sh -s TOKEN`: the token names this run's remote processes (see `KILL_SCRIPT`).
     let guard = RemoteKill {
         program: program.clone(),
@@ -280,6 +294,24 @@ mod tests {
         let err = result.expect_err("refused twice");
         assert!(err.to_string().contains("Connection refused"), "{err}");
         assert_eq!(starts, 2, "one retry, not more");
+    }
+
+    #[test]
+    fn a_short_timeout_shortens_the_connect_timeout() {
+        for (timeout, expected) in [
+            (Duration::from_secs(300), "ConnectTimeout=10"),
+            (Duration::from_secs(10), "ConnectTimeout=10"),
+            (Duration::from_secs(3), "ConnectTimeout=3"),
+            (Duration::from_millis(500), "ConnectTimeout=1"),
+        ] {
+            let (_, mut args) = ssh_command(None, "prod", None);
+            bound_connect_timeout(&mut args, timeout);
+            let found: Vec<&String> = args
+                .iter()
+                .filter(|a| a.starts_with("ConnectTimeout="))
+                .collect();
+            assert_eq!(found, [expected], "{timeout:?}");
+        }
     }
 
     #[test]
