@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use envsync_provisioner::env::{DevSpec, EnvSpec, RestartPolicy, ServiceSpec, DEFAULT_STOP_GRACE};
 use envsync_provisioner::run;
 use envsync_testsupport::{base_image, docker, unique_name};
-use util::{envsync, envsync_command, Tmux, TEST_HASH_KEY};
+use util::{docker_out, envsync, envsync_command, Tmux, TEST_HASH_KEY};
 
 /// Removes the project when dropped, panicking or not.
 struct ProjectGuard(String);
@@ -122,17 +122,13 @@ async fn exec_starts_in_the_matching_directory_and_forwards_sigint() {
 
 /// The command lines of the processes running in `container`, read from `/proc`.
 fn processes(container: &str) -> String {
-    let out = Command::new("docker")
-        .args(["exec", container, "sh", "-c"])
-        .arg("for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done")
-        .output()
-        .expect("run docker exec");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    docker_out(&[
+        "exec",
+        container,
+        "sh",
+        "-c",
+        "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done",
+    ])
 }
 
 #[tokio::test]

@@ -33,18 +33,12 @@ fn envsync_tls(
 }
 
 fn containers(engine: &TlsEngine, project: &str) -> String {
-    let out = engine
-        .docker()
-        .args(["ps", "--format", "{{.Names}} {{.Status}}"])
-        .args(["--filter", &format!("name=envsync-{project}-")])
-        .output()
-        .expect("run docker ps on the TLS engine");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    util::stdout_of(
+        engine
+            .docker()
+            .args(["ps", "--format", "{{.Names}} {{.Status}}"])
+            .args(["--filter", &format!("name=envsync-{project}-")]),
+    )
 }
 
 #[tokio::test]

@@ -86,18 +86,20 @@ pub fn run(cmd: &mut Command) -> (i32, String, String) {
     (out.status.code().unwrap_or(-1), stdout, stderr)
 }
 
-/// `docker` with `args`; its standard output, failing the test when it fails.
-pub fn docker_out(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker");
+/// `cmd`'s standard output, failing the test (with its stderr) when it fails.
+pub fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
-        "docker {args:?}: {}",
+        "{cmd:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `docker` with `args`; its standard output, failing the test when it fails.
+pub fn docker_out(args: &[&str]) -> String {
+    stdout_of(Command::new("docker").args(args))
 }
 
 /// Like [`run`], with `input` as the command's standard input.
