@@ -383,6 +383,16 @@ pub fn built_against_target(target: &Snapshot, built: &Lock, image: &str) -> Che
 mod tests {
     use super::*;
 
+    /// `text` as the manifest `envsync.toml`, dated the first day of 1970.
+    fn parse(text: &str) -> Manifest {
+        Manifest::parse_on(
+            text,
+            std::path::Path::new("envsync.toml"),
+            envsync_manifest::policy::Date::from_unix_days(0),
+        )
+        .unwrap()
+    }
+
     /// Check service `redis` of a manifest declaring `version` against a container
     /// running the Debian packages `running` (name, version), with `locked` in the
     /// lock's image of `redis`.
@@ -422,12 +432,7 @@ mod tests {
     #[test]
     fn a_service_file_is_checked_against_the_lock() {
         let text = "[project]\nname = \"p\"\n[base]\nimage = \"envsync/debian:bookworm\"\n[services.nginx]\nversion = \"1.22\"\nfiles = { \"/etc/nginx/sites-enabled/default\" = \"nginx.conf\" }\n";
-        let manifest = Manifest::parse_on(
-            text,
-            std::path::Path::new("envsync.toml"),
-            envsync_manifest::policy::Date::from_unix_days(0),
-        )
-        .unwrap();
+        let manifest = parse(text);
         let base = envsync_manifest::LockedBase {
             image: "envsync/debian:bookworm".into(),
             digest: None,
@@ -585,12 +590,7 @@ mod tests {
     #[test]
     fn check_sees_a_tag_naming_another_release_as_a_changed_service() {
         let text = "[project]\nname = \"p\"\n[base]\nimage = \"envsync/debian:bookworm\"\n[services.db]\nimage = \"postgres:14.0\"\nversion = \"14\"\n";
-        let manifest = Manifest::parse_on(
-            text,
-            std::path::Path::new("envsync.toml"),
-            envsync_manifest::policy::Date::from_unix_days(0),
-        )
-        .unwrap();
+        let manifest = parse(text);
         let service = &manifest.services[0];
         let found = |v: &str| Reported::Version(v.to_string());
         let drift =
